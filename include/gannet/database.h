@@ -1,0 +1,116 @@
+// Database and Namespace: the embedded engine's entry points.
+//
+//   auto db = gannet::Database::Open({.store = *gannet::OpenLocalStore("./data")});
+//   auto ns = (*db)->OpenNamespace("docs");
+//   auto w = (*ns)->Write(*gannet::ParseWriteRequest(R"({"upsert_rows": [...]})"));
+//   auto q = (*ns)->Query(*gannet::ParseQueryRequest(R"({"rank_by": [...]})"));
+//
+// Durability: Write returns only after its WAL entry is durable in the object store.
+// Consistency: a strong query (the default) sees every write acknowledged before it
+// began, from any thread, process or server sharing the store. An eventual query may
+// serve from this process's cached view without checking the store.
+//
+// Thread safety: Database and Namespace are safe for concurrent use from many threads.
+// Any number of processes may open the same store concurrently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gannet/object_store.h"
+#include "gannet/request.h"
+#include "gannet/types.h"
+
+namespace gannet {
+
+struct DatabaseOptions {
+  ObjectStorePtr store;      // required
+  std::string prefix;        // key prefix inside the store ("" or "a/b/")
+
+  // Background indexing folds the WAL tail into segments once it holds this many
+  // rows, or after it has been idle for index_idle.
+  bool background_indexing = true;
+  size_t index_tail_rows = 20000;
+  std::chrono::milliseconds index_idle{2000};
+  // Compaction merges segments when a namespace has more than this many.
+  size_t compact_max_segments = 8;
+  // Garbage collection deletes unreferenced objects older than this.
+  std::chrono::milliseconds gc_grace{std::chrono::minutes(10)};
+  // Limits on one write request.
+  size_t max_write_rows = 1'000'000;
+  // Clock used for created/updated times and GC ages (ms since epoch); tests override.
+  std::function<int64_t()> clock_ms;
+};
+
+struct NamespaceInfo {
+  std::string name;
+  Schema schema;
+  uint64_t approx_row_count = 0;
+  uint64_t approx_logical_bytes = 0;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  uint64_t wal_sequence = 0;      // newest WAL entry
+  uint64_t indexed_sequence = 0;  // newest WAL entry folded into segments
+  uint64_t unindexed_rows = 0;    // index lag, in rows
+  uint64_t segment_count = 0;
+  uint64_t manifest_version = 0;
+};
+
+struct NamespaceList {
+  std::vector<std::string> names;
+  std::optional<std::string> next_cursor;
+};
+
+class Namespace {
+ public:
+  virtual ~Namespace() = default;
+  virtual const std::string& name() const = 0;
+
+  // Validates `request` against the schema and commits it atomically. InvalidArgument
+  // (naming row id, attribute, expected and actual type) rejects the whole request.
+  virtual Result<WriteResponse> Write(WriteRequest request) = 0;
+  virtual Result<QueryResponse> Query(const QueryRequest& request) = 0;
+  // The current documents with these ids (missing ids are skipped), all attributes.
+  virtual Result<std::vector<Document>> Get(const std::vector<Id>& ids) = 0;
+
+  // NotFound if the namespace has never been written.
+  virtual Result<NamespaceInfo> Info() = 0;
+  virtual Result<Schema> GetSchema() = 0;
+
+  // Maintenance, normally done in the background. Each is safe to run concurrently with
+  // writes, queries and the same operation in other processes.
+  virtual Status IndexNow() = 0;           // fold the whole WAL tail into a segment
+  virtual Status Compact() = 0;            // merge segments when there are too many
+  virtual Status CollectGarbage() = 0;     // delete unreferenced objects past grace
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  static Result<std::unique_ptr<Database>> Open(DatabaseOptions options);
+  // Opens a local directory (created if missing).
+  static Result<std::unique_ptr<Database>> OpenPath(const std::string& dir);
+
+  // A handle to the namespace; it need not exist yet (the first write creates it).
+  // InvalidArgument for a bad name.
+  virtual Result<std::shared_ptr<Namespace>> OpenNamespace(std::string_view name) = 0;
+  // Namespaces that have been written, ascending, names > cursor, with `prefix`.
+  virtual Result<NamespaceList> ListNamespaces(std::string_view prefix = {},
+                                               std::string_view cursor = {},
+                                               size_t page_size = 100) = 0;
+  // Deletes every object of the namespace. NotFound if it does not exist.
+  virtual Status DeleteNamespace(std::string_view name) = 0;
+
+  // Stops background work after finishing what is in flight. Idempotent.
+  virtual void Close() = 0;
+  virtual const ObjectStorePtr& store() const = 0;
+};
+
+}  // namespace gannet

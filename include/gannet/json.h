@@ -1,0 +1,41 @@
+// JSON codec for the request model (gannet/request.h), following turbopuffer's v2 API.
+//
+// Parsing checks shape and syntax and names the offending field in InvalidArgument
+// ("upsert_rows[3].price: ..."); type checking against a namespace's schema happens at
+// write time (the schema may change between parse and commit).
+//
+// Thread safety: free functions without shared state.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "gannet/request.h"
+
+namespace gannet {
+
+// POST /v2/namespaces/{ns} body: upsert_rows, upsert_columns, patch_rows, patch_columns,
+// deletes, delete_by_filter, *_condition, distance_metric, schema, return_affected_ids.
+Result<WriteRequest> ParseWriteRequest(std::string_view json);
+
+// POST /v2/namespaces/{ns}/query body (a single query; not `queries[]`).
+Result<QueryRequest> ParseQueryRequest(std::string_view json);
+
+// A filter expression alone, e.g. ["And", [["a","Eq",1], ["b","Gt",2]]].
+Result<Filter> ParseFilter(std::string_view json);
+
+// {"attr": {"type": "string", "filterable": true, "full_text_search": ...}, ...}
+// plus optional "id": {"type": "uint"|"uuid"|"string"}.
+Result<Schema> ParseSchema(std::string_view json);
+std::string SchemaToJson(const Schema& schema);
+
+std::string WriteResponseToJson(const WriteResponse& response);
+// {"rows": [...], "aggregations": ..., "performance": {...}}.
+std::string QueryResponseToJson(const QueryResponse& response, bool vector_base64 = false);
+
+// One document as a JSON object {"id": ..., "attr": ...}.
+std::string DocumentToJson(const Document& doc);
+std::string ValueToJson(const Value& value);
+std::string IdToJson(const Id& id);
+
+}  // namespace gannet

@@ -1,0 +1,130 @@
+// ObjectStore: the narrow, write-once storage interface every Gannet backend implements.
+//
+// Keys are '/'-separated relative paths of printable ASCII (no "..", no leading '/').
+// Objects are immutable once written, except those updated through PutIfMatch (the
+// few compare-and-swap pointers such as a namespace's manifest).
+//
+// Ambiguity is real: a Put that returns kUnavailable (timeout) MAY have been applied.
+// Callers resolve that with writer nonces stored inside the objects they write.
+//
+// Thread safety: every implementation is safe for concurrent use by many threads.
+// LocalStore is also safe for concurrent use by many processes on one directory.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gannet/status.h"
+
+namespace gannet {
+
+struct ObjectMeta {
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;      // opaque; changes whenever the object's bytes change
+  int64_t mtime_ms = 0;  // milliseconds since the Unix epoch, per the store's clock
+};
+
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;  // bytes from offset; a range past the end is truncated
+};
+
+struct GetResult {
+  std::string data;  // the object's bytes, or the requested range of them
+  ObjectMeta meta;   // meta of the whole object (size is the whole object's size)
+};
+
+struct ListResult {
+  std::vector<ObjectMeta> objects;  // ascending by key
+  bool truncated = false;           // more keys after the last one returned
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  // NotFound if the key does not exist. With a range, returns that slice.
+  virtual Result<GetResult> Get(std::string_view key,
+                                std::optional<ByteRange> range = std::nullopt) = 0;
+  // NotFound if the key does not exist.
+  virtual Result<ObjectMeta> Head(std::string_view key) = 0;
+  // Keys starting with `prefix` and sorting strictly after `start_after`, ascending,
+  // at most `limit` of them (limit 0 means the backend's default page, >= 1000).
+  virtual Result<ListResult> List(std::string_view prefix, std::string_view start_after = {},
+                                  size_t limit = 0) = 0;
+  // Removes the key. Deleting a missing key is OK (idempotent, as in S3).
+  virtual Status Delete(std::string_view key) = 0;
+  // Creates the key only if it does not exist: AlreadyExists otherwise. Durable on OK.
+  virtual Result<ObjectMeta> PutIfAbsent(std::string_view key, std::string_view data) = 0;
+  // Replaces the key only if its current etag equals `etag`: PreconditionFailed
+  // otherwise (including when the key does not exist). Durable on OK.
+  virtual Result<ObjectMeta> PutIfMatch(std::string_view key, std::string_view data,
+                                        std::string_view etag) = 0;
+
+  // Short description for logs, e.g. "local:/data" or "memory".
+  virtual std::string Describe() const = 0;
+};
+
+using ObjectStorePtr = std::shared_ptr<ObjectStore>;
+
+// ---- Backends ------------------------------------------------------------------------
+
+// A directory on the local file system. Creates `root` if needed. Writes fsync the file
+// and its directory before returning; creation is atomic (write temp, link exclusive);
+// PutIfMatch holds an flock-based lock file so it is safe across processes.
+Result<ObjectStorePtr> OpenLocalStore(const std::string& root);
+
+// Everything in memory; for tests and simulation. `clock_ms` overrides the mtime clock.
+ObjectStorePtr NewMemoryStore(std::function<int64_t()> clock_ms = nullptr);
+
+// ---- Wrappers ------------------------------------------------------------------------
+
+// Counts requests and bytes per operation. Thread-safe counters.
+struct StoreCounters {
+  uint64_t gets = 0, heads = 0, lists = 0, deletes = 0, puts = 0;
+  uint64_t bytes_read = 0, bytes_written = 0;
+  uint64_t requests() const { return gets + heads + lists + deletes + puts; }
+};
+class CountingStore : public ObjectStore {
+ public:
+  virtual StoreCounters counters() const = 0;
+  virtual void Reset() = 0;
+};
+std::shared_ptr<CountingStore> NewCountingStore(ObjectStorePtr base);
+
+// Adds a fixed delay (plus optional uniform jitter) before every request.
+ObjectStorePtr NewLatencyStore(ObjectStorePtr base, std::chrono::microseconds latency,
+                               std::chrono::microseconds jitter = {});
+
+// Injects failures. Scripted faults fire on the next matching calls, in order; random
+// faults fire with the given probability per call (seeded, so runs are reproducible).
+enum class FaultOp { kGet, kHead, kList, kDelete, kPutIfAbsent, kPutIfMatch, kAny };
+enum class FaultKind {
+  kError,            // fail with Unavailable and do nothing
+  kTimeoutApplied,   // apply the operation, then report Unavailable ("timed out")
+  kIOError,          // fail with IOError and do nothing
+};
+struct FaultRule {
+  FaultOp op = FaultOp::kAny;
+  std::string key_prefix;  // only keys starting with this
+  FaultKind kind = FaultKind::kError;
+};
+class FaultyStore : public ObjectStore {
+ public:
+  // The next call matching `rule` fails as the rule says (each scripted rule fires once).
+  virtual void Script(FaultRule rule) = 0;
+  // Every matching call fails with probability `p` (0 disables).
+  virtual void SetRandom(FaultRule rule, double p, uint64_t seed) = 0;
+  virtual void Clear() = 0;
+  virtual uint64_t faults_injected() const = 0;
+};
+std::shared_ptr<FaultyStore> NewFaultyStore(ObjectStorePtr base);
+
+}  // namespace gannet

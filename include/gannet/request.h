@@ -1,0 +1,144 @@
+// The request model shared by the C++ API, the CLI and the HTTP server. Shapes follow
+// turbopuffer's v2 HTTP API; the JSON codec is in gannet/json.h.
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gannet/types.h"
+
+namespace gannet {
+
+// A filter expression: ["attr", "Op", value], ["And", [...]], ["Or", [...]], ["Not", f].
+struct Filter {
+  enum class Op : uint8_t {
+    kAnd,
+    kOr,
+    kNot,
+    kEq,
+    kNotEq,
+    kIn,
+    kNotIn,
+    kLt,
+    kLte,
+    kGt,
+    kGte,
+    kContains,        // array attribute contains value
+    kNotContains,
+    kContainsAny,     // array attribute contains any of values
+    kNotContainsAny,
+    kGlob,            // Unix glob on strings, case-sensitive
+    kNotGlob,
+    kIGlob,           // case-insensitive glob
+    kNotIGlob,
+  };
+  Op op = Op::kAnd;
+  std::string attr;               // for comparison ops; "id" addresses the document id
+  Value value;                    // operand; for In/NotIn/ContainsAny an array
+  std::optional<std::string> ref_new;  // operand is {"$ref_new": "attr"} (conditions only)
+  std::vector<Filter> children;   // for And/Or (any number) and Not (exactly one)
+
+  bool is_logical() const { return op == Op::kAnd || op == Op::kOr || op == Op::kNot; }
+};
+
+std::string_view FilterOpName(Filter::Op op);
+Result<Filter::Op> ParseFilterOp(std::string_view name);
+
+// A write: applied atomically (all or nothing) in this order: delete_by_filter, then
+// upserts, patches and deletes. A duplicate id across upserts/patches/deletes of one
+// request is InvalidArgument.
+struct WriteRequest {
+  std::vector<Document> upserts;
+  std::vector<Document> patches;  // vectors cannot be patched; null removes an attribute
+  std::vector<Id> deletes;
+  std::optional<Filter> delete_by_filter;
+  // Applied per row against the row's current version; $ref_new refers to the new row.
+  std::optional<Filter> upsert_condition;
+  std::optional<Filter> patch_condition;
+  std::optional<Filter> delete_condition;
+  std::optional<DistanceMetric> distance_metric;
+  // Declared attribute types; merged into the namespace schema. A declared type that
+  // differs from an existing one is InvalidArgument.
+  std::optional<Schema> schema;
+  bool return_affected_ids = false;
+
+  bool empty() const {
+    return upserts.empty() && patches.empty() && deletes.empty() && !delete_by_filter &&
+           !distance_metric && !schema;
+  }
+};
+
+struct WriteResponse {
+  uint64_t rows_affected = 0;
+  uint64_t rows_upserted = 0;
+  uint64_t rows_patched = 0;
+  uint64_t rows_deleted = 0;
+  std::optional<std::vector<Id>> upserted_ids, patched_ids, deleted_ids;
+  uint64_t wal_sequence = 0;  // the WAL entry that made this write durable
+};
+
+struct RankBy {
+  enum class Kind : uint8_t { kNone, kVector, kAttribute };
+  Kind kind = Kind::kNone;
+  std::string attr;            // "vector" for vector ranking; attribute for ordering
+  bool approximate = false;    // "ANN" (true) or "kNN" (false); exact for now either way
+  std::vector<float> vector;   // query vector
+  bool descending = false;     // for attribute ordering
+};
+
+// include_attributes: true (all), false/absent (none but id), or a list.
+struct AttributeSelection {
+  bool all = false;
+  std::vector<std::string> names;
+};
+
+enum class Consistency : uint8_t { kStrong, kEventual };
+
+struct QueryRequest {
+  RankBy rank_by;
+  std::optional<Filter> filters;
+  uint32_t top_k = 10;  // "top_k" or "limit"
+  AttributeSelection include_attributes;
+  std::vector<std::string> exclude_attributes;
+  // aggregate_by: label -> aggregate; only ["Count"] so far.
+  std::map<std::string, std::string> aggregate_by;
+  std::vector<std::string> group_by;
+  Consistency consistency = Consistency::kStrong;
+  bool vector_encoding_base64 = false;  // response vectors as base64 f32
+};
+
+// What a query cost: reported with every result.
+struct QueryStats {
+  uint64_t rows_scanned = 0;          // rows examined (segments + WAL tail)
+  uint64_t exhaustive_search_count = 0;  // rows examined by exhaustive (non-index) search
+  uint64_t tail_rows = 0;             // rows read from unindexed WAL entries
+  uint64_t objects_fetched = 0;       // object-store GETs/HEADs/LISTs issued
+  uint64_t bytes_read = 0;            // bytes fetched from the object store
+  uint64_t cache_hits = 0;            // objects served from the in-process cache
+  uint64_t approx_namespace_size = 0;
+  double query_execution_ms = 0;
+  double total_ms = 0;
+};
+
+struct ResultRow {
+  Id id;
+  std::optional<double> dist;  // "$dist": distance for vector ranking
+  std::vector<std::pair<std::string, Value>> attrs;
+};
+
+struct QueryResponse {
+  std::vector<ResultRow> rows;
+  // For aggregate_by without group_by: label -> value. With group_by: one row per group,
+  // each holding the group_by attributes plus the aggregate labels.
+  std::map<std::string, Value> aggregations;
+  std::vector<std::vector<std::pair<std::string, Value>>> aggregation_groups;
+  QueryStats stats;
+};
+
+}  // namespace gannet

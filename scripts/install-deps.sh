@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the C++ build's dependencies from Debian's packages. Idempotent: does nothing
+# when every package is already present.
+set -euo pipefail
+PKGS=(cmake ninja-build g++ make ccache pkg-config libgtest-dev libzstd-dev libxxhash-dev
+      nlohmann-json3-dev python3)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
