@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 namespace gannet::model {
 
@@ -92,6 +93,13 @@ Result<std::vector<float>> DecodeBase64Floats(std::string_view text) {
     std::memcpy(&v[i], &u, 4);
   }
   return v;
+}
+
+float ToF32(double d) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  if (d > kMax) return std::numeric_limits<float>::infinity();
+  if (d < -kMax) return -std::numeric_limits<float>::infinity();
+  return static_cast<float>(d);
 }
 
 std::string EncodeBase64Floats(const std::vector<float>& v) {

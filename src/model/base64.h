@@ -23,4 +23,8 @@ Result<std::string> Base64Decode(std::string_view text);
 Result<std::vector<float>> DecodeBase64Floats(std::string_view text);
 std::string EncodeBase64Floats(const std::vector<float>& v);
 
+// Narrows to f32 without undefined behaviour: values beyond the f32 range become
+// +-infinity (which validation then rejects as non-finite).
+float ToF32(double d);
+
 }  // namespace gannet::model

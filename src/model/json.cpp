@@ -164,7 +164,7 @@ Result<std::vector<float>> JsonToVector(const Json& j, std::string_view path) {
   for (size_t i = 0; i < j.size(); ++i) {
     const Json& e = j[i];
     if (!e.is_number()) return Expected(Idx(path, i), "number", e);
-    v.push_back(static_cast<float>(e.get<double>()));
+    v.push_back(model::ToF32(e.get<double>()));
   }
   return v;
 }

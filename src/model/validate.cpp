@@ -140,11 +140,11 @@ Status CoerceVector(Value& v, const AttrType& type) {
       for (size_t i = 0; i < elems.size(); ++i) {
         const Value& e = elems[i];
         if (e.kind() == Value::Kind::kFloat) {
-          out.push_back(static_cast<float>(e.as_float()));
+          out.push_back(ToF32(e.as_float()));
         } else if (e.kind() == Value::Kind::kInt) {
-          out.push_back(static_cast<float>(e.as_int()));
+          out.push_back(ToF32(static_cast<double>(e.as_int())));
         } else if (e.kind() == Value::Kind::kUint) {
-          out.push_back(static_cast<float>(e.as_uint()));
+          out.push_back(ToF32(static_cast<double>(e.as_uint())));
         } else {
           return Mismatch(
               type, "array with " + std::string(e.KindName()) + " at index " + std::to_string(i));
