@@ -82,7 +82,7 @@ TEST(CodingTest, VarintRejectsOverflowTruncationAndOverlong) {
   // Overlong zero.
   EXPECT_FALSE(Reader(std::string("\x80\x00", 2)).GetVarint(&v));
   // A failed read does not move the position.
-  Reader r(std::string("\x80", 1));
+  Reader r(std::string_view("\x80", 1));
   EXPECT_FALSE(r.GetVarint(&v));
   EXPECT_EQ(r.position(), 0u);
 }

@@ -16,7 +16,56 @@ namespace gannet::format {
 
 // Encodes `docs` (REQUIRES: sorted by id ascending, unique ids; every attribute present
 // in `schema`). Vectors are stored as the schema says (f32 or f16).
+// Defensive behaviour when the REQUIRES are violated (never an unreadable object): docs
+// are sorted by id and for a duplicated id the last one is kept; an attribute missing
+// from the schema gets a type inferred from its first non-null value; a column with a
+// value that does not match its type is stored self-describing ("tagged") and round-trips
+// exactly; a null value is stored as absent; a repeated attribute name keeps the first.
+// Every schema attribute gets a column (all-absent if no document has it). The attribute
+// "vector" with a vector type goes to the vector block (dims() > 0) when at least one
+// document has a vector and all vectors have the schema's dimension.
 std::string EncodeSegment(const std::vector<Document>& docs, const Schema& schema);
+
+// ---- Layout, for ranged reads (docs/format/segment.md) -----------------------------------
+
+enum class SegmentBlockKind : uint8_t {
+  kIds = 1,             // the sorted id column
+  kVectorPresence = 2,  // presence bitmap of the vector block
+  kVectors = 3,         // rows*dims elements, f32 or f16, never compressed
+  kColumn = 4,          // one attribute column
+};
+
+struct SegmentBlockRef {
+  SegmentBlockKind kind = SegmentBlockKind::kIds;
+  std::string name;  // attribute name for kColumn, else empty
+  AttrType type;     // for kColumn
+  bool zstd = false;
+  uint64_t offset = 0;        // from the start of the object
+  uint64_t stored_bytes = 0;  // bytes in the object
+  uint64_t raw_bytes = 0;     // bytes after decompression
+  uint64_t checksum = 0;      // XXH3-64 of the stored bytes
+};
+
+struct SegmentDirectory {
+  uint64_t rows = 0;
+  uint32_t dims = 0;  // 0: no vector block
+  VectorElem elem = VectorElem::kF32;
+  std::optional<Id> min_id, max_id;     // set when rows > 0
+  std::vector<SegmentBlockRef> blocks;  // ids, vector presence, vectors, columns by name
+};
+
+// The last kSegmentTailBytes of a segment object locate its directory.
+inline constexpr size_t kSegmentTailBytes = 32;
+struct SegmentDirectoryLocation {
+  uint64_t offset = 0, length = 0, checksum = 0;
+};
+// `tail` = the last kSegmentTailBytes of an object of `object_size` bytes.
+Result<SegmentDirectoryLocation> LocateSegmentDirectory(std::string_view tail,
+                                                        uint64_t object_size);
+// Verifies the directory bytes against `loc` and parses them. Block ranges are checked to
+// lie inside [kFrameHeaderBytes, loc.offset).
+Result<SegmentDirectory> DecodeSegmentDirectory(std::string_view bytes,
+                                                const SegmentDirectoryLocation& loc);
 
 // A decoded segment, immutable and safe to share between threads.
 class Segment {
@@ -49,10 +98,14 @@ class Segment {
   // The full document at `row` (attributes plus "vector" if present).
   Document GetDocument(size_t row) const;
   uint64_t encoded_bytes() const { return encoded_bytes_; }
+  // Storage type of the vector block (meaningful when dims() > 0).
+  VectorElem vector_elem() const { return vector_elem_; }
 
  private:
+  friend class SegmentDecoder;
   std::vector<Id> ids_;
   uint32_t dims_ = 0;
+  VectorElem vector_elem_ = VectorElem::kF32;
   std::vector<float> vectors_;
   std::vector<bool> vector_present_;
   std::vector<Column> columns_;
