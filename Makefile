@@ -1,0 +1,51 @@
+# Gannet: the two commands are `make run` and `make test`.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+DATA ?= ./gannet-data
+CMAKE_FLAGS ?=
+
+.PHONY: all deps test-deps configure build run test unit-test sanitize-test cli-test bench clean format
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+test-deps: deps
+	@./scripts/install-test-deps.sh
+
+configure:
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS); fi
+
+# Only builds; the binary lands at build/gannet.
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Installs dependencies, builds, and starts Gannet on ./gannet-data.
+run: deps build
+	@mkdir -p $(DATA)
+	@echo "Gannet shell on $(DATA) (type 'help'; Ctrl-D to quit)"
+	@$(BUILD_DIR)/gannet --data $(DATA) shell
+
+# Installs what the tests need, builds, and runs every test.
+test: test-deps build
+	@./scripts/run-tests.sh $(BUILD_DIR)
+
+unit-test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize-test: deps
+	@if [ ! -f build-sanitize/build.ninja ]; then cmake --preset sanitize >/dev/null; fi
+	@cmake --build build-sanitize -j $(JOBS)
+	@cd build-sanitize && ctest --output-on-failure -j $(JOBS)
+
+bench: deps build
+	@./bench/run.sh $(BUILD_DIR)
+
+format:
+	@clang-format -i $$(git ls-files '*.h' '*.cpp')
+
+clean:
+	rm -rf build build-sanitize

@@ -1,0 +1,117 @@
+#include "db/database_impl.h"
+
+#include <chrono>
+
+#include "db/keys.h"
+
+namespace gannet::db {
+
+DatabaseImpl::DatabaseImpl(DatabaseOptions options) : options_(std::move(options)) {
+  if (options_.background_indexing) background_ = std::thread([this] { BackgroundLoop(); });
+}
+
+DatabaseImpl::~DatabaseImpl() { Close(); }
+
+int64_t DatabaseImpl::NowMs() const {
+  if (options_.clock_ms) return options_.clock_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::shared_ptr<NamespaceImpl> DatabaseImpl::GetOrCreate(std::string_view name) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = namespaces_.find(name);
+  if (it != namespaces_.end()) return it->second;
+  auto ns = std::make_shared<NamespaceImpl>(*this, std::string(name));
+  namespaces_.emplace(std::string(name), ns);
+  return ns;
+}
+
+Result<std::shared_ptr<Namespace>> DatabaseImpl::OpenNamespace(std::string_view name) {
+  GANNET_RETURN_IF_ERROR(ValidateNamespaceName(name));
+  return std::shared_ptr<Namespace>(GetOrCreate(name));
+}
+
+Result<NamespaceList> DatabaseImpl::ListNamespaces(std::string_view prefix, std::string_view cursor,
+                                                   size_t page_size) {
+  if (page_size == 0 || page_size > 1000) {
+    return Status::InvalidArgument("page_size: must be between 1 and 1000");
+  }
+  const std::string catalog = Keys::CatalogPrefix(options_.prefix);
+  std::string start_after = cursor.empty() ? std::string() : catalog + std::string(cursor);
+  GANNET_ASSIGN_OR_RETURN(
+      ListResult list, options_.store->List(catalog + std::string(prefix), start_after, page_size));
+  NamespaceList out;
+  for (const ObjectMeta& o : list.objects) out.names.push_back(o.key.substr(catalog.size()));
+  if (list.truncated && !out.names.empty()) out.next_cursor = out.names.back();
+  return out;
+}
+
+Status DatabaseImpl::DeleteNamespace(std::string_view name) {
+  GANNET_RETURN_IF_ERROR(ValidateNamespaceName(name));
+  Keys keys(options_.prefix, std::string(name));
+  ObjectStore& store = *options_.store;
+  Result<ObjectMeta> marker = store.Head(keys.catalog());
+  if (!marker.ok()) {
+    if (marker.status().IsNotFound()) {
+      return Status::NotFound("namespace '" + std::string(name) + "' not found");
+    }
+    return marker.status();
+  }
+  // The manifest goes first, then the rest: a concurrent reader sees either the old
+  // namespace or an empty one, never segments without the manifest naming them.
+  GANNET_RETURN_IF_ERROR(store.Delete(keys.manifest()));
+  for (;;) {
+    GANNET_ASSIGN_OR_RETURN(ListResult list, store.List(keys.base(), {}, 1000));
+    for (const ObjectMeta& o : list.objects) GANNET_RETURN_IF_ERROR(store.Delete(o.key));
+    if (!list.truncated) break;
+  }
+  GANNET_RETURN_IF_ERROR(store.Delete(keys.catalog()));
+  GetOrCreate(name)->Reset();
+  return Status::OK();
+}
+
+void DatabaseImpl::Close() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  bg_cv_.notify_all();
+  if (background_.joinable()) background_.join();
+}
+
+void DatabaseImpl::BackgroundLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    bg_cv_.wait_for(l, std::chrono::milliseconds(200));
+    if (stopping_) break;
+    std::vector<std::shared_ptr<NamespaceImpl>> open;
+    for (const auto& [name, ns] : namespaces_) open.push_back(ns);
+    l.unlock();
+    for (const auto& ns : open) ns->MaybeMaintain();
+    l.lock();
+  }
+}
+
+}  // namespace gannet::db
+
+namespace gannet {
+
+Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options) {
+  if (options.store == nullptr) return Status::InvalidArgument("DatabaseOptions.store is required");
+  if (!options.prefix.empty() && options.prefix.back() != '/') options.prefix += '/';
+  if (options.index_tail_rows == 0) {
+    return Status::InvalidArgument("DatabaseOptions.index_tail_rows must be positive");
+  }
+  return std::unique_ptr<Database>(new db::DatabaseImpl(std::move(options)));
+}
+
+Result<std::unique_ptr<Database>> Database::OpenPath(const std::string& dir) {
+  GANNET_ASSIGN_OR_RETURN(ObjectStorePtr store, OpenLocalStore(dir));
+  DatabaseOptions options;
+  options.store = std::move(store);
+  return Open(std::move(options));
+}
+
+}  // namespace gannet

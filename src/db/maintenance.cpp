@@ -1,0 +1,359 @@
+// NamespaceImpl maintenance: indexing (WAL tail -> segment), compaction (merge small
+// segments) and garbage collection. Each step writes new immutable objects and then
+// publishes them with one compare-and-swap of the manifest; a lost race leaves only
+// unreferenced objects behind, which garbage collection removes after the grace period.
+#include <algorithm>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "common/coding.h"
+#include "db/database_impl.h"
+#include "db/namespace_impl.h"
+#include "format/manifest.h"
+#include "format/segment.h"
+
+namespace gannet::db {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kPutAttempts = 6;
+constexpr int kMaintenanceAttempts = 5;
+// A compaction merges at most this many encoded bytes at once (it holds them in memory).
+constexpr uint64_t kMaxCompactionBytes = 256ull << 20;
+
+// Creates a key that only this caller can have chosen (random ids), so AlreadyExists
+// after a timed-out attempt means the earlier attempt landed.
+Status PutNew(ObjectStore& store, const std::string& key, std::string_view bytes) {
+  Status last;
+  for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
+    Result<ObjectMeta> r = store.PutIfAbsent(key, bytes);
+    if (r.ok() || r.status().IsAlreadyExists()) return Status::OK();
+    last = r.status();
+    if (!last.IsUnavailable()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 7)));
+  }
+  return last.WithContext(key);
+}
+
+std::vector<uint32_t> DeletedRows(const std::vector<bool>& bits) {
+  std::vector<uint32_t> rows;
+  for (size_t i = 0; i < bits.size(); ++i) {
+    if (bits[i]) rows.push_back(static_cast<uint32_t>(i));
+  }
+  return rows;
+}
+
+}  // namespace
+
+Status NamespaceImpl::CommitManifest(const Snapshot& base, format::Manifest next,
+                                     std::vector<LoadedSegmentPtr> segments,
+                                     Clock::time_point first_put) {
+  const DatabaseOptions& opts = db_.options();
+  // (A zero grace period is for single-process tests: maintenance_mu_ already keeps
+  // this process's collector from running concurrently.)
+  if (opts.gc_grace.count() > 0 && first_put != Clock::time_point{} &&
+      Clock::now() - first_put > opts.gc_grace / 2) {
+    // Our new objects may already look like garbage to a collector: do not publish them.
+    return Status::Unavailable("maintenance of '" + name_ +
+                               "' took longer than half the GC grace period; abandoned");
+  }
+  ObjectStore& store = *db_.store();
+  const std::string bytes = format::EncodeManifest(next);
+  Result<ObjectMeta> r = base.manifest_etag.empty()
+                             ? store.PutIfAbsent(keys_.manifest(), bytes)
+                             : store.PutIfMatch(keys_.manifest(), bytes, base.manifest_etag);
+  std::string etag;
+  if (r.ok()) {
+    etag = r->etag;
+  } else if (r.status().IsAlreadyExists() || r.status().IsPreconditionFailed()) {
+    return Status::Conflict("manifest of '" + name_ + "' changed concurrently");
+  } else {
+    // Unknown outcome (or a 5xx from a store whose losers sometimes see one): read back.
+    Result<GetResult> g = store.Get(keys_.manifest());
+    if (!g.ok()) return r.status();
+    Result<format::Manifest> m = format::DecodeManifest(g->data);
+    if (!m.ok() || m->writer_nonce != next.writer_nonce) {
+      return Status::Conflict("manifest of '" + name_ + "' not updated: " + r.status().ToString());
+    }
+    etag = g->meta.etag;
+  }
+  // Rebase the newest cached snapshot onto the manifest we just published.
+  SnapshotPtr cur = current();
+  auto snap = std::make_shared<Snapshot>();
+  auto manifest = std::make_shared<format::Manifest>(std::move(next));
+  snap->manifest = manifest;
+  snap->manifest_etag = etag;
+  snap->segments = std::move(segments);
+  snap->created_ms = manifest->created_ms;
+  snap->updated_ms = manifest->updated_ms;
+  snap->head = manifest->indexed_through;
+  snap->schema = manifest->schema;
+  if (cur != nullptr && cur->head > manifest->indexed_through) {
+    for (const AppliedEntryPtr& e : cur->tail) {
+      if (e->sequence > manifest->indexed_through) snap->tail.push_back(e);
+    }
+    snap->head = cur->head;
+    snap->schema = cur->schema;
+    snap->updated_ms = std::max(snap->updated_ms, cur->updated_ms);
+  }
+  Publish(std::move(snap));
+  return Status::OK();
+}
+
+Status NamespaceImpl::IndexOnce(bool* lost_race) {
+  *lost_race = false;
+  GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, Refresh(nullptr));
+  if (snap->tail.empty()) return Status::OK();
+  ObjectStore& store = *db_.store();
+  const TailMap& tail = snap->tail_map();
+  const uint64_t first_seq = snap->tail.front()->sequence;
+
+  format::Manifest next = *snap->manifest;
+  next.version += 1;
+  next.indexed_through = snap->head;
+  next.schema = snap->schema;
+  next.updated_ms = db_.NowMs();
+  if (next.created_ms == 0)
+    next.created_ms = snap->created_ms != 0 ? snap->created_ms : next.updated_ms;
+  next.writer_nonce = RandomBytes(16);
+  next.segments.clear();
+
+  Clock::time_point first_put{};
+  std::vector<LoadedSegmentPtr> segments;
+  // Older segments: rows whose id the tail touched are now shadowed; record that in a
+  // new deletion vector.
+  for (const LoadedSegmentPtr& s : snap->segments) {
+    std::vector<bool> deleted = s->deleted;
+    uint64_t newly = 0;
+    for (const auto& [id, doc] : tail) {
+      std::optional<size_t> row = s->segment->Find(id);
+      if (!row) continue;
+      if (deleted.empty()) deleted.assign(s->segment->rows(), false);
+      if (!deleted[*row]) {
+        deleted[*row] = true;
+        ++newly;
+      }
+    }
+    if (newly == 0) {
+      next.segments.push_back(s->ref);
+      segments.push_back(s);
+      continue;
+    }
+    format::SegmentRef ref = s->ref;
+    ref.deleted_rows += newly;
+    if (ref.deleted_rows >= ref.rows) continue;  // nothing live: drop the segment
+    ref.deletes_key = keys_.deletes(ref.id, next.version) + "-" + HexEncode(RandomBytes(4));
+    if (first_put == Clock::time_point{}) first_put = Clock::now();
+    GANNET_RETURN_IF_ERROR(
+        PutNew(store, ref.deletes_key, format::EncodeDeletionVector(DeletedRows(deleted))));
+    auto loaded = std::make_shared<LoadedSegment>();
+    loaded->ref = ref;
+    loaded->segment = s->segment;
+    loaded->deleted = std::move(deleted);
+    next.segments.push_back(ref);
+    segments.push_back(std::move(loaded));
+  }
+  // The tail's live documents become a new segment.
+  std::vector<Document> docs;
+  for (const auto& [id, doc] : tail) {
+    if (doc != nullptr) docs.push_back(*doc);
+  }
+  if (!docs.empty()) {
+    std::sort(docs.begin(), docs.end(),
+              [](const Document& a, const Document& b) { return a.id < b.id; });
+    format::SegmentRef ref;
+    ref.id = PadSequence(first_seq) + "-" + HexEncode(RandomBytes(6));
+    ref.rows = docs.size();
+    ref.min_sequence = first_seq;
+    ref.max_sequence = snap->head;
+    std::string bytes = format::EncodeSegment(docs, snap->schema);
+    docs.clear();
+    docs.shrink_to_fit();
+    ref.bytes = bytes.size();
+    if (first_put == Clock::time_point{}) first_put = Clock::now();
+    GANNET_RETURN_IF_ERROR(PutNew(store, keys_.segment(ref.id), bytes));
+    GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
+                            format::Segment::Decode(bytes));
+    auto loaded = std::make_shared<LoadedSegment>();
+    loaded->ref = ref;
+    loaded->segment = std::move(seg);
+    next.segments.push_back(ref);
+    segments.push_back(std::move(loaded));
+  }
+  Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);
+  if (st.code() == StatusCode::kConflict) {
+    *lost_race = true;
+    return Status::OK();
+  }
+  return st;
+}
+
+Status NamespaceImpl::CompactOnce(bool* lost_race) {
+  *lost_race = false;
+  const DatabaseOptions& opts = db_.options();
+  GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, Refresh(nullptr));
+  const size_t n = snap->segments.size();
+  if (n <= std::max<size_t>(opts.compact_max_segments, 1)) return Status::OK();
+
+  // Merge the smallest segments until the count falls to half the limit (tiered
+  // merging keeps write amplification logarithmic), within the memory cap.
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return snap->segments[a]->ref.bytes < snap->segments[b]->ref.bytes;
+  });
+  const size_t want =
+      std::max<size_t>(2, n - std::max<size_t>(opts.compact_max_segments / 2, 1) + 1);
+  std::set<size_t> chosen;
+  uint64_t bytes_in = 0;
+  for (size_t i : order) {
+    if (chosen.size() >= want) break;
+    if (chosen.size() >= 2 && bytes_in + snap->segments[i]->ref.bytes > kMaxCompactionBytes) break;
+    chosen.insert(i);
+    bytes_in += snap->segments[i]->ref.bytes;
+  }
+  if (chosen.size() < 2) return Status::OK();
+
+  format::Manifest next = *snap->manifest;
+  next.version += 1;
+  next.updated_ms = db_.NowMs();
+  next.writer_nonce = RandomBytes(16);
+  next.segments.clear();
+  std::vector<LoadedSegmentPtr> segments;
+  std::vector<Document> docs;
+  format::SegmentRef merged;
+  merged.min_sequence = UINT64_MAX;
+  for (size_t i = 0; i < n; ++i) {
+    const LoadedSegmentPtr& s = snap->segments[i];
+    if (chosen.count(i) == 0) {
+      next.segments.push_back(s->ref);
+      segments.push_back(s);
+      continue;
+    }
+    merged.min_sequence = std::min(merged.min_sequence, s->ref.min_sequence);
+    merged.max_sequence = std::max(merged.max_sequence, s->ref.max_sequence);
+    for (size_t row = 0; row < s->segment->rows(); ++row) {
+      if (!s->is_deleted(row)) docs.push_back(s->segment->GetDocument(row));
+    }
+  }
+  if (!docs.empty()) {
+    std::sort(docs.begin(), docs.end(),
+              [](const Document& a, const Document& b) { return a.id < b.id; });
+    merged.id = PadSequence(merged.min_sequence) + "-" + HexEncode(RandomBytes(6));
+    merged.rows = docs.size();
+    std::string bytes = format::EncodeSegment(docs, snap->manifest->schema);
+    docs.clear();
+    docs.shrink_to_fit();
+    merged.bytes = bytes.size();
+    const Clock::time_point first_put = Clock::now();
+    GANNET_RETURN_IF_ERROR(PutNew(*db_.store(), keys_.segment(merged.id), bytes));
+    GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
+                            format::Segment::Decode(bytes));
+    auto loaded = std::make_shared<LoadedSegment>();
+    loaded->ref = merged;
+    loaded->segment = std::move(seg);
+    next.segments.push_back(merged);
+    segments.push_back(std::move(loaded));
+    Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);
+    if (st.code() == StatusCode::kConflict) {
+      *lost_race = true;
+      return Status::OK();
+    }
+    return st;
+  }
+  Status st = CommitManifest(*snap, std::move(next), std::move(segments), Clock::time_point{});
+  if (st.code() == StatusCode::kConflict) {
+    *lost_race = true;
+    return Status::OK();
+  }
+  return st;
+}
+
+Status NamespaceImpl::IndexNow() {
+  std::lock_guard<std::mutex> l(maintenance_mu_);
+  for (int attempt = 0; attempt < kMaintenanceAttempts; ++attempt) {
+    bool lost = false;
+    GANNET_RETURN_IF_ERROR(IndexOnce(&lost));
+    if (!lost) return Status::OK();
+    {
+      std::lock_guard<std::mutex> m(mu_);
+      last_manifest_load_ = {};  // another indexer won: re-read the manifest
+    }
+  }
+  return Status::Conflict("indexing '" + name_ + "' kept losing races with other indexers");
+}
+
+Status NamespaceImpl::Compact() {
+  std::lock_guard<std::mutex> l(maintenance_mu_);
+  for (int attempt = 0; attempt < kMaintenanceAttempts; ++attempt) {
+    bool lost = false;
+    GANNET_RETURN_IF_ERROR(CompactOnce(&lost));
+    if (!lost) return Status::OK();
+    {
+      std::lock_guard<std::mutex> m(mu_);
+      last_manifest_load_ = {};
+    }
+  }
+  return Status::Conflict("compacting '" + name_ + "' kept losing races");
+}
+
+Status NamespaceImpl::CollectGarbage() {
+  std::lock_guard<std::mutex> l(maintenance_mu_);
+  last_gc_ = Clock::now();
+  ObjectStore& store = *db_.store();
+  // Always the manifest in the store, never a cached one: a stale view could think a
+  // live object unreferenced.
+  Result<GetResult> g = store.Get(keys_.manifest());
+  if (!g.ok()) return g.status().IsNotFound() ? Status::OK() : g.status();
+  GANNET_ASSIGN_OR_RETURN(format::Manifest m, format::DecodeManifest(g->data));
+  std::set<std::string, std::less<>> referenced;
+  for (const format::SegmentRef& s : m.segments) {
+    referenced.insert(keys_.segment(s.id));
+    if (!s.deletes_key.empty()) referenced.insert(s.deletes_key);
+  }
+  const int64_t cutoff = db_.NowMs() - db_.options().gc_grace.count();
+  auto sweep = [&](const std::string& prefix, auto&& collectable) -> Status {
+    std::string after;
+    for (;;) {
+      GANNET_ASSIGN_OR_RETURN(ListResult list, store.List(prefix, after, 1000));
+      for (const ObjectMeta& o : list.objects) {
+        if (o.mtime_ms < cutoff && collectable(o)) {
+          GANNET_RETURN_IF_ERROR(store.Delete(o.key));
+        }
+      }
+      if (!list.truncated || list.objects.empty()) return Status::OK();
+      after = list.objects.back().key;
+    }
+  };
+  auto unreferenced = [&](const ObjectMeta& o) { return referenced.count(o.key) == 0; };
+  GANNET_RETURN_IF_ERROR(sweep(keys_.base() + "segments/", unreferenced));
+  GANNET_RETURN_IF_ERROR(sweep(keys_.base() + "deletes/", unreferenced));
+  // WAL entries folded into segments.
+  return sweep(keys_.wal_prefix(), [&](const ObjectMeta& o) {
+    std::optional<uint64_t> seq = keys_.ParseWalKey(o.key);
+    return seq && *seq <= m.indexed_through;
+  });
+}
+
+void NamespaceImpl::MaybeMaintain() {
+  SnapshotPtr snap = current();
+  if (snap == nullptr) return;
+  const DatabaseOptions& opts = db_.options();
+  const uint64_t tail_rows = snap->tail_rows();
+  const bool idle = db_.NowMs() - snap->updated_ms >= opts.index_idle.count();
+  if (tail_rows >= opts.index_tail_rows || (tail_rows > 0 && idle)) {
+    IndexNow().IgnoreError();  // retried on the next round; queries stay correct meanwhile
+  }
+  if (current()->segments.size() > opts.compact_max_segments) Compact().IgnoreError();
+  bool gc_due;
+  {
+    std::lock_guard<std::mutex> l(maintenance_mu_);
+    const auto every =
+        std::max<std::chrono::milliseconds>(opts.gc_grace / 4, std::chrono::seconds(5));
+    gc_due = Clock::now() - last_gc_ >= every;
+  }
+  if (gc_due && current()->manifest->version > 0) CollectGarbage().IgnoreError();
+}
+
+}  // namespace gannet::db

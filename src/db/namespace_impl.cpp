@@ -1,0 +1,532 @@
+#include "db/namespace_impl.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "common/coding.h"
+#include "db/apply.h"
+#include "db/database_impl.h"
+#include "format/manifest.h"
+#include "format/segment.h"
+#include "model/validate.h"
+#include "query/executor.h"
+
+namespace gannet::db {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How often a reader re-reads the manifest (one GET) to pick up other processes'
+// indexing. Correctness does not depend on it as long as it is well below the GC grace.
+constexpr auto kManifestRefresh = std::chrono::milliseconds(1000);
+// Eventual reads may serve a snapshot this old without asking the store.
+constexpr auto kEventualStaleness = std::chrono::milliseconds(1000);
+// Attempts at one WAL PutIfAbsent whose outcome is unknown (timeouts).
+constexpr int kPutAttempts = 6;
+// Attempts at a whole commit that keeps losing sequence races.
+constexpr int kCommitAttempts = 1000;
+
+void Count(FetchStats* fs, uint64_t bytes) {
+  if (fs == nullptr) return;
+  ++fs->requests;
+  fs->bytes += bytes;
+}
+
+void Backoff(int attempt) {
+  const int ms = std::min(1 << std::min(attempt, 8), 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+std::vector<bool> DecodeDeletedBitmap(const std::vector<uint32_t>& rows, size_t n) {
+  std::vector<bool> bits(n, false);
+  for (uint32_t r : rows) {
+    if (r < n) bits[r] = true;
+  }
+  return bits;
+}
+
+}  // namespace
+
+NamespaceImpl::NamespaceImpl(DatabaseImpl& db, std::string name)
+    : db_(db), name_(std::move(name)), keys_(db.options().prefix, name_) {}
+
+SnapshotPtr NamespaceImpl::current() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return current_;
+}
+
+void NamespaceImpl::Publish(SnapshotPtr snap) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (current_ == nullptr || snap->head > current_->head ||
+      (snap->head == current_->head && snap->manifest->version > current_->manifest->version)) {
+    current_ = std::move(snap);
+  }
+}
+
+void NamespaceImpl::Reset() {
+  std::lock_guard<std::mutex> l(mu_);
+  current_ = nullptr;
+  last_manifest_load_ = {};
+  std::lock_guard<std::mutex> c(commit_mu_);
+  catalog_written_ = false;
+}
+
+// ---------------------------------------------------------------------------------------
+// Read path
+// ---------------------------------------------------------------------------------------
+
+Result<SnapshotPtr> NamespaceImpl::Refresh(FetchStats* fs) {
+  // Any refresh that starts after this point sees every write acknowledged before it.
+  const uint64_t arrived = refresh_started_.load();
+  std::lock_guard<std::mutex> rl(refresh_mu_);
+  if (refresh_completed_.load() > arrived) {
+    if (SnapshotPtr s = current()) {
+      if (fs) ++fs->cache_hits;
+      return s;
+    }
+  }
+  const uint64_t mine = ++refresh_started_;
+  SnapshotPtr snap = current();
+  bool manifest_due;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    manifest_due = snap == nullptr || Clock::now() - last_manifest_load_ >= kManifestRefresh;
+  }
+  for (int attempt = 0;; ++attempt) {
+    if (manifest_due) {
+      GANNET_ASSIGN_OR_RETURN(snap, LoadManifest(snap, fs));
+      std::lock_guard<std::mutex> l(mu_);
+      last_manifest_load_ = Clock::now();
+    }
+    Result<SnapshotPtr> r = CatchUp(snap, fs);
+    if (r.ok()) {
+      snap = std::move(r).value();
+      break;
+    }
+    // A WAL entry vanished: it was indexed and collected by another process. Re-read
+    // the manifest, which now covers it, and continue from there.
+    if (r.status().IsNotFound() && attempt < 3) {
+      manifest_due = true;
+      continue;
+    }
+    return r.status();
+  }
+  Publish(snap);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    last_refresh_ = Clock::now();
+  }
+  refresh_completed_.store(mine);
+  return current();
+}
+
+Result<SnapshotPtr> NamespaceImpl::CachedOrRefresh(FetchStats* fs) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (current_ != nullptr && Clock::now() - last_refresh_ < kEventualStaleness) {
+      if (fs) ++fs->cache_hits;
+      return current_;
+    }
+  }
+  return Refresh(fs);
+}
+
+Result<LoadedSegmentPtr> NamespaceImpl::LoadSegment(const format::SegmentRef& ref,
+                                                    const Snapshot* old, FetchStats* fs) {
+  std::shared_ptr<const format::Segment> segment;
+  if (old != nullptr) {
+    for (const LoadedSegmentPtr& s : old->segments) {
+      if (s->ref.id != ref.id) continue;
+      if (s->ref.deletes_key == ref.deletes_key) {
+        if (fs) ++fs->cache_hits;
+        return s;
+      }
+      segment = s->segment;
+      break;
+    }
+  }
+  ObjectStore& store = *db_.store();
+  if (segment == nullptr) {
+    GANNET_ASSIGN_OR_RETURN(GetResult g, store.Get(keys_.segment(ref.id)));
+    Count(fs, g.data.size());
+    Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(g.data);
+    if (!seg.ok()) return seg.status().WithContext("segment " + keys_.segment(ref.id));
+    segment = std::move(seg).value();
+  } else if (fs) {
+    ++fs->cache_hits;
+  }
+  auto loaded = std::make_shared<LoadedSegment>();
+  loaded->ref = ref;
+  loaded->segment = std::move(segment);
+  if (!ref.deletes_key.empty()) {
+    GANNET_ASSIGN_OR_RETURN(GetResult g, store.Get(ref.deletes_key));
+    Count(fs, g.data.size());
+    Result<std::vector<uint32_t>> rows = format::DecodeDeletionVector(g.data);
+    if (!rows.ok()) return rows.status().WithContext(ref.deletes_key);
+    loaded->deleted = DecodeDeletedBitmap(*rows, loaded->segment->rows());
+  }
+  return LoadedSegmentPtr(std::move(loaded));
+}
+
+Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchStats* fs) {
+  ObjectStore& store = *db_.store();
+  for (int attempt = 0;; ++attempt) {
+    auto manifest = std::make_shared<format::Manifest>();
+    std::string etag;
+    Result<GetResult> g = store.Get(keys_.manifest());
+    if (g.ok()) {
+      Count(fs, g->data.size());
+      Result<format::Manifest> m = format::DecodeManifest(g->data);
+      if (!m.ok()) return m.status().WithContext(keys_.manifest());
+      *manifest = std::move(m).value();
+      etag = g->meta.etag;
+    } else if (!g.status().IsNotFound()) {
+      return g.status();
+    } else {
+      Count(fs, 0);
+    }
+    if (old != nullptr && manifest->version <= old->manifest->version) return old;
+
+    auto snap = std::make_shared<Snapshot>();
+    snap->manifest = manifest;
+    snap->manifest_etag = etag;
+    snap->schema = manifest->schema;
+    snap->head = manifest->indexed_through;
+    snap->created_ms = manifest->created_ms;
+    snap->updated_ms = manifest->updated_ms;
+    Status st;
+    for (const format::SegmentRef& ref : manifest->segments) {
+      Result<LoadedSegmentPtr> s = LoadSegment(ref, old.get(), fs);
+      if (!s.ok()) {
+        st = s.status();
+        break;
+      }
+      snap->segments.push_back(std::move(s).value());
+    }
+    if (!st.ok()) {
+      // Collected between our manifest read and this read: the manifest moved on.
+      if (st.IsNotFound() && attempt < 3) continue;
+      return st;
+    }
+    // Keep the already-applied tail entries the new manifest does not cover.
+    if (old != nullptr && old->head > manifest->indexed_through) {
+      for (const AppliedEntryPtr& e : old->tail) {
+        if (e->sequence > manifest->indexed_through) snap->tail.push_back(e);
+      }
+      snap->head = old->head;
+      snap->schema = old->schema;
+      snap->updated_ms = std::max(snap->updated_ms, old->updated_ms);
+    }
+    if (snap->created_ms == 0 && old != nullptr) snap->created_ms = old->created_ms;
+    return SnapshotPtr(std::move(snap));
+  }
+}
+
+Result<SnapshotPtr> NamespaceImpl::ApplyWalObject(const Snapshot& base, uint64_t seq,
+                                                  std::string_view bytes) {
+  Result<format::WalEntry> entry = format::DecodeWalEntry(bytes);
+  if (!entry.ok()) return entry.status().WithContext(keys_.wal(seq));
+  if (entry->sequence != seq) {
+    return Status::Corruption(keys_.wal(seq) + ": holds sequence " +
+                              std::to_string(entry->sequence));
+  }
+  GANNET_ASSIGN_OR_RETURN(AppliedEntryPtr applied, ApplyEntry(*entry, base, bytes.size()));
+  return SnapshotPtr(ExtendSnapshot(base, std::move(applied), entry->schema));
+}
+
+Result<SnapshotPtr> NamespaceImpl::CatchUp(SnapshotPtr snap, FetchStats* fs) {
+  ObjectStore& store = *db_.store();
+  // Probe the next sequence: in the common case (nothing new) this is the only request.
+  Result<GetResult> g = store.Get(keys_.wal(snap->head + 1));
+  Count(fs, g.ok() ? g->data.size() : 0);
+  if (!g.ok()) {
+    if (g.status().IsNotFound()) return snap;
+    return g.status();
+  }
+  GANNET_ASSIGN_OR_RETURN(snap, ApplyWalObject(*snap, snap->head + 1, g->data));
+  // More may follow: list them rather than probing one by one.
+  for (;;) {
+    GANNET_ASSIGN_OR_RETURN(ListResult list,
+                            store.List(keys_.wal_prefix(), keys_.wal(snap->head), 1000));
+    Count(fs, 0);
+    for (const ObjectMeta& meta : list.objects) {
+      std::optional<uint64_t> seq = keys_.ParseWalKey(meta.key);
+      if (!seq) continue;
+      if (*seq != snap->head + 1) {
+        return Status::Corruption("WAL gap in namespace '" + name_ + "': expected " +
+                                  std::to_string(snap->head + 1) + ", found " +
+                                  std::to_string(*seq));
+      }
+      GANNET_ASSIGN_OR_RETURN(GetResult e, store.Get(meta.key));
+      Count(fs, e.data.size());
+      GANNET_ASSIGN_OR_RETURN(snap, ApplyWalObject(*snap, *seq, e.data));
+    }
+    if (!list.truncated) break;
+  }
+  return snap;
+}
+
+Result<QueryResponse> NamespaceImpl::Query(const QueryRequest& request) {
+  const auto start = Clock::now();
+  FetchStats fs;
+  Result<SnapshotPtr> snap_or =
+      request.consistency == Consistency::kEventual ? CachedOrRefresh(&fs) : Refresh(&fs);
+  if (!snap_or.ok()) return snap_or.status();
+  SnapshotPtr snap = std::move(snap_or).value();
+  if (snap->head == 0 && snap->manifest->version == 0) {
+    return Status::NotFound("namespace '" + name_ + "' not found");
+  }
+  QueryRequest bound = request;
+  GANNET_RETURN_IF_ERROR(query::BindQuery(bound, snap->schema));
+  query::ExecInput in;
+  in.schema = &snap->schema;
+  for (const LoadedSegmentPtr& s : snap->segments) {
+    in.segments.push_back({s->segment.get(), &s->deleted});
+  }
+  in.tail = &snap->tail_map();
+  GANNET_ASSIGN_OR_RETURN(QueryResponse resp, query::Execute(bound, in));
+  resp.stats.objects_fetched = fs.requests;
+  resp.stats.bytes_read = fs.bytes;
+  resp.stats.cache_hits = fs.cache_hits;
+  resp.stats.approx_namespace_size = snap->approx_rows();
+  resp.stats.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  return resp;
+}
+
+Result<std::vector<Document>> NamespaceImpl::Get(const std::vector<Id>& ids) {
+  GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, Refresh(nullptr));
+  std::vector<Document> out;
+  for (const Id& id : ids) {
+    if (DocPtr d = snap->Lookup(id)) out.push_back(*d);
+  }
+  return out;
+}
+
+Result<NamespaceInfo> NamespaceImpl::Info() {
+  GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, Refresh(nullptr));
+  if (snap->head == 0 && snap->manifest->version == 0) {
+    return Status::NotFound("namespace '" + name_ + "' not found");
+  }
+  NamespaceInfo info;
+  info.name = name_;
+  info.schema = snap->schema;
+  info.approx_row_count = snap->approx_rows();
+  for (const LoadedSegmentPtr& s : snap->segments) info.approx_logical_bytes += s->ref.bytes;
+  for (const AppliedEntryPtr& e : snap->tail) info.approx_logical_bytes += e->encoded_bytes;
+  info.created_at_ms = snap->created_ms;
+  info.updated_at_ms = snap->updated_ms;
+  info.wal_sequence = snap->head;
+  info.indexed_sequence = snap->manifest->indexed_through;
+  info.unindexed_rows = snap->tail_rows();
+  info.segment_count = snap->segments.size();
+  info.manifest_version = snap->manifest->version;
+  return info;
+}
+
+Result<Schema> NamespaceImpl::GetSchema() {
+  GANNET_ASSIGN_OR_RETURN(NamespaceInfo info, Info());
+  return info.schema;
+}
+
+// ---------------------------------------------------------------------------------------
+// Write path
+// ---------------------------------------------------------------------------------------
+
+Result<WriteResponse> NamespaceImpl::Write(WriteRequest request) {
+  const DatabaseOptions& opts = db_.options();
+  const size_t rows = request.upserts.size() + request.patches.size() + request.deletes.size();
+  if (rows > opts.max_write_rows) {
+    return Status::InvalidArgument("write has " + std::to_string(rows) + " rows; the limit is " +
+                                   std::to_string(opts.max_write_rows));
+  }
+  if (request.empty()) {
+    return Status::InvalidArgument("write request contains no operation");
+  }
+  // Fail fast against the schema we know; the committer re-validates against the
+  // schema at the exact sequence it commits to.
+  if (SnapshotPtr snap = current()) {
+    WriteRequest copy = request;
+    Schema schema = snap->schema;
+    GANNET_RETURN_IF_ERROR(model::ValidateWrite(copy, schema));
+  }
+  Pending p;
+  p.request = std::move(request);
+  std::unique_lock<std::mutex> l(commit_mu_);
+  queue_.push_back(&p);
+  while (!p.done) {
+    if (!committing_) {
+      committing_ = true;
+      std::vector<Pending*> batch(queue_.begin(), queue_.end());
+      queue_.clear();
+      l.unlock();
+      CommitQueued(batch);
+      l.lock();
+      for (Pending* q : batch) q->done = true;
+      committing_ = false;
+      commit_cv_.notify_all();
+    } else {
+      commit_cv_.wait(l);
+    }
+  }
+  return std::move(p.result);
+}
+
+Status NamespaceImpl::EnsureCatalogEntry() {
+  {
+    std::lock_guard<std::mutex> l(commit_mu_);
+    if (catalog_written_) return Status::OK();
+  }
+  // The marker holds an empty, valid manifest frame so every stored object carries a
+  // magic number, a version and a checksum; only its existence matters.
+  format::Manifest marker;
+  marker.created_ms = db_.NowMs();
+  const std::string bytes = format::EncodeManifest(marker);
+  Status st;
+  for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
+    Result<ObjectMeta> r = db_.store()->PutIfAbsent(keys_.catalog(), bytes);
+    st = r.ok() || r.status().IsAlreadyExists() ? Status::OK() : r.status();
+    if (!st.IsUnavailable()) break;
+    Backoff(attempt);
+  }
+  if (st.ok()) {
+    std::lock_guard<std::mutex> l(commit_mu_);
+    catalog_written_ = true;
+  }
+  return st;
+}
+
+void NamespaceImpl::CommitQueued(std::vector<Pending*> batch) {
+  auto fail_all = [&](const Status& st) {
+    for (Pending* p : batch) {
+      if (!p->settled) p->result = st;
+    }
+  };
+  Status cat = EnsureCatalogEntry();
+  if (!cat.ok()) return fail_all(cat.WithContext("registering namespace"));
+
+  // Writers must start from a recent view so they never reuse a sequence number that
+  // was collected; a refresh also gives them the schema at the head.
+  SnapshotPtr snap;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (current_ != nullptr && Clock::now() - last_refresh_ < kManifestRefresh) snap = current_;
+  }
+  if (snap == nullptr) {
+    Result<SnapshotPtr> r = Refresh(nullptr);
+    if (!r.ok()) return fail_all(r.status());
+    snap = std::move(r).value();
+  }
+
+  ObjectStore& store = *db_.store();
+  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
+    format::WalEntry entry;
+    entry.sequence = snap->head + 1;
+    entry.writer_nonce = RandomBytes(16);
+    entry.created_ms = db_.NowMs();
+    entry.schema = snap->schema;
+    std::vector<Pending*> accepted;
+    for (Pending* p : batch) {
+      if (p->settled) continue;
+      WriteRequest req = p->request;
+      Schema trial = entry.schema;
+      Status st = model::ValidateWrite(req, trial);
+      if (!st.ok()) {
+        p->result = st;
+        p->settled = true;  // rejected as a whole; nothing of it is written
+        continue;
+      }
+      entry.schema = std::move(trial);
+      entry.batches.push_back(std::move(req));
+      accepted.push_back(p);
+    }
+    if (accepted.empty()) return;
+
+    const std::string bytes = format::EncodeWalEntry(entry);
+    const std::string key = keys_.wal(entry.sequence);
+    enum { kCommitted, kLostRace, kFailed } outcome = kFailed;
+    Status last;
+    for (int put = 0; put < kPutAttempts; ++put) {
+      Result<ObjectMeta> r = store.PutIfAbsent(key, bytes);
+      if (r.ok()) {
+        outcome = kCommitted;
+        break;
+      }
+      last = r.status();
+      if (r.status().IsAlreadyExists()) {
+        // Ours (an earlier attempt that timed out but was applied) or another writer's?
+        Result<GetResult> g = store.Get(key);
+        if (g.ok()) {
+          Result<format::WalEntry> other = format::DecodeWalEntry(g->data);
+          outcome =
+              other.ok() && other->writer_nonce == entry.writer_nonce ? kCommitted : kLostRace;
+          break;
+        }
+        last = g.status();
+      }
+      if (!last.IsUnavailable() && !last.IsAlreadyExists()) break;
+      Backoff(put);
+    }
+    if (outcome == kFailed) {
+      // Unknown outcome: the entry may or may not be durable. Not acknowledged.
+      for (Pending* p : accepted) {
+        p->result = Status::Unavailable("write not acknowledged (it may still become visible): " +
+                                        last.ToString());
+        p->settled = true;
+      }
+      return;
+    }
+    if (outcome == kLostRace) {
+      Result<SnapshotPtr> r = CatchUp(snap, nullptr);
+      if (!r.ok()) {
+        // Another process's indexer may have collected entries we have not seen.
+        r = Refresh(nullptr);
+        if (!r.ok()) {
+          for (Pending* p : accepted) {
+            p->result = r.status();
+            p->settled = true;
+          }
+          return;
+        }
+      }
+      snap = std::move(r).value();
+      Publish(snap);
+      continue;
+    }
+    // Durable: acknowledge. Resolve the entry to report what each request did.
+    Result<AppliedEntryPtr> applied = ApplyEntry(entry, *snap, bytes.size());
+    if (applied.ok()) Publish(ExtendSnapshot(*snap, *applied, entry.schema));
+    for (size_t i = 0; i < accepted.size(); ++i) {
+      Pending* p = accepted[i];
+      WriteResponse resp;
+      resp.wal_sequence = entry.sequence;
+      if (applied.ok()) {
+        const BatchOutcome& o = (*applied)->outcomes[i];
+        resp.rows_upserted = o.upserted.size();
+        resp.rows_patched = o.patched.size();
+        resp.rows_deleted = o.deleted.size();
+        if (p->request.return_affected_ids) {
+          resp.upserted_ids = o.upserted;
+          resp.patched_ids = o.patched;
+          resp.deleted_ids = o.deleted;
+        }
+      } else {
+        resp.rows_upserted = entry.batches[i].upserts.size();
+        resp.rows_patched = entry.batches[i].patches.size();
+        resp.rows_deleted = entry.batches[i].deletes.size();
+      }
+      resp.rows_affected = resp.rows_upserted + resp.rows_patched + resp.rows_deleted;
+      p->result = resp;
+      p->settled = true;
+    }
+    return;
+  }
+  for (Pending* p : batch) {
+    if (!p->settled) {
+      p->result = Status::Unavailable("write not committed: too much contention on namespace '" +
+                                      name_ + "'");
+      p->settled = true;
+    }
+  }
+}
+
+}  // namespace gannet::db

@@ -1,0 +1,118 @@
+// NamespaceImpl: one namespace's write path (group commit into WAL entries), read path
+// (snapshots refreshed from the store), and maintenance (indexing, compaction, GC).
+//
+// Concurrency design:
+// - current_ (guarded by mu_) is the newest published snapshot; readers copy the
+//   shared_ptr and work without locks.
+// - refresh_mu_ serialises refreshes from the store; a caller that waited while another
+//   refresh ran reuses its result only if that refresh started after the caller arrived
+//   (so strong reads stay strong).
+// - commit_mu_ guards the group-commit queue; one thread at a time is the leader and
+//   commits everything queued as one WAL entry, the others wait for their result.
+// - maintenance_mu_ makes index/compact/GC of one namespace run one at a time per
+//   process; across processes the manifest CAS keeps them safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "db/keys.h"
+#include "db/snapshot.h"
+#include "format/wal_entry.h"
+#include "gannet/database.h"
+
+namespace gannet::db {
+
+class DatabaseImpl;
+
+// Object-store traffic of one operation, reported in QueryStats.
+struct FetchStats {
+  uint64_t requests = 0;
+  uint64_t bytes = 0;
+  uint64_t cache_hits = 0;
+};
+
+class NamespaceImpl final : public Namespace {
+ public:
+  NamespaceImpl(DatabaseImpl& db, std::string name);
+  ~NamespaceImpl() override = default;
+
+  const std::string& name() const override { return name_; }
+  Result<WriteResponse> Write(WriteRequest request) override;
+  Result<QueryResponse> Query(const QueryRequest& request) override;
+  Result<std::vector<Document>> Get(const std::vector<Id>& ids) override;
+  Result<NamespaceInfo> Info() override;
+  Result<Schema> GetSchema() override;
+  Status IndexNow() override;
+  Status Compact() override;
+  Status CollectGarbage() override;
+
+  // Background maintenance step, called periodically by the database.
+  void MaybeMaintain();
+  // Drops cached state (after the namespace was deleted).
+  void Reset();
+
+ private:
+  struct Pending {
+    WriteRequest request;
+    Result<WriteResponse> result = Status::Internal("not committed");
+    bool settled = false;  // result final; touched only by the leader thread
+    bool done = false;     // guarded by commit_mu_; the waiter may return
+  };
+
+  // ---- read path ----
+  SnapshotPtr current() const;
+  void Publish(SnapshotPtr snap);
+  // A snapshot that includes every write acknowledged before this call began.
+  Result<SnapshotPtr> Refresh(FetchStats* fs);
+  // For eventual reads: the cached snapshot if recent enough, else Refresh.
+  Result<SnapshotPtr> CachedOrRefresh(FetchStats* fs);
+  // Reads the manifest and rebases `old` (may be null) onto it, reusing what it can.
+  Result<SnapshotPtr> LoadManifest(const SnapshotPtr& old, FetchStats* fs);
+  // Applies the WAL entries after snap->head.
+  Result<SnapshotPtr> CatchUp(SnapshotPtr snap, FetchStats* fs);
+  Result<SnapshotPtr> ApplyWalObject(const Snapshot& base, uint64_t seq, std::string_view bytes);
+  Result<LoadedSegmentPtr> LoadSegment(const format::SegmentRef& ref, const Snapshot* old,
+                                       FetchStats* fs);
+
+  // ---- write path ----
+  void CommitQueued(std::vector<Pending*> batch);
+  Status EnsureCatalogEntry();
+
+  // ---- maintenance ----
+  // CAS-publishes `next` over the manifest of `base`; rebases the cached snapshot.
+  Status CommitManifest(const Snapshot& base, format::Manifest next,
+                        std::vector<LoadedSegmentPtr> segments,
+                        std::chrono::steady_clock::time_point first_put);
+  Status IndexOnce(bool* lost_race);
+  Status CompactOnce(bool* lost_race);
+
+  DatabaseImpl& db_;
+  const std::string name_;
+  const Keys keys_;
+
+  mutable std::mutex mu_;
+  SnapshotPtr current_;                                         // guarded by mu_
+  std::chrono::steady_clock::time_point last_refresh_{};        // guarded by mu_
+  std::chrono::steady_clock::time_point last_manifest_load_{};  // guarded by mu_
+
+  std::mutex refresh_mu_;
+  std::atomic<uint64_t> refresh_started_{0};
+  std::atomic<uint64_t> refresh_completed_{0};
+
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  std::deque<Pending*> queue_;    // guarded by commit_mu_
+  bool committing_ = false;       // guarded by commit_mu_
+  bool catalog_written_ = false;  // guarded by commit_mu_
+
+  std::mutex maintenance_mu_;
+  std::chrono::steady_clock::time_point last_gc_{};  // guarded by maintenance_mu_
+};
+
+}  // namespace gannet::db

@@ -1,0 +1,251 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "gannet/database.h"
+#include "gannet/json.h"
+
+namespace gannet {
+namespace {
+
+class NamespaceTest : public ::testing::Test {
+ protected:
+  void Open(ObjectStorePtr store) {
+    DatabaseOptions o;
+    o.store = std::move(store);
+    o.background_indexing = false;
+    o.gc_grace = std::chrono::milliseconds(0);
+    auto db = Database::Open(o);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    ns_ = *db_->OpenNamespace("docs");
+  }
+  void SetUp() override {
+    counting_ = NewCountingStore(NewMemoryStore());
+    faulty_ = NewFaultyStore(counting_);
+    Open(faulty_);
+  }
+  Result<WriteResponse> Write(std::string_view json) {
+    auto req = ParseWriteRequest(json);
+    if (!req.ok()) return req.status();
+    return ns_->Write(std::move(req).value());
+  }
+  Result<QueryResponse> Query(std::string_view json) {
+    auto req = ParseQueryRequest(json);
+    if (!req.ok()) return req.status();
+    return ns_->Query(*req);
+  }
+  uint64_t CountAll() {
+    auto r = Query(R"({"aggregate_by": {"n": ["Count"]}})");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->aggregations.at("n").as_uint() : 0;
+  }
+
+  std::shared_ptr<CountingStore> counting_;
+  std::shared_ptr<FaultyStore> faulty_;
+  std::unique_ptr<Database> db_;
+  std::shared_ptr<Namespace> ns_;
+};
+
+TEST_F(NamespaceTest, QueryOfMissingNamespaceIsNotFound) {
+  auto r = Query(R"({"top_k": 1})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsNotFound()) << r.status().ToString();
+  EXPECT_TRUE(ns_->Info().status().IsNotFound());
+}
+
+TEST_F(NamespaceTest, WriteThenQueryByVectorAndAttribute) {
+  auto w = Write(R"({"distance_metric": "euclidean_squared", "upsert_rows": [
+      {"id": 1, "vector": [0, 0], "name": "a", "n": 3},
+      {"id": 2, "vector": [1, 1], "name": "b", "n": 1},
+      {"id": 3, "vector": [5, 5], "name": "c", "n": 2}]})");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->rows_upserted, 3u);
+  auto q = Query(R"({"rank_by": ["vector", "ANN", [0.9, 0.9]], "top_k": 2,
+                     "include_attributes": ["name"]})");
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  ASSERT_EQ(q->rows.size(), 2u);
+  EXPECT_EQ(q->rows[0].id, Id(uint64_t{2}));
+  EXPECT_NEAR(*q->rows[0].dist, 0.02, 1e-6);
+  EXPECT_EQ(q->rows[1].id, Id(uint64_t{1}));
+  ASSERT_EQ(q->rows[0].attrs.size(), 1u);
+  EXPECT_EQ(q->rows[0].attrs[0].second.as_string(), "b");
+
+  auto o = Query(R"({"rank_by": ["n", "desc"], "top_k": 3, "filters": ["n", "Lt", 3]})");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  ASSERT_EQ(o->rows.size(), 2u);
+  EXPECT_EQ(o->rows[0].id, Id(uint64_t{3}));
+  EXPECT_EQ(o->rows[1].id, Id(uint64_t{2}));
+  EXPECT_FALSE(o->rows[0].dist.has_value());
+
+  // The same answers after indexing.
+  {
+    Status st = ns_->IndexNow();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  auto q2 = Query(R"({"rank_by": ["vector", "ANN", [0.9, 0.9]], "top_k": 2})");
+  ASSERT_TRUE(q2.ok());
+  EXPECT_EQ(q2->rows[0].id, Id(uint64_t{2}));
+  EXPECT_EQ(q2->stats.tail_rows, 0u);
+}
+
+TEST_F(NamespaceTest, TypeViolationNamesRowAttributeAndTypesAndAppliesNothing) {
+  ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": 1, "price": 1.5}]})").ok());
+  auto w = Write(R"({"upsert_rows": [{"id": 2, "price": 2.5}, {"id": 7, "price": "cheap"}]})");
+  ASSERT_FALSE(w.ok());
+  EXPECT_TRUE(w.status().IsInvalidArgument());
+  const std::string& m = w.status().message();
+  EXPECT_NE(m.find("7"), std::string::npos) << m;
+  EXPECT_NE(m.find("price"), std::string::npos) << m;
+  EXPECT_NE(m.find("float"), std::string::npos) << m;
+  EXPECT_NE(m.find("string"), std::string::npos) << m;
+  EXPECT_EQ(CountAll(), 1u);  // row 2 of the rejected batch was not applied
+}
+
+TEST_F(NamespaceTest, ConcurrentWritersShareWalEntries) {
+  ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": 0, "t": 0}]})").ok());
+  constexpr int kThreads = 8, kPerThread = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int id = 1 + t * kPerThread + i;
+        auto w = Write(R"({"upsert_rows": [{"id": )" + std::to_string(id) + R"(, "t": )" +
+                       std::to_string(t) + "}]}");
+        if (!w.ok()) failures++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(CountAll(), 1u + kThreads * kPerThread);
+  auto info = ns_->Info();
+  ASSERT_TRUE(info.ok());
+  // Group commit: with 8 writers racing, entries are shared (at most one per write).
+  EXPECT_LE(info->wal_sequence, 1u + kThreads * kPerThread);
+}
+
+TEST_F(NamespaceTest, TimedOutButAppliedWalPutIsAcknowledgedOnce) {
+  ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": 1, "v": 1}]})").ok());
+  faulty_->Script({FaultOp::kPutIfAbsent, "ns/docs/wal/", FaultKind::kTimeoutApplied});
+  auto w = Write(R"({"upsert_rows": [{"id": 2, "v": 2}]})");
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(faulty_->faults_injected(), 1u);
+  auto info = ns_->Info();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->wal_sequence, 2u);  // the retry recognised its own entry
+  EXPECT_EQ(CountAll(), 2u);
+}
+
+TEST_F(NamespaceTest, FailedWalPutIsNotAcknowledgedAndLeavesNoTrace) {
+  ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": 1, "v": 1}]})").ok());
+  for (int i = 0; i < 10; ++i) {
+    faulty_->Script({FaultOp::kPutIfAbsent, "ns/docs/wal/", FaultKind::kIOError});
+  }
+  auto w = Write(R"({"upsert_rows": [{"id": 2, "v": 2}]})");
+  ASSERT_FALSE(w.ok());
+  faulty_->Clear();
+  EXPECT_EQ(CountAll(), 1u);
+  ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": 3, "v": 3}]})").ok());
+  EXPECT_EQ(CountAll(), 2u);
+}
+
+TEST_F(NamespaceTest, PatchDeleteAndDeleteByFilter) {
+  ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": "a", "n": 1, "tag": "x"},
+                                         {"id": "b", "n": 2, "tag": "y"},
+                                         {"id": "c", "n": 3, "tag": "y"}]})")
+                  .ok());
+  {
+    Status st = ns_->IndexNow();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  auto p = Write(R"({"patch_rows": [{"id": "a", "n": 10, "tag": null}, {"id": "zz", "n": 1}]})");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->rows_patched, 1u);  // "zz" does not exist
+  auto d = Write(R"({"delete_by_filter": ["tag", "Eq", "y"], "return_affected_ids": true})");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->rows_deleted, 2u);
+  ASSERT_TRUE(d->deleted_ids.has_value());
+  auto docs = ns_->Get({Id(std::string("a")), Id(std::string("b"))});
+  ASSERT_TRUE(docs.ok());
+  ASSERT_EQ(docs->size(), 1u);
+  EXPECT_EQ((*docs)[0].Find("n")->as_int(), 10);
+  EXPECT_EQ((*docs)[0].Find("tag"), nullptr);
+}
+
+TEST_F(NamespaceTest, QueriesStayCorrectWhileIndexingAndCompactingRun) {
+  for (int b = 0; b < 20; ++b) {
+    std::string rows;
+    for (int i = 0; i < 10; ++i) {
+      if (i) rows += ",";
+      rows += R"({"id": )" + std::to_string(b * 10 + i) + R"(, "b": )" + std::to_string(b) + "}";
+    }
+    ASSERT_TRUE(Write(R"({"upsert_rows": [)" + rows + "]}").ok());
+  }
+  std::atomic<bool> stop{false};
+  std::thread maint([&] {
+    for (int i = 0; i < 20 && !stop; ++i) {
+      ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": )" + std::to_string(i) + R"(, "b": 0}]})").ok());
+      {
+        Status st = ns_->IndexNow();
+        ASSERT_TRUE(st.ok()) << st.ToString();
+      }
+      ASSERT_TRUE(ns_->Compact().ok());
+      ASSERT_TRUE(ns_->CollectGarbage().ok());
+    }
+  });
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(CountAll(), 200u);
+  stop = true;
+  maint.join();
+  EXPECT_EQ(CountAll(), 200u);
+}
+
+TEST_F(NamespaceTest, ListAndDeleteNamespaces) {
+  ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": 1}]})").ok());
+  for (const char* name : {"alpha", "beta", "alpine"}) {
+    auto ns = db_->OpenNamespace(name);
+    ASSERT_TRUE(ns.ok());
+    auto req = ParseWriteRequest(R"({"upsert_rows": [{"id": 1}]})");
+    ASSERT_TRUE((*ns)->Write(std::move(req).value()).ok());
+  }
+  auto all = db_->ListNamespaces("", "", 2);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->names, (std::vector<std::string>{"alpha", "alpine"}));
+  ASSERT_TRUE(all->next_cursor.has_value());
+  auto rest = db_->ListNamespaces("", *all->next_cursor, 10);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->names, (std::vector<std::string>{"beta", "docs"}));
+  auto al = db_->ListNamespaces("al", "", 10);
+  ASSERT_TRUE(al.ok());
+  EXPECT_EQ(al->names.size(), 2u);
+  ASSERT_TRUE(db_->DeleteNamespace("beta").ok());
+  EXPECT_TRUE(db_->DeleteNamespace("beta").IsNotFound());
+  auto after = db_->ListNamespaces("b", "", 10);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->names.empty());
+  EXPECT_TRUE(db_->OpenNamespace("bad/name").status().IsInvalidArgument());
+}
+
+TEST_F(NamespaceTest, WarmStrongQueryCostsOneStoreRequest) {
+  ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": 1, "v": 1}]})").ok());
+  {
+    Status st = ns_->IndexNow();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  (void)CountAll();
+  auto r = Query(R"({"top_k": 5})");
+  ASSERT_TRUE(r.ok());
+  counting_->Reset();
+  auto r2 = Query(R"({"top_k": 5})");
+  ASSERT_TRUE(r2.ok());
+  // One probe for a newer WAL entry (plus, at most once a second, the manifest).
+  EXPECT_LE(counting_->counters().requests(), 2u);
+  EXPECT_EQ(r2->rows.size(), 1u);
+  auto ev = Query(R"({"top_k": 5, "consistency": {"level": "eventual"}})");
+  ASSERT_TRUE(ev.ok());
+}
+
+}  // namespace
+}  // namespace gannet

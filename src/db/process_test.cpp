@@ -1,0 +1,176 @@
+// Several OS processes writing one local directory at once, and a writer killed with
+// SIGKILL at random moments. After each run every acknowledged write must be present
+// exactly once, and every batch must be all-or-nothing.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "gannet/database.h"
+#include "gannet/json.h"
+
+namespace gannet {
+namespace {
+
+constexpr int kDocsPerBatch = 5;
+
+std::string TempDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             (name + "-" + std::to_string(getpid()) + "-" + std::to_string(rand()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+// Appends one line to the ack log and makes it durable before returning.
+void Ack(int fd, const std::string& line) {
+  const std::string l = line + "\n";
+  if (write(fd, l.data(), l.size()) != static_cast<ssize_t>(l.size())) _exit(3);
+  if (fsync(fd) != 0) _exit(3);
+}
+
+std::string BatchRequest(const std::string& batch) {
+  std::string rows;
+  for (int i = 0; i < kDocsPerBatch; ++i) {
+    if (i) rows += ",";
+    rows += R"({"id":")" + batch + "-" + std::to_string(i) + R"(","batch":")" + batch +
+            R"(","i":)" + std::to_string(i) + R"(,"vector":[)" + std::to_string(i) + ",1]}";
+  }
+  return R"({"upsert_rows":[)" + rows + "]}";
+}
+
+// Writes `batches` batches named <tag>-<n>, acking each in `ack_path`. Runs in a child.
+[[noreturn]] void WriterProcess(const std::string& dir, const std::string& tag, int batches,
+                                const std::string& ack_path, bool maintain) {
+  const int fd = open(ack_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) _exit(2);
+  auto store = OpenLocalStore(dir);
+  if (!store.ok()) _exit(2);
+  DatabaseOptions o;
+  o.store = *store;
+  o.index_tail_rows = 40;
+  o.index_idle = std::chrono::milliseconds(50);
+  o.compact_max_segments = 4;
+  auto db = Database::Open(o);
+  if (!db.ok()) _exit(2);
+  auto ns = (*db)->OpenNamespace("shared");
+  if (!ns.ok()) _exit(2);
+  for (int b = 0; batches < 0 || b < batches; ++b) {
+    const std::string batch = tag + "-" + std::to_string(b);
+    auto req = ParseWriteRequest(BatchRequest(batch));
+    if (!req.ok()) _exit(4);
+    auto r = (*ns)->Write(std::move(req).value());
+    if (r.ok()) Ack(fd, batch);
+    if (maintain && b % 7 == 3) (*ns)->IndexNow().IgnoreError();
+    if (maintain && b % 23 == 11) (*ns)->Compact().IgnoreError();
+  }
+  (*db)->Close();
+  _exit(0);
+}
+
+std::set<std::string> ReadAcks(const std::string& path) {
+  std::set<std::string> acks;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) acks.insert(line);
+  }
+  return acks;
+}
+
+// Checks every acknowledged batch is present, no batch is partial, no id repeats.
+void VerifyNamespace(const std::string& dir, const std::set<std::string>& acks,
+                     size_t* batches_seen = nullptr) {
+  auto db = Database::OpenPath(dir);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto ns = (*db)->OpenNamespace("shared");
+  ASSERT_TRUE(ns.ok());
+  auto q = ParseQueryRequest(
+      R"({"top_k": 10000, "include_attributes": ["batch", "i"], "rank_by": ["id", "asc"]})");
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  auto r = (*ns)->Query(*q);
+  if (acks.empty() && !r.ok() && r.status().IsNotFound()) return;
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::map<std::string, int> per_batch;
+  std::set<std::string> ids;
+  for (const ResultRow& row : r->rows) {
+    ASSERT_TRUE(ids.insert(row.id.ToString()).second) << "duplicate id " << row.id.ToString();
+    Document d{row.id, row.attrs};
+    const Value* batch = d.Find("batch");
+    ASSERT_NE(batch, nullptr);
+    per_batch[batch->as_string()]++;
+  }
+  for (const auto& [batch, n] : per_batch) {
+    EXPECT_EQ(n, kDocsPerBatch) << "batch " << batch << " is partially visible";
+  }
+  for (const std::string& batch : acks) {
+    EXPECT_EQ(per_batch.count(batch), 1u) << "acknowledged batch " << batch << " is lost";
+  }
+  if (batches_seen) *batches_seen = per_batch.size();
+  (*db)->Close();
+}
+
+TEST(MultiProcessTest, ConcurrentWritersLoseNothing) {
+  const std::string dir = TempDir("gannet-mp");
+  constexpr int kProcs = 4, kBatches = 40;
+  std::vector<pid_t> pids;
+  auto ack_path = [&](int p) { return dir + ".acks-" + std::to_string(p); };
+  for (int p = 0; p < kProcs; ++p) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) WriterProcess(dir, "p" + std::to_string(p), kBatches, ack_path(p), true);
+    pids.push_back(pid);
+  }
+  std::set<std::string> acks;
+  for (int p = 0; p < kProcs; ++p) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pids[p], &status, 0), pids[p]);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer " << p << " failed";
+    for (const std::string& a : ReadAcks(ack_path(p))) acks.insert(a);
+    std::filesystem::remove(ack_path(p));
+  }
+  EXPECT_EQ(acks.size(), static_cast<size_t>(kProcs * kBatches));
+  size_t seen = 0;
+  VerifyNamespace(dir, acks, &seen);
+  EXPECT_EQ(seen, acks.size());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CrashTest, KilledWriterLosesNoAcknowledgedWrite) {
+  const std::string dir = TempDir("gannet-crash");
+  const std::string acks_path = dir + ".acks";
+  std::filesystem::remove(acks_path);
+  const int iterations = std::getenv("GANNET_CRASH_ITERATIONS")
+                             ? std::atoi(std::getenv("GANNET_CRASH_ITERATIONS"))
+                             : 25;
+  std::mt19937 rng(12345);
+  for (int it = 0; it < iterations; ++it) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) WriterProcess(dir, "c" + std::to_string(it), -1, acks_path, true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 120));
+    kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "writer exited early: " << status;
+    VerifyNamespace(dir, ReadAcks(acks_path));
+    if (HasFailure()) {
+      ADD_FAILURE() << "crash iteration " << it;
+      return;
+    }
+  }
+  RecordProperty("crash_iterations", iterations);
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove(acks_path);
+}
+
+}  // namespace
+}  // namespace gannet

@@ -1,0 +1,45 @@
+#include "db/snapshot.h"
+
+namespace gannet::db {
+
+const TailMap& Snapshot::tail_map() const {
+  std::call_once(tail_once_, [this] {
+    size_t n = 0;
+    for (const AppliedEntryPtr& e : tail) n += e->changes.size();
+    tail_map_.reserve(n);
+    for (const AppliedEntryPtr& e : tail) {
+      for (const auto& [id, doc] : e->changes) tail_map_.insert_or_assign(id, doc);
+    }
+  });
+  return tail_map_;
+}
+
+uint64_t Snapshot::tail_rows() const {
+  uint64_t n = 0;
+  for (const AppliedEntryPtr& e : tail) n += e->changes.size();
+  return n;
+}
+
+uint64_t Snapshot::approx_rows() const {
+  uint64_t n = 0;
+  for (const LoadedSegmentPtr& s : segments) n += s->ref.rows - s->ref.deleted_rows;
+  for (const AppliedEntryPtr& e : tail) {
+    for (const auto& [id, doc] : e->changes) n += doc != nullptr ? 1 : 0;
+  }
+  return n;
+}
+
+DocPtr Snapshot::Lookup(const Id& id) const {
+  const TailMap& tm = tail_map();
+  auto it = tm.find(id);
+  if (it != tm.end()) return it->second;
+  for (auto s = segments.rbegin(); s != segments.rend(); ++s) {
+    std::optional<size_t> row = (*s)->segment->Find(id);
+    if (row && !(*s)->is_deleted(*row)) {
+      return std::make_shared<const Document>((*s)->segment->GetDocument(*row));
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace gannet::db

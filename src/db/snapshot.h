@@ -1,0 +1,82 @@
+// Snapshot: an immutable view of a namespace at one WAL sequence.
+//
+// A snapshot is (manifest version M, the WAL entries after M.indexed_through up to the
+// head sequence). The entries are "applied": each WAL entry's requests are resolved once
+// per process, in order, into the final document (or tombstone) of every id they touched
+// (patches merged, conditions and delete_by_filter evaluated against the state before
+// them). Resolution is deterministic, so every process derives the same state.
+//
+// Thread safety: a Snapshot is immutable once published, except its lazily built tail
+// view, which is built under std::call_once. Share it freely through shared_ptr.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "format/manifest.h"
+#include "format/segment.h"
+#include "gannet/request.h"
+#include "gannet/types.h"
+#include "query/executor.h"
+
+namespace gannet::db {
+
+using DocPtr = std::shared_ptr<const Document>;
+// id -> its newest version in the tail; nullptr is a tombstone.
+using TailMap = query::TailMap;
+
+// A segment with its deletion vector as of one manifest version.
+struct LoadedSegment {
+  format::SegmentRef ref;
+  std::shared_ptr<const format::Segment> segment;
+  std::vector<bool> deleted;  // empty when no row is deleted; else one flag per row
+  bool is_deleted(size_t row) const { return !deleted.empty() && deleted[row]; }
+};
+using LoadedSegmentPtr = std::shared_ptr<const LoadedSegment>;
+
+// What one request of a WAL entry did, for its caller's WriteResponse.
+struct BatchOutcome {
+  std::vector<Id> upserted, patched, deleted;
+};
+
+// One WAL entry, resolved.
+struct AppliedEntry {
+  uint64_t sequence = 0;
+  int64_t created_ms = 0;
+  uint64_t encoded_bytes = 0;
+  std::vector<std::pair<Id, DocPtr>> changes;  // final state per touched id, unique ids
+  std::vector<BatchOutcome> outcomes;          // one per request in the entry
+};
+using AppliedEntryPtr = std::shared_ptr<const AppliedEntry>;
+
+struct Snapshot {
+  std::shared_ptr<const format::Manifest> manifest;  // never null (version 0 = none yet)
+  std::string manifest_etag;                         // "" when no manifest object exists
+  std::vector<LoadedSegmentPtr> segments;            // as listed in the manifest
+  std::vector<AppliedEntryPtr> tail;  // sequences manifest->indexed_through+1 .. head
+  Schema schema;                      // schema at head
+  uint64_t head = 0;                  // newest WAL sequence included
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+
+  // The newest version of every id the tail touched. Built on first use.
+  const TailMap& tail_map() const;
+  // Rows in the tail (documents + tombstones), i.e. the index lag.
+  uint64_t tail_rows() const;
+  // Live rows in segments plus live documents in the tail, approximately (ids upserted
+  // in the tail that also live in a segment count twice).
+  uint64_t approx_rows() const;
+
+  // The current version of `id`: the document, nullptr if deleted or absent.
+  DocPtr Lookup(const Id& id) const;
+
+ private:
+  mutable std::once_flag tail_once_;
+  mutable TailMap tail_map_;
+};
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+}  // namespace gannet::db

@@ -1,0 +1,335 @@
+#include "query/executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <queue>
+
+#include "query/distance.h"
+
+namespace gannet::query {
+
+const Value* SegmentRowAccessor::Get(std::string_view attr) const {
+  const format::Segment::Column* col = segment_.column(attr);
+  if (col == nullptr) return nullptr;
+  const Value& v = col->values[row_];
+  return v.is_null() ? nullptr : &v;
+}
+
+namespace {
+
+constexpr uint32_t kMaxTopK = 10000;
+
+Status CheckAttributeName(std::string_view field, std::string_view name, const Schema& schema) {
+  if (name == kIdAttr || name == kVectorAttr || schema.Find(name) != nullptr) return Status::OK();
+  return Status::InvalidArgument(std::string(field) + ": unknown attribute '" + std::string(name) +
+                                 "'");
+}
+
+// A ranked candidate. Smaller `key` ranks first for vector ranking; for attribute
+// ordering `value` decides; ties break on id so results are deterministic.
+struct Candidate {
+  double key = 0;
+  Value value;
+  Id id;
+  const format::Segment* segment = nullptr;  // source row: segment+row, or doc
+  size_t row = 0;
+  std::shared_ptr<const Document> doc;
+};
+
+class Ranker {
+ public:
+  Ranker(const RankBy& rank_by) : rank_by_(rank_by) {}
+  // true when a ranks strictly before b.
+  bool Before(const Candidate& a, const Candidate& b) const {
+    switch (rank_by_.kind) {
+      case RankBy::Kind::kVector:
+        if (a.key != b.key) return a.key < b.key;
+        break;
+      case RankBy::Kind::kAttribute: {
+        if (rank_by_.attr == kIdAttr) return rank_by_.descending ? b.id < a.id : a.id < b.id;
+        // Rows lacking the attribute (null) go last in both directions.
+        const bool an = a.value.is_null(), bn = b.value.is_null();
+        if (an != bn) return bn;
+        const int c = a.value.Compare(b.value);
+        if (c != 0) return rank_by_.descending ? c > 0 : c < 0;
+        break;
+      }
+      case RankBy::Kind::kNone:
+        break;
+    }
+    return a.id < b.id;
+  }
+
+ private:
+  const RankBy& rank_by_;
+};
+
+// Keeps the best k candidates: a max-heap on "rank" (the worst on top).
+class TopK {
+ public:
+  TopK(size_t k, const Ranker& ranker) : k_(k), cmp_{&ranker}, heap_(Cmp{&ranker}) {}
+  // Whether a candidate with these fields could enter (cheap pre-check for vectors).
+  bool WouldAccept(double key) const { return heap_.size() < k_ || key <= heap_.top().key; }
+  void Push(Candidate c) {
+    if (k_ == 0) return;
+    if (heap_.size() < k_) {
+      heap_.push(std::move(c));
+    } else if (cmp_.ranker->Before(c, heap_.top())) {
+      heap_.pop();
+      heap_.push(std::move(c));
+    }
+  }
+  std::vector<Candidate> TakeSorted() {
+    std::vector<Candidate> out;
+    out.reserve(heap_.size());
+    while (!heap_.empty()) {
+      out.push_back(std::move(const_cast<Candidate&>(heap_.top())));
+      heap_.pop();
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  struct Cmp {
+    const Ranker* ranker;
+    bool operator()(const Candidate& a, const Candidate& b) const { return ranker->Before(a, b); }
+  };
+  size_t k_;
+  Cmp cmp_;
+  std::priority_queue<Candidate, std::vector<Candidate>, Cmp> heap_;
+};
+
+bool WantAttribute(const QueryRequest& req, std::string_view name) {
+  if (std::find(req.exclude_attributes.begin(), req.exclude_attributes.end(), name) !=
+      req.exclude_attributes.end()) {
+    return false;
+  }
+  if (req.include_attributes.all) return true;
+  return std::find(req.include_attributes.names.begin(), req.include_attributes.names.end(),
+                   name) != req.include_attributes.names.end();
+}
+
+ResultRow Materialize(const QueryRequest& req, Candidate& c) {
+  ResultRow row;
+  row.id = c.id;
+  if (req.rank_by.kind == RankBy::Kind::kVector) row.dist = c.key;
+  const bool any = req.include_attributes.all || !req.include_attributes.names.empty();
+  if (!any) return row;
+  if (c.doc != nullptr) {
+    for (const auto& [name, value] : c.doc->attrs) {
+      if (WantAttribute(req, name)) row.attrs.emplace_back(name, value);
+    }
+  } else {
+    Document d = c.segment->GetDocument(c.row);
+    for (auto& [name, value] : d.attrs) {
+      if (WantAttribute(req, name)) row.attrs.emplace_back(name, std::move(value));
+    }
+  }
+  return row;
+}
+
+// Group key for aggregations: the group_by values in order (null when absent).
+struct GroupKeyLess {
+  bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const {
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+      const int c = a[i].Compare(b[i]);
+      if (c != 0) return c < 0;
+    }
+    return a.size() < b.size();
+  }
+};
+
+Result<QueryResponse> ExecuteAggregate(const QueryRequest& req, const ExecInput& in) {
+  QueryResponse resp;
+  std::map<std::vector<Value>, uint64_t, GroupKeyLess> groups;
+  uint64_t total = 0;
+  const uint64_t visited = ForEachLiveRow(in, [&](const RowAccessor& row) {
+    if (req.filters && !MatchFilter(*req.filters, row)) return true;
+    ++total;
+    if (!req.group_by.empty()) {
+      std::vector<Value> key;
+      key.reserve(req.group_by.size());
+      for (const std::string& g : req.group_by) {
+        if (g == kIdAttr) {
+          key.push_back(Value::String(row.id().ToString()));
+          continue;
+        }
+        const Value* v = row.Get(g);
+        key.push_back(v != nullptr ? *v : Value());
+      }
+      ++groups[std::move(key)];
+    }
+    return true;
+  });
+  resp.stats.rows_scanned = visited;
+  resp.stats.exhaustive_search_count = visited;
+  if (req.group_by.empty()) {
+    for (const auto& [label, fn] : req.aggregate_by) {
+      (void)fn;  // only Count exists; checked by BindQuery
+      resp.aggregations[label] = Value::Uint(total);
+    }
+    return resp;
+  }
+  // Groups ordered by count descending, then by key; at most top_k of them.
+  std::vector<std::pair<std::vector<Value>, uint64_t>> sorted(groups.begin(), groups.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (sorted.size() > req.top_k) sorted.resize(req.top_k);
+  for (auto& [key, count] : sorted) {
+    std::vector<std::pair<std::string, Value>> group;
+    for (size_t i = 0; i < req.group_by.size(); ++i) group.emplace_back(req.group_by[i], key[i]);
+    for (const auto& [label, fn] : req.aggregate_by) {
+      (void)fn;
+      group.emplace_back(label, Value::Uint(count));
+    }
+    resp.aggregation_groups.push_back(std::move(group));
+  }
+  return resp;
+}
+
+}  // namespace
+
+Status BindQuery(QueryRequest& request, const Schema& schema) {
+  if (request.top_k == 0 || request.top_k > kMaxTopK) {
+    return Status::InvalidArgument("top_k: must be between 1 and " + std::to_string(kMaxTopK) +
+                                   ", got " + std::to_string(request.top_k));
+  }
+  if (request.filters) {
+    GANNET_RETURN_IF_ERROR(BindFilter(*request.filters, schema).WithContext("filters"));
+  }
+  RankBy& rb = request.rank_by;
+  if (rb.kind == RankBy::Kind::kVector) {
+    const AttributeSchema* vs = schema.Find(kVectorAttr);
+    if (vs == nullptr || !vs->type.is_vector()) {
+      return Status::InvalidArgument("rank_by: namespace has no vector attribute");
+    }
+    if (rb.vector.size() != vs->type.dims) {
+      return Status::InvalidArgument(
+          "rank_by: query vector has " + std::to_string(rb.vector.size()) +
+          " dimensions, namespace vectors have " + std::to_string(vs->type.dims));
+    }
+    for (float f : rb.vector) {
+      if (!std::isfinite(f)) return Status::InvalidArgument("rank_by: query vector is not finite");
+    }
+  } else if (rb.kind == RankBy::Kind::kAttribute) {
+    GANNET_RETURN_IF_ERROR(CheckAttributeName("rank_by", rb.attr, schema));
+    if (rb.attr == kVectorAttr) {
+      return Status::InvalidArgument("rank_by: cannot order by the vector attribute");
+    }
+    const AttributeSchema* as = schema.Find(rb.attr);
+    if (as != nullptr && as->type.is_array()) {
+      return Status::InvalidArgument("rank_by: cannot order by array attribute '" + rb.attr + "'");
+    }
+  }
+  for (const std::string& name : request.include_attributes.names) {
+    GANNET_RETURN_IF_ERROR(CheckAttributeName("include_attributes", name, schema));
+  }
+  for (const std::string& name : request.group_by) {
+    GANNET_RETURN_IF_ERROR(CheckAttributeName("group_by", name, schema));
+    if (name == kVectorAttr) return Status::InvalidArgument("group_by: cannot group by vector");
+  }
+  for (const auto& [label, fn] : request.aggregate_by) {
+    if (fn != "Count") {
+      return Status::InvalidArgument("aggregate_by." + label + ": unsupported aggregate '" + fn +
+                                     "' (supported: Count)");
+    }
+  }
+  if (!request.group_by.empty() && request.aggregate_by.empty()) {
+    return Status::InvalidArgument("group_by: requires aggregate_by");
+  }
+  if (!request.aggregate_by.empty() && rb.kind != RankBy::Kind::kNone) {
+    return Status::InvalidArgument("aggregate_by: cannot be combined with rank_by");
+  }
+  return Status::OK();
+}
+
+Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& in) {
+  const auto start = std::chrono::steady_clock::now();
+  Result<QueryResponse> out = [&]() -> Result<QueryResponse> {
+    if (!req.aggregate_by.empty()) return ExecuteAggregate(req, in);
+
+    QueryResponse resp;
+    Ranker ranker(req.rank_by);
+    TopK top(req.top_k, ranker);
+    uint64_t visited = 0;
+    const bool by_vector = req.rank_by.kind == RankBy::Kind::kVector;
+    const bool by_attr = req.rank_by.kind == RankBy::Kind::kAttribute;
+    const DistanceMetric metric =
+        in.schema->distance_metric.value_or(DistanceMetric::kCosineDistance);
+    const float* q = req.rank_by.vector.data();
+    const size_t dims = req.rank_by.vector.size();
+    const float qnorm = by_vector ? std::sqrt(SquaredNorm(q, dims)) : 0.0f;
+
+    // Segments: a tight loop per segment.
+    for (const SegmentInput& s : in.segments) {
+      const format::Segment& seg = *s.segment;
+      const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
+      const format::Segment::Column* order_col = by_attr ? seg.column(req.rank_by.attr) : nullptr;
+      SegmentRowAccessor acc(seg);
+      const bool seg_dims_ok = !by_vector || seg.dims() == dims;
+      for (size_t row = 0; row < seg.rows(); ++row) {
+        if (has_deletes && (*s.deleted)[row]) continue;
+        if (in.tail != nullptr && !in.tail->empty() && in.tail->count(seg.id(row)) != 0) continue;
+        ++visited;
+        if (req.filters) {
+          acc.set_row(row);
+          if (!MatchFilter(*req.filters, acc)) continue;
+        }
+        Candidate c;
+        if (by_vector) {
+          if (!seg_dims_ok || !seg.has_vector(row)) continue;  // rows without vectors
+          c.key = Distance(metric, q, qnorm, seg.vector(row), dims);
+          if (!top.WouldAccept(c.key)) continue;
+        } else if (by_attr) {
+          if (order_col != nullptr) {
+            c.value = order_col->values[row];
+          }
+        }
+        c.id = seg.id(row);
+        c.segment = &seg;
+        c.row = row;
+        top.Push(std::move(c));
+      }
+    }
+    // The unindexed tail.
+    if (in.tail != nullptr) {
+      for (const auto& [id, doc] : *in.tail) {
+        if (doc == nullptr) continue;
+        ++visited;
+        if (req.filters && !MatchFilter(*req.filters, DocumentAccessor(*doc))) continue;
+        Candidate c;
+        if (by_vector) {
+          const Value* v = doc->Find(kVectorAttr);
+          if (v == nullptr || v->kind() != Value::Kind::kVector || v->as_vector().size() != dims) {
+            continue;
+          }
+          c.key = Distance(metric, q, qnorm, v->as_vector().data(), dims);
+          if (!top.WouldAccept(c.key)) continue;
+        } else if (by_attr && req.rank_by.attr != kIdAttr) {
+          const Value* v = doc->Find(req.rank_by.attr);
+          if (v != nullptr) c.value = *v;
+        }
+        c.id = id;
+        c.doc = doc;
+        top.Push(std::move(c));
+      }
+      resp.stats.tail_rows = in.tail->size();
+    }
+    std::vector<Candidate> best = top.TakeSorted();
+    resp.rows.reserve(best.size());
+    for (Candidate& c : best) resp.rows.push_back(Materialize(req, c));
+    resp.stats.rows_scanned = visited;
+    resp.stats.exhaustive_search_count = visited;
+    return resp;
+  }();
+  if (out.ok()) {
+    out->stats.query_execution_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  return out;
+}
+
+}  // namespace gannet::query

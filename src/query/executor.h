@@ -1,0 +1,87 @@
+// Exact query execution over one snapshot: segments (with deletion vectors) plus the
+// unindexed WAL tail. Ranking by vector distance (exhaustive), by attribute, or by id;
+// filters; top_k; attribute selection; Count aggregations with group_by.
+//
+// Thread safety: Execute only reads its inputs; many queries may run at once.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "format/segment.h"
+#include "gannet/request.h"
+#include "gannet/status.h"
+#include "gannet/types.h"
+#include "query/filter.h"
+
+namespace gannet::query {
+
+// id -> its newest version in the WAL tail; nullptr is a tombstone. A segment row whose
+// id is a key here is shadowed (the tail holds its newer version or its deletion).
+using TailMap = std::unordered_map<Id, std::shared_ptr<const Document>, IdHash>;
+
+struct SegmentInput {
+  const format::Segment* segment = nullptr;
+  const std::vector<bool>* deleted = nullptr;  // null or empty: no row deleted
+};
+
+struct ExecInput {
+  std::vector<SegmentInput> segments;
+  const TailMap* tail = nullptr;  // may be null (no tail)
+  const Schema* schema = nullptr;
+};
+
+// Read access to one row of a segment.
+class SegmentRowAccessor final : public RowAccessor {
+ public:
+  explicit SegmentRowAccessor(const format::Segment& segment) : segment_(segment) {}
+  void set_row(size_t row) { row_ = row; }
+  const Id& id() const override { return segment_.id(row_); }
+  const Value* Get(std::string_view attr) const override;
+
+ private:
+  const format::Segment& segment_;
+  size_t row_ = 0;
+};
+
+// Checks `request` against `schema` and binds it: filters' operands coerced, the query
+// vector's dimension checked, order-by and group-by attributes known. InvalidArgument
+// names the field and the reason.
+Status BindQuery(QueryRequest& request, const Schema& schema);
+
+// Calls `fn(row accessor)` for every live row (segments, then tail). Stops early when
+// fn returns false. Returns the number of rows visited.
+template <typename Fn>
+uint64_t ForEachLiveRow(const ExecInput& in, Fn&& fn);
+
+// REQUIRES: BindQuery succeeded on `request` with `*in.schema`.
+Result<QueryResponse> Execute(const QueryRequest& request, const ExecInput& in);
+
+// ---- implementation of the template ----
+template <typename Fn>
+uint64_t ForEachLiveRow(const ExecInput& in, Fn&& fn) {
+  uint64_t visited = 0;
+  for (const SegmentInput& s : in.segments) {
+    SegmentRowAccessor acc(*s.segment);
+    const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
+    for (size_t row = 0; row < s.segment->rows(); ++row) {
+      if (has_deletes && (*s.deleted)[row]) continue;
+      if (in.tail != nullptr && in.tail->count(s.segment->id(row)) != 0) continue;
+      acc.set_row(row);
+      ++visited;
+      if (!fn(static_cast<const RowAccessor&>(acc))) return visited;
+    }
+  }
+  if (in.tail != nullptr) {
+    for (const auto& [id, doc] : *in.tail) {
+      if (doc == nullptr) continue;
+      DocumentAccessor acc(*doc);
+      ++visited;
+      if (!fn(static_cast<const RowAccessor&>(acc))) return visited;
+    }
+  }
+  return visited;
+}
+
+}  // namespace gannet::query
