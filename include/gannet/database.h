@@ -76,6 +76,10 @@ class Namespace {
   // (naming row id, attribute, expected and actual type) rejects the whole request.
   virtual Result<WriteResponse> Write(WriteRequest request) = 0;
   virtual Result<QueryResponse> Query(const QueryRequest& request) = 0;
+  // Runs several queries on one snapshot, so their results are consistent with each
+  // other (turbopuffer's `queries[]`). The consistency of the first request applies.
+  virtual Result<std::vector<QueryResponse>> MultiQuery(
+      const std::vector<QueryRequest>& requests) = 0;
   // The current documents with these ids (missing ids are skipped), all attributes.
   virtual Result<std::vector<Document>> Get(const std::vector<Id>& ids) = 0;
 

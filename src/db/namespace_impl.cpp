@@ -266,13 +266,9 @@ Result<SnapshotPtr> NamespaceImpl::CatchUp(SnapshotPtr snap, FetchStats* fs) {
   return snap;
 }
 
-Result<QueryResponse> NamespaceImpl::Query(const QueryRequest& request) {
-  const auto start = Clock::now();
-  FetchStats fs;
-  Result<SnapshotPtr> snap_or =
-      request.consistency == Consistency::kEventual ? CachedOrRefresh(&fs) : Refresh(&fs);
-  if (!snap_or.ok()) return snap_or.status();
-  SnapshotPtr snap = std::move(snap_or).value();
+Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request,
+                                              const SnapshotPtr& snap, const FetchStats& fs,
+                                              Clock::time_point start) {
   if (snap->head == 0 && snap->manifest->version == 0) {
     return Status::NotFound("namespace '" + name_ + "' not found");
   }
@@ -291,6 +287,32 @@ Result<QueryResponse> NamespaceImpl::Query(const QueryRequest& request) {
   resp.stats.approx_namespace_size = snap->approx_rows();
   resp.stats.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   return resp;
+}
+
+Result<QueryResponse> NamespaceImpl::Query(const QueryRequest& request) {
+  const auto start = Clock::now();
+  FetchStats fs;
+  GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, request.consistency == Consistency::kEventual
+                                                ? CachedOrRefresh(&fs)
+                                                : Refresh(&fs));
+  return RunQuery(request, snap, fs, start);
+}
+
+Result<std::vector<QueryResponse>> NamespaceImpl::MultiQuery(
+    const std::vector<QueryRequest>& requests) {
+  if (requests.empty()) return Status::InvalidArgument("queries: must not be empty");
+  const auto start = Clock::now();
+  FetchStats fs;
+  GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, requests[0].consistency == Consistency::kEventual
+                                                ? CachedOrRefresh(&fs)
+                                                : Refresh(&fs));
+  std::vector<QueryResponse> out;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    Result<QueryResponse> r = RunQuery(requests[i], snap, fs, start);
+    if (!r.ok()) return r.status().WithContext("queries[" + std::to_string(i) + "]");
+    out.push_back(std::move(r).value());
+  }
+  return out;
 }
 
 Result<std::vector<Document>> NamespaceImpl::Get(const std::vector<Id>& ids) {

@@ -45,6 +45,8 @@ class NamespaceImpl final : public Namespace {
   const std::string& name() const override { return name_; }
   Result<WriteResponse> Write(WriteRequest request) override;
   Result<QueryResponse> Query(const QueryRequest& request) override;
+  Result<std::vector<QueryResponse>> MultiQuery(
+      const std::vector<QueryRequest>& requests) override;
   Result<std::vector<Document>> Get(const std::vector<Id>& ids) override;
   Result<NamespaceInfo> Info() override;
   Result<Schema> GetSchema() override;
@@ -76,6 +78,10 @@ class NamespaceImpl final : public Namespace {
   Result<SnapshotPtr> LoadManifest(const SnapshotPtr& old, FetchStats* fs);
   // Applies the WAL entries after snap->head.
   Result<SnapshotPtr> CatchUp(SnapshotPtr snap, FetchStats* fs);
+  // Executes one query on `snap`; `fs` is the refresh cost to report.
+  Result<QueryResponse> RunQuery(const QueryRequest& request, const SnapshotPtr& snap,
+                                 const FetchStats& fs,
+                                 std::chrono::steady_clock::time_point start);
   Result<SnapshotPtr> ApplyWalObject(const Snapshot& base, uint64_t seq, std::string_view bytes);
   Result<LoadedSegmentPtr> LoadSegment(const format::SegmentRef& ref, const Snapshot* old,
                                        FetchStats* fs);

@@ -249,3 +249,26 @@ TEST_F(NamespaceTest, WarmStrongQueryCostsOneStoreRequest) {
 
 }  // namespace
 }  // namespace gannet
+
+namespace gannet {
+namespace {
+
+TEST_F(NamespaceTest, MultiQueryRunsOnOneSnapshot) {
+  ASSERT_TRUE(Write(R"({"upsert_rows": [{"id": 1, "n": 1}, {"id": 2, "n": 2}]})").ok());
+  auto a = ParseQueryRequest(R"({"rank_by": ["n", "desc"], "top_k": 1})");
+  auto b = ParseQueryRequest(R"({"aggregate_by": {"c": ["Count"]}})");
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto r = ns_->MultiQuery({*a, *b});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].rows[0].id, Id(uint64_t{2}));
+  EXPECT_EQ((*r)[1].aggregations.at("c").as_uint(), 2u);
+  auto bad = ParseQueryRequest(R"({"rank_by": ["nope", "asc"]})");
+  ASSERT_TRUE(bad.ok());
+  auto e = ns_->MultiQuery({*a, *bad});
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("queries[1]"), std::string::npos) << e.status().ToString();
+}
+
+}  // namespace
+}  // namespace gannet
