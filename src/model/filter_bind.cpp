@@ -3,6 +3,8 @@
 // up into the query layer; query::BindFilter delegates here.
 #include "model/filter_bind.h"
 
+#include <algorithm>
+
 namespace gannet::model {
 
 namespace {
@@ -234,7 +236,18 @@ Status Bind(Filter& f, const Schema& schema, bool allow_ref_new, int depth) {
     }
     return Status::OK();
   }
-  return BindLeaf(f, schema, allow_ref_new);
+  GANNET_RETURN_IF_ERROR(BindLeaf(f, schema, allow_ref_new));
+  // Set operands are kept sorted and unique so that matching can binary-search them.
+  if (!f.ref_new && (IsInOp(f.op) || IsContainsAnyOp(f.op)) &&
+      f.value.kind() == Value::Kind::kArray) {
+    auto& elems = f.value.as_array();
+    std::sort(elems.begin(), elems.end(),
+              [](const Value& a, const Value& b) { return a.Compare(b) < 0; });
+    elems.erase(std::unique(elems.begin(), elems.end(),
+                            [](const Value& a, const Value& b) { return a.Compare(b) == 0; }),
+                elems.end());
+  }
+  return Status::OK();
 }
 
 }  // namespace

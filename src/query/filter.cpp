@@ -68,6 +68,17 @@ bool ArrayHas(const Value& arr, const Value& x) {
   return false;
 }
 
+// Membership in a set operand (In / ContainsAny). Binding sorts these operands, so large
+// ones are binary-searched.
+bool SetHas(const Value& set, const Value& x) {
+  if (set.kind() != Value::Kind::kArray) return false;
+  const auto& elems = set.as_array();
+  constexpr size_t kLinearMax = 8;
+  if (elems.size() <= kLinearMax) return ArrayHas(set, x);
+  return std::binary_search(elems.begin(), elems.end(), x,
+                            [](const Value& a, const Value& b) { return a.Compare(b) < 0; });
+}
+
 bool MatchLeaf(const Filter& f, const Value& attr, const Value& operand) {
   switch (f.op) {
     case Op::kEq:
@@ -75,9 +86,9 @@ bool MatchLeaf(const Filter& f, const Value& attr, const Value& operand) {
     case Op::kNotEq:
       return attr.Compare(operand) != 0;
     case Op::kIn:
-      return !attr.is_null() && ArrayHas(operand, attr);
+      return !attr.is_null() && SetHas(operand, attr);
     case Op::kNotIn:
-      return !(!attr.is_null() && ArrayHas(operand, attr));
+      return !(!attr.is_null() && SetHas(operand, attr));
     case Op::kLt:
     case Op::kLte:
     case Op::kGt:
@@ -97,8 +108,8 @@ bool MatchLeaf(const Filter& f, const Value& attr, const Value& operand) {
     case Op::kNotContainsAny: {
       bool any = false;
       if (attr.kind() == Value::Kind::kArray && operand.kind() == Value::Kind::kArray) {
-        for (const Value& x : operand.as_array()) {
-          if (ArrayHas(attr, x)) {
+        for (const Value& x : attr.as_array()) {
+          if (SetHas(operand, x)) {
             any = true;
             break;
           }

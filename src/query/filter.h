@@ -36,8 +36,10 @@ class DocumentAccessor final : public RowAccessor {
 // operands (write conditions). InvalidArgument names the attribute and the reason.
 Status BindFilter(Filter& filter, const Schema& schema, bool allow_ref_new = false);
 
-// Evaluates a bound filter. `ref_new` supplies $ref_new operands (conditions); when it
-// is null such leaves compare against null. Semantics: a missing attribute is null;
+// Evaluates a bound filter (REQUIRES: BindFilter succeeded on it; binding sorts the
+// operands of In/NotIn/ContainsAny/NotContainsAny, which matching relies on). `ref_new`
+// supplies $ref_new operands (conditions); when it is null such leaves compare against
+// null. Semantics: a missing attribute is null;
 // Eq null matches missing; comparisons (Lt..Gte) with null never match; NotEq/NotIn/
 // NotContains/NotGlob are the negation of their positive form.
 bool MatchFilter(const Filter& filter, const RowAccessor& row,

@@ -106,6 +106,17 @@ TEST(FilterTest, InNotIn) {
   EXPECT_TRUE(M(R"(["u", "In", ["769c134d-07b8-4225-954a-b6cc5ffc320c"]])"));
 }
 
+// Regression guard: binding sorts set operands and matching binary-searches large ones;
+// mixed numeric kinds must still be found.
+TEST(FilterTest, LargeSetOperandsUseSortedLookup) {
+  EXPECT_TRUE(M(R"(["n", "In", [20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 5.0, 1]])"));
+  EXPECT_FALSE(M(R"(["n", "In", [20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 4.5, 1]])"));
+  EXPECT_TRUE(M(R"(["n", "NotIn", [20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 4, 1]])"));
+  EXPECT_TRUE(M(R"(["tags", "ContainsAny", ["z", "y", "x", "w", "v", "u", "t", "s", "blue"]])"));
+  EXPECT_FALSE(M(R"(["tags", "ContainsAny", ["z", "y", "x", "w", "v", "u", "t", "s", "r"]])"));
+  EXPECT_TRUE(M(R"(["id", "In", [99, 98, 97, 96, 95, 94, 93, 92, 91, 42, 1, 1, 1]])"));
+}
+
 TEST(FilterTest, Ordering) {
   EXPECT_TRUE(M(R"(["n", "Lt", 6])"));
   EXPECT_FALSE(M(R"(["n", "Lt", 5])"));
