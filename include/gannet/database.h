@@ -38,6 +38,9 @@ struct DatabaseOptions {
   bool background_indexing = true;
   size_t index_tail_rows = 20000;
   std::chrono::milliseconds index_idle{2000};
+  // One index build holds at most this many rows in memory (a longer WAL tail is
+  // indexed in several segments).
+  size_t max_segment_rows = 100'000;
   // Compaction merges segments when a namespace has more than this many.
   size_t compact_max_segments = 8;
   // Garbage collection deletes unreferenced objects older than this.

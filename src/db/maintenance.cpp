@@ -101,17 +101,35 @@ Status NamespaceImpl::CommitManifest(const Snapshot& base, format::Manifest next
   return Status::OK();
 }
 
-Status NamespaceImpl::IndexOnce(bool* lost_race) {
+Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
   *lost_race = false;
+  *more = false;
   GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, Refresh(nullptr));
   if (snap->tail.empty()) return Status::OK();
   ObjectStore& store = *db_.store();
-  const TailMap& tail = snap->tail_map();
+  // Index a prefix of the tail holding at most max_segment_rows rows (at least one
+  // entry), so a build never holds more than that in memory; the rest waits its turn.
+  size_t take = 0;
+  uint64_t rows = 0;
+  for (const AppliedEntryPtr& e : snap->tail) {
+    if (take > 0 && rows + e->changes.size() > db_.options().max_segment_rows) break;
+    rows += e->changes.size();
+    ++take;
+  }
+  TailMap prefix_map;
+  if (take < snap->tail.size()) {
+    *more = true;
+    for (size_t i = 0; i < take; ++i) {
+      for (const auto& [id, doc] : snap->tail[i]->changes) prefix_map.insert_or_assign(id, doc);
+    }
+  }
+  const TailMap& tail = take < snap->tail.size() ? prefix_map : snap->tail_map();
   const uint64_t first_seq = snap->tail.front()->sequence;
+  const uint64_t last_seq = snap->tail[take - 1]->sequence;
 
   format::Manifest next = *snap->manifest;
   next.version += 1;
-  next.indexed_through = snap->head;
+  next.indexed_through = last_seq;
   next.schema = snap->schema;
   next.updated_ms = db_.NowMs();
   if (next.created_ms == 0)
@@ -166,7 +184,7 @@ Status NamespaceImpl::IndexOnce(bool* lost_race) {
     ref.id = PadSequence(first_seq) + "-" + HexEncode(RandomBytes(6));
     ref.rows = docs.size();
     ref.min_sequence = first_seq;
-    ref.max_sequence = snap->head;
+    ref.max_sequence = last_seq;
     std::string bytes = format::EncodeSegment(docs, snap->schema);
     docs.clear();
     docs.shrink_to_fit();
@@ -273,8 +291,12 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
 Status NamespaceImpl::IndexNow() {
   std::lock_guard<std::mutex> l(maintenance_mu_);
   for (int attempt = 0; attempt < kMaintenanceAttempts; ++attempt) {
-    bool lost = false;
-    GANNET_RETURN_IF_ERROR(IndexOnce(&lost));
+    bool lost = false, more = false;
+    GANNET_RETURN_IF_ERROR(IndexOnce(&lost, &more));
+    if (more && !lost) {
+      --attempt;  // progress was made; index the next part of the tail
+      continue;
+    }
     if (!lost) return Status::OK();
     {
       std::lock_guard<std::mutex> m(mu_);

@@ -266,9 +266,8 @@ Result<SnapshotPtr> NamespaceImpl::CatchUp(SnapshotPtr snap, FetchStats* fs) {
   return snap;
 }
 
-Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request,
-                                              const SnapshotPtr& snap, const FetchStats& fs,
-                                              Clock::time_point start) {
+Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request, const SnapshotPtr& snap,
+                                              const FetchStats& fs, Clock::time_point start) {
   if (snap->head == 0 && snap->manifest->version == 0) {
     return Status::NotFound("namespace '" + name_ + "' not found");
   }

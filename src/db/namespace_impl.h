@@ -45,8 +45,7 @@ class NamespaceImpl final : public Namespace {
   const std::string& name() const override { return name_; }
   Result<WriteResponse> Write(WriteRequest request) override;
   Result<QueryResponse> Query(const QueryRequest& request) override;
-  Result<std::vector<QueryResponse>> MultiQuery(
-      const std::vector<QueryRequest>& requests) override;
+  Result<std::vector<QueryResponse>> MultiQuery(const std::vector<QueryRequest>& requests) override;
   Result<std::vector<Document>> Get(const std::vector<Id>& ids) override;
   Result<NamespaceInfo> Info() override;
   Result<Schema> GetSchema() override;
@@ -80,8 +79,7 @@ class NamespaceImpl final : public Namespace {
   Result<SnapshotPtr> CatchUp(SnapshotPtr snap, FetchStats* fs);
   // Executes one query on `snap`; `fs` is the refresh cost to report.
   Result<QueryResponse> RunQuery(const QueryRequest& request, const SnapshotPtr& snap,
-                                 const FetchStats& fs,
-                                 std::chrono::steady_clock::time_point start);
+                                 const FetchStats& fs, std::chrono::steady_clock::time_point start);
   Result<SnapshotPtr> ApplyWalObject(const Snapshot& base, uint64_t seq, std::string_view bytes);
   Result<LoadedSegmentPtr> LoadSegment(const format::SegmentRef& ref, const Snapshot* old,
                                        FetchStats* fs);
@@ -95,7 +93,8 @@ class NamespaceImpl final : public Namespace {
   Status CommitManifest(const Snapshot& base, format::Manifest next,
                         std::vector<LoadedSegmentPtr> segments,
                         std::chrono::steady_clock::time_point first_put);
-  Status IndexOnce(bool* lost_race);
+  // Folds a prefix of the tail into a segment; *more when some of the tail remains.
+  Status IndexOnce(bool* lost_race, bool* more);
   Status CompactOnce(bool* lost_race);
 
   DatabaseImpl& db_;
