@@ -239,27 +239,31 @@ Status GetScalar(Reader& r, ScalarType t, Value* out) {
   return Bad("bad scalar type");
 }
 
-void PutVectorElems(Writer& w, const float* v, size_t n, VectorElem elem) {
-  std::string& buf = w.buffer();
-  const size_t start = buf.size();
+// Encodes n elements of `v` into `dst` (n * ElemBytes(elem) bytes).
+void EncodeVectorElems(const float* v, size_t n, VectorElem elem, char* dst) {
   if (elem == VectorElem::kF32) {
-    buf.resize(start + n * 4);
     if constexpr (std::endian::native == std::endian::little) {
-      if (n > 0) std::memcpy(buf.data() + start, v, n * 4);
+      if (n > 0) std::memcpy(dst, v, n * 4);
     } else {
       for (size_t i = 0; i < n; ++i) {
         const uint32_t u = std::bit_cast<uint32_t>(v[i]);
-        for (size_t b = 0; b < 4; ++b) buf[start + i * 4 + b] = static_cast<char>(u >> (8 * b));
+        for (size_t b = 0; b < 4; ++b) dst[i * 4 + b] = static_cast<char>(u >> (8 * b));
       }
     }
   } else {
-    buf.resize(start + n * 2);
     for (size_t i = 0; i < n; ++i) {
       const uint16_t h = FloatToHalf(v[i]);
-      buf[start + i * 2] = static_cast<char>(h & 0xff);
-      buf[start + i * 2 + 1] = static_cast<char>(h >> 8);
+      dst[i * 2] = static_cast<char>(h & 0xff);
+      dst[i * 2 + 1] = static_cast<char>(h >> 8);
     }
   }
+}
+
+void PutVectorElems(Writer& w, const float* v, size_t n, VectorElem elem) {
+  std::string& buf = w.buffer();
+  const size_t start = buf.size();
+  buf.resize(start + n * ElemBytes(elem));
+  EncodeVectorElems(v, n, elem, buf.data() + start);
 }
 
 // Decodes n elements from `src` (n * ElemBytes(elem) bytes) into `dst`.
@@ -512,20 +516,19 @@ std::string EncodeSegment(const std::vector<Document>& input, const Schema& sche
   // Pass 2: values.
   std::string vectors;
   if (dims != 0) vectors.resize(rows * dims * ElemBytes(elem), '\0');
+  // last_row[c] == row once column c got this row's value (a repeated name keeps the first).
+  std::vector<size_t> last_row(cols.size(), SIZE_MAX);
   for (size_t row = 0; row < rows; ++row) {
-    std::vector<bool> seen;  // guards duplicate attribute names within a document
     for (const auto& [name, value] : docs[row]->attrs) {
       if (value.is_null()) continue;
       ColumnPlan* c = find_col(name);
       if (c == nullptr) continue;
       const size_t ci = static_cast<size_t>(c - cols.data());
-      if (seen.size() < cols.size()) seen.assign(cols.size(), false);
-      if (seen[ci]) continue;
-      seen[ci] = true;
+      if (last_row[ci] == row) continue;
+      last_row[ci] = row;
       if (c == vec_col) {
-        Writer vw;
-        PutVectorElems(vw, value.as_vector().data(), dims, elem);
-        std::memcpy(vectors.data() + row * dims * ElemBytes(elem), vw.buffer().data(), vw.size());
+        EncodeVectorElems(value.as_vector().data(), dims, elem,
+                          vectors.data() + row * dims * ElemBytes(elem));
       } else if (!c->typed) {
         EncodeValue(c->values, value);
       } else if (c->type.kind == AttrType::Kind::kScalar && c->type.scalar == ScalarType::kBool) {
