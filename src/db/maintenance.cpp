@@ -300,7 +300,7 @@ Status NamespaceImpl::IndexNow() {
     if (!lost) return Status::OK();
     {
       std::lock_guard<std::mutex> m(mu_);
-      last_manifest_load_ = {};  // another indexer won: re-read the manifest
+      last_manifest_load_ = Stamp{};  // another indexer won: re-read the manifest
     }
   }
   return Status::Conflict("indexing '" + name_ + "' kept losing races with other indexers");
@@ -314,7 +314,7 @@ Status NamespaceImpl::Compact() {
     if (!lost) return Status::OK();
     {
       std::lock_guard<std::mutex> m(mu_);
-      last_manifest_load_ = {};
+      last_manifest_load_ = Stamp{};
     }
   }
   return Status::Conflict("compacting '" + name_ + "' kept losing races");

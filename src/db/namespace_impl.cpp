@@ -17,7 +17,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // How often a reader re-reads the manifest (one GET) to pick up other processes'
-// indexing. Correctness does not depend on it as long as it is well below the GC grace.
+// indexing, at most. See ManifestRefreshPeriod.
 constexpr auto kManifestRefresh = std::chrono::milliseconds(1000);
 // Eventual reads may serve a snapshot this old without asking the store.
 constexpr auto kEventualStaleness = std::chrono::milliseconds(1000);
@@ -50,6 +50,21 @@ std::vector<bool> DecodeDeletedBitmap(const std::vector<uint32_t>& rows, size_t 
 NamespaceImpl::NamespaceImpl(DatabaseImpl& db, std::string name)
     : db_(db), name_(std::move(name)), keys_(db.options().prefix, name_) {}
 
+Stamp NamespaceImpl::Now() const { return Stamp{Clock::now(), db_.NowMs()}; }
+
+bool NamespaceImpl::Expired(const Stamp& stamp, std::chrono::milliseconds period) const {
+  if (stamp.ms == INT64_MIN) return true;
+  const Stamp now = Now();
+  const int64_t elapsed_ms = now.ms - stamp.ms;
+  return now.steady - stamp.steady >= period || elapsed_ms >= period.count() || elapsed_ms < 0;
+}
+
+std::chrono::milliseconds NamespaceImpl::ManifestRefreshPeriod() const {
+  const std::chrono::milliseconds grace = db_.options().gc_grace;
+  if (grace.count() <= 0) return kManifestRefresh;  // single-process configuration
+  return std::max(std::chrono::milliseconds(1), std::min(kManifestRefresh, grace / 4));
+}
+
 SnapshotPtr NamespaceImpl::current() const {
   std::lock_guard<std::mutex> l(mu_);
   return current_;
@@ -66,7 +81,7 @@ void NamespaceImpl::Publish(SnapshotPtr snap) {
 void NamespaceImpl::Reset() {
   std::lock_guard<std::mutex> l(mu_);
   current_ = nullptr;
-  last_manifest_load_ = {};
+  last_manifest_load_ = Stamp{};
   std::lock_guard<std::mutex> c(commit_mu_);
   catalog_written_ = false;
 }
@@ -90,13 +105,13 @@ Result<SnapshotPtr> NamespaceImpl::Refresh(FetchStats* fs) {
   bool manifest_due;
   {
     std::lock_guard<std::mutex> l(mu_);
-    manifest_due = snap == nullptr || Clock::now() - last_manifest_load_ >= kManifestRefresh;
+    manifest_due = snap == nullptr || Expired(last_manifest_load_, ManifestRefreshPeriod());
   }
   for (int attempt = 0;; ++attempt) {
     if (manifest_due) {
       GANNET_ASSIGN_OR_RETURN(snap, LoadManifest(snap, fs));
       std::lock_guard<std::mutex> l(mu_);
-      last_manifest_load_ = Clock::now();
+      last_manifest_load_ = Now();
     }
     Result<SnapshotPtr> r = CatchUp(snap, fs);
     if (r.ok()) {
@@ -114,7 +129,7 @@ Result<SnapshotPtr> NamespaceImpl::Refresh(FetchStats* fs) {
   Publish(snap);
   {
     std::lock_guard<std::mutex> l(mu_);
-    last_refresh_ = Clock::now();
+    last_refresh_ = Now();
   }
   refresh_completed_.store(mine);
   return current();
@@ -123,7 +138,7 @@ Result<SnapshotPtr> NamespaceImpl::Refresh(FetchStats* fs) {
 Result<SnapshotPtr> NamespaceImpl::CachedOrRefresh(FetchStats* fs) {
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (current_ != nullptr && Clock::now() - last_refresh_ < kEventualStaleness) {
+    if (current_ != nullptr && !Expired(last_refresh_, kEventualStaleness)) {
       if (fs) ++fs->cache_hits;
       return current_;
     }
@@ -430,7 +445,7 @@ void NamespaceImpl::CommitQueued(std::vector<Pending*> batch) {
   SnapshotPtr snap;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (current_ != nullptr && Clock::now() - last_refresh_ < kManifestRefresh) snap = current_;
+    if (current_ != nullptr && !Expired(last_refresh_, ManifestRefreshPeriod())) snap = current_;
   }
   if (snap == nullptr) {
     Result<SnapshotPtr> r = Refresh(nullptr);

@@ -30,6 +30,14 @@ namespace gannet::db {
 
 class DatabaseImpl;
 
+// A moment on two clocks: the steady clock (immune to wall-clock jumps) and the database
+// clock (DatabaseOptions::clock_ms, which tests and the simulator drive, and which GC
+// ages objects by). Freshness checks expire when either clock says so.
+struct Stamp {
+  std::chrono::steady_clock::time_point steady{};
+  int64_t ms = INT64_MIN;  // INT64_MIN: never
+};
+
 // Object-store traffic of one operation, reported in QueryStats.
 struct FetchStats {
   uint64_t requests = 0;
@@ -65,6 +73,13 @@ class NamespaceImpl final : public Namespace {
     bool settled = false;  // result final; touched only by the leader thread
     bool done = false;     // guarded by commit_mu_; the waiter may return
   };
+
+  // ---- clocks ----
+  Stamp Now() const;
+  bool Expired(const Stamp& stamp, std::chrono::milliseconds period) const;
+  // How often a reader re-reads the manifest. Must stay well below the GC grace period:
+  // a reader whose manifest is older than the grace could miss collected WAL entries.
+  std::chrono::milliseconds ManifestRefreshPeriod() const;
 
   // ---- read path ----
   SnapshotPtr current() const;
@@ -103,8 +118,8 @@ class NamespaceImpl final : public Namespace {
 
   mutable std::mutex mu_;
   SnapshotPtr current_;                                         // guarded by mu_
-  std::chrono::steady_clock::time_point last_refresh_{};        // guarded by mu_
-  std::chrono::steady_clock::time_point last_manifest_load_{};  // guarded by mu_
+  Stamp last_refresh_;        // guarded by mu_
+  Stamp last_manifest_load_;  // guarded by mu_
 
   std::mutex refresh_mu_;
   std::atomic<uint64_t> refresh_started_{0};
