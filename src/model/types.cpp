@@ -227,7 +227,7 @@ Result<Datetime> Datetime::Parse(std::string_view text) {
     return Status::InvalidArgument("invalid datetime " + Quote(text) + ": " + std::string(why));
   };
   size_t pos = 0;
-  int year, month, day;
+  int year = 0, month = 0, day = 0;
   if (!ReadDigits(text, &pos, 4, &year) || pos >= text.size() || text[pos++] != '-' ||
       !ReadDigits(text, &pos, 2, &month) || pos >= text.size() || text[pos++] != '-' ||
       !ReadDigits(text, &pos, 2, &day)) {
