@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gannet/request.h"
 
@@ -21,6 +22,16 @@ Result<WriteRequest> ParseWriteRequest(std::string_view json);
 // POST /v2/namespaces/{ns}/query body (a single query; not `queries[]`).
 Result<QueryRequest> ParseQueryRequest(std::string_view json);
 
+// POST /v2/namespaces/{ns}/query body, either form: a single query (multi = false, one
+// entry) or a multi-query {"queries": [...], "consistency": ..., "vector_encoding": ...}
+// (multi = true; the top-level options are copied into every sub-query; errors in a
+// sub-query are prefixed "queries[i]: ").
+struct QueryBody {
+  std::vector<QueryRequest> queries;
+  bool multi = false;
+};
+Result<QueryBody> ParseQueryBody(std::string_view json);
+
 // A filter expression alone, e.g. ["And", [["a","Eq",1], ["b","Gt",2]]].
 Result<Filter> ParseFilter(std::string_view json);
 
@@ -32,6 +43,11 @@ std::string SchemaToJson(const Schema& schema);
 std::string WriteResponseToJson(const WriteResponse& response);
 // {"rows": [...], "aggregations": ..., "performance": {...}}.
 std::string QueryResponseToJson(const QueryResponse& response, bool vector_base64 = false);
+
+// {"results": [{"rows": [...]} | {"aggregations": ...}, ...], "performance": {...},
+// "billing": {...}}: the response to a multi-query, results in request order.
+std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses,
+                                     bool vector_base64 = false);
 
 // One document as a JSON object {"id": ..., "attr": ...}.
 std::string DocumentToJson(const Document& doc);

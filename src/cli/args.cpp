@@ -12,7 +12,9 @@ std::optional<std::string> Args::Option(std::string_view name) const {
 
 bool OptionTakesValue(std::string_view name) {
   static const std::set<std::string_view> kValueOptions = {
-      "data", "batch-rows", "distance-metric", "prefix", "page-size", "limit"};
+      "data", "batch-rows", "distance-metric", "prefix", "page-size", "limit",
+      // gannet serve (server/serve.h kServeValueOptions)
+      "listen", "config", "api-keys-file", "io-threads", "worker-threads", "max-request-bytes"};
   return kValueOptions.count(name) > 0;
 }
 

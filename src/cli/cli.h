@@ -72,6 +72,7 @@ int CmdCompact(Context& ctx, const Args& args);
 int CmdGc(Context& ctx, const Args& args);
 int CmdInspect(Context& ctx, const Args& args);
 int CmdShell(Context& ctx, const Args& args);
+int CmdServe(Context& ctx, const Args& args);  // command_serve.cpp (src/server)
 
 // Runs one command by name (shared by main and the shell). `argv` excludes the
 // command name. Returns the exit code.

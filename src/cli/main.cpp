@@ -31,6 +31,7 @@ void PrintHelp(std::ostream& out) {
          "  inspect PATH_OR_KEY       decode a stored object (WAL entry, manifest, segment,\n"
          "                            deletion vector) [--full] [--limit N]\n"
          "  shell                     interactive session reading commands from stdin\n"
+         "  serve                     HTTP server (turbopuffer v2 API) [--listen HOST:PORT]\n"
          "  help                      this text\n"
          "  version                   print the version\n"
          "\n"
@@ -50,6 +51,7 @@ int RunCommand(Context& ctx, std::string_view name, const Args& args) {
       {"write", CmdWrite}, {"query", CmdQuery},     {"get", CmdGet},
       {"ns", CmdNs},       {"index", CmdIndex},     {"compact", CmdCompact},
       {"gc", CmdGc},       {"inspect", CmdInspect}, {"shell", CmdShell},
+      {"serve", CmdServe},
   };
   if (name == "help") {
     PrintHelp(std::cout);

@@ -6,6 +6,7 @@
 // cannot occur (type-checked access).
 #include "gannet/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -752,8 +753,12 @@ Result<WriteRequest> ParseWriteRequest(std::string_view json) {
   return req;
 }
 
-Result<QueryRequest> ParseQueryRequest(std::string_view json) {
-  GANNET_ASSIGN_OR_RETURN(Json j, ParseJson(json));
+namespace {
+
+// Maximum number of sub-queries in one multi-query request (as turbopuffer).
+constexpr size_t kMaxMultiQueries = 16;
+
+Result<QueryRequest> JsonToQuery(const Json& j) {
   if (!j.is_object()) return Expected("request", "object", j);
   QueryRequest q;
   bool has_top_k = false, has_limit = false, has_include = false, has_exclude = false;
@@ -887,6 +892,59 @@ Result<QueryRequest> ParseQueryRequest(std::string_view json) {
   return q;
 }
 
+}  // namespace
+
+Result<QueryRequest> ParseQueryRequest(std::string_view json) {
+  GANNET_ASSIGN_OR_RETURN(Json j, ParseJson(json));
+  return JsonToQuery(j);
+}
+
+Result<QueryBody> ParseQueryBody(std::string_view json) {
+  GANNET_ASSIGN_OR_RETURN(Json j, ParseJson(json));
+  QueryBody body;
+  if (!j.is_object() || !j.contains("queries")) {
+    GANNET_ASSIGN_OR_RETURN(QueryRequest q, JsonToQuery(j));
+    body.queries.push_back(std::move(q));
+    return body;
+  }
+  body.multi = true;
+  // Top-level options apply to every sub-query.
+  Json shared = Json::object();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "queries") continue;
+    if (k == "consistency" || k == "vector_encoding") {
+      shared[k] = it.value();
+    } else if (k == "rerank_by" || k == "limit" || k == "offset") {
+      return Bad(k, "not supported yet");
+    } else {
+      return Bad(k, "unknown field");
+    }
+  }
+  const Json& list = j["queries"];
+  if (!list.is_array()) return Expected("queries", "array of queries", list);
+  if (list.empty()) return Bad("queries", "must not be empty");
+  if (list.size() > kMaxMultiQueries) {
+    return Bad("queries", "at most " + std::to_string(kMaxMultiQueries) + " queries, got " +
+                              std::to_string(list.size()));
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string path = Idx("queries", i);
+    if (!list[i].is_object()) return Expected(path, "object", list[i]);
+    Json sub = list[i];
+    for (auto it = shared.begin(); it != shared.end(); ++it) {
+      if (sub.contains(it.key())) {
+        return Bad(Sub(path, it.key()), "set it once at the top level of the request");
+      }
+      sub[it.key()] = it.value();
+    }
+    Result<QueryRequest> q = JsonToQuery(sub);
+    if (!q.ok()) return q.status().WithContext(path);
+    body.queries.push_back(std::move(q).value());
+  }
+  return body;
+}
+
 Result<Filter> ParseFilter(std::string_view json) {
   GANNET_ASSIGN_OR_RETURN(Json j, ParseJson(json));
   return JsonToFilter(j, "filters", 1);
@@ -963,9 +1021,10 @@ std::string WriteResponseToJson(const WriteResponse& r) {
   return w.Take();
 }
 
-std::string QueryResponseToJson(const QueryResponse& r, bool vector_base64) {
-  Writer w;
-  w.BeginObject();
+namespace {
+
+// The result members of a query response: rows, aggregations, aggregation_groups.
+void WriteQueryResult(Writer& w, const QueryResponse& r, bool vector_base64) {
   const bool aggregate = !r.aggregations.empty() || !r.aggregation_groups.empty();
   if (!aggregate) {
     w.Key("rows");
@@ -1002,7 +1061,10 @@ std::string QueryResponseToJson(const QueryResponse& r, bool vector_base64) {
     }
     w.EndArray();
   }
-  const QueryStats& s = r.stats;
+}
+
+// "performance" and "billing" members for one or several queries' stats.
+void WriteQueryCosts(Writer& w, const QueryStats& s) {
   const uint64_t lookups = s.cache_hits + s.objects_fetched;
   const double ratio = lookups == 0 ? 1.0 : static_cast<double>(s.cache_hits) / lookups;
   w.Key("performance");
@@ -1037,6 +1099,44 @@ std::string QueryResponseToJson(const QueryResponse& r, bool vector_base64) {
   w.Key("billable_logical_bytes_returned");
   w.Uint(0);
   w.EndObject();
+}
+
+}  // namespace
+
+std::string QueryResponseToJson(const QueryResponse& r, bool vector_base64) {
+  Writer w;
+  w.BeginObject();
+  WriteQueryResult(w, r, vector_base64);
+  WriteQueryCosts(w, r.stats);
+  w.EndObject();
+  return w.Take();
+}
+
+std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses,
+                                     bool vector_base64) {
+  Writer w;
+  w.BeginObject();
+  w.Key("results");
+  w.BeginArray();
+  QueryStats total;
+  for (const QueryResponse& r : responses) {
+    w.BeginObject();
+    WriteQueryResult(w, r, vector_base64);
+    w.EndObject();
+    const QueryStats& s = r.stats;
+    total.rows_scanned += s.rows_scanned;
+    total.exhaustive_search_count += s.exhaustive_search_count;
+    total.tail_rows += s.tail_rows;
+    total.query_execution_ms += s.query_execution_ms;
+    // The sub-queries share one snapshot: fetch figures and sizes are the same for all.
+    total.objects_fetched = std::max(total.objects_fetched, s.objects_fetched);
+    total.bytes_read = std::max(total.bytes_read, s.bytes_read);
+    total.cache_hits = std::max(total.cache_hits, s.cache_hits);
+    total.approx_namespace_size = std::max(total.approx_namespace_size, s.approx_namespace_size);
+    total.total_ms = std::max(total.total_ms, s.total_ms);
+  }
+  w.EndArray();
+  WriteQueryCosts(w, total);
   w.EndObject();
   return w.Take();
 }

@@ -429,3 +429,66 @@ TEST(ValueJsonTest, InvalidUtf8IsReplaced) {
 
 }  // namespace
 }  // namespace gannet
+
+namespace gannet {
+namespace {
+
+TEST(QueryBodyTest, SingleAndMultiQuery) {
+  auto single = ParseQueryBody(R"({"rank_by": ["id", "asc"], "top_k": 3})");
+  ASSERT_TRUE(single.ok()) << single.status().ToString();
+  EXPECT_FALSE(single->multi);
+  ASSERT_EQ(single->queries.size(), 1u);
+  EXPECT_EQ(single->queries[0].top_k, 3u);
+
+  auto multi = ParseQueryBody(
+      R"({"queries": [{"rank_by": ["id", "asc"], "top_k": 2},
+                      {"aggregate_by": {"n": ["Count"]}}],
+          "consistency": {"level": "eventual"}, "vector_encoding": "base64"})");
+  ASSERT_TRUE(multi.ok()) << multi.status().ToString();
+  EXPECT_TRUE(multi->multi);
+  ASSERT_EQ(multi->queries.size(), 2u);
+  for (const QueryRequest& q : multi->queries) {
+    EXPECT_EQ(q.consistency, Consistency::kEventual);
+    EXPECT_TRUE(q.vector_encoding_base64);
+  }
+  EXPECT_EQ(multi->queries[1].aggregate_by.at("n"), "Count");
+}
+
+TEST(QueryBodyTest, MultiQueryErrorsNameTheField) {
+  auto bad = ParseQueryBody(R"({"queries": [{"top_k": 1}, {"top_k": "x"}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().IsInvalidArgument());
+  EXPECT_NE(bad.status().message().find("queries[1]: top_k"), std::string::npos)
+      << bad.status().message();
+  EXPECT_FALSE(ParseQueryBody(R"({"queries": []})").ok());
+  EXPECT_FALSE(ParseQueryBody(R"({"queries": {}})").ok());
+  EXPECT_FALSE(ParseQueryBody(R"({"queries": [{}], "bogus": 1})").ok());
+  EXPECT_FALSE(
+      ParseQueryBody(R"({"queries": [{"consistency": {"level": "strong"}}],
+                         "consistency": {"level": "strong"}})")
+          .ok());
+  std::string many = R"({"queries": [)";
+  for (int i = 0; i < 17; ++i) many += std::string(i ? "," : "") + "{}";
+  many += "]}";
+  EXPECT_FALSE(ParseQueryBody(many).ok());
+}
+
+TEST(QueryBodyTest, MultiQueryResponseShape) {
+  QueryResponse a;
+  a.rows.push_back(ResultRow{Id(uint64_t{1}), 0.5, {}});
+  a.stats.rows_scanned = 3;
+  QueryResponse b;
+  b.aggregations["n"] = Value::Uint(7);
+  b.stats.rows_scanned = 4;
+  auto j = nlohmann::json::parse(MultiQueryResponseToJson({a, b}));
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][0]["rows"][0]["id"], 1);
+  EXPECT_EQ(j["results"][0]["rows"][0]["$dist"], 0.5);
+  EXPECT_EQ(j["results"][1]["aggregations"]["n"], 7);
+  EXPECT_FALSE(j["results"][1].contains("rows"));
+  EXPECT_EQ(j["performance"]["rows_scanned"], 7);
+  EXPECT_TRUE(j.contains("billing"));
+}
+
+}  // namespace
+}  // namespace gannet
