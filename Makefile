@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA ?= ./gannet-data
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps configure build run test unit-test sanitize-test cli-test bench clean format
+.PHONY: all deps test-deps configure build run test unit-test sanitize-test bench sim clean format
 
 all: build
 
@@ -40,6 +40,15 @@ sanitize-test: deps
 	@if [ ! -f build-sanitize/build.ninja ]; then cmake --preset sanitize >/dev/null; fi
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ctest --output-on-failure -j $(JOBS)
+
+# Deterministic simulation without end, 100 random seeds at a time; a failing seed is
+# printed with the command that replays it.
+sim: build
+	@while true; do \
+	  seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); \
+	  GANNET_SIM_FIRST_SEED=$$seed GANNET_SIM_SEEDS=100 \
+	    $(BUILD_DIR)/db_test --gtest_brief=1 --gtest_filter='SimulationTest.*' || exit 1; \
+	done
 
 bench: deps build
 	@./bench/run.sh $(BUILD_DIR)
