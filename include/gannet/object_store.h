@@ -84,6 +84,54 @@ Result<ObjectStorePtr> OpenLocalStore(const std::string& root);
 // Everything in memory; for tests and simulation. `clock_ms` overrides the mtime clock.
 ObjectStorePtr NewMemoryStore(std::function<int64_t()> clock_ms = nullptr);
 
+// An S3-compatible bucket (AWS S3, Ceph RGW, ...), spoken to over HTTP(S) with libcurl,
+// requests signed with AWS SigV4.
+struct S3Options {
+  std::string bucket;  // required
+  // Prepended to every key, so several stores can share a bucket: "" or "a/b/" (a
+  // trailing '/' is added when missing).
+  std::string prefix;
+  // "http[s]://host[:port]"; empty means AWS: https://s3.<region>.amazonaws.com.
+  std::string endpoint;
+  std::string region = "us-east-1";
+  // Path style (http://host/bucket/key) rather than virtual-host style
+  // (http://bucket.host/key). Custom endpoints such as RGW usually need path style.
+  bool path_style = false;
+  std::string access_key_id;      // required
+  std::string secret_access_key;  // required
+  std::string session_token;      // optional (temporary credentials)
+  std::chrono::milliseconds connect_timeout{5000};
+  // Whole-request limit, including transferring the body.
+  std::chrono::milliseconds request_timeout{30000};
+  // Retries of a transient failure (timeout, connection error, 5xx, 429 / SlowDown)
+  // after the first attempt, with exponential backoff and full jitter between
+  // retry_base_delay and retry_max_delay. A conditional PUT whose outcome is unknown
+  // is never retried: it returns Unavailable, and the caller resolves it (nonces).
+  int max_retries = 5;
+  std::chrono::milliseconds retry_base_delay{50};
+  std::chrono::milliseconds retry_max_delay{2000};
+  // Idle connections kept for reuse.
+  size_t max_idle_connections = 32;
+
+  // Options for `url` ("s3://bucket" or "s3://bucket/prefix"), completed from the
+  // environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+  // AWS_REGION (or AWS_DEFAULT_REGION), AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, and
+  // GANNET_S3_PATH_STYLE ("1"/"0"; defaults to path style when an endpoint is set).
+  // InvalidArgument for a malformed URL or missing credentials.
+  static Result<S3Options> FromUrlAndEnv(std::string_view url);
+};
+
+// Opens the bucket described by `options`. Checks the options but does not contact the
+// server (the first request reports an unreachable endpoint or wrong credentials).
+// Etags are returned without quotes; mtimes have whole-second resolution (S3's
+// Last-Modified), and a Put's result carries the server's Date at the write.
+// Errors: 404 -> NotFound, 403 -> PermissionDenied, 412 -> AlreadyExists /
+// PreconditionFailed, transient failures after retries -> Unavailable.
+Result<ObjectStorePtr> OpenS3Store(const S3Options& options);
+
+// True if `path` names an S3 location ("s3://...").
+bool IsS3Url(std::string_view path);
+
 // ---- Wrappers ------------------------------------------------------------------------
 
 // Counts requests and bytes per operation. Thread-safe counters.

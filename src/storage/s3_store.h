@@ -1,0 +1,105 @@
+// S3Store: an ObjectStore over an S3-compatible bucket, spoken to with libcurl.
+//
+// Requests are signed by libcurl's own SigV4 (CURLOPT_AWS_SIGV4) with an
+// `x-amz-content-sha256: UNSIGNED-PAYLOAD` header (objects carry their own checksums).
+// Easy handles are pooled and share one connection cache and DNS cache, so requests
+// from any thread reuse keep-alive connections.
+//
+// Conditional writes: PutIfAbsent sends `If-None-Match: *`, PutIfMatch sends `If-Match`
+// with the etag unquoted (Ceph RGW only matches an unquoted etag; S3 accepts both). A
+// 412 is AlreadyExists / PreconditionFailed. An answer that does not say whether the
+// write happened (a timeout, a dropped connection, a 5xx: RGW sometimes answers 500 to
+// the loser of an If-Match race) is returned as Unavailable without retrying, so the
+// caller resolves it (the engine re-reads and looks for its writer nonce). Failures that
+// certainly did not apply (connection refused, 429, 503 SlowDown, 409) are retried.
+//
+// Thread safety: all methods may be called concurrently from any number of threads.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gannet/object_store.h"
+#include "storage/s3_protocol.h"
+
+namespace gannet::storage {
+
+class S3Store final : public ObjectStore {
+ public:
+  // Validates `options`; does not contact the server.
+  static Result<std::shared_ptr<S3Store>> Open(const S3Options& options);
+  ~S3Store() override;
+  S3Store(const S3Store&) = delete;
+  S3Store& operator=(const S3Store&) = delete;
+
+  Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override;
+  Result<ObjectMeta> Head(std::string_view key) override;
+  Result<ListResult> List(std::string_view prefix, std::string_view start_after,
+                          size_t limit) override;
+  Status Delete(std::string_view key) override;
+  Result<ObjectMeta> PutIfAbsent(std::string_view key, std::string_view data) override;
+  Result<ObjectMeta> PutIfMatch(std::string_view key, std::string_view data,
+                                std::string_view etag) override;
+  std::string Describe() const override;
+
+  // Creates the bucket (PUT Bucket). OK if this account already owns it. For tests and
+  // tools; the store itself never creates buckets.
+  Status CreateBucket();
+
+ private:
+  explicit S3Store(S3Options options, s3::Endpoint endpoint);
+
+  enum class Method { kGet, kHead, kPut, kDelete };
+  struct Request {
+    Method method = Method::kGet;
+    std::string key;    // object key inside the bucket (store prefix included), or ""
+    std::string query;  // canonical (sorted, encoded) query string without '?', or ""
+    std::vector<std::string> headers;  // "Name: value"
+    std::string_view body;             // for PUT
+    // A conditional PUT: an ambiguous failure is not retried (see the file comment).
+    bool conditional = false;
+  };
+  struct Response {
+    long status = 0;
+    std::string body;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string Header(const std::string& name) const;
+  };
+  // Outcome of one attempt: a response, or a transport failure.
+  struct Attempt {
+    Response response;
+    CURLcode curl_code = CURLE_OK;
+    std::string curl_error;
+  };
+
+  // Sends `request`, retrying transient failures. Returns the final HTTP response (any
+  // status), or Unavailable when no usable response arrived.
+  Result<Response> Perform(const Request& request);
+  Attempt PerformOnce(const Request& request);
+  std::string Url(const Request& request) const;
+  std::string FullKey(std::string_view key) const { return options_.prefix + std::string(key); }
+  // An error Status for a response the operation did not expect.
+  Status ErrorFor(const char* op, std::string_view key, const Response& response) const;
+  ObjectMeta MetaFromHeaders(std::string_view key, const Response& response) const;
+
+  CURL* AcquireHandle();
+  void ReleaseHandle(CURL* handle);
+  static void LockShare(CURL* handle, curl_lock_data data, curl_lock_access access, void* self);
+  static void UnlockShare(CURL* handle, curl_lock_data data, void* self);
+
+  const S3Options options_;
+  const s3::Endpoint endpoint_;
+  const std::string sigv4_;  // "aws:amz:<region>:s3"
+  CURLSH* share_ = nullptr;
+  std::array<std::mutex, CURL_LOCK_DATA_LAST> share_mu_;
+  std::mutex pool_mu_;
+  std::vector<CURL*> idle_;  // guarded by pool_mu_
+};
+
+}  // namespace gannet::storage
