@@ -1,0 +1,59 @@
+// Writes the seed corpus: one small valid object of each kind, encoded by the current
+// code, into <dir>/<target>/. Run by scripts/fuzz.sh when the corpus is regenerated.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "format/manifest.h"
+#include "format/segment.h"
+#include "format/wal_entry.h"
+#include "gannet/json.h"
+#include "model/validate.h"
+
+namespace {
+
+void Put(const std::filesystem::path& dir, const std::string& target, const std::string& name,
+         const std::string& bytes) {
+  std::filesystem::create_directories(dir / target);
+  std::ofstream(dir / target / name, std::ios::binary) << bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_seeds DIR\n");
+    return 2;
+  }
+  const std::filesystem::path dir = argv[1];
+  const std::string write_json =
+      R"({"distance_metric":"cosine_distance","upsert_rows":[{"id":1,"vector":[0.5,1.5],"name":"a","tags":["x","y"],"n":3,"when":"2024-01-02T03:04:05Z"},{"id":2,"vector":[1,2],"name":"b","n":-4}],"patch_rows":[{"id":3,"name":null}],"deletes":[4],"delete_by_filter":["And",[["n","Lt",0],["name","Glob","a*"]]],"upsert_condition":["n","Lt",{"$ref_new":"n"}]})";
+  Put(dir, "write_request_fuzz", "request.json", write_json);
+  Put(dir, "query_request_fuzz", "vector.json",
+      R"({"rank_by":["vector","ANN",[0.1,0.2]],"top_k":5,"filters":["Or",[["n","In",[1,2]],["Not",["tags","Contains","x"]]]],"include_attributes":["name"]})");
+  Put(dir, "query_request_fuzz", "aggregate.json",
+      R"({"aggregate_by":{"c":["Count"]},"group_by":["name"],"filters":["name","IGlob","A*"]})");
+
+  auto req = gannet::ParseWriteRequest(write_json);
+  gannet::Schema schema;
+  if (!req.ok() || !gannet::model::ValidateWrite(*req, schema).ok()) return 1;
+  gannet::format::WalEntry entry;
+  entry.sequence = 7;
+  entry.writer_nonce = "0123456789abcdef";
+  entry.created_ms = 1700000000000;
+  entry.schema = schema;
+  entry.batches.push_back(*req);
+  Put(dir, "wal_entry_fuzz", "entry", gannet::format::EncodeWalEntry(entry));
+
+  gannet::format::Manifest m;
+  m.version = 3;
+  m.indexed_through = 7;
+  m.schema = schema;
+  m.segments.push_back({"00000000000000000001-abcdef", 2, 100, 1, 7, "", 0});
+  Put(dir, "manifest_fuzz", "manifest", gannet::format::EncodeManifest(m));
+
+  Put(dir, "segment_fuzz", "segment", gannet::format::EncodeSegment(req->upserts, schema));
+  Put(dir, "deletion_vector_fuzz", "rows", gannet::format::EncodeDeletionVector({0, 3, 4, 90}));
+  return 0;
+}
