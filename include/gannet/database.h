@@ -102,7 +102,9 @@ class Database {
   virtual ~Database() = default;
 
   static Result<std::unique_ptr<Database>> Open(DatabaseOptions options);
-  // Opens a local directory (created if missing).
+  // Opens a local directory (created if missing), or a bucket when `dir` is an S3 URL
+  // "s3://bucket/prefix" (endpoint, region and credentials from the AWS_* environment
+  // variables, see S3Options::FromUrlAndEnv).
   static Result<std::unique_ptr<Database>> OpenPath(const std::string& dir);
 
   // A handle to the namespace; it need not exist yet (the first write creates it).

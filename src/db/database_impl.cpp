@@ -108,7 +108,13 @@ Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options) {
 }
 
 Result<std::unique_ptr<Database>> Database::OpenPath(const std::string& dir) {
-  GANNET_ASSIGN_OR_RETURN(ObjectStorePtr store, OpenLocalStore(dir));
+  ObjectStorePtr store;
+  if (IsS3Url(dir)) {
+    GANNET_ASSIGN_OR_RETURN(S3Options s3, S3Options::FromUrlAndEnv(dir));
+    GANNET_ASSIGN_OR_RETURN(store, OpenS3Store(s3));
+  } else {
+    GANNET_ASSIGN_OR_RETURN(store, OpenLocalStore(dir));
+  }
   DatabaseOptions options;
   options.store = std::move(store);
   return Open(std::move(options));
