@@ -68,7 +68,7 @@ stop_cluster() {
     pid=$(cat "$pidfile" 2>/dev/null || true)
     [[ "$pid" =~ ^[0-9]+$ ]] && kill -TERM "$pid" 2>/dev/null || true
   done
-  for i in $(seq 1 50); do
+  for i in $(seq 1 20); do
     local alive=0
     for pidfile in "$dir"/run/*.pid; do
       [ -f "$pidfile" ] || continue
