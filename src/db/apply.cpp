@@ -31,7 +31,7 @@ class Overlay {
   void ForEachLive(Fn&& fn) const {
     query::ExecInput in;
     for (const LoadedSegmentPtr& s : base_.segments) {
-      in.segments.push_back({s->segment.get(), &s->deleted});
+      in.segments.push_back({s->segment.get(), &s->deleted, s->norms.get()});
     }
     const TailMap& tail = base_.tail_map();
     in.tail = &tail;

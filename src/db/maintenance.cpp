@@ -165,12 +165,8 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     if (first_put == Clock::time_point{}) first_put = Clock::now();
     GANNET_RETURN_IF_ERROR(
         PutNew(store, ref.deletes_key, format::EncodeDeletionVector(DeletedRows(deleted))));
-    auto loaded = std::make_shared<LoadedSegment>();
-    loaded->ref = ref;
-    loaded->segment = s->segment;
-    loaded->deleted = std::move(deleted);
     next.segments.push_back(ref);
-    segments.push_back(std::move(loaded));
+    segments.push_back(MakeLoadedSegment(ref, s->segment, std::move(deleted), s->norms));
   }
   // The tail's live documents become a new segment.
   std::vector<Document> docs;
@@ -193,11 +189,8 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     GANNET_RETURN_IF_ERROR(PutNew(store, keys_.segment(ref.id), bytes));
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
                             format::Segment::Decode(bytes));
-    auto loaded = std::make_shared<LoadedSegment>();
-    loaded->ref = ref;
-    loaded->segment = std::move(seg);
     next.segments.push_back(ref);
-    segments.push_back(std::move(loaded));
+    segments.push_back(MakeLoadedSegment(ref, std::move(seg), {}));
   }
   Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);
   if (st.code() == StatusCode::kConflict) {
@@ -268,11 +261,8 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
     GANNET_RETURN_IF_ERROR(PutNew(*db_.store(), keys_.segment(merged.id), bytes));
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
                             format::Segment::Decode(bytes));
-    auto loaded = std::make_shared<LoadedSegment>();
-    loaded->ref = merged;
-    loaded->segment = std::move(seg);
     next.segments.push_back(merged);
-    segments.push_back(std::move(loaded));
+    segments.push_back(MakeLoadedSegment(merged, std::move(seg), {}));
     Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);
     if (st.code() == StatusCode::kConflict) {
       *lost_race = true;

@@ -149,6 +149,7 @@ Result<SnapshotPtr> NamespaceImpl::CachedOrRefresh(FetchStats* fs) {
 Result<LoadedSegmentPtr> NamespaceImpl::LoadSegment(const format::SegmentRef& ref,
                                                     const Snapshot* old, FetchStats* fs) {
   std::shared_ptr<const format::Segment> segment;
+  std::shared_ptr<const std::vector<float>> norms;
   if (old != nullptr) {
     for (const LoadedSegmentPtr& s : old->segments) {
       if (s->ref.id != ref.id) continue;
@@ -157,6 +158,7 @@ Result<LoadedSegmentPtr> NamespaceImpl::LoadSegment(const format::SegmentRef& re
         return s;
       }
       segment = s->segment;
+      norms = s->norms;
       break;
     }
   }
@@ -170,16 +172,16 @@ Result<LoadedSegmentPtr> NamespaceImpl::LoadSegment(const format::SegmentRef& re
   } else if (fs) {
     ++fs->cache_hits;
   }
-  auto loaded = std::make_shared<LoadedSegment>();
-  loaded->ref = ref;
-  loaded->segment = std::move(segment);
+  std::vector<bool> deleted;
   if (!ref.deletes_key.empty()) {
     GANNET_ASSIGN_OR_RETURN(GetResult g, store.Get(ref.deletes_key));
     Count(fs, g.data.size());
     Result<std::vector<uint32_t>> rows = format::DecodeDeletionVector(g.data);
     if (!rows.ok()) return rows.status().WithContext(ref.deletes_key);
-    loaded->deleted = DecodeDeletedBitmap(*rows, loaded->segment->rows());
+    deleted = DecodeDeletedBitmap(*rows, segment->rows());
   }
+  std::shared_ptr<LoadedSegment> loaded =
+      MakeLoadedSegment(ref, std::move(segment), std::move(deleted), std::move(norms));
   return LoadedSegmentPtr(std::move(loaded));
 }
 
@@ -291,7 +293,7 @@ Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request, const
   query::ExecInput in;
   in.schema = &snap->schema;
   for (const LoadedSegmentPtr& s : snap->segments) {
-    in.segments.push_back({s->segment.get(), &s->deleted});
+    in.segments.push_back({s->segment.get(), &s->deleted, s->norms.get()});
   }
   in.tail = &snap->tail_map();
   GANNET_ASSIGN_OR_RETURN(QueryResponse resp, query::Execute(bound, in));

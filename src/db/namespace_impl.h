@@ -117,7 +117,7 @@ class NamespaceImpl final : public Namespace {
   const Keys keys_;
 
   mutable std::mutex mu_;
-  SnapshotPtr current_;                                         // guarded by mu_
+  SnapshotPtr current_;       // guarded by mu_
   Stamp last_refresh_;        // guarded by mu_
   Stamp last_manifest_load_;  // guarded by mu_
 

@@ -2,6 +2,20 @@
 
 namespace gannet::db {
 
+std::shared_ptr<LoadedSegment> MakeLoadedSegment(const format::SegmentRef& ref,
+                                                 std::shared_ptr<const format::Segment> segment,
+                                                 std::vector<bool> deleted,
+                                                 std::shared_ptr<const std::vector<float>> norms) {
+  auto loaded = std::make_shared<LoadedSegment>();
+  loaded->ref = ref;
+  loaded->norms = norms != nullptr
+                      ? std::move(norms)
+                      : std::make_shared<const std::vector<float>>(query::VectorNorms(*segment));
+  loaded->segment = std::move(segment);
+  loaded->deleted = std::move(deleted);
+  return loaded;
+}
+
 const TailMap& Snapshot::tail_map() const {
   std::call_once(tail_once_, [this] {
     size_t n = 0;

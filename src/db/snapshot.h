@@ -33,9 +33,16 @@ struct LoadedSegment {
   format::SegmentRef ref;
   std::shared_ptr<const format::Segment> segment;
   std::vector<bool> deleted;  // empty when no row is deleted; else one flag per row
+  std::shared_ptr<const std::vector<float>> norms;  // per-row vector norms (VectorNorms)
   bool is_deleted(size_t row) const { return !deleted.empty() && deleted[row]; }
 };
 using LoadedSegmentPtr = std::shared_ptr<const LoadedSegment>;
+
+// A LoadedSegment for `segment`; computes the vector norms unless `norms` is given (the
+// same segment loaded before, with another deletion vector).
+std::shared_ptr<LoadedSegment> MakeLoadedSegment(
+    const format::SegmentRef& ref, std::shared_ptr<const format::Segment> segment,
+    std::vector<bool> deleted, std::shared_ptr<const std::vector<float>> norms = nullptr);
 
 // What one request of a WAL entry did, for its caller's WriteResponse.
 struct BatchOutcome {

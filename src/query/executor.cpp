@@ -17,6 +17,15 @@ const Value* SegmentRowAccessor::Get(std::string_view attr) const {
   return v.is_null() ? nullptr : &v;
 }
 
+std::vector<float> VectorNorms(const format::Segment& segment) {
+  std::vector<float> norms(segment.rows(), 0.0f);
+  if (segment.dims() == 0) return norms;
+  for (size_t row = 0; row < segment.rows(); ++row) {
+    norms[row] = std::sqrt(SquaredNorm(segment.vector(row), segment.dims()));
+  }
+  return norms;
+}
+
 namespace {
 
 constexpr uint32_t kMaxTopK = 10000;
@@ -281,7 +290,11 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& in) {
         Candidate c;
         if (by_vector) {
           if (!seg_dims_ok || !seg.has_vector(row)) continue;  // rows without vectors
-          c.key = Distance(metric, q, qnorm, seg.vector(row), dims);
+          const float* x = seg.vector(row);
+          const float xnorm = metric == DistanceMetric::kEuclideanSquared ? 0.0f
+                              : s.norms != nullptr                        ? (*s.norms)[row]
+                                                   : std::sqrt(SquaredNorm(x, dims));
+          c.key = Distance(metric, q, qnorm, x, xnorm, dims);
           if (!top.WouldAccept(c.key)) continue;
         } else if (by_attr) {
           if (order_col != nullptr) {
@@ -306,7 +319,8 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& in) {
           if (v == nullptr || v->kind() != Value::Kind::kVector || v->as_vector().size() != dims) {
             continue;
           }
-          c.key = Distance(metric, q, qnorm, v->as_vector().data(), dims);
+          const float* x = v->as_vector().data();
+          c.key = Distance(metric, q, qnorm, x, std::sqrt(SquaredNorm(x, dims)), dims);
           if (!top.WouldAccept(c.key)) continue;
         } else if (by_attr && req.rank_by.attr != kIdAttr) {
           const Value* v = doc->Find(req.rank_by.attr);

@@ -24,7 +24,13 @@ using TailMap = std::unordered_map<Id, std::shared_ptr<const Document>, IdHash>;
 struct SegmentInput {
   const format::Segment* segment = nullptr;
   const std::vector<bool>* deleted = nullptr;  // null or empty: no row deleted
+  // |vector| per row (VectorNorms), or null to compute them during the scan.
+  const std::vector<float>* norms = nullptr;
 };
+
+// The Euclidean norm of every row's vector (0 for rows without one), so cosine distance
+// costs one dot product per row.
+std::vector<float> VectorNorms(const format::Segment& segment);
 
 struct ExecInput {
   std::vector<SegmentInput> segments;
