@@ -147,6 +147,30 @@ class CountingStore : public ObjectStore {
 };
 std::shared_ptr<CountingStore> NewCountingStore(ObjectStorePtr base);
 
+// Keeps whole objects' bytes in memory, least recently used evicted first, within a
+// byte budget. Get (whole or ranged) and Head of a cached key are served from memory;
+// List always goes to the base store. Writes and deletes through this wrapper update or
+// invalidate the cache, and a Get racing with a write never caches the older bytes.
+// Writes by OTHER clients of the base store are not seen: objects they may replace
+// (PutIfMatch) or delete-and-recreate must be excluded with `cacheable`. Objects larger
+// than budget_bytes / 8 are not cached. Thread-safe.
+struct CacheOptions {
+  uint64_t budget_bytes = 256ull << 20;
+  // Which keys may be cached; null means every key.
+  std::function<bool(std::string_view key)> cacheable;
+};
+struct CacheStats {
+  uint64_t hits = 0, misses = 0, evictions = 0;
+  uint64_t bytes_cached = 0, objects_cached = 0;
+};
+class CachingStore : public ObjectStore {
+ public:
+  virtual CacheStats stats() const = 0;
+  // Drops every cached object.
+  virtual void Clear() = 0;
+};
+std::shared_ptr<CachingStore> NewCachingStore(ObjectStorePtr base, CacheOptions options = {});
+
 // Adds a fixed delay (plus optional uniform jitter) before every request.
 ObjectStorePtr NewLatencyStore(ObjectStorePtr base, std::chrono::microseconds latency,
                                std::chrono::microseconds jitter = {});

@@ -1,6 +1,6 @@
 // One conformance suite for every ObjectStore backend and wrapper: each test runs against
-// LocalStore (fresh directory), MemoryStore, Counting/Latency/Faulty wrappers around
-// MemoryStore configured to be transparent, and S3Store on a fresh bucket of a real
+// LocalStore (fresh directory), MemoryStore, Counting/Latency/Faulty/Caching wrappers
+// configured to be transparent, and S3Store on a fresh bucket of a real
 // S3-compatible server when GANNET_TEST_S3_BUCKET is set (scripts/rgw.sh; skipped
 // otherwise).
 #include <gtest/gtest.h>
@@ -481,6 +481,16 @@ INSTANTIATE_TEST_SUITE_P(
                   GANNET_ASSIGN_OR_RETURN(ObjectStorePtr local, MakeLocal(dir));
                   return ObjectStorePtr(NewFaultyStore(std::move(local)));
                 }},
+        Backend{"CachingOverMemory",
+                [](const std::string&) -> Result<ObjectStorePtr> {
+                  return ObjectStorePtr(NewCachingStore(NewMemoryStore()));
+                }},
+        Backend{
+            "SmallCacheOverLocal",
+            [](const std::string& dir) -> Result<ObjectStorePtr> {
+              GANNET_ASSIGN_OR_RETURN(ObjectStorePtr local, MakeLocal(dir));
+              return ObjectStorePtr(NewCachingStore(std::move(local), CacheOptions{16 << 10, {}}));
+            }},
         Backend{"S3",
                 [](const std::string&) -> Result<ObjectStorePtr> { return NewS3TestBucketStore(); },
                 S3TestUnavailableReason}),
