@@ -70,6 +70,15 @@ struct NamespaceList {
   std::optional<std::string> next_cursor;
 };
 
+// What Namespace::Verify found.
+struct VerifyReport {
+  uint64_t objects_checked = 0;       // objects read and decoded
+  uint64_t bytes_checked = 0;
+  uint64_t unreferenced_objects = 0;  // left by lost races or compaction, awaiting GC
+  uint64_t unknown_objects = 0;       // keys of kinds this version does not check
+  std::vector<std::string> problems;  // "<key>: <what is wrong>"; empty means healthy
+};
+
 class Namespace {
  public:
   virtual ~Namespace() = default;
@@ -95,6 +104,13 @@ class Namespace {
   virtual Status IndexNow() = 0;           // fold the whole WAL tail into a segment
   virtual Status Compact() = 0;            // merge segments when there are too many
   virtual Status CollectGarbage() = 0;     // delete unreferenced objects past grace
+
+  // Reads every object of the namespace and checks magic, version, checksum and
+  // structure, plus the references between them (the manifest's segments and deletion
+  // vectors exist and fit; WAL entries after the manifest are dense and numbered right).
+  // Damage is reported in the result, not as an error; an error means the store could
+  // not be listed. NotFound if the namespace does not exist.
+  virtual Result<VerifyReport> Verify() = 0;
 };
 
 class Database {

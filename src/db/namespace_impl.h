@@ -60,6 +60,7 @@ class NamespaceImpl final : public Namespace {
   Status IndexNow() override;
   Status Compact() override;
   Status CollectGarbage() override;
+  Result<VerifyReport> Verify() override;
 
   // Background maintenance step, called periodically by the database.
   void MaybeMaintain();

@@ -373,6 +373,30 @@ def test_inspect_corrupted_segment_fails(cli, tmp_path):
     assert cli.run("inspect", "ns/c/nope", check=1).stderr.startswith("error: NotFound:")
 
 
+def test_inspect_verify_namespace(cli):
+    _populate(cli, "v", n=40, dims=6)
+    cli.ok("index", "v")
+    _populate(cli, "v", n=10, dims=6)  # an unindexed tail too
+    out = cli.json("inspect", "--verify", "v")
+    assert out["ok"] is True and out["problems"] == []
+    assert out["objects_checked"] >= 3
+
+    m = cli.json("inspect", "ns/v/manifest")
+    seg = cli.data / "ns" / "v" / "segments" / m["segments"][0]["id"]
+    data = bytearray(seg.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    seg.write_bytes(bytes(data))
+    p = cli.run("inspect", "--verify", "v", check=1)
+    report = json.loads(p.stdout)
+    assert report["ok"] is False
+    assert any("segments/" in prob and "Corruption" in prob for prob in report["problems"])
+    assert p.stderr.startswith("error: Corruption:"), p.stderr
+    # A query over the damaged namespace fails clearly instead of answering wrongly.
+    q = cli.run("query", "v", '{"top_k": 100}', check=1)
+    assert q.stderr.startswith("error: Corruption:"), q.stderr
+    assert cli.run("inspect", "--verify", "nope", check=1).stderr.startswith("error: NotFound:")
+
+
 # ---------------------------------------------------------------------------- shell
 
 
