@@ -1,10 +1,11 @@
-# Gannet: the two commands are `make run` and `make test`.
+# Gannet: the two commands are `make run` (the HTTP server) and `make test`.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DATA ?= ./gannet-data
+LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps configure build run test unit-test sanitize-test bench sim clean format
+.PHONY: all deps test-deps configure build run shell test unit-test sanitize-test bench sim clean format
 
 all: build
 
@@ -22,8 +23,17 @@ configure:
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Installs dependencies, builds, and starts Gannet on ./gannet-data.
+# Installs dependencies, builds, and starts the HTTP server (`gannet serve`) on
+# ./gannet-data at 127.0.0.1:8080 (override with DATA=... LISTEN=...). Ctrl-C stops it.
 run: deps build
+	@mkdir -p $(DATA)
+	@echo "Gannet server: http://$(LISTEN)  (data: $(DATA); Ctrl-C to stop)"
+	@echo "try: curl -s -X POST http://$(LISTEN)/v2/namespaces/docs -d '{\"upsert_rows\": [{\"id\": 1, \"vector\": [0.1, 0.9]}], \"distance_metric\": \"cosine_distance\"}'"
+	@echo "     curl -s -X POST http://$(LISTEN)/v2/namespaces/docs/query -d '{\"rank_by\": [\"vector\", \"ANN\", [0.1, 0.8]], \"top_k\": 5}'"
+	@exec $(BUILD_DIR)/gannet serve --data $(DATA) --listen $(LISTEN)
+
+# Installs dependencies, builds, and opens the interactive shell on ./gannet-data.
+shell: deps build
 	@mkdir -p $(DATA)
 	@echo "Gannet shell on $(DATA) (type 'help'; Ctrl-D to quit)"
 	@$(BUILD_DIR)/gannet --data $(DATA) shell
