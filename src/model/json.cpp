@@ -1,16 +1,27 @@
-// JSON codec (gannet/json.h). Parsing uses nlohmann_json; output is written by a small
-// streaming writer so that floats print in their shortest round-trip form and invalid
-// UTF-8 from C++ callers cannot produce invalid JSON.
+// JSON codec (gannet/json.h). Parsing uses simdjson's DOM API; output is written by a
+// small streaming writer so that floats print in their shortest round-trip form and
+// invalid UTF-8 from C++ callers cannot produce invalid JSON.
 //
-// No exception escapes: nlohmann is only called where its exceptions are caught or
-// cannot occur (type-checked access).
+// The decoders present JSON exactly as the earlier nlohmann-based ones did, so every
+// error message and path is unchanged: an object's members are visited in key order with
+// the last of duplicate keys winning, non-negative integers count as unsigned, and where
+// simdjson refuses a text that nlohmann accepts (integers beyond 64 bits, which nlohmann
+// reads as floats; a leading UTF-8 byte-order mark) nlohmann decides: its error message
+// is reported, or its canonical re-serialisation is parsed. nlohmann also re-serialises
+// a full_text_search object and formats numbers in error messages.
+//
+// No exception escapes: simdjson is used through its error-code API, and nlohmann only
+// where its exceptions are caught or cannot occur.
 #include "gannet/json.h"
+
+#include <simdjson.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "model/base64.h"
@@ -20,35 +31,144 @@ namespace gannet {
 namespace {
 
 using Json = nlohmann::json;
+using El = simdjson::dom::element;
+using ElType = simdjson::dom::element_type;
 
 // Input nesting deeper than this is rejected before parsing: bounds the stack used by
-// the recursive conversions below (nlohmann's parser itself is iterative).
+// the recursive conversions below.
 constexpr int kMaxJsonDepth = 512;
 // Filter expressions nest at most this deep (And/Or/Not levels).
 constexpr int kMaxFilterDepth = 64;
 constexpr uint32_t kMaxTopK = 10000;
+// Documents up to this size are parsed by a parser kept per thread (its buffers are
+// reused); larger ones get a parser of their own, so no thread keeps a large buffer.
+constexpr size_t kReusedParserMaxBytes = 1 << 20;
 
 // ------------------------------------------------------------------------ helpers
 
-std::string JsonTypeName(const Json& j) {
+std::string JsonTypeName(El j) {
   switch (j.type()) {
-    case Json::value_t::null:
+    case ElType::NULL_VALUE:
       return "null";
-    case Json::value_t::boolean:
+    case ElType::BOOL:
       return "bool";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
+    case ElType::INT64:
+    case ElType::UINT64:
       return "integer";
-    case Json::value_t::number_float:
+    case ElType::DOUBLE:
       return "float";
-    case Json::value_t::string:
+    case ElType::STRING:
       return "string";
-    case Json::value_t::array:
+    case ElType::ARRAY:
       return "array";
-    case Json::value_t::object:
+    case ElType::OBJECT:
       return "object";
+  }
+  return "unsupported value";
+}
+
+bool IsNull(El j) { return j.type() == ElType::NULL_VALUE; }
+bool IsBool(El j) { return j.type() == ElType::BOOL; }
+bool IsString(El j) { return j.type() == ElType::STRING; }
+bool IsArray(El j) { return j.type() == ElType::ARRAY; }
+bool IsObject(El j) { return j.type() == ElType::OBJECT; }
+bool IsInteger(El j) { return j.type() == ElType::INT64 || j.type() == ElType::UINT64; }
+bool IsNumber(El j) { return IsInteger(j) || j.type() == ElType::DOUBLE; }
+// nlohmann's number_unsigned: an integer without a minus sign.
+bool IsUnsigned(El j) {
+  return j.type() == ElType::UINT64 ||
+         (j.type() == ElType::INT64 && j.get_int64().value_unsafe() >= 0);
+}
+
+// Accessors for a value already known to have the type.
+bool AsBool(El j) { return j.get_bool().value_unsafe(); }
+std::string_view AsString(El j) { return j.get_string().value_unsafe(); }
+uint64_t AsUint(El j) {
+  return j.type() == ElType::UINT64 ? j.get_uint64().value_unsafe()
+                                    : static_cast<uint64_t>(j.get_int64().value_unsafe());
+}
+double AsDouble(El j) {
+  switch (j.type()) {
+    case ElType::INT64:
+      return static_cast<double>(j.get_int64().value_unsafe());
+    case ElType::UINT64:
+      return static_cast<double>(j.get_uint64().value_unsafe());
     default:
-      return "unsupported value";
+      return j.get_double().value_unsafe();
+  }
+}
+simdjson::dom::array AsArray(El j) { return j.get_array().value_unsafe(); }
+
+// Number of elements of an array (simdjson's count saturates at 2^24 - 1).
+size_t ArraySize(El j) {
+  const simdjson::dom::array a = AsArray(j);
+  size_t n = a.size();
+  if (n < 0xFFFFFF) return n;
+  n = 0;
+  for (El e : a) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+// The elements of a (short) array, for random access.
+std::vector<El> Items(El j) {
+  std::vector<El> out;
+  for (El e : AsArray(j)) out.push_back(e);
+  return out;
+}
+
+// The members of an object as nlohmann presented them: sorted by key, and of duplicate
+// keys only the last.
+class Obj {
+ public:
+  struct Member {
+    std::string_view key;
+    El value;
+  };
+
+  explicit Obj(El j) {
+    const simdjson::dom::object object = j.get_object().value_unsafe();
+    for (auto kv : object) members_.push_back({kv.key, kv.value});
+    auto by_key = [](const Member& a, const Member& b) { return a.key < b.key; };
+    if (!std::is_sorted(members_.begin(), members_.end(), by_key)) {
+      std::stable_sort(members_.begin(), members_.end(), by_key);
+    }
+    // Of a run of equal keys, keep the last (document order is kept by stable_sort).
+    size_t w = 0;
+    for (size_t r = 0; r < members_.size(); ++r) {
+      if (r + 1 < members_.size() && members_[r + 1].key == members_[r].key) continue;
+      members_[w++] = members_[r];
+    }
+    members_.resize(w);
+  }
+
+  const El* Find(std::string_view key) const {
+    auto it = std::lower_bound(members_.begin(), members_.end(), key,
+                               [](const Member& m, std::string_view k) { return m.key < k; });
+    return it != members_.end() && it->key == key ? &it->value : nullptr;
+  }
+  // Adds a member whose key is not present yet, keeping the order.
+  void Insert(const Member& m) {
+    auto it = std::lower_bound(members_.begin(), members_.end(), m.key,
+                               [](const Member& a, std::string_view k) { return a.key < k; });
+    members_.insert(it, m);
+  }
+  size_t size() const { return members_.size(); }
+  std::vector<Member>::const_iterator begin() const { return members_.begin(); }
+  std::vector<Member>::const_iterator end() const { return members_.end(); }
+
+ private:
+  std::vector<Member> members_;
+};
+
+// The compact JSON text nlohmann printed for a value (sorted keys, its number format).
+std::string NlohmannDump(El j) {
+  try {
+    return Json::parse(simdjson::minify(j)).dump();
+  } catch (const std::exception&) {
+    return simdjson::minify(j);
   }
 }
 
@@ -59,7 +179,7 @@ Status Bad(std::string_view path, std::string_view why) {
   return Status::InvalidArgument(std::move(m));
 }
 
-Status Expected(std::string_view path, std::string_view what, const Json& got) {
+Status Expected(std::string_view path, std::string_view what, El got) {
   return Bad(path, "expected " + std::string(what) + ", got " + JsonTypeName(got));
 }
 
@@ -102,86 +222,128 @@ Status CheckDepth(std::string_view text) {
   return Status::OK();
 }
 
-Result<Json> ParseJson(std::string_view text) {
-  GANNET_RETURN_IF_ERROR(CheckDepth(text));
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::exception& e) {
-    return Status::InvalidArgument(std::string("malformed JSON: ") + e.what());
-  } catch (const std::exception& e) {  // e.g. bad_alloc
-    return Status::InvalidArgument(std::string("malformed JSON: ") + e.what());
+// A parsed document: `root` stays valid while this object lives. Not reentrant per
+// thread for small documents (they share the thread's parser); the decoders below parse
+// one document at a time.
+class ParsedJson {
+ public:
+  Status Parse(std::string_view text) {
+    GANNET_RETURN_IF_ERROR(CheckDepth(text));
+    simdjson::dom::parser* parser;
+    if (text.size() <= kReusedParserMaxBytes) {
+      thread_local simdjson::dom::parser reused;
+      parser = &reused;
+    } else {
+      own_ = std::make_unique<simdjson::dom::parser>();
+      parser = own_.get();
+    }
+    if (parser->parse(text.data(), text.size()).get(root_) == simdjson::SUCCESS) {
+      return Status::OK();
+    }
+    // simdjson refuses some texts nlohmann accepts (see the top of the file): nlohmann
+    // decides, and its message is the one reported.
+    try {
+      fallback_ = Json::parse(text.begin(), text.end()).dump();
+    } catch (const Json::exception& e) {
+      return Status::InvalidArgument(std::string("malformed JSON: ") + e.what());
+    } catch (const std::exception& e) {  // e.g. bad_alloc
+      return Status::InvalidArgument(std::string("malformed JSON: ") + e.what());
+    }
+    const simdjson::error_code err = parser->parse(fallback_).get(root_);
+    if (err != simdjson::SUCCESS) {
+      return Status::InvalidArgument(std::string("malformed JSON: ") +
+                                     simdjson::error_message(err));
+    }
+    return Status::OK();
   }
-}
+  El root() const { return root_; }
 
-Value NumberToValue(const Json& j) {
-  if (j.is_number_unsigned()) {
-    const uint64_t u = j.get<uint64_t>();
+ private:
+  std::unique_ptr<simdjson::dom::parser> own_;
+  std::string fallback_;
+  El root_;
+};
+
+Value NumberToValue(El j) {
+  if (IsUnsigned(j)) {
+    const uint64_t u = AsUint(j);
     if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       return Value::Int(static_cast<int64_t>(u));
     }
     return Value::Uint(u);
   }
-  if (j.is_number_integer()) return Value::Int(j.get<int64_t>());
-  return Value::Float(j.get<double>());
+  if (j.type() == ElType::INT64) return Value::Int(j.get_int64().value_unsafe());
+  return Value::Float(AsDouble(j));
 }
 
 // A scalar (non-null, non-array) JSON value.
-Result<Value> JsonToScalar(const Json& j, std::string_view path) {
-  if (j.is_boolean()) return Value::Bool(j.get<bool>());
-  if (j.is_number()) return NumberToValue(j);
-  if (j.is_string()) return Value::String(j.get<std::string>());
+Result<Value> JsonToScalar(El j, std::string_view path) {
+  if (IsBool(j)) return Value::Bool(AsBool(j));
+  if (IsNumber(j)) return NumberToValue(j);
+  if (IsString(j)) return Value::String(std::string(AsString(j)));
   return Expected(path, "bool, number or string", j);
 }
 
 // Any attribute / operand value: null, scalar, or an array of scalars.
-Result<Value> JsonToValue(const Json& j, std::string_view path) {
-  if (j.is_null()) return Value();
-  if (j.is_array()) {
+Result<Value> JsonToValue(El j, std::string_view path) {
+  if (IsNull(j)) return Value();
+  if (IsArray(j)) {
     std::vector<Value> out;
-    out.reserve(j.size());
-    for (size_t i = 0; i < j.size(); ++i) {
-      const Json& e = j[i];
-      if (e.is_null()) return Bad(Idx(path, i), "null is not allowed inside an array");
-      if (e.is_array()) return Bad(Idx(path, i), "nested arrays are not supported");
+    out.reserve(ArraySize(j));
+    size_t i = 0;
+    for (El e : AsArray(j)) {
+      if (IsNull(e)) return Bad(Idx(path, i), "null is not allowed inside an array");
+      if (IsArray(e)) return Bad(Idx(path, i), "nested arrays are not supported");
       GANNET_ASSIGN_OR_RETURN(Value v, JsonToScalar(e, Idx(path, i)));
       out.push_back(std::move(v));
+      ++i;
     }
     return Value::Array(std::move(out));
   }
-  if (j.is_object()) return Expected(path, "a value (not an object)", j);
+  if (IsObject(j)) return Expected(path, "a value (not an object)", j);
   return JsonToScalar(j, path);
 }
 
 // A vector: an array of numbers or a base64 string of little-endian f32.
-Result<std::vector<float>> JsonToVector(const Json& j, std::string_view path) {
-  if (j.is_string()) {
-    auto r = model::DecodeBase64Floats(j.get_ref<const std::string&>());
+Result<std::vector<float>> JsonToVector(El j, std::string_view path) {
+  if (IsString(j)) {
+    auto r = model::DecodeBase64Floats(AsString(j));
     if (!r.ok()) return Bad(path, r.status().message());
     return std::move(r).value();
   }
-  if (!j.is_array()) return Expected(path, "array of numbers or base64 string", j);
+  if (!IsArray(j)) return Expected(path, "array of numbers or base64 string", j);
   std::vector<float> v;
-  v.reserve(j.size());
-  for (size_t i = 0; i < j.size(); ++i) {
-    const Json& e = j[i];
-    if (!e.is_number()) return Expected(Idx(path, i), "number", e);
-    v.push_back(model::ToF32(e.get<double>()));
+  v.reserve(ArraySize(j));
+  for (El e : AsArray(j)) {
+    double d;
+    switch (e.type()) {
+      case ElType::DOUBLE:
+        d = e.get_double().value_unsafe();
+        break;
+      case ElType::INT64:
+      case ElType::UINT64:
+        d = AsDouble(e);
+        break;
+      default:
+        return Expected(Idx(path, v.size()), "number", e);
+    }
+    v.push_back(model::ToF32(d));
   }
   return v;
 }
 
-Result<Id> JsonToId(const Json& j, std::string_view path) {
-  if (j.is_number_unsigned()) return Id(j.get<uint64_t>());
-  if (j.is_number_integer()) {
+Result<Id> JsonToId(El j, std::string_view path) {
+  if (IsUnsigned(j)) return Id(AsUint(j));
+  if (IsInteger(j)) {
     return Bad(path, "expected non-negative integer or string, got negative integer");
   }
-  if (j.is_string()) {
-    const auto& s = j.get_ref<const std::string&>();
+  if (IsString(j)) {
+    const std::string_view s = AsString(j);
     if (s.size() > Id::kMaxStringBytes) {
       return Bad(path, "string id is " + std::to_string(s.size()) + " bytes; the limit is " +
                            std::to_string(Id::kMaxStringBytes));
     }
-    return Id(s);
+    return Id(std::string(s));
   }
   return Expected(path, "integer or string", j);
 }
@@ -189,8 +351,8 @@ Result<Id> JsonToId(const Json& j, std::string_view path) {
 // The value of attribute `name` in a row. The attribute "vector" is decoded as a vector
 // right away (it is always a vector attribute); other declared vector attributes arrive
 // as arrays / base64 strings and are coerced by validation.
-Result<Value> AttrValue(std::string_view name, const Json& j, std::string_view path) {
-  if (name == kVectorAttr && !j.is_null()) {
+Result<Value> AttrValue(std::string_view name, El j, std::string_view path) {
+  if (name == kVectorAttr && !IsNull(j)) {
     GANNET_ASSIGN_OR_RETURN(std::vector<float> v, JsonToVector(j, path));
     return Value::Vector(std::move(v));
   }
@@ -198,59 +360,63 @@ Result<Value> AttrValue(std::string_view name, const Json& j, std::string_view p
 }
 
 // Null in an upsert means "absent"; in a patch, "remove the attribute".
-void SetAttr(Document& doc, const std::string& name, Value v, bool is_patch) {
+void SetAttr(Document& doc, std::string_view name, Value v, bool is_patch) {
   if (v.is_null() && !is_patch) return;
-  doc.Set(name, std::move(v));
+  doc.Set(std::string(name), std::move(v));
 }
 
-Status ParseRows(const Json& j, std::string_view path, bool is_patch, std::vector<Document>& out) {
-  if (!j.is_array()) return Expected(path, "array of row objects", j);
-  out.reserve(out.size() + j.size());
-  for (size_t i = 0; i < j.size(); ++i) {
-    const Json& row = j[i];
-    const std::string rpath = Idx(path, i);
-    if (!row.is_object()) return Expected(rpath, "object", row);
-    auto id_it = row.find(kIdAttr);
-    if (id_it == row.end()) return Bad(rpath, "missing \"id\"");
+Status ParseRows(El j, std::string_view path, bool is_patch, std::vector<Document>& out) {
+  if (!IsArray(j)) return Expected(path, "array of row objects", j);
+  out.reserve(out.size() + ArraySize(j));
+  size_t i = 0;
+  for (El row : AsArray(j)) {
+    const std::string rpath = Idx(path, i++);
+    if (!IsObject(row)) return Expected(rpath, "object", row);
+    const Obj members(row);
+    const El* id = members.Find(kIdAttr);
+    if (id == nullptr) return Bad(rpath, "missing \"id\"");
     Document doc;
-    GANNET_ASSIGN_OR_RETURN(doc.id, JsonToId(*id_it, Sub(rpath, kIdAttr)));
-    doc.attrs.reserve(row.size() - 1);
-    for (auto it = row.begin(); it != row.end(); ++it) {
-      if (it.key() == kIdAttr) continue;
-      GANNET_ASSIGN_OR_RETURN(Value v, AttrValue(it.key(), it.value(), Sub(rpath, it.key())));
-      SetAttr(doc, it.key(), std::move(v), is_patch);
+    GANNET_ASSIGN_OR_RETURN(doc.id, JsonToId(*id, Sub(rpath, kIdAttr)));
+    doc.attrs.reserve(members.size() - 1);
+    for (const auto& [key, value] : members) {
+      if (key == kIdAttr) continue;
+      GANNET_ASSIGN_OR_RETURN(Value v, AttrValue(key, value, Sub(rpath, key)));
+      SetAttr(doc, key, std::move(v), is_patch);
     }
     out.push_back(std::move(doc));
   }
   return Status::OK();
 }
 
-Status ParseColumns(const Json& j, std::string_view path, bool is_patch,
-                    std::vector<Document>& out) {
-  if (!j.is_object()) return Expected(path, "object of columns", j);
-  auto id_it = j.find(kIdAttr);
-  if (id_it == j.end()) return Bad(path, "missing \"id\" column");
+Status ParseColumns(El j, std::string_view path, bool is_patch, std::vector<Document>& out) {
+  if (!IsObject(j)) return Expected(path, "object of columns", j);
+  const Obj columns(j);
+  const El* ids = columns.Find(kIdAttr);
+  if (ids == nullptr) return Bad(path, "missing \"id\" column");
   const std::string id_path = Sub(path, kIdAttr);
-  if (!id_it->is_array()) return Expected(id_path, "array of ids", *id_it);
-  const size_t n = id_it->size();
+  if (!IsArray(*ids)) return Expected(id_path, "array of ids", *ids);
+  const size_t n = ArraySize(*ids);
   const size_t base = out.size();
   out.resize(base + n);
-  for (size_t i = 0; i < n; ++i) {
-    GANNET_ASSIGN_OR_RETURN(out[base + i].id, JsonToId((*id_it)[i], Idx(id_path, i)));
+  size_t i = 0;
+  for (El e : AsArray(*ids)) {
+    GANNET_ASSIGN_OR_RETURN(out[base + i].id, JsonToId(e, Idx(id_path, i)));
+    ++i;
   }
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.key() == kIdAttr) continue;
-    const std::string cpath = Sub(path, it.key());
-    const Json& col = it.value();
-    if (!col.is_array()) return Expected(cpath, "array", col);
-    if (col.size() != n) {
+  for (const auto& [key, col] : columns) {
+    if (key == kIdAttr) continue;
+    const std::string cpath = Sub(path, key);
+    if (!IsArray(col)) return Expected(cpath, "array", col);
+    const size_t size = ArraySize(col);
+    if (size != n) {
       return Bad(cpath, "expected " + std::to_string(n) +
-                            " values (the length of the id column), got " +
-                            std::to_string(col.size()));
+                            " values (the length of the id column), got " + std::to_string(size));
     }
-    for (size_t i = 0; i < n; ++i) {
-      GANNET_ASSIGN_OR_RETURN(Value v, AttrValue(it.key(), col[i], Idx(cpath, i)));
-      SetAttr(out[base + i], it.key(), std::move(v), is_patch);
+    i = 0;
+    for (El e : AsArray(col)) {
+      GANNET_ASSIGN_OR_RETURN(Value v, AttrValue(key, e, Idx(cpath, i)));
+      SetAttr(out[base + i], key, std::move(v), is_patch);
+      ++i;
     }
   }
   return Status::OK();
@@ -267,59 +433,63 @@ bool IsGlobOp(Filter::Op op) {
          op == Filter::Op::kNotIGlob;
 }
 
-Result<Filter> JsonToFilter(const Json& j, const std::string& path, int depth) {
+Result<Filter> JsonToFilter(El j, const std::string& path, int depth) {
   if (depth > kMaxFilterDepth) {
     return Bad(path, "filter nesting deeper than " + std::to_string(kMaxFilterDepth) + " levels");
   }
-  if (!j.is_array() || j.empty()) {
+  if (!IsArray(j) || ArraySize(j) == 0) {
     return Expected(path, "filter array like [\"attr\", \"Eq\", value] or [\"And\", [...]]", j);
   }
-  if (!j[0].is_string()) return Expected(Idx(path, 0), "string", j[0]);
-  const std::string& head = j[0].get_ref<const std::string&>();
+  const std::vector<El> items = Items(j);
+  if (!IsString(items[0])) return Expected(Idx(path, 0), "string", items[0]);
+  const std::string head(AsString(items[0]));
   Filter f;
   if (head == "And" || head == "Or") {
     f.op = head == "And" ? Filter::Op::kAnd : Filter::Op::kOr;
-    if (j.size() != 2) return Bad(path, "expected [\"" + head + "\", [filters...]]");
-    const Json& list = j[1];
+    if (items.size() != 2) return Bad(path, "expected [\"" + head + "\", [filters...]]");
+    const El list = items[1];
     const std::string lpath = Idx(path, 1);
-    if (!list.is_array()) return Expected(lpath, "array of filters", list);
-    f.children.reserve(list.size());
-    for (size_t i = 0; i < list.size(); ++i) {
-      GANNET_ASSIGN_OR_RETURN(Filter c, JsonToFilter(list[i], Idx(lpath, i), depth + 1));
+    if (!IsArray(list)) return Expected(lpath, "array of filters", list);
+    f.children.reserve(ArraySize(list));
+    size_t i = 0;
+    for (El e : AsArray(list)) {
+      GANNET_ASSIGN_OR_RETURN(Filter c, JsonToFilter(e, Idx(lpath, i++), depth + 1));
       f.children.push_back(std::move(c));
     }
     return f;
   }
   if (head == "Not") {
     f.op = Filter::Op::kNot;
-    if (j.size() != 2) return Bad(path, "expected [\"Not\", filter]");
-    GANNET_ASSIGN_OR_RETURN(Filter c, JsonToFilter(j[1], Idx(path, 1), depth + 1));
+    if (items.size() != 2) return Bad(path, "expected [\"Not\", filter]");
+    GANNET_ASSIGN_OR_RETURN(Filter c, JsonToFilter(items[1], Idx(path, 1), depth + 1));
     f.children.push_back(std::move(c));
     return f;
   }
-  if (j.size() < 2) return Bad(path, "expected [\"attr\", \"Op\", value]");
-  if (!j[1].is_string()) return Expected(Idx(path, 1), "operator string", j[1]);
-  auto op = ParseFilterOp(j[1].get_ref<const std::string&>());
+  if (items.size() < 2) return Bad(path, "expected [\"attr\", \"Op\", value]");
+  if (!IsString(items[1])) return Expected(Idx(path, 1), "operator string", items[1]);
+  const std::string op_name(AsString(items[1]));
+  auto op = ParseFilterOp(op_name);
   if (!op.ok()) return Bad(Idx(path, 1), op.status().message());
   if (*op == Filter::Op::kAnd || *op == Filter::Op::kOr || *op == Filter::Op::kNot) {
-    return Bad(Idx(path, 1), "logical operator '" + j[1].get<std::string>() +
-                                 "' must come first: [\"" + j[1].get<std::string>() + "\", ...]");
+    return Bad(Idx(path, 1),
+               "logical operator '" + op_name + "' must come first: [\"" + op_name + "\", ...]");
   }
-  if (j.size() != 3) {
-    return Bad(path, "expected [\"attr\", \"" + j[1].get<std::string>() + "\", value], got " +
-                         std::to_string(j.size()) + " elements");
+  if (items.size() != 3) {
+    return Bad(path, "expected [\"attr\", \"" + op_name + "\", value], got " +
+                         std::to_string(items.size()) + " elements");
   }
   f.op = *op;
   f.attr = head;
-  const Json& operand = j[2];
+  const El operand = items[2];
   const std::string opath = Idx(path, 2);
-  if (operand.is_object()) {
-    auto ref = operand.find("$ref_new");
-    if (operand.size() != 1 || ref == operand.end()) {
+  if (IsObject(operand)) {
+    const Obj members(operand);
+    const El* ref = members.Find("$ref_new");
+    if (members.size() != 1 || ref == nullptr) {
       return Bad(opath, "expected a value or {\"$ref_new\": \"attr\"}, got object");
     }
-    if (!ref->is_string()) return Expected(Sub(opath, "$ref_new"), "attribute name string", *ref);
-    f.ref_new = ref->get<std::string>();
+    if (!IsString(*ref)) return Expected(Sub(opath, "$ref_new"), "attribute name string", *ref);
+    f.ref_new = std::string(AsString(*ref));
     return f;
   }
   GANNET_ASSIGN_OR_RETURN(f.value, JsonToValue(operand, opath));
@@ -336,66 +506,65 @@ Result<Filter> JsonToFilter(const Json& j, const std::string& path, int depth) {
 
 // ------------------------------------------------------------------------ schema
 
-Result<ScalarType> ParseIdType(const Json& j, std::string_view path) {
-  const Json* t = &j;
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (it.key() != "type") return Bad(Sub(path, it.key()), "unknown field for the id");
+Result<ScalarType> ParseIdType(El j, std::string_view path) {
+  El t = j;
+  if (IsObject(j)) {
+    const Obj members(j);
+    for (const auto& m : members) {
+      if (m.key != "type") return Bad(Sub(path, m.key), "unknown field for the id");
     }
-    auto it = j.find("type");
-    if (it == j.end()) return Bad(path, "missing \"type\"");
-    t = &*it;
+    const El* type = members.Find("type");
+    if (type == nullptr) return Bad(path, "missing \"type\"");
+    t = *type;
   }
-  const std::string tpath = j.is_object() ? Sub(path, "type") : std::string(path);
-  if (!t->is_string()) return Expected(tpath, "type string", *t);
-  const std::string& s = t->get_ref<const std::string&>();
+  const std::string tpath = IsObject(j) ? Sub(path, "type") : std::string(path);
+  if (!IsString(t)) return Expected(tpath, "type string", t);
+  const std::string s(AsString(t));
   if (s == "uint") return ScalarType::kUint;
   if (s == "uuid") return ScalarType::kUuid;
   if (s == "string") return ScalarType::kString;
   return Bad(tpath, "id type must be uint, uuid or string, got \"" + s.substr(0, 64) + "\"");
 }
 
-Result<AttributeSchema> ParseAttributeSchema(const Json& j, std::string_view path) {
+Result<AttributeSchema> ParseAttributeSchema(El j, std::string_view path) {
   AttributeSchema a;
-  if (j.is_string()) {
-    auto t = AttrType::Parse(j.get_ref<const std::string&>());
+  if (IsString(j)) {
+    auto t = AttrType::Parse(AsString(j));
     if (!t.ok()) return Bad(path, t.status().message());
     a.type = *t;
     return a;
   }
-  if (!j.is_object()) return Expected(path, "type string or object", j);
-  auto type_it = j.find("type");
-  if (type_it == j.end()) return Bad(path, "missing \"type\"");
+  if (!IsObject(j)) return Expected(path, "type string or object", j);
+  const Obj members(j);
+  if (members.Find("type") == nullptr) return Bad(path, "missing \"type\"");
   std::optional<bool> filterable;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& k = it.key();
-    const Json& v = it.value();
+  for (const auto& [k, v] : members) {
     const std::string kpath = Sub(path, k);
     if (k == "type") {
-      if (!v.is_string()) return Expected(kpath, "type string", v);
-      auto t = AttrType::Parse(v.get_ref<const std::string&>());
+      if (!IsString(v)) return Expected(kpath, "type string", v);
+      auto t = AttrType::Parse(AsString(v));
       if (!t.ok()) return Bad(kpath, t.status().message());
       a.type = *t;
     } else if (k == "filterable") {
-      if (!v.is_boolean()) return Expected(kpath, "bool", v);
-      filterable = v.get<bool>();
+      if (!IsBool(v)) return Expected(kpath, "bool", v);
+      filterable = AsBool(v);
     } else if (k == "full_text_search") {
-      if (v.is_boolean()) {
-        a.full_text_search = v.get<bool>() ? "true" : "";
-      } else if (v.is_object()) {
-        a.full_text_search = v.dump();
+      if (IsBool(v)) {
+        a.full_text_search = AsBool(v) ? "true" : "";
+      } else if (IsObject(v)) {
+        a.full_text_search = NlohmannDump(v);
       } else {
         return Expected(kpath, "bool or object", v);
       }
     } else if (k == "ann") {
       // Gannet indexes every vector attribute; accepted for compatibility.
-      if (!v.is_boolean() && !v.is_object()) return Expected(kpath, "bool or object", v);
+      if (!IsBool(v) && !IsObject(v)) return Expected(kpath, "bool or object", v);
     } else if (k == "glob") {
       // Glob filters work on every string attribute; accepted for compatibility.
-      if (!v.is_boolean()) return Expected(kpath, "bool", v);
+      if (!IsBool(v)) return Expected(kpath, "bool", v);
     } else if (k == "regex" || k == "fuzzy") {
-      if (!v.is_boolean()) return Expected(kpath, "bool", v);
-      if (v.get<bool>()) return Bad(kpath, "not supported yet");
+      if (!IsBool(v)) return Expected(kpath, "bool", v);
+      if (AsBool(v)) return Bad(kpath, "not supported yet");
     } else {
       return Bad(kpath, "unknown schema field");
     }
@@ -410,48 +579,51 @@ Result<AttributeSchema> ParseAttributeSchema(const Json& j, std::string_view pat
   return a;
 }
 
-Result<Schema> JsonToSchema(const Json& j, std::string_view path) {
-  if (!j.is_object()) return Expected(path, "object", j);
+Result<Schema> JsonToSchema(El j, std::string_view path) {
+  if (!IsObject(j)) return Expected(path, "object", j);
   Schema s;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string apath = Sub(path, it.key());
-    if (it.key() == kIdAttr) {
-      GANNET_ASSIGN_OR_RETURN(ScalarType t, ParseIdType(it.value(), apath));
+  for (const auto& [key, value] : Obj(j)) {
+    const std::string apath = Sub(path, key);
+    if (key == kIdAttr) {
+      GANNET_ASSIGN_OR_RETURN(ScalarType t, ParseIdType(value, apath));
       s.id_type = t;
       continue;
     }
-    if (it.key().empty()) return Bad(path, "empty attribute name");
-    GANNET_ASSIGN_OR_RETURN(AttributeSchema a, ParseAttributeSchema(it.value(), apath));
-    s.attributes.emplace(it.key(), std::move(a));
+    if (key.empty()) return Bad(path, "empty attribute name");
+    GANNET_ASSIGN_OR_RETURN(AttributeSchema a, ParseAttributeSchema(value, apath));
+    s.attributes.emplace(std::string(key), std::move(a));
   }
   return s;
 }
 
-Result<DistanceMetric> JsonToMetric(const Json& j, std::string_view path) {
-  if (!j.is_string()) return Expected(path, "string", j);
-  auto m = ParseDistanceMetric(j.get_ref<const std::string&>());
+Result<DistanceMetric> JsonToMetric(El j, std::string_view path) {
+  if (!IsString(j)) return Expected(path, "string", j);
+  auto m = ParseDistanceMetric(AsString(j));
   if (!m.ok()) return Bad(path, m.status().message());
   return *m;
 }
 
-Result<std::vector<std::string>> JsonToStringList(const Json& j, std::string_view path) {
-  if (!j.is_array()) return Expected(path, "array of strings", j);
+Result<std::vector<std::string>> JsonToStringList(El j, std::string_view path) {
+  if (!IsArray(j)) return Expected(path, "array of strings", j);
   std::vector<std::string> out;
-  out.reserve(j.size());
-  for (size_t i = 0; i < j.size(); ++i) {
-    if (!j[i].is_string()) return Expected(Idx(path, i), "string", j[i]);
-    out.push_back(j[i].get<std::string>());
+  out.reserve(ArraySize(j));
+  for (El e : AsArray(j)) {
+    if (!IsString(e)) return Expected(Idx(path, out.size()), "string", e);
+    out.emplace_back(AsString(e));
   }
   return out;
 }
 
-Result<uint32_t> JsonToLimit(const Json& j, std::string_view path) {
-  if (!j.is_number_integer()) return Expected(path, "integer", j);
-  if (j.is_number_unsigned()) {
-    const uint64_t v = j.get<uint64_t>();
+Result<uint32_t> JsonToLimit(El j, std::string_view path) {
+  if (!IsInteger(j)) return Expected(path, "integer", j);
+  if (IsUnsigned(j)) {
+    const uint64_t v = AsUint(j);
     if (v >= 1 && v <= kMaxTopK) return static_cast<uint32_t>(v);
+    return Bad(path,
+               "must be between 1 and " + std::to_string(kMaxTopK) + ", got " + std::to_string(v));
   }
-  return Bad(path, "must be between 1 and " + std::to_string(kMaxTopK) + ", got " + j.dump());
+  return Bad(path, "must be between 1 and " + std::to_string(kMaxTopK) + ", got " +
+                       std::to_string(j.get_int64().value_unsafe()));
 }
 
 // ------------------------------------------------------------------------ writer
@@ -705,12 +877,13 @@ uint64_t RoundMs(double ms) {
 // ------------------------------------------------------------------------ public API
 
 Result<WriteRequest> ParseWriteRequest(std::string_view json) {
-  GANNET_ASSIGN_OR_RETURN(Json j, ParseJson(json));
-  if (!j.is_object()) return Expected("request", "object", j);
+  ParsedJson doc;
+  GANNET_RETURN_IF_ERROR(doc.Parse(json));
+  const El j = doc.root();
+  if (!IsObject(j)) return Expected("request", "object", j);
   WriteRequest req;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& k = it.key();
-    const Json& v = it.value();
+  for (const auto& [key, v] : Obj(j)) {
+    const std::string k(key);
     if (k == "upsert_rows") {
       GANNET_RETURN_IF_ERROR(ParseRows(v, k, /*is_patch=*/false, req.upserts));
     } else if (k == "upsert_columns") {
@@ -720,10 +893,10 @@ Result<WriteRequest> ParseWriteRequest(std::string_view json) {
     } else if (k == "patch_columns") {
       GANNET_RETURN_IF_ERROR(ParseColumns(v, k, /*is_patch=*/true, req.patches));
     } else if (k == "deletes") {
-      if (!v.is_array()) return Expected(k, "array of ids", v);
-      req.deletes.reserve(v.size());
-      for (size_t i = 0; i < v.size(); ++i) {
-        GANNET_ASSIGN_OR_RETURN(Id id, JsonToId(v[i], Idx(k, i)));
+      if (!IsArray(v)) return Expected(k, "array of ids", v);
+      req.deletes.reserve(ArraySize(v));
+      for (El e : AsArray(v)) {
+        GANNET_ASSIGN_OR_RETURN(Id id, JsonToId(e, Idx(k, req.deletes.size())));
         req.deletes.push_back(std::move(id));
       }
     } else if (k == "delete_by_filter") {
@@ -735,14 +908,14 @@ Result<WriteRequest> ParseWriteRequest(std::string_view json) {
     } else if (k == "delete_condition") {
       GANNET_ASSIGN_OR_RETURN(req.delete_condition, JsonToFilter(v, k, 1));
     } else if (k == "distance_metric") {
-      if (v.is_null()) continue;
+      if (IsNull(v)) continue;
       GANNET_ASSIGN_OR_RETURN(req.distance_metric, JsonToMetric(v, k));
     } else if (k == "schema") {
-      if (v.is_null()) continue;
+      if (IsNull(v)) continue;
       GANNET_ASSIGN_OR_RETURN(req.schema, JsonToSchema(v, k));
     } else if (k == "return_affected_ids") {
-      if (!v.is_boolean()) return Expected(k, "bool", v);
-      req.return_affected_ids = v.get<bool>();
+      if (!IsBool(v)) return Expected(k, "bool", v);
+      req.return_affected_ids = AsBool(v);
     } else if (k == "patch_by_filter" || k == "copy_from_namespace" ||
                k == "branch_from_namespace" || k == "encryption") {
       return Bad(k, "not supported yet");
@@ -758,30 +931,31 @@ namespace {
 // Maximum number of sub-queries in one multi-query request (as turbopuffer).
 constexpr size_t kMaxMultiQueries = 16;
 
-Result<QueryRequest> JsonToQuery(const Json& j) {
-  if (!j.is_object()) return Expected("request", "object", j);
+Result<QueryRequest> MembersToQuery(const Obj& members) {
   QueryRequest q;
   bool has_top_k = false, has_limit = false, has_include = false, has_exclude = false;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& k = it.key();
-    const Json& v = it.value();
+  for (const auto& [key, v] : members) {
+    const std::string k(key);
     if (k == "rank_by") {
-      if (v.is_null()) continue;
-      if (!v.is_array() || v.size() < 2 || !v[0].is_string() || !v[1].is_string()) {
+      if (IsNull(v)) continue;
+      const std::vector<El> items = IsArray(v) ? Items(v) : std::vector<El>();
+      if (items.size() < 2 || !IsString(items[0]) || !IsString(items[1])) {
         return Bad(
             k, "expected [\"vector\", \"ANN\"|\"kNN\", vector] or [\"attr\", \"asc\"|\"desc\"]");
       }
-      const std::string& attr = v[0].get_ref<const std::string&>();
-      const std::string& fn = v[1].get_ref<const std::string&>();
+      const std::string attr(AsString(items[0]));
+      const std::string fn(AsString(items[1]));
       if (fn == "ANN" || fn == "kNN") {
-        if (v.size() != 3) return Bad(k, "expected [\"" + attr + "\", \"" + fn + "\", vector]");
+        if (items.size() != 3) {
+          return Bad(k, "expected [\"" + attr + "\", \"" + fn + "\", vector]");
+        }
         q.rank_by.kind = RankBy::Kind::kVector;
         q.rank_by.attr = attr;
         q.rank_by.approximate = fn == "ANN";
-        GANNET_ASSIGN_OR_RETURN(q.rank_by.vector, JsonToVector(v[2], Idx(k, 2)));
+        GANNET_ASSIGN_OR_RETURN(q.rank_by.vector, JsonToVector(items[2], Idx(k, 2)));
         if (q.rank_by.vector.empty()) return Bad(Idx(k, 2), "query vector is empty");
       } else if (fn == "asc" || fn == "desc") {
-        if (v.size() != 2) return Bad(k, "expected [\"" + attr + "\", \"" + fn + "\"]");
+        if (items.size() != 2) return Bad(k, "expected [\"" + attr + "\", \"" + fn + "\"]");
         q.rank_by.kind = RankBy::Kind::kAttribute;
         q.rank_by.attr = attr;
         q.rank_by.descending = fn == "desc";
@@ -794,28 +968,29 @@ Result<QueryRequest> JsonToQuery(const Json& j) {
                                   "': expected ANN, kNN, asc or desc");
       }
     } else if (k == "filters") {
-      if (v.is_null()) continue;
+      if (IsNull(v)) continue;
       GANNET_ASSIGN_OR_RETURN(q.filters, JsonToFilter(v, k, 1));
     } else if (k == "top_k") {
       GANNET_ASSIGN_OR_RETURN(q.top_k, JsonToLimit(v, k));
       has_top_k = true;
     } else if (k == "limit") {
-      if (v.is_object()) {
-        for (auto f = v.begin(); f != v.end(); ++f) {
-          if (f.key() == "per") return Bad(Sub(k, "per"), "not supported yet");
-          if (f.key() != "total") return Bad(Sub(k, f.key()), "unknown field");
+      if (IsObject(v)) {
+        const Obj limit(v);
+        for (const auto& f : limit) {
+          if (f.key == "per") return Bad(Sub(k, "per"), "not supported yet");
+          if (f.key != "total") return Bad(Sub(k, f.key), "unknown field");
         }
-        auto t = v.find("total");
-        if (t == v.end()) return Bad(k, "missing \"total\"");
-        GANNET_ASSIGN_OR_RETURN(q.top_k, JsonToLimit(*t, Sub(k, "total")));
+        const El* total = limit.Find("total");
+        if (total == nullptr) return Bad(k, "missing \"total\"");
+        GANNET_ASSIGN_OR_RETURN(q.top_k, JsonToLimit(*total, Sub(k, "total")));
       } else {
         GANNET_ASSIGN_OR_RETURN(q.top_k, JsonToLimit(v, k));
       }
       has_limit = true;
     } else if (k == "include_attributes") {
       has_include = true;
-      if (v.is_boolean()) {
-        q.include_attributes.all = v.get<bool>();
+      if (IsBool(v)) {
+        q.include_attributes.all = AsBool(v);
         q.include_attributes.names.clear();
       } else {
         GANNET_ASSIGN_OR_RETURN(q.include_attributes.names, JsonToStringList(v, k));
@@ -824,47 +999,46 @@ Result<QueryRequest> JsonToQuery(const Json& j) {
       has_exclude = true;
       GANNET_ASSIGN_OR_RETURN(q.exclude_attributes, JsonToStringList(v, k));
     } else if (k == "aggregate_by") {
-      if (!v.is_object()) return Expected(k, "object of label -> aggregate", v);
-      for (auto a = v.begin(); a != v.end(); ++a) {
-        const std::string apath = Sub(k, a.key());
-        const Json& fn = a.value();
-        if (!fn.is_array() || fn.empty() || !fn[0].is_string()) {
+      if (!IsObject(v)) return Expected(k, "object of label -> aggregate", v);
+      for (const auto& [label, fn] : Obj(v)) {
+        const std::string apath = Sub(k, label);
+        if (!IsArray(fn) || ArraySize(fn) == 0 || !IsString(Items(fn)[0])) {
           return Expected(apath, "aggregate like [\"Count\"]", fn);
         }
-        const std::string& name = fn[0].get_ref<const std::string&>();
+        const std::string name(AsString(Items(fn)[0]));
         if (name == "Count") {
-          if (fn.size() != 1) return Bad(apath, "expected [\"Count\"]");
+          if (ArraySize(fn) != 1) return Bad(apath, "expected [\"Count\"]");
         } else if (name == "Sum") {
           return Bad(apath, "aggregate 'Sum' is not supported yet");
         } else {
           return Bad(apath, "unknown aggregate '" + name.substr(0, 64) + "'");
         }
-        q.aggregate_by[a.key()] = name;
+        q.aggregate_by[std::string(label)] = name;
       }
     } else if (k == "group_by") {
       GANNET_ASSIGN_OR_RETURN(q.group_by, JsonToStringList(v, k));
     } else if (k == "consistency") {
-      if (!v.is_object()) return Expected(k, "object", v);
-      for (auto c = v.begin(); c != v.end(); ++c) {
-        if (c.key() == "level") {
-          if (c->is_string() && c->get_ref<const std::string&>() == "strong") {
+      if (!IsObject(v)) return Expected(k, "object", v);
+      for (const auto& [ckey, c] : Obj(v)) {
+        if (ckey == "level") {
+          if (IsString(c) && AsString(c) == "strong") {
             q.consistency = Consistency::kStrong;
-          } else if (c->is_string() && c->get_ref<const std::string&>() == "eventual") {
+          } else if (IsString(c) && AsString(c) == "eventual") {
             q.consistency = Consistency::kEventual;
           } else {
             return Bad(Sub(k, "level"), "expected \"strong\" or \"eventual\"");
           }
-        } else if (c.key() == "max_staleness_seconds") {
+        } else if (ckey == "max_staleness_seconds") {
           // Accepted for compatibility; the staleness bound is the server's.
-          if (!c->is_number()) return Expected(Sub(k, c.key()), "number", *c);
+          if (!IsNumber(c)) return Expected(Sub(k, ckey), "number", c);
         } else {
-          return Bad(Sub(k, c.key()), "unknown field");
+          return Bad(Sub(k, ckey), "unknown field");
         }
       }
     } else if (k == "vector_encoding") {
-      if (v.is_string() && v.get_ref<const std::string&>() == "float") {
+      if (IsString(v) && AsString(v) == "float") {
         q.vector_encoding_base64 = false;
-      } else if (v.is_string() && v.get_ref<const std::string&>() == "base64") {
+      } else if (IsString(v) && AsString(v) == "base64") {
         q.vector_encoding_base64 = true;
       } else {
         return Bad(k, "expected \"float\" or \"base64\"");
@@ -892,53 +1066,68 @@ Result<QueryRequest> JsonToQuery(const Json& j) {
   return q;
 }
 
+Result<QueryRequest> JsonToQuery(El j) {
+  if (!IsObject(j)) return Expected("request", "object", j);
+  return MembersToQuery(Obj(j));
+}
+
 }  // namespace
 
 Result<QueryRequest> ParseQueryRequest(std::string_view json) {
-  GANNET_ASSIGN_OR_RETURN(Json j, ParseJson(json));
-  return JsonToQuery(j);
+  ParsedJson doc;
+  GANNET_RETURN_IF_ERROR(doc.Parse(json));
+  return JsonToQuery(doc.root());
 }
 
 Result<QueryBody> ParseQueryBody(std::string_view json) {
-  GANNET_ASSIGN_OR_RETURN(Json j, ParseJson(json));
+  ParsedJson doc;
+  GANNET_RETURN_IF_ERROR(doc.Parse(json));
+  const El j = doc.root();
   QueryBody body;
-  if (!j.is_object() || !j.contains("queries")) {
+  if (!IsObject(j)) {
     GANNET_ASSIGN_OR_RETURN(QueryRequest q, JsonToQuery(j));
+    body.queries.push_back(std::move(q));
+    return body;
+  }
+  const Obj top(j);
+  const El* queries = top.Find("queries");
+  if (queries == nullptr) {
+    GANNET_ASSIGN_OR_RETURN(QueryRequest q, MembersToQuery(top));
     body.queries.push_back(std::move(q));
     return body;
   }
   body.multi = true;
   // Top-level options apply to every sub-query.
-  Json shared = Json::object();
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& k = it.key();
-    if (k == "queries") continue;
-    if (k == "consistency" || k == "vector_encoding") {
-      shared[k] = it.value();
-    } else if (k == "rerank_by" || k == "limit" || k == "offset") {
-      return Bad(k, "not supported yet");
+  std::vector<Obj::Member> shared;
+  for (const auto& m : top) {
+    if (m.key == "queries") continue;
+    if (m.key == "consistency" || m.key == "vector_encoding") {
+      shared.push_back(m);
+    } else if (m.key == "rerank_by" || m.key == "limit" || m.key == "offset") {
+      return Bad(m.key, "not supported yet");
     } else {
-      return Bad(k, "unknown field");
+      return Bad(m.key, "unknown field");
     }
   }
-  const Json& list = j["queries"];
-  if (!list.is_array()) return Expected("queries", "array of queries", list);
-  if (list.empty()) return Bad("queries", "must not be empty");
-  if (list.size() > kMaxMultiQueries) {
+  const El list = *queries;
+  if (!IsArray(list)) return Expected("queries", "array of queries", list);
+  const size_t n = ArraySize(list);
+  if (n == 0) return Bad("queries", "must not be empty");
+  if (n > kMaxMultiQueries) {
     return Bad("queries", "at most " + std::to_string(kMaxMultiQueries) + " queries, got " +
-                              std::to_string(list.size()));
+                              std::to_string(n));
   }
-  for (size_t i = 0; i < list.size(); ++i) {
-    const std::string path = Idx("queries", i);
-    if (!list[i].is_object()) return Expected(path, "object", list[i]);
-    Json sub = list[i];
-    for (auto it = shared.begin(); it != shared.end(); ++it) {
-      if (sub.contains(it.key())) {
-        return Bad(Sub(path, it.key()), "set it once at the top level of the request");
+  for (El e : AsArray(list)) {
+    const std::string path = Idx("queries", body.queries.size());
+    if (!IsObject(e)) return Expected(path, "object", e);
+    Obj sub(e);
+    for (const auto& m : shared) {
+      if (sub.Find(m.key) != nullptr) {
+        return Bad(Sub(path, m.key), "set it once at the top level of the request");
       }
-      sub[it.key()] = it.value();
+      sub.Insert(m);
     }
-    Result<QueryRequest> q = JsonToQuery(sub);
+    Result<QueryRequest> q = MembersToQuery(sub);
     if (!q.ok()) return q.status().WithContext(path);
     body.queries.push_back(std::move(q).value());
   }
@@ -946,13 +1135,15 @@ Result<QueryBody> ParseQueryBody(std::string_view json) {
 }
 
 Result<Filter> ParseFilter(std::string_view json) {
-  GANNET_ASSIGN_OR_RETURN(Json j, ParseJson(json));
-  return JsonToFilter(j, "filters", 1);
+  ParsedJson doc;
+  GANNET_RETURN_IF_ERROR(doc.Parse(json));
+  return JsonToFilter(doc.root(), "filters", 1);
 }
 
 Result<Schema> ParseSchema(std::string_view json) {
-  GANNET_ASSIGN_OR_RETURN(Json j, ParseJson(json));
-  return JsonToSchema(j, "schema");
+  ParsedJson doc;
+  GANNET_RETURN_IF_ERROR(doc.Parse(json));
+  return JsonToSchema(doc.root(), "schema");
 }
 
 std::string SchemaToJson(const Schema& schema) {
