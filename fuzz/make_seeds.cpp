@@ -9,6 +9,7 @@
 #include "format/segment.h"
 #include "format/wal_entry.h"
 #include "gannet/json.h"
+#include "index/ivf_index.h"
 #include "model/validate.h"
 
 namespace {
@@ -55,5 +56,15 @@ int main(int argc, char** argv) {
 
   Put(dir, "segment_fuzz", "segment", gannet::format::EncodeSegment(req->upserts, schema));
   Put(dir, "deletion_vector_fuzz", "rows", gannet::format::EncodeDeletionVector({0, 3, 4, 90}));
+
+  std::vector<float> vectors(96 * 4);
+  for (size_t i = 0; i < vectors.size(); ++i) vectors[i] = static_cast<float>((i * 7919) % 101);
+  gannet::index::VectorRows rows;
+  rows.data = vectors.data();
+  rows.rows = 96;
+  rows.dims = 4;
+  auto ivf = gannet::index::IvfIndex::Build(rows, gannet::DistanceMetric::kEuclideanSquared);
+  if (!ivf.ok()) return 1;
+  Put(dir, "vector_index_fuzz", "index", (*ivf)->Encode());
   return 0;
 }

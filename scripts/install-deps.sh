@@ -3,7 +3,7 @@
 # when every package is already present.
 set -euo pipefail
 PKGS=(cmake ninja-build g++ make ccache pkg-config libgtest-dev libzstd-dev libxxhash-dev
-      nlohmann-json3-dev libboost1.81-dev libcurl4-openssl-dev libsimdjson-dev python3)
+      nlohmann-json3-dev libboost1.81-dev libcurl4-openssl-dev libsimdjson-dev libhwy-dev python3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,6 +17,8 @@ std::string_view ObjectKindName(ObjectKind kind) {
       return "segment";
     case ObjectKind::kDeletionVector:
       return "deletion vector";
+    case ObjectKind::kVectorIndex:
+      return "vector index";
   }
   return "object";
 }
@@ -31,8 +33,14 @@ std::string_view FrameMagic(ObjectKind kind) {
       return "GANNETSG";
     case ObjectKind::kDeletionVector:
       return "GANNETDV";
+    case ObjectKind::kVectorIndex:
+      return "GANNETVI";
   }
   return "GANNET??";
+}
+
+uint32_t NewestFrameVersion(ObjectKind kind) {
+  return kind == ObjectKind::kManifest ? 2 : kFrameVersion;
 }
 
 bool ZstdCompressIfSmaller(std::string_view raw, std::string* out) {
@@ -67,7 +75,8 @@ Status ZstdDecompressExact(std::string_view compressed, char* dst, size_t raw_le
   return Status::OK();
 }
 
-std::string EncodeFrame(ObjectKind kind, std::string_view payload, Compression compression) {
+std::string EncodeFrame(ObjectKind kind, std::string_view payload, Compression compression,
+                        uint32_t version) {
   std::string compressed;
   bool use_zstd = false;
   if (compression == Compression::kAuto && payload.size() >= kCompressThresholdBytes) {
@@ -77,7 +86,7 @@ std::string EncodeFrame(ObjectKind kind, std::string_view payload, Compression c
   Writer w;
   w.buffer().reserve(kFrameOverheadBytes + stored.size());
   w.PutRaw(FrameMagic(kind));
-  w.PutFixed32(kFrameVersion);
+  w.PutFixed32(version);
   w.PutFixed32(use_zstd ? kFrameFlagZstd : 0);
   w.PutFixed64(stored.size());
   w.PutFixed64(payload.size());
@@ -126,9 +135,10 @@ Result<FrameHeader> ParseFrameHeader(ObjectKind kind, std::string_view header,
       !r.GetFixed64(&h.raw_bytes)) {
     return Err(kind, "truncated header");
   }
-  if (h.version == 0 || h.version > kFrameVersion) {
+  if (h.version == 0 || h.version > NewestFrameVersion(kind)) {
     return Err(kind, "unsupported format version " + std::to_string(h.version) + " (newest known " +
-                         std::to_string(kFrameVersion) + "; written by a newer Gannet?)");
+                         std::to_string(NewestFrameVersion(kind)) +
+                         "; written by a newer Gannet?)");
   }
   if ((h.flags & ~kFrameFlagZstd) != 0) {
     return Err(kind, "unknown flags " + std::to_string(h.flags));

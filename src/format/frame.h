@@ -30,15 +30,19 @@ enum class ObjectKind : uint8_t {
   kManifest = 2,
   kSegment = 3,
   kDeletionVector = 4,
+  kVectorIndex = 5,  // the ANN index of one segment (src/index/, docs/format/vector-index.md)
 };
 
 // Human-readable kind used as the prefix of every decode error: "wal entry", "manifest",
-// "segment", "deletion vector".
+// "segment", "deletion vector", "vector index".
 std::string_view ObjectKindName(ObjectKind kind);
-// The 8-byte magic of `kind` ("GANNETWL", "GANNETMF", "GANNETSG", "GANNETDV").
+// The 8-byte magic of `kind` ("GANNETWL", "GANNETMF", "GANNETSG", "GANNETDV", "GANNETVI").
 std::string_view FrameMagic(ObjectKind kind);
 
-inline constexpr uint32_t kFrameVersion = 1;  // newest payload version written/read
+inline constexpr uint32_t kFrameVersion = 1;  // default payload version written
+// The newest payload version of `kind` that this build reads (and may write): 2 for
+// manifests (per-segment flags), 1 for every other kind.
+uint32_t NewestFrameVersion(ObjectKind kind);
 inline constexpr size_t kFrameHeaderBytes = 32;
 inline constexpr size_t kFrameTrailerBytes = 8;  // the checksum
 inline constexpr size_t kFrameOverheadBytes = kFrameHeaderBytes + kFrameTrailerBytes;
@@ -63,9 +67,11 @@ enum class Compression : uint8_t {
 inline constexpr size_t kCompressThresholdBytes = 512;
 inline constexpr int kZstdLevel = 1;
 
-// Wraps `payload` in the envelope for `kind`.
+// Wraps `payload` in the envelope for `kind`, labelled with payload `version`
+// (REQUIRES: 1 <= version <= NewestFrameVersion(kind)).
 std::string EncodeFrame(ObjectKind kind, std::string_view payload,
-                        Compression compression = Compression::kAuto);
+                        Compression compression = Compression::kAuto,
+                        uint32_t version = kFrameVersion);
 
 // Streaming construction for large objects (segments), avoiding a copy of the payload:
 // BeginFrame appends a header with zero lengths; the caller appends the payload to the same

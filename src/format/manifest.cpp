@@ -1,13 +1,22 @@
 // Manifest encoding. Layout: docs/format/manifest.md.
 #include "format/manifest.h"
 
+#include <algorithm>
+
 #include "common/coding.h"
 #include "format/frame.h"
 #include "format/value_codec.h"
 
 namespace gannet::format {
 
+namespace {
+// SegmentRef flags (payload version 2).
+constexpr uint64_t kSegmentHasVectorIndex = 1u << 0;
+}  // namespace
+
 std::string EncodeManifest(const Manifest& m) {
+  const bool v2 = std::any_of(m.segments.begin(), m.segments.end(),
+                              [](const SegmentRef& s) { return s.vector_index; });
   Writer w;
   w.PutVarint(m.version);
   w.PutVarint(m.indexed_through);
@@ -24,14 +33,16 @@ std::string EncodeManifest(const Manifest& m) {
     w.PutVarint(s.max_sequence);
     w.PutBytes(s.deletes_key);
     w.PutVarint(s.deleted_rows);
+    if (v2) w.PutVarint(s.vector_index ? kSegmentHasVectorIndex : 0);
   }
-  return EncodeFrame(ObjectKind::kManifest, w.buffer(), Compression::kAuto);
+  return EncodeFrame(ObjectKind::kManifest, w.buffer(), Compression::kAuto, v2 ? 2 : 1);
 }
 
 Result<Manifest> DecodeManifest(std::string_view bytes) {
   std::string storage;
+  FrameHeader header;
   GANNET_ASSIGN_OR_RETURN(std::string_view payload,
-                          DecodeFrame(ObjectKind::kManifest, bytes, &storage));
+                          DecodeFrame(ObjectKind::kManifest, bytes, &storage, &header));
   Reader r(payload);
   Manifest m;
   std::string_view nonce;
@@ -57,6 +68,16 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
     }
     s.id.assign(id.data(), id.size());
     s.deletes_key.assign(deletes_key.data(), deletes_key.size());
+    if (header.version >= 2) {
+      uint64_t flags;
+      if (!r.GetVarint(&flags)) {
+        return Status::Corruption("manifest: truncated segment " + std::to_string(i));
+      }
+      if ((flags & ~kSegmentHasVectorIndex) != 0) {
+        return Status::Corruption("manifest: unknown segment flags " + std::to_string(flags));
+      }
+      s.vector_index = (flags & kSegmentHasVectorIndex) != 0;
+    }
   }
   if (!r.done()) return Status::Corruption("manifest: trailing bytes after segments");
   return m;

@@ -19,6 +19,9 @@ struct SegmentRef {
   uint64_t min_sequence = 0, max_sequence = 0;  // WAL range the rows came from
   std::string deletes_key;  // "" if no row is deleted, else <ns>/deletes/<id>/<version>
   uint64_t deleted_rows = 0;
+  // An ANN index of the segment's vectors exists at <ns>/segments/<id>.ivf (written
+  // before the manifest that names it). Manifest payload version 2.
+  bool vector_index = false;
 };
 
 struct Manifest {
@@ -31,6 +34,7 @@ struct Manifest {
   std::vector<SegmentRef> segments;  // oldest first; a newer segment shadows older ones
 };
 
+// Payload version 1 when no segment has a vector index (readable by every Gannet), else 2.
 std::string EncodeManifest(const Manifest& manifest);
 Result<Manifest> DecodeManifest(std::string_view bytes);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "format/frame.h"
 #include "format/test_util.h"
 
 namespace gannet::format {
@@ -52,6 +53,7 @@ void ExpectEqual(const Manifest& a, const Manifest& b) {
     EXPECT_EQ(x.max_sequence, y.max_sequence);
     EXPECT_EQ(x.deletes_key, y.deletes_key);
     EXPECT_EQ(x.deleted_rows, y.deleted_rows);
+    EXPECT_EQ(x.vector_index, y.vector_index);
   }
 }
 
@@ -78,6 +80,34 @@ TEST(ManifestTest, CorruptionDetected) {
 TEST(ManifestTest, PayloadMutationsWithValidChecksumNeverCrash) {
   testing::ExpectPayloadMutationsSafe(
       EncodeManifest(Sample(2)), [](std::string_view b) { return DecodeManifest(b).status(); });
+}
+
+TEST(ManifestTest, VectorIndexFlagNeedsVersion2) {
+  Manifest m = Sample(3);
+  FrameHeader h;
+  std::string storage;
+  // Without vector indexes: version 1, readable by builds that predate the flag.
+  const std::string v1 = EncodeManifest(m);
+  ASSERT_TRUE(DecodeFrame(ObjectKind::kManifest, v1, &storage, &h).ok());
+  EXPECT_EQ(h.version, 1u);
+  m.segments[1].vector_index = true;
+  const std::string v2 = EncodeManifest(m);
+  ASSERT_TRUE(DecodeFrame(ObjectKind::kManifest, v2, &storage, &h).ok());
+  EXPECT_EQ(h.version, 2u);
+  auto got = DecodeManifest(v2);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ExpectEqual(m, *got);
+  testing::ExpectCorruptionsDetected(v2,
+                                     [](std::string_view b) { return DecodeManifest(b).status(); });
+  // Unknown flag bits are Corruption; version 3 is from a newer Gannet.
+  std::string payload(*DecodeFrame(ObjectKind::kManifest, v2, &storage));
+  payload[payload.size() - 1] = 0x02;  // the last segment's flags
+  EXPECT_TRUE(DecodeManifest(EncodeFrame(ObjectKind::kManifest, payload, Compression::kNone, 2))
+                  .status()
+                  .IsCorruption());
+  EXPECT_TRUE(DecodeManifest(EncodeFrame(ObjectKind::kManifest, payload, Compression::kNone, 3))
+                  .status()
+                  .IsCorruption());
 }
 
 }  // namespace

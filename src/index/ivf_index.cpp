@@ -1,0 +1,616 @@
+// The IVF-SQ8 index. See ivf_index.h; the byte layout is docs/format/vector-index.md.
+#include "index/ivf_index.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "common/coding.h"
+#include "format/frame.h"
+#include "index/kernels.h"
+
+namespace gannet::index {
+namespace {
+
+constexpr uint32_t kCalibrationK = 10;
+// The depths (k) of the calibration curves: recall@10, and the share of the true top-100
+// and top-1000 in the probed lists.
+constexpr std::array<size_t, 3> kCalibrationDepths = {10, 100, 1000};
+// Calibrated recall must exceed the target by this much (the ladder is measured on a
+// sample of queries, so it is itself an estimate).
+constexpr double kCalibrationMargin = 0.02;
+constexpr uint32_t kMaxDims = 1u << 16;
+constexpr size_t kMaxCalibrationEntries = 64;
+
+bool NeighborLess(const Neighbor& a, const Neighbor& b) {
+  return a.distance != b.distance ? a.distance < b.distance : a.row < b.row;
+}
+
+// A bounded max-heap of the best `cap` (distance, row) pairs seen.
+class Candidates {
+ public:
+  explicit Candidates(size_t cap) : cap_(cap) { heap_.reserve(cap); }
+  float worst() const {
+    return heap_.size() < cap_ ? std::numeric_limits<float>::infinity() : heap_.front().distance;
+  }
+  void Push(uint32_t row, float d) {
+    if (heap_.size() < cap_) {
+      heap_.push_back({row, d});
+      std::push_heap(heap_.begin(), heap_.end(), NeighborLess);
+    } else if (NeighborLess({row, d}, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), NeighborLess);
+      heap_.back() = {row, d};
+      std::push_heap(heap_.begin(), heap_.end(), NeighborLess);
+    }
+  }
+  std::vector<Neighbor>& items() { return heap_; }
+
+ private:
+  size_t cap_;
+  std::vector<Neighbor> heap_;
+};
+
+}  // namespace
+
+// ---- RowFilter ----------------------------------------------------------------------------
+
+RowFilter::RowFilter(size_t rows, bool allow_all)
+    : rows_(rows), count_(allow_all ? rows : 0), words_((rows + 63) / 64, 0) {
+  if (allow_all) {
+    std::fill(words_.begin(), words_.end(), ~uint64_t{0});
+    if (rows % 64 != 0) words_.back() = (uint64_t{1} << (rows % 64)) - 1;
+  }
+}
+
+void RowFilter::Allow(size_t row) {
+  if (!allowed(row)) ++count_;
+  words_[row >> 6] |= uint64_t{1} << (row & 63);
+}
+
+void RowFilter::Deny(size_t row) {
+  if (allowed(row)) --count_;
+  words_[row >> 6] &= ~(uint64_t{1} << (row & 63));
+}
+
+// ---- search -------------------------------------------------------------------------------
+
+struct IvfIndex::Query {
+  const float* raw = nullptr;  // as given, for exact distances
+  float raw_norm = 0;
+  std::vector<float> unit;  // normalized for cosine, else a copy
+  float unit_norm2 = 0;     // |unit|²
+  std::vector<float> a;     // residual in the quantizer's query form
+  std::vector<float> list_dist;
+  std::vector<uint32_t> order;
+  size_t sorted = 0;
+  std::vector<float> scan;
+};
+
+uint32_t IvfIndex::NprobeFor(double recall_target, double k) const {
+  const uint32_t nlist = static_cast<uint32_t>(lists());
+  if (!(recall_target < 1.0)) return nlist;
+  if (calibration_.empty()) return std::max<uint32_t>(1, nlist / 8);
+  const double want = std::min(1.0, std::max(0.0, recall_target) + kCalibrationMargin);
+  auto pick = [&](const CalibrationCurve& c) -> double {
+    for (const auto& [nprobe, recall] : c.points) {
+      if (recall >= want) return nprobe;
+    }
+    return std::min<double>(nlist, 2.0 * c.points.back().first);
+  };
+  // Between two curves, interpolate nprobe geometrically in k; past the deepest,
+  // extrapolate proportionally to k.
+  const CalibrationCurve* lo = &calibration_.front();
+  double result = pick(*lo);
+  if (k > lo->k) {
+    const CalibrationCurve* hi = nullptr;
+    for (const CalibrationCurve& c : calibration_) {
+      if (c.k >= k) {
+        hi = &c;
+        break;
+      }
+      lo = &c;
+    }
+    const double a = pick(*lo);
+    if (hi == nullptr) {
+      result = a * k / lo->k;
+    } else {
+      const double b = pick(*hi);
+      const double t = std::log(k / lo->k) / std::log(static_cast<double>(hi->k) / lo->k);
+      result = std::exp(std::log(a) + t * (std::log(b) - std::log(a)));
+    }
+  }
+  return static_cast<uint32_t>(std::clamp<double>(std::ceil(result), 1.0, nlist));
+}
+
+std::vector<Neighbor> IvfIndex::SearchExact(Query& q, const VectorRows& data, uint32_t k,
+                                            const RowFilter& filter, IvfSearchStats* stats) const {
+  Candidates best(k);
+  const uint64_t* words = filter.words();
+  const size_t nwords = (filter.rows() + 63) / 64;
+  size_t scanned = 0;
+  for (size_t w = 0; w < nwords; ++w) {
+    for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
+      const size_t row = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+      if (row >= rows_ || !data.has(row)) continue;
+      ++scanned;
+      best.Push(static_cast<uint32_t>(row),
+                ExactDistance(metric_, q.raw, q.raw_norm, data.row(row), dims_));
+    }
+  }
+  if (stats != nullptr) {
+    stats->exact_fallback = true;
+    stats->exact_rows += scanned;
+  }
+  std::vector<Neighbor> out = std::move(best.items());
+  std::sort(out.begin(), out.end(), NeighborLess);
+  return out;
+}
+
+std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, uint32_t k,
+                                            uint32_t nprobe, size_t candidates, double adapt_target,
+                                            const RowFilter* filter, IvfSearchStats* stats) const {
+  const size_t nlist = lists();
+  // Centroid order, sorted lazily: the first nprobe now, more if the probe widens.
+  q.list_dist.resize(nlist);
+  DotMany(q.unit.data(), centroids_.data(), nlist, dims_, q.list_dist.data());
+  for (size_t j = 0; j < nlist; ++j) q.list_dist[j] = centroid_norms_[j] - 2 * q.list_dist[j];
+  q.order.resize(nlist);
+  for (size_t j = 0; j < nlist; ++j) q.order[j] = static_cast<uint32_t>(j);
+  q.sorted = 0;
+  auto by_dist = [&](uint32_t a, uint32_t b) {
+    return q.list_dist[a] != q.list_dist[b] ? q.list_dist[a] < q.list_dist[b] : a < b;
+  };
+  auto ensure_sorted = [&](size_t upto) {
+    if (upto <= q.sorted) return;
+    const size_t end = std::min(nlist, std::max(upto, 2 * q.sorted));
+    std::partial_sort(q.order.begin() + q.sorted, q.order.begin() + end, q.order.end(), by_dist);
+    q.sorted = end;
+  };
+
+  Candidates best(candidates);
+  const float* lo = quantizer_.lo().data();
+  const float* scale = quantizer_.scale().data();
+  q.a.resize(dims_);
+  size_t found = 0, probed = 0, scanned = 0;
+  for (size_t i = 0; i < nlist; ++i) {
+    ensure_sorted(i + 1);
+    const uint32_t list = q.order[i];
+    if (i >= nprobe && adapt_target > 0) {
+      // The share of matching rows seen so far says how deep the k nearest matching
+      // rows are: a filter correlated with the vectors may need many more lists.
+      const double seen = static_cast<double>(std::max<size_t>(found, 1)) /
+                          static_cast<double>(std::max<size_t>(scanned, 1));
+      nprobe = std::max(nprobe, NprobeFor(adapt_target, k / seen));
+    }
+    if (i >= nprobe && found >= candidates) break;
+    const uint32_t begin = list_offsets_[list], end = list_offsets_[list + 1];
+    ++probed;
+    if (begin == end) continue;
+    const float* c = centroids_.data() + size_t{list} * dims_;
+    for (uint32_t d = 0; d < dims_; ++d) q.a[d] = q.unit[d] - c[d] - lo[d];
+    const size_t n = end - begin;
+    q.scan.resize(n);
+    const uint8_t* codes = codes_.data() + size_t{begin} * dims_;
+    const uint32_t* rows = list_rows_.data() + begin;
+    scanned += n;
+    if (filter == nullptr) {
+      ScanSq8(codes, n, dims_, q.a.data(), scale, q.scan.data());
+      found += n;
+      for (size_t r = 0; r < n; ++r) {
+        if (q.scan[r] < best.worst()) best.Push(rows[r], q.scan[r]);
+      }
+    } else {
+      ScanSq8Filtered(codes, rows, n, dims_, q.a.data(), scale, filter->words(), q.scan.data());
+      for (size_t r = 0; r < n; ++r) {
+        if (q.scan[r] == std::numeric_limits<float>::infinity()) continue;
+        ++found;
+        if (q.scan[r] < best.worst()) best.Push(rows[r], q.scan[r]);
+      }
+    }
+  }
+  // Re-rank the candidates with exact distances.
+  std::vector<Neighbor>& cand = best.items();
+  for (Neighbor& c : cand) {
+    c.distance = ExactDistance(metric_, q.raw, q.raw_norm, data.row(c.row), dims_);
+  }
+  std::sort(cand.begin(), cand.end(), NeighborLess);
+  if (cand.size() > k) cand.resize(k);
+  if (stats != nullptr) {
+    stats->lists_probed += probed;
+    stats->codes_scanned += scanned;
+    stats->reranked += best.items().size();
+  }
+  return std::move(cand);
+}
+
+std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& data,
+                                       const IvfSearchParams& p, IvfSearchStats* stats) const {
+  if (p.k == 0 || indexed_rows() == 0) return {};
+  Query q;
+  q.raw = query;
+  q.raw_norm = std::sqrt(Dot(query, query, dims_));
+  q.unit.resize(dims_);
+  CopyMaybeNormalized(query, dims_, metric_ == DistanceMetric::kCosineDistance, q.unit.data());
+  q.unit_norm2 = Dot(q.unit.data(), q.unit.data(), dims_);
+
+  const size_t nlist = lists();
+  uint32_t nprobe = p.nprobe != 0 ? std::min<uint32_t>(p.nprobe, static_cast<uint32_t>(nlist))
+                                  : NprobeFor(p.recall_target, p.k);
+  nprobe = std::max<uint32_t>(nprobe, 1);
+  const size_t candidates = size_t{p.k} * std::max<uint32_t>(p.rerank_factor, 1);
+  if (p.filter != nullptr) {
+    const size_t allowed = p.filter->count();
+    if (allowed == 0) return {};
+    // The k nearest matching rows are about the k/selectivity nearest rows: probe as
+    // the calibration curve of that depth says, and deeper while the lists probed hold
+    // fewer matching rows than that (a filter correlated with the vectors).
+    const double sel = static_cast<double>(allowed) / static_cast<double>(indexed_rows());
+    if (p.nprobe == 0) nprobe = NprobeFor(p.recall_target, p.k / sel);
+    // Exact search over the allowed rows when that is about as cheap as probing.
+    if (allowed <= std::max(4 * candidates, nlist) || nprobe >= nlist / 2) {
+      return SearchExact(q, data, p.k, *p.filter, stats);
+    }
+    return SearchLists(q, data, p.k, nprobe, candidates, p.nprobe == 0 ? p.recall_target : 0,
+                       p.filter, stats);
+  }
+  return SearchLists(q, data, p.k, nprobe, candidates, 0, nullptr, stats);
+}
+
+// ---- build --------------------------------------------------------------------------------
+
+Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
+                                                        DistanceMetric metric,
+                                                        const IvfBuildOptions& options) {
+  if (data.dims == 0 || data.dims > kMaxDims) {
+    return Status::InvalidArgument("vector index: unsupported dimensions " +
+                                   std::to_string(data.dims));
+  }
+  if (data.rows >= (uint64_t{1} << 32)) {
+    return Status::InvalidArgument("vector index: too many rows");
+  }
+  std::vector<uint32_t> ids;
+  ids.reserve(data.rows);
+  for (size_t r = 0; r < data.rows; ++r) {
+    if (data.has(r)) ids.push_back(static_cast<uint32_t>(r));
+  }
+  if (ids.empty()) return Status::InvalidArgument("vector index: no row has a vector");
+  const size_t n = ids.size();
+  const bool normalize = metric == DistanceMetric::kCosineDistance;
+  const uint32_t dims = data.dims;
+
+  KMeansOptions km = options.kmeans;
+  km.threads = options.threads;
+  const double want = std::round(options.lists_per_sqrt_rows * std::sqrt(static_cast<double>(n)));
+  km.clusters =
+      std::clamp<size_t>(static_cast<size_t>(std::max(want, 1.0)), 1, std::max<size_t>(1, n / 8));
+  GANNET_ASSIGN_OR_RETURN(Clustering cl, BalancedKMeans(data, ids, normalize, km));
+
+  std::shared_ptr<IvfIndex> idx(new IvfIndex());
+  idx->metric_ = metric;
+  idx->dims_ = dims;
+  idx->rows_ = data.rows;
+  idx->centroids_ = std::move(cl.centroids);
+  const size_t nlist = cl.clusters;
+  idx->centroid_norms_.resize(nlist);
+  for (size_t j = 0; j < nlist; ++j) {
+    const float* c = idx->centroids_.data() + j * dims;
+    idx->centroid_norms_[j] = Dot(c, c, dims);
+  }
+  // Posting lists: a counting sort of the rows by list (rows stay ascending within).
+  idx->list_offsets_.assign(nlist + 1, 0);
+  for (uint32_t a : cl.assignment) ++idx->list_offsets_[a + 1];
+  for (size_t j = 0; j < nlist; ++j) idx->list_offsets_[j + 1] += idx->list_offsets_[j];
+  idx->list_rows_.resize(n);
+  std::vector<uint32_t> list_of(n);
+  {
+    std::vector<uint32_t> next(idx->list_offsets_.begin(), idx->list_offsets_.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t pos = next[cl.assignment[i]]++;
+      idx->list_rows_[pos] = ids[i];
+      list_of[pos] = cl.assignment[i];
+    }
+  }
+  // Residual ranges, then codes.
+  std::vector<float> x(dims), res(dims);
+  auto residual = [&](size_t pos) {
+    CopyMaybeNormalized(data.row(idx->list_rows_[pos]), dims, normalize, x.data());
+    const float* c = idx->centroids_.data() + size_t{list_of[pos]} * dims;
+    for (uint32_t d = 0; d < dims; ++d) res[d] = x[d] - c[d];
+  };
+  Sq8Quantizer::Trainer trainer(dims);
+  for (size_t pos = 0; pos < n; ++pos) {
+    residual(pos);
+    trainer.Add(res.data());
+  }
+  idx->quantizer_ = trainer.Finish();
+  idx->codes_.resize(n * dims);
+  for (size_t pos = 0; pos < n; ++pos) {
+    residual(pos);
+    idx->quantizer_.Encode(res.data(), idx->codes_.data() + pos * dims);
+  }
+  idx->Calibrate(data, options);
+  return std::shared_ptr<const IvfIndex>(std::move(idx));
+}
+
+void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options) {
+  const size_t n = indexed_rows();
+  const size_t nq = std::min(options.calibration_queries, n);
+  calibration_.clear();
+  if (nq == 0 || n <= kCalibrationK) return;
+  std::mt19937_64 rng(options.kmeans.seed ^ 0x63616c6962);
+  std::vector<uint32_t> queries(nq);
+  for (uint32_t& r : queries) {
+    r = list_rows_[std::uniform_int_distribution<size_t>(0, n - 1)(rng)];
+  }
+  // Ground truth: the exact nearest other rows of each sampled row, as deep as the
+  // deepest curve.
+  const size_t depth = std::min<size_t>(kCalibrationDepths.back(), n - 1);
+  std::vector<std::vector<uint32_t>> truth(nq);  // nearest first
+  ParallelFor(nq, options.threads, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      const float* qv = data.row(queries[i]);
+      const float qn = std::sqrt(Dot(qv, qv, dims_));
+      Candidates best(depth);
+      for (uint32_t row : list_rows_) {
+        if (row == queries[i]) continue;
+        const float d = ExactDistance(metric_, qv, qn, data.row(row), dims_);
+        if (d < best.worst()) best.Push(row, d);
+      }
+      std::vector<Neighbor>& got = best.items();
+      std::sort(got.begin(), got.end(), NeighborLess);
+      for (const Neighbor& nb : got) truth[i].push_back(nb.row);
+    }
+  });
+  const uint32_t nlist = static_cast<uint32_t>(lists());
+  std::vector<uint32_t> ladder;
+  for (double p = 1; ladder.empty() || ladder.back() < nlist; p *= std::sqrt(2.0)) {
+    const uint32_t v = std::min(nlist, static_cast<uint32_t>(std::round(p)));
+    if (ladder.empty() || v > ladder.back()) ladder.push_back(v);
+    if (ladder.size() >= kMaxCalibrationEntries) break;
+  }
+  auto new_query = [&](size_t i) {
+    Query q;
+    q.raw = data.row(queries[i]);
+    q.raw_norm = std::sqrt(Dot(q.raw, q.raw, dims_));
+    q.unit.resize(dims_);
+    CopyMaybeNormalized(q.raw, dims_, metric_ == DistanceMetric::kCosineDistance, q.unit.data());
+    q.unit_norm2 = Dot(q.unit.data(), q.unit.data(), dims_);
+    return q;
+  };
+
+  // Depth 10: the recall@10 of real searches (quantization and re-ranking included).
+  CalibrationCurve top10{kCalibrationK, {}};
+  for (uint32_t nprobe : ladder) {
+    std::vector<size_t> hits(nq, 0);
+    ParallelFor(nq, options.threads, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        Query q = new_query(i);
+        const uint32_t k = kCalibrationK + 1;  // the row itself comes back too
+        const size_t cand = size_t{k} * IvfSearchParams{}.rerank_factor;
+        const size_t want = std::min<size_t>(kCalibrationK, truth[i].size());
+        for (const Neighbor& nb : SearchLists(q, data, k, nprobe, cand, 0, nullptr, nullptr)) {
+          if (std::find(truth[i].begin(), truth[i].begin() + want, nb.row) !=
+              truth[i].begin() + want) {
+            ++hits[i];
+          }
+        }
+      }
+    });
+    size_t total = 0, want = 0;
+    for (size_t i = 0; i < nq; ++i) {
+      total += hits[i];
+      want += std::min<size_t>(kCalibrationK, truth[i].size());
+    }
+    const float recall = want == 0 ? 1.0f : static_cast<float>(total) / static_cast<float>(want);
+    top10.points.emplace_back(nprobe, recall);
+    if (recall >= 1.0f) break;
+  }
+  calibration_.push_back(std::move(top10));
+
+  // Deeper curves (for filtered and large-k searches): the share of the true top-K that
+  // lies in the nprobe nearest lists, from each row's list and each list's rank.
+  std::vector<uint32_t> list_of_row(rows_, 0);
+  for (size_t j = 0; j < lists(); ++j) {
+    for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
+      list_of_row[list_rows_[pos]] = static_cast<uint32_t>(j);
+    }
+  }
+  std::vector<std::vector<uint32_t>> ranks(nq);  // list rank of each truth row, in order
+  ParallelFor(nq, options.threads, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      Query q = new_query(i);
+      std::vector<float> dist(nlist);
+      DotMany(q.unit.data(), centroids_.data(), nlist, dims_, dist.data());
+      for (size_t j = 0; j < nlist; ++j) dist[j] = centroid_norms_[j] - 2 * dist[j];
+      std::vector<uint32_t> order(nlist), rank(nlist);
+      for (uint32_t j = 0; j < nlist; ++j) order[j] = j;
+      std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t c) {
+        return dist[a] != dist[c] ? dist[a] < dist[c] : a < c;
+      });
+      for (uint32_t r = 0; r < nlist; ++r) rank[order[r]] = r;
+      for (uint32_t row : truth[i]) ranks[i].push_back(rank[list_of_row[row]]);
+    }
+  });
+  for (size_t di = 1; di < kCalibrationDepths.size(); ++di) {
+    const size_t k = kCalibrationDepths[di];
+    if (k > depth) break;
+    CalibrationCurve curve{static_cast<uint32_t>(k), {}};
+    for (uint32_t nprobe : ladder) {
+      size_t total = 0, want = 0;
+      for (size_t i = 0; i < nq; ++i) {
+        const size_t m = std::min(k, ranks[i].size());
+        want += m;
+        for (size_t t = 0; t < m; ++t) total += ranks[i][t] < nprobe ? 1 : 0;
+      }
+      const float recall = want == 0 ? 1.0f : static_cast<float>(total) / static_cast<float>(want);
+      curve.points.emplace_back(nprobe, recall);
+      if (recall >= 1.0f) break;
+    }
+    calibration_.push_back(std::move(curve));
+  }
+}
+
+// ---- accessors ------------------------------------------------------------------------
+
+Status IvfIndex::CheckCompatible(size_t rows, uint32_t dims) const {
+  if (rows != rows_ || dims != dims_) {
+    return Status::Corruption("vector index: built for " + std::to_string(rows_) + " rows of " +
+                              std::to_string(dims_) + " dimensions, segment has " +
+                              std::to_string(rows) + " rows of " + std::to_string(dims));
+  }
+  return Status::OK();
+}
+
+size_t IvfIndex::MemoryBytes() const {
+  return sizeof(*this) + centroids_.size() * sizeof(float) +
+         centroid_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
+         list_offsets_.size() * sizeof(uint32_t) + list_rows_.size() * sizeof(uint32_t) +
+         codes_.size() + calibration_.size() * sizeof(CalibrationCurve) +
+         kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size();
+}
+
+// ---- serialisation ----------------------------------------------------------------------
+
+std::string IvfIndex::Encode() const {
+  Writer w;
+  w.PutU8(static_cast<uint8_t>(metric_));
+  w.PutVarint(dims_);
+  w.PutVarint(rows_);
+  w.PutVarint(lists());
+  w.PutVarint(indexed_rows());
+  for (float v : quantizer_.lo()) w.PutFloat(v);
+  for (float v : quantizer_.scale()) w.PutFloat(v);
+  for (float v : centroids_) w.PutFloat(v);
+  for (size_t j = 0; j < lists(); ++j) w.PutVarint(list_size(j));
+  // Each posting list contiguous (row ids, then codes): one ranged read per list.
+  for (size_t j = 0; j < lists(); ++j) {
+    for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
+      w.PutFixed32(list_rows_[pos]);
+    }
+    w.PutRaw(std::string_view(
+        reinterpret_cast<const char*>(codes_.data()) + size_t{list_offsets_[j]} * dims_,
+        list_size(j) * dims_));
+  }
+  w.PutVarint(calibration_.size());
+  for (const CalibrationCurve& c : calibration_) {
+    w.PutVarint(c.k);
+    w.PutVarint(c.points.size());
+    for (const auto& [nprobe, recall] : c.points) {
+      w.PutVarint(nprobe);
+      w.PutFloat(recall);
+    }
+  }
+  return format::EncodeFrame(format::ObjectKind::kVectorIndex, w.buffer(),
+                             format::Compression::kNone);
+}
+
+Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes) {
+  std::string storage;
+  GANNET_ASSIGN_OR_RETURN(std::string_view payload,
+                          format::DecodeFrame(format::ObjectKind::kVectorIndex, bytes, &storage));
+  auto bad = [](const std::string& what) { return Status::Corruption("vector index: " + what); };
+  Reader r(payload);
+  uint8_t metric;
+  uint64_t dims, rows, nlist, n;
+  if (!r.GetU8(&metric) || !r.GetVarint(&dims) || !r.GetVarint(&rows) || !r.GetVarint(&nlist) ||
+      !r.GetVarint(&n)) {
+    return bad("truncated header");
+  }
+  if (metric != static_cast<uint8_t>(DistanceMetric::kCosineDistance) &&
+      metric != static_cast<uint8_t>(DistanceMetric::kEuclideanSquared)) {
+    return bad("unknown distance metric " + std::to_string(metric));
+  }
+  if (dims == 0 || dims > kMaxDims) return bad("dimensions out of range");
+  if (rows >= (uint64_t{1} << 32) || n == 0 || n > rows) return bad("row counts out of range");
+  if (nlist == 0 || nlist > n) return bad("list count out of range");
+  // Fixed-size sections must fit in what remains before anything is allocated.
+  const uint64_t floats = (2 + nlist) * dims;
+  if (floats > r.remaining() / 4) return bad("truncated centroids");
+  std::shared_ptr<IvfIndex> idx(new IvfIndex());
+  idx->metric_ = static_cast<DistanceMetric>(metric);
+  idx->dims_ = static_cast<uint32_t>(dims);
+  idx->rows_ = rows;
+  std::vector<float> lo(dims), scale(dims);
+  for (float& v : lo) (void)r.GetFloat(&v);
+  for (float& v : scale) (void)r.GetFloat(&v);
+  Result<Sq8Quantizer> qz = Sq8Quantizer::FromParams(std::move(lo), std::move(scale));
+  if (!qz.ok()) return bad(qz.status().message());
+  idx->quantizer_ = std::move(qz).value();
+  idx->centroids_.resize(nlist * dims);
+  for (float& v : idx->centroids_) {
+    (void)r.GetFloat(&v);
+    if (!std::isfinite(v)) return bad("centroid is not finite");
+  }
+  idx->centroid_norms_.resize(nlist);
+  for (size_t j = 0; j < nlist; ++j) {
+    const float* c = idx->centroids_.data() + j * dims;
+    idx->centroid_norms_[j] = Dot(c, c, dims);
+  }
+  // Every list size is at least one byte, so nlist <= remaining bounds this loop.
+  if (nlist > r.remaining()) return bad("truncated list sizes");
+  idx->list_offsets_.assign(nlist + 1, 0);
+  uint64_t total = 0;
+  for (size_t j = 0; j < nlist; ++j) {
+    uint64_t size;
+    if (!r.GetVarint(&size)) return bad("truncated list sizes");
+    if (size > n - total) return bad("list sizes exceed the row count");
+    total += size;
+    idx->list_offsets_[j + 1] = static_cast<uint32_t>(total);
+  }
+  if (total != n) return bad("list sizes do not add up to the row count");
+  if (n > r.remaining() / (4 + dims)) return bad("truncated posting lists");
+  idx->list_rows_.resize(n);
+  idx->codes_.resize(n * dims);
+  for (size_t j = 0; j < nlist; ++j) {
+    const uint32_t begin = idx->list_offsets_[j], end = idx->list_offsets_[j + 1];
+    for (uint32_t pos = begin; pos < end; ++pos) {
+      uint32_t row;
+      if (!r.GetFixed32(&row)) return bad("truncated posting list");
+      if (row >= rows) return bad("row id out of range");
+      if (pos > begin && row <= idx->list_rows_[pos - 1]) return bad("row ids not ascending");
+      idx->list_rows_[pos] = row;
+    }
+    std::string_view codes;
+    if (!r.GetRaw((end - begin) * dims, &codes)) return bad("truncated codes");
+    std::copy(codes.begin(), codes.end(), idx->codes_.begin() + size_t{begin} * dims);
+  }
+  {  // a row in two lists
+    std::vector<uint32_t> sorted = idx->list_rows_;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      return bad("row id in more than one list");
+    }
+  }
+  uint64_t curves;
+  if (!r.GetVarint(&curves) || curves > kCalibrationDepths.size()) {
+    return bad("bad calibration table");
+  }
+  for (uint64_t ci = 0; ci < curves; ++ci) {
+    uint64_t k, entries;
+    if (!r.GetVarint(&k) || !r.GetVarint(&entries)) return bad("truncated calibration");
+    if (k == 0 || k > kCalibrationDepths.back() || entries == 0 ||
+        entries > kMaxCalibrationEntries ||
+        (!idx->calibration_.empty() && k <= idx->calibration_.back().k)) {
+      return bad("bad calibration curve");
+    }
+    CalibrationCurve curve{static_cast<uint32_t>(k), {}};
+    for (uint64_t i = 0; i < entries; ++i) {
+      uint64_t nprobe;
+      float recall;
+      if (!r.GetVarint(&nprobe) || !r.GetFloat(&recall)) return bad("truncated calibration");
+      if (nprobe == 0 || nprobe > nlist || !(recall >= 0.0f && recall <= 1.0f) ||
+          (!curve.points.empty() && nprobe <= curve.points.back().first)) {
+        return bad("bad calibration entry");
+      }
+      curve.points.emplace_back(static_cast<uint32_t>(nprobe), recall);
+    }
+    idx->calibration_.push_back(std::move(curve));
+  }
+  if (!r.done()) return bad("trailing bytes");
+  return std::shared_ptr<const IvfIndex>(std::move(idx));
+}
+
+}  // namespace gannet::index

@@ -1,0 +1,167 @@
+// IvfIndex: the approximate nearest-neighbour index of one segment's vectors.
+//
+// An inverted file (IVF): balanced k-means (kmeans.h) splits the indexed vectors into
+// nlist ≈ lists_per_sqrt_rows·√rows clusters; each cluster's posting list holds its row
+// ids (ascending) and the SQ8 codes (quantizer.h) of the rows' residuals from the
+// centroid. For cosine distance the vectors are scaled to unit length first, so that
+// squared Euclidean distance orders them like cosine distance.
+//
+// A search ranks the centroids, scans the codes of the nprobe nearest lists with the
+// SIMD kernel (kernels.h), keeps the k·rerank_factor best estimates, and re-ranks those
+// with the exact f32 distance on the segment's vectors. A row filter (RowFilter) is
+// applied during the posting scan; the probe widens with the filter's selectivity (as
+// deep as k / selectivity) and until enough matching rows were seen, and a filter
+// matching few rows is answered by an exact scan of just those rows.
+//
+// The recall knob: the build measures recall@10 against exact search on sampled rows
+// for a ladder of nprobe values ("calibration"), and how much of the true top-100 and
+// top-1000 the probed lists hold; a search asks for a recall target and gets the
+// smallest nprobe whose measured recall at its depth (k, or k / selectivity when
+// filtered) reaches the target plus a safety margin.
+//
+// The index refers to rows by their position in the segment and never copies the f32
+// vectors: searches take the segment's vectors (VectorRows) to re-rank.
+//
+// Serialised as one framed object (magic GANNETVI): docs/format/vector-index.md.
+//
+// Thread safety: an IvfIndex is immutable; any number of searches may run at once.
+// RowFilter is a plain value.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gannet/status.h"
+#include "gannet/types.h"
+#include "index/kmeans.h"
+#include "index/quantizer.h"
+#include "index/vectors.h"
+
+namespace gannet::index {
+
+// Rows a search may return: a bitmap over a segment's rows with its population count.
+class RowFilter {
+ public:
+  // All rows denied, or all allowed.
+  explicit RowFilter(size_t rows, bool allow_all = false);
+  size_t rows() const { return rows_; }
+  size_t count() const { return count_; }  // rows allowed
+  bool allowed(size_t row) const { return (words_[row >> 6] >> (row & 63)) & 1; }
+  void Allow(size_t row);
+  void Deny(size_t row);
+  const uint64_t* words() const { return words_.data(); }
+
+ private:
+  size_t rows_ = 0, count_ = 0;
+  std::vector<uint64_t> words_;
+};
+
+struct IvfBuildOptions {
+  double lists_per_sqrt_rows = 2.0;  // nlist = round(this × √rows), at most rows / 8
+  KMeansOptions kmeans;              // clusters is set by the build
+  size_t calibration_queries = 64;   // sampled rows the recall ladder is measured on
+  int threads = 1;                   // worker threads for k-means and calibration
+};
+
+// Recall@10 the default search aims for; see IvfSearchParams::recall_target.
+inline constexpr double kDefaultRecallTarget = 0.95;
+
+struct IvfSearchParams {
+  uint32_t k = 10;
+  // Lists probed before filter widening; 0 picks it from recall_target.
+  uint32_t nprobe = 0;
+  // Wanted recall@10 in (0, 1]; the calibration table maps it to nprobe. 1 probes every
+  // list (still approximate only through the re-rank cut, which is then exact).
+  double recall_target = kDefaultRecallTarget;
+  uint32_t rerank_factor = 4;         // candidates re-ranked = k × this
+  const RowFilter* filter = nullptr;  // null: every indexed row is eligible
+};
+
+struct IvfSearchStats {
+  size_t lists_probed = 0;
+  size_t codes_scanned = 0;  // posting entries visited (filtered-out ones included)
+  size_t reranked = 0;       // exact distances computed for candidates
+  size_t exact_rows = 0;     // rows scanned exactly by the small-filter fallback
+  bool exact_fallback = false;
+};
+
+struct Neighbor {
+  uint32_t row = 0;
+  float distance = 0;  // exact distance (ExactDistance)
+};
+
+class IvfIndex {
+ public:
+  // Indexes every row of `data` that has a vector. InvalidArgument if none has one, the
+  // dimensions are zero, or there are 2^32 rows or more.
+  static Result<std::shared_ptr<const IvfIndex>> Build(const VectorRows& data,
+                                                       DistanceMetric metric,
+                                                       const IvfBuildOptions& options = {});
+
+  // The k nearest allowed rows to `query` (dims() floats), nearest first, ties by row.
+  // REQUIRES: `data` is the vectors the index was built from (rows() and dims() match,
+  // see CheckCompatible) and, when given, params.filter->rows() == rows().
+  std::vector<Neighbor> Search(const float* query, const VectorRows& data,
+                               const IvfSearchParams& params,
+                               IvfSearchStats* stats = nullptr) const;
+
+  // Corruption unless the index fits a segment of `rows` rows of `dims` dimensions.
+  Status CheckCompatible(size_t rows, uint32_t dims) const;
+
+  // The framed object (docs/format/vector-index.md), and back. Decode verifies the
+  // checksum and bounds-checks every count and row id: Corruption on any damage.
+  std::string Encode() const;
+  static Result<std::shared_ptr<const IvfIndex>> Decode(std::string_view bytes);
+
+  DistanceMetric metric() const { return metric_; }
+  uint32_t dims() const { return dims_; }
+  size_t rows() const { return rows_; }                      // rows of the segment
+  size_t indexed_rows() const { return list_rows_.size(); }  // rows with a vector
+  size_t lists() const { return list_offsets_.size() - 1; }
+  size_t list_size(size_t list) const { return list_offsets_[list + 1] - list_offsets_[list]; }
+  // Calibration curves, by depth k ascending: k = 10 holds the measured recall@10 of
+  // searches per nprobe; deeper ones (100, 1000; up to the rows there are) the share of
+  // the true top-k found in the nprobe nearest lists. nprobe ascending in each.
+  struct CalibrationCurve {
+    uint32_t k = 0;
+    std::vector<std::pair<uint32_t, float>> points;  // (nprobe, recall)
+    bool operator==(const CalibrationCurve&) const = default;
+  };
+  const std::vector<CalibrationCurve>& calibration() const { return calibration_; }
+  // The nprobe the calibration picks for `recall_target` at depth `k` (a filtered search
+  // asks for k / selectivity): the smallest whose measured recall reaches the target plus
+  // a margin, interpolated between curves. 1.0 (or more) means every list.
+  uint32_t NprobeFor(double recall_target, double k = 10) const;
+  // Bytes held in memory (centroids, codes, row ids), excluding the segment's vectors.
+  size_t MemoryBytes() const;
+
+ private:
+  IvfIndex() = default;
+  struct Query;  // a prepared query (search-local scratch)
+  // Probes at least `nprobe` lists, and more until `candidates` eligible rows were seen;
+  // re-ranks the best `candidates`. adapt_target > 0: widen while the share of eligible
+  // rows seen implies the k nearest are deeper (NprobeFor(adapt_target, k / share)).
+  std::vector<Neighbor> SearchLists(Query& q, const VectorRows& data, uint32_t k, uint32_t nprobe,
+                                    size_t candidates, double adapt_target, const RowFilter* filter,
+                                    IvfSearchStats* stats) const;
+  std::vector<Neighbor> SearchExact(Query& q, const VectorRows& data, uint32_t k,
+                                    const RowFilter& filter, IvfSearchStats* stats) const;
+  void Calibrate(const VectorRows& data, const IvfBuildOptions& options);
+
+  DistanceMetric metric_ = DistanceMetric::kCosineDistance;
+  uint32_t dims_ = 0;
+  size_t rows_ = 0;
+  std::vector<float> centroids_;        // lists × dims
+  std::vector<float> centroid_norms_;   // |centroid|²
+  Sq8Quantizer quantizer_;              // of residuals
+  std::vector<uint32_t> list_offsets_;  // lists + 1 entries into list_rows_
+  std::vector<uint32_t> list_rows_;     // row ids, grouped by list, ascending within
+  std::vector<uint8_t> codes_;          // indexed_rows × dims, parallel to list_rows_
+  std::vector<CalibrationCurve> calibration_;
+};
+
+}  // namespace gannet::index
