@@ -1,9 +1,10 @@
 #include "query/distance.h"
 
 // Multi-versioned for x86-64: an AVX2 build and a baseline build of each kernel, chosen
-// once by the dynamic loader. Sanitizer and fuzzing builds keep one version.
+// once by the dynamic loader. Sanitizer and fuzzing builds keep one version (their
+// instrumented ifunc resolvers would run before the sanitizer runtime is up).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+    !defined(__SANITIZE_THREAD__) && !defined(FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
 #define GANNET_KERNEL __attribute__((target_clones("avx2", "default")))
 #else
 #define GANNET_KERNEL
