@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond the build, from PyPI: pytest for the end-to-end
+# Installs what the tests need beyond the build. From PyPI: pytest for the end-to-end
 # tests, requests and the official turbopuffer client for the HTTP server's tests
 # (tests/server). Idempotent.
 set -euo pipefail
@@ -9,4 +9,16 @@ python3 -c "import requests" 2>/dev/null || missing+=(requests)
 python3 -c "import turbopuffer" 2>/dev/null || missing+=(turbopuffer)
 if [ ${#missing[@]} -gt 0 ]; then
   python3 -m pip install --quiet "${missing[@]}"
+fi
+
+# clang with libFuzzer for the fuzzers (Debian), and util-linux's setarch for TSan.
+pkgs=()
+for p in clang-14 libclang-rt-14-dev util-linux; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || pkgs+=("$p")
+done
+if [ ${#pkgs[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 fi

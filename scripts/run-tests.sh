@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the C++ unit and integration tests (ctest), the end-to-end tests of
-# the `gannet` command (pytest), and the unit tests again under ASan+UBSan.
+# the `gannet` command and server (pytest), the core tests again under ASan+UBSan and
+# under TSan, and a short run of every fuzzer. Each stage prints its duration.
 # The S3 tests (conformance suite and engine tests on S3Store) run against one throwaway
 # Ceph RGW started here by scripts/rgw.sh and stopped on exit; an S3 server already
 # configured through GANNET_TEST_S3_BUCKET and AWS_* is used instead, and
@@ -10,6 +11,19 @@ set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+t0=$(date +%s)
+stage_start=$t0
+stage() {
+  local now
+  now=$(date +%s)
+  echo "== $1 (previous stage $((now - stage_start))s, total $((now - t0))s)"
+  stage_start=$now
+}
+# The core layers' test binaries; the sanitizer builds skip the server and the CLI.
+core_tests=""
+for t in common storage format model query index db; do
+  ls src/$t/*_test.cpp >/dev/null 2>&1 && core_tests="$core_tests ${t}_test"
+done
 
 if [ "${GANNET_SKIP_S3:-0}" = "1" ]; then
   echo "== S3 tests skipped (GANNET_SKIP_S3=1)"
@@ -24,18 +38,33 @@ elif [ -z "${GANNET_TEST_S3_BUCKET:-}" ]; then
   trap 'scripts/rgw.sh stop "$GANNET_RGW_DIR"' EXIT
 fi
 
-echo "== ctest ($build)"
+stage "ctest ($build)"
 (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 900)
 
-echo "== pytest (tests/)"
+stage "pytest (tests/)"
 GANNET_BIN="$PWD/$build/gannet" python3 -m pytest -q tests
 
 if [ "${GANNET_SKIP_SANITIZE:-0}" != "1" ]; then
-  echo "== ctest under ASan+UBSan (build-sanitize)"
+  stage "core tests under ASan+UBSan (build-sanitize)"
   if [ ! -f build-sanitize/build.ninja ]; then cmake --preset sanitize >/dev/null; fi
-  cmake --build build-sanitize -j "$jobs"
+  cmake --build build-sanitize -j "$jobs" --target $core_tests
   (cd build-sanitize && GANNET_CRASH_ITERATIONS=5 GANNET_S3_CRASH_ITERATIONS=3 \
-     ASAN_OPTIONS=detect_leaks=1 \
-     ctest --output-on-failure -j "$jobs" --timeout 900)
+     GANNET_SIM_SEEDS=20 ASAN_OPTIONS=detect_leaks=1 \
+     ctest --output-on-failure -j "$jobs" --timeout 900 -E '_NOT_BUILT')
 fi
-echo "== all tests passed"
+
+if [ "${GANNET_SKIP_TSAN:-0}" != "1" ]; then
+  stage "concurrency tests under TSan (build-tsan)"
+  if [ ! -f build-tsan/build.ninja ]; then cmake --preset tsan >/dev/null; fi
+  cmake --build build-tsan -j "$jobs" --target storage_test db_test
+  (cd build-tsan && GANNET_CRASH_ITERATIONS=3 GANNET_S3_CRASH_ITERATIONS=2 GANNET_SIM_SEEDS=5 \
+     TSAN_OPTIONS=halt_on_error=1 \
+     ctest --output-on-failure -j "$jobs" --timeout 900 -E '_NOT_BUILT')
+fi
+
+if [ "${GANNET_SKIP_FUZZ:-0}" != "1" ]; then
+  stage "fuzzers, ${GANNET_FUZZ_SECONDS:-10}s each (build-fuzz)"
+  scripts/fuzz.sh "${GANNET_FUZZ_SECONDS:-10}"
+fi
+stage "done"
+echo "== all tests passed in $(( $(date +%s) - t0 ))s"
