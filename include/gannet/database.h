@@ -41,6 +41,12 @@ struct DatabaseOptions {
   // One index build holds at most this many rows in memory (a longer WAL tail is
   // indexed in several segments).
   size_t max_segment_rows = 100'000;
+  // Segments written with at least this many vectors get an approximate nearest-neighbour
+  // index (<segment>.ivf), used by rank_by ANN queries; smaller ones are searched
+  // exhaustively. 0 disables the index.
+  size_t ann_min_rows = 2048;
+  // Threads one index build may use (k-means and calibration).
+  int ann_build_threads = 1;
   // Compaction merges segments when a namespace has more than this many.
   size_t compact_max_segments = 8;
   // Garbage collection deletes unreferenced objects older than this.

@@ -87,7 +87,9 @@ struct RankBy {
   enum class Kind : uint8_t { kNone, kVector, kAttribute };
   Kind kind = Kind::kNone;
   std::string attr;            // "vector" for vector ranking; attribute for ordering
-  bool approximate = false;    // "ANN" (true) or "kNN" (false); exact for now either way
+  // "ANN" (true): indexed segments are searched with their vector index (approximate);
+  // "kNN" (false): exhaustive and exact.
+  bool approximate = false;
   std::vector<float> vector;   // query vector
   bool descending = false;     // for attribute ordering
 };
@@ -111,6 +113,9 @@ struct QueryRequest {
   std::vector<std::string> group_by;
   Consistency consistency = Consistency::kStrong;
   bool vector_encoding_base64 = false;  // response vectors as base64 f32
+  // Gannet extension ("ann_recall"), for rank_by ANN only: the recall@10 the vector index
+  // search aims for, in (0, 1]. Lower is faster; 1 probes every posting list. Unset: 0.95.
+  std::optional<double> ann_recall;
 };
 
 // What a query cost: reported with every result.

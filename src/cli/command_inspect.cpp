@@ -13,6 +13,7 @@
 #include "format/segment.h"
 #include "format/wal_entry.h"
 #include "gannet/json.h"
+#include "index/ivf_index.h"
 
 namespace gannet::cli {
 namespace {
@@ -258,8 +259,9 @@ int CmdInspect(Context& ctx, const Args& args) {
   if (!bytes.ok()) return ReportError(bytes.status());
 
   std::optional<format::ObjectKind> kind;
-  for (format::ObjectKind k : {format::ObjectKind::kWalEntry, format::ObjectKind::kManifest,
-                               format::ObjectKind::kSegment, format::ObjectKind::kDeletionVector}) {
+  for (format::ObjectKind k :
+       {format::ObjectKind::kWalEntry, format::ObjectKind::kManifest, format::ObjectKind::kSegment,
+        format::ObjectKind::kDeletionVector, format::ObjectKind::kVectorIndex}) {
     if (bytes->size() >= 8 && std::string_view(*bytes).substr(0, 8) == format::FrameMagic(k)) {
       kind = k;
     }
@@ -299,6 +301,23 @@ int CmdInspect(Context& ctx, const Args& args) {
         a.push_back((*rows)[i]);
       }
       out["rows"] = std::move(a);
+      break;
+    }
+    case format::ObjectKind::kVectorIndex: {
+      Result<std::shared_ptr<const index::IvfIndex>> ix = index::IvfIndex::Decode(*bytes);
+      if (!ix.ok()) return ReportError(ix.status());
+      out["metric"] = std::string(DistanceMetricName((*ix)->metric()));
+      out["dims"] = (*ix)->dims();
+      out["segment_rows"] = (*ix)->rows();
+      out["indexed_rows"] = (*ix)->indexed_rows();
+      out["lists"] = (*ix)->lists();
+      Json curves = Json::array();
+      for (const auto& c : (*ix)->calibration()) {
+        Json points = Json::array();
+        for (const auto& [nprobe, recall] : c.points) points.push_back({nprobe, recall});
+        curves.push_back({{"k", c.k}, {"nprobe_recall", std::move(points)}});
+      }
+      out["calibration"] = std::move(curves);
       break;
     }
     default:  // a kind this command does not decode yet: the envelope facts below only

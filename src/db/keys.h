@@ -4,6 +4,7 @@
 //   <prefix>ns/<ns>/wal/<seq:020>             immutable WAL entries (PutIfAbsent)
 //   <prefix>ns/<ns>/manifest                  the CAS pointer (PutIfMatch)
 //   <prefix>ns/<ns>/segments/<id>             immutable segments
+//   <prefix>ns/<ns>/segments/<id>.ivf         a segment's vector index (when it has one)
 //   <prefix>ns/<ns>/deletes/<id>/<ver:020>    deletion vectors, one per manifest version
 #pragma once
 
@@ -30,6 +31,10 @@ class Keys {
   std::string wal(uint64_t seq) const { return wal_prefix() + PadSequence(seq); }
   std::string manifest() const { return base_ + "manifest"; }
   std::string segment(std::string_view id) const { return base_ + "segments/" + std::string(id); }
+  // The vector index of a segment (docs/format/vector-index.md).
+  std::string vector_index(std::string_view segment_id) const {
+    return segment(segment_id) + ".ivf";
+  }
   std::string deletes(std::string_view segment_id, uint64_t version) const {
     return base_ + "deletes/" + std::string(segment_id) + "/" + PadSequence(version);
   }

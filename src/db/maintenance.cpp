@@ -12,6 +12,7 @@
 #include "db/namespace_impl.h"
 #include "format/manifest.h"
 #include "format/segment.h"
+#include "index/ivf_index.h"
 
 namespace gannet::db {
 namespace {
@@ -34,6 +35,31 @@ Status PutNew(ObjectStore& store, const std::string& key, std::string_view bytes
     std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 7)));
   }
   return last.WithContext(key);
+}
+
+// Builds the vector index of a newly written segment when it holds at least
+// ann_min_rows vectors, and stores it at <segment key>.ivf (before the manifest that will
+// name it); sets ref->vector_index. nullptr when the segment gets no index.
+Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
+    ObjectStore& store, const Keys& keys, const DatabaseOptions& opts, const Schema& schema,
+    const format::Segment& segment, format::SegmentRef* ref) {
+  ref->vector_index = false;
+  if (opts.ann_min_rows == 0 || segment.dims() == 0 || segment.rows() < opts.ann_min_rows) {
+    return std::shared_ptr<const index::IvfIndex>();
+  }
+  size_t with_vector = 0;
+  for (size_t row = 0; row < segment.rows(); ++row) with_vector += segment.has_vector(row);
+  if (with_vector < opts.ann_min_rows) return std::shared_ptr<const index::IvfIndex>();
+  index::IvfBuildOptions build;
+  build.threads = std::max(1, opts.ann_build_threads);
+  GANNET_ASSIGN_OR_RETURN(
+      std::shared_ptr<const index::IvfIndex> ann,
+      index::IvfIndex::Build(index::VectorRows::Of(segment),
+                             schema.distance_metric.value_or(DistanceMetric::kCosineDistance),
+                             build));
+  GANNET_RETURN_IF_ERROR(PutNew(store, keys.vector_index(ref->id), ann->Encode()));
+  ref->vector_index = true;
+  return ann;
 }
 
 std::vector<uint32_t> DeletedRows(const std::vector<bool>& bits) {
@@ -166,7 +192,7 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     GANNET_RETURN_IF_ERROR(
         PutNew(store, ref.deletes_key, format::EncodeDeletionVector(DeletedRows(deleted))));
     next.segments.push_back(ref);
-    segments.push_back(MakeLoadedSegment(ref, s->segment, std::move(deleted), s->norms));
+    segments.push_back(MakeLoadedSegment(ref, s->segment, std::move(deleted), s->norms, s->ann));
   }
   // The tail's live documents become a new segment.
   std::vector<Document> docs;
@@ -189,8 +215,12 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     GANNET_RETURN_IF_ERROR(PutNew(store, keys_.segment(ref.id), bytes));
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
                             format::Segment::Decode(bytes));
+    bytes = std::string();
+    GANNET_ASSIGN_OR_RETURN(
+        std::shared_ptr<const index::IvfIndex> ann,
+        MaybeBuildVectorIndex(store, keys_, db_.options(), snap->schema, *seg, &ref));
     next.segments.push_back(ref);
-    segments.push_back(MakeLoadedSegment(ref, std::move(seg), {}));
+    segments.push_back(MakeLoadedSegment(ref, std::move(seg), {}, nullptr, std::move(ann)));
   }
   Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);
   if (st.code() == StatusCode::kConflict) {
@@ -261,8 +291,12 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
     GANNET_RETURN_IF_ERROR(PutNew(*db_.store(), keys_.segment(merged.id), bytes));
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
                             format::Segment::Decode(bytes));
+    bytes = std::string();
+    GANNET_ASSIGN_OR_RETURN(
+        std::shared_ptr<const index::IvfIndex> ann,
+        MaybeBuildVectorIndex(*db_.store(), keys_, opts, snap->manifest->schema, *seg, &merged));
     next.segments.push_back(merged);
-    segments.push_back(MakeLoadedSegment(merged, std::move(seg), {}));
+    segments.push_back(MakeLoadedSegment(merged, std::move(seg), {}, nullptr, std::move(ann)));
     Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);
     if (st.code() == StatusCode::kConflict) {
       *lost_race = true;
@@ -322,6 +356,7 @@ Status NamespaceImpl::CollectGarbage() {
   std::set<std::string, std::less<>> referenced;
   for (const format::SegmentRef& s : m.segments) {
     referenced.insert(keys_.segment(s.id));
+    if (s.vector_index) referenced.insert(keys_.vector_index(s.id));
     if (!s.deletes_key.empty()) referenced.insert(s.deletes_key);
   }
   const int64_t cutoff = db_.NowMs() - db_.options().gc_grace.count();

@@ -150,15 +150,17 @@ Result<LoadedSegmentPtr> NamespaceImpl::LoadSegment(const format::SegmentRef& re
                                                     const Snapshot* old, FetchStats* fs) {
   std::shared_ptr<const format::Segment> segment;
   std::shared_ptr<const std::vector<float>> norms;
+  std::shared_ptr<const index::IvfIndex> ann;
   if (old != nullptr) {
     for (const LoadedSegmentPtr& s : old->segments) {
       if (s->ref.id != ref.id) continue;
-      if (s->ref.deletes_key == ref.deletes_key) {
+      if (s->ref.deletes_key == ref.deletes_key && s->ref.vector_index == ref.vector_index) {
         if (fs) ++fs->cache_hits;
         return s;
       }
       segment = s->segment;
       norms = s->norms;
+      if (ref.vector_index) ann = s->ann;
       break;
     }
   }
@@ -180,8 +182,18 @@ Result<LoadedSegmentPtr> NamespaceImpl::LoadSegment(const format::SegmentRef& re
     if (!rows.ok()) return rows.status().WithContext(ref.deletes_key);
     deleted = DecodeDeletedBitmap(*rows, segment->rows());
   }
-  std::shared_ptr<LoadedSegment> loaded =
-      MakeLoadedSegment(ref, std::move(segment), std::move(deleted), std::move(norms));
+  if (ref.vector_index && ann == nullptr) {
+    const std::string key = keys_.vector_index(ref.id);
+    GANNET_ASSIGN_OR_RETURN(GetResult g, store.Get(key));
+    Count(fs, g.data.size());
+    Result<std::shared_ptr<const index::IvfIndex>> decoded = index::IvfIndex::Decode(g.data);
+    if (!decoded.ok()) return decoded.status().WithContext(key);
+    GANNET_RETURN_IF_ERROR(
+        (*decoded)->CheckCompatible(segment->rows(), segment->dims()).WithContext(key));
+    ann = std::move(decoded).value();
+  }
+  std::shared_ptr<LoadedSegment> loaded = MakeLoadedSegment(
+      ref, std::move(segment), std::move(deleted), std::move(norms), std::move(ann));
   return LoadedSegmentPtr(std::move(loaded));
 }
 
@@ -293,7 +305,7 @@ Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request, const
   query::ExecInput in;
   in.schema = &snap->schema;
   for (const LoadedSegmentPtr& s : snap->segments) {
-    in.segments.push_back({s->segment.get(), &s->deleted, s->norms.get()});
+    in.segments.push_back({s->segment.get(), &s->deleted, s->norms.get(), s->ann.get()});
   }
   in.tail = &snap->tail_map();
   GANNET_ASSIGN_OR_RETURN(QueryResponse resp, query::Execute(bound, in));

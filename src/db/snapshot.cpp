@@ -5,7 +5,8 @@ namespace gannet::db {
 std::shared_ptr<LoadedSegment> MakeLoadedSegment(const format::SegmentRef& ref,
                                                  std::shared_ptr<const format::Segment> segment,
                                                  std::vector<bool> deleted,
-                                                 std::shared_ptr<const std::vector<float>> norms) {
+                                                 std::shared_ptr<const std::vector<float>> norms,
+                                                 std::shared_ptr<const index::IvfIndex> ann) {
   auto loaded = std::make_shared<LoadedSegment>();
   loaded->ref = ref;
   loaded->norms = norms != nullptr
@@ -13,6 +14,7 @@ std::shared_ptr<LoadedSegment> MakeLoadedSegment(const format::SegmentRef& ref,
                       : std::make_shared<const std::vector<float>>(query::VectorNorms(*segment));
   loaded->segment = std::move(segment);
   loaded->deleted = std::move(deleted);
+  loaded->ann = std::move(ann);
   return loaded;
 }
 

@@ -20,6 +20,7 @@
 #include "format/segment.h"
 #include "gannet/request.h"
 #include "gannet/types.h"
+#include "index/ivf_index.h"
 #include "query/executor.h"
 
 namespace gannet::db {
@@ -34,15 +35,18 @@ struct LoadedSegment {
   std::shared_ptr<const format::Segment> segment;
   std::vector<bool> deleted;  // empty when no row is deleted; else one flag per row
   std::shared_ptr<const std::vector<float>> norms;  // per-row vector norms (VectorNorms)
+  // The segment's vector index when ref.vector_index (checked against the segment).
+  std::shared_ptr<const index::IvfIndex> ann;
   bool is_deleted(size_t row) const { return !deleted.empty() && deleted[row]; }
 };
 using LoadedSegmentPtr = std::shared_ptr<const LoadedSegment>;
 
 // A LoadedSegment for `segment`; computes the vector norms unless `norms` is given (the
-// same segment loaded before, with another deletion vector).
+// same segment loaded before, with another deletion vector). `ann`: its vector index.
 std::shared_ptr<LoadedSegment> MakeLoadedSegment(
     const format::SegmentRef& ref, std::shared_ptr<const format::Segment> segment,
-    std::vector<bool> deleted, std::shared_ptr<const std::vector<float>> norms = nullptr);
+    std::vector<bool> deleted, std::shared_ptr<const std::vector<float>> norms = nullptr,
+    std::shared_ptr<const index::IvfIndex> ann = nullptr);
 
 // What one request of a WAL entry did, for its caller's WriteResponse.
 struct BatchOutcome {

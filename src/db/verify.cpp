@@ -7,6 +7,7 @@
 #include "format/manifest.h"
 #include "format/segment.h"
 #include "format/wal_entry.h"
+#include "index/ivf_index.h"
 
 namespace gannet::db {
 
@@ -71,6 +72,18 @@ Result<VerifyReport> NamespaceImpl::Verify() {
     if ((*seg)->rows() != ref.rows) {
       problem(key, "holds " + std::to_string((*seg)->rows()) + " rows; the manifest says " +
                        std::to_string(ref.rows));
+    }
+    if (ref.vector_index) {
+      const std::string ikey = keys_.vector_index(ref.id);
+      referenced.insert(ikey);
+      if (std::optional<std::string> ib = read(ikey)) {
+        Result<std::shared_ptr<const index::IvfIndex>> idx = index::IvfIndex::Decode(*ib);
+        if (!idx.ok()) {
+          problem(ikey, idx.status().ToString());
+        } else if (Status st = (*idx)->CheckCompatible((*seg)->rows(), (*seg)->dims()); !st.ok()) {
+          problem(ikey, st.ToString());
+        }
+      }
     }
     if (ref.deletes_key.empty()) continue;
     referenced.insert(ref.deletes_key);

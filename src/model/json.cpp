@@ -1047,6 +1047,12 @@ Result<QueryRequest> MembersToQuery(const Obj& members) {
       // Accepted for compatibility: the namespace's metric is used.
       GANNET_ASSIGN_OR_RETURN(DistanceMetric m, JsonToMetric(v, k));
       (void)m;
+    } else if (k == "ann_recall") {
+      // Gannet extension: the recall@10 a rank_by ANN query aims for.
+      if (!IsNumber(v)) return Expected(k, "number", v);
+      const double r = AsDouble(v);
+      if (!(r > 0 && r <= 1)) return Bad(k, "must be in (0, 1], got " + std::to_string(r));
+      q.ann_recall = r;
     } else if (k == "queries" || k == "rerank_by") {
       return Bad(k, "multi-query is not supported by this endpoint yet");
     } else {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <queue>
 
 #include "query/distance.h"
@@ -199,6 +200,69 @@ Result<QueryResponse> ExecuteAggregate(const QueryRequest& req, const ExecInput&
   return resp;
 }
 
+// rank_by ANN over one segment through its vector index: the rows allowed (live, not
+// shadowed by the tail, matching the filters) become the index's row filter, and the
+// index's neighbours enter `top` with the same distance the exhaustive path computes.
+// Returns the rows examined; adds those scanned exhaustively (the index's small-filter
+// fallback) to *exhaustive.
+uint64_t SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s, const TailMap* tail,
+                              DistanceMetric metric, const float* q, float qnorm, TopK& top,
+                              uint64_t* exhaustive) {
+  const format::Segment& seg = *s.segment;
+  const size_t rows = seg.rows();
+  const size_t dims = seg.dims();
+  const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
+  const bool shadowing = tail != nullptr && !tail->empty();
+  std::optional<index::RowFilter> allowed;
+  uint64_t examined = 0;
+  if (req.filters) {
+    allowed.emplace(rows);
+    SegmentRowAccessor acc(seg);
+    for (size_t row = 0; row < rows; ++row) {
+      if (has_deletes && (*s.deleted)[row]) continue;
+      if (shadowing && tail->count(seg.id(row)) != 0) continue;
+      ++examined;
+      acc.set_row(row);
+      if (MatchFilter(*req.filters, acc)) allowed->Allow(row);
+    }
+  } else if (has_deletes || shadowing) {
+    allowed.emplace(rows, /*allow_all=*/true);
+    if (has_deletes) {
+      for (size_t row = 0; row < rows; ++row) {
+        if ((*s.deleted)[row]) allowed->Deny(row);
+      }
+    }
+    if (shadowing && tail->size() < rows / 16) {
+      for (const auto& entry : *tail) {
+        if (std::optional<size_t> row = seg.Find(entry.first)) allowed->Deny(*row);
+      }
+    } else if (shadowing) {
+      for (size_t row = 0; row < rows; ++row) {
+        if (tail->count(seg.id(row)) != 0) allowed->Deny(row);
+      }
+    }
+  }
+  index::IvfSearchParams params;
+  params.k = req.top_k;
+  params.recall_target = req.ann_recall.value_or(index::kDefaultRecallTarget);
+  params.filter = allowed ? &*allowed : nullptr;
+  index::IvfSearchStats st;
+  for (const index::Neighbor& nb : s.ann->Search(q, index::VectorRows::Of(seg), params, &st)) {
+    const float* x = seg.vector(nb.row);
+    const float xnorm = metric == DistanceMetric::kEuclideanSquared ? 0.0f
+                        : s.norms != nullptr                        ? (*s.norms)[nb.row]
+                                             : std::sqrt(SquaredNorm(x, dims));
+    Candidate c;
+    c.key = Distance(metric, q, qnorm, x, xnorm, dims);
+    c.id = seg.id(nb.row);
+    c.segment = &seg;
+    c.row = nb.row;
+    top.Push(std::move(c));
+  }
+  *exhaustive += st.exact_rows;
+  return examined + st.codes_scanned + st.exact_rows;
+}
+
 }  // namespace
 
 Status BindQuery(QueryRequest& request, const Schema& schema) {
@@ -223,7 +287,16 @@ Status BindQuery(QueryRequest& request, const Schema& schema) {
     for (float f : rb.vector) {
       if (!std::isfinite(f)) return Status::InvalidArgument("rank_by: query vector is not finite");
     }
-  } else if (rb.kind == RankBy::Kind::kAttribute) {
+    if (request.ann_recall && !rb.approximate) {
+      return Status::InvalidArgument("ann_recall: applies to rank_by ANN only");
+    }
+  } else if (request.ann_recall) {
+    return Status::InvalidArgument("ann_recall: applies to rank_by ANN only");
+  }
+  if (request.ann_recall && !(*request.ann_recall > 0 && *request.ann_recall <= 1)) {
+    return Status::InvalidArgument("ann_recall: must be in (0, 1]");
+  }
+  if (rb.kind == RankBy::Kind::kAttribute) {
     GANNET_RETURN_IF_ERROR(CheckAttributeName("rank_by", rb.attr, schema));
     if (rb.attr == kVectorAttr) {
       return Status::InvalidArgument("rank_by: cannot order by the vector attribute");
@@ -264,6 +337,7 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& in) {
     Ranker ranker(req.rank_by);
     TopK top(req.top_k, ranker);
     uint64_t visited = 0;
+    uint64_t indexed_visited = 0, indexed_exhaustive = 0;  // through vector indexes
     const bool by_vector = req.rank_by.kind == RankBy::Kind::kVector;
     const bool by_attr = req.rank_by.kind == RankBy::Kind::kAttribute;
     const DistanceMetric metric =
@@ -275,6 +349,12 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& in) {
     // Segments: a tight loop per segment.
     for (const SegmentInput& s : in.segments) {
       const format::Segment& seg = *s.segment;
+      if (by_vector && req.rank_by.approximate && s.ann != nullptr && s.ann->metric() == metric &&
+          seg.dims() == dims && s.ann->CheckCompatible(seg.rows(), seg.dims()).ok()) {
+        indexed_visited +=
+            SearchIndexedSegment(req, s, in.tail, metric, q, qnorm, top, &indexed_exhaustive);
+        continue;
+      }
       const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
       const format::Segment::Column* order_col = by_attr ? seg.column(req.rank_by.attr) : nullptr;
       SegmentRowAccessor acc(seg);
@@ -335,8 +415,8 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& in) {
     std::vector<Candidate> best = top.TakeSorted();
     resp.rows.reserve(best.size());
     for (Candidate& c : best) resp.rows.push_back(Materialize(req, c));
-    resp.stats.rows_scanned = visited;
-    resp.stats.exhaustive_search_count = visited;
+    resp.stats.rows_scanned = visited + indexed_visited;
+    resp.stats.exhaustive_search_count = visited + indexed_exhaustive;
     return resp;
   }();
   if (out.ok()) {

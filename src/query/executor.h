@@ -1,6 +1,7 @@
-// Exact query execution over one snapshot: segments (with deletion vectors) plus the
-// unindexed WAL tail. Ranking by vector distance (exhaustive), by attribute, or by id;
-// filters; top_k; attribute selection; Count aggregations with group_by.
+// Query execution over one snapshot: segments (with deletion vectors) plus the unindexed
+// WAL tail. Ranking by vector distance (exhaustive for kNN; for ANN through each
+// segment's vector index where it has one, the tail always exhaustive), by attribute, or
+// by id; filters; top_k; attribute selection; Count aggregations with group_by.
 //
 // Thread safety: Execute only reads its inputs; many queries may run at once.
 #pragma once
@@ -13,6 +14,7 @@
 #include "gannet/request.h"
 #include "gannet/status.h"
 #include "gannet/types.h"
+#include "index/ivf_index.h"
 #include "query/filter.h"
 
 namespace gannet::query {
@@ -26,6 +28,9 @@ struct SegmentInput {
   const std::vector<bool>* deleted = nullptr;  // null or empty: no row deleted
   // |vector| per row (VectorNorms), or null to compute them during the scan.
   const std::vector<float>* norms = nullptr;
+  // The segment's vector index, or null. rank_by ANN searches it instead of scanning the
+  // segment (REQUIRES: built from this segment; one of another metric is ignored).
+  const index::IvfIndex* ann = nullptr;
 };
 
 // The Euclidean norm of every row's vector (0 for rows without one), so cosine distance

@@ -1,0 +1,278 @@
+// rank_by ANN through the per-segment vector index, end to end: built by indexing and
+// compaction, stored beside the segment, loaded by a fresh process, kept by GC, combined
+// with filters, deletions and the unindexed tail; recall against kNN.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "gannet/database.h"
+#include "gannet/json.h"
+
+namespace gannet {
+namespace {
+
+constexpr uint32_t kDims = 24;
+constexpr uint64_t kRows = 4000;
+
+std::vector<float> Centers(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> c(40 * kDims);
+  for (float& v : c) v = g(rng);
+  return c;
+}
+
+// A vector near one of 40 fixed centres.
+std::vector<float> Sample(std::mt19937_64& rng) {
+  static const std::vector<float> centers = Centers(99);
+  std::normal_distribution<float> g(0, 0.8f);
+  const size_t c = std::uniform_int_distribution<size_t>(0, 39)(rng);
+  std::vector<float> v(kDims);
+  for (uint32_t d = 0; d < kDims; ++d) v[d] = centers[c * kDims + d] + g(rng);
+  return v;
+}
+
+class AnnTest : public ::testing::TestWithParam<DistanceMetric> {
+ protected:
+  void SetUp() override {
+    store_ = NewMemoryStore();
+    Open();
+    std::mt19937_64 rng(7);
+    for (uint64_t base = 0; base < kRows; base += 1000) {
+      WriteRequest w;
+      w.distance_metric = GetParam();
+      for (uint64_t i = base; i < base + 1000; ++i) {
+        Document d;
+        d.id = Id(i);
+        d.Set("bucket", Value::Uint(i % 100));  // Eq: 1% of rows
+        d.Set("cat", Value::Uint(i % 10));      // Eq: 10%; Lt 5: 50%
+        d.Set("vector", Value::Vector(Sample(rng)));
+        w.upserts.push_back(std::move(d));
+      }
+      ASSERT_TRUE(ns_->Write(std::move(w)).ok());
+    }
+    ASSERT_TRUE(ns_->IndexNow().ok());
+    for (int i = 0; i < 30; ++i) queries_.push_back(Sample(rng));
+  }
+
+  void Open() {
+    DatabaseOptions o;
+    o.store = store_;
+    o.background_indexing = false;
+    o.gc_grace = std::chrono::milliseconds(0);
+    o.ann_min_rows = 1000;
+    o.compact_max_segments = 8;
+    auto db = Database::Open(o);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    ns_ = *db_->OpenNamespace("docs");
+  }
+
+  std::vector<std::string> IndexKeys() {
+    std::vector<std::string> out;
+    auto list = store_->List("ns/docs/segments/");
+    EXPECT_TRUE(list.ok());
+    for (const ObjectMeta& o : list->objects) {
+      if (o.key.size() > 4 && o.key.substr(o.key.size() - 4) == ".ivf") out.push_back(o.key);
+    }
+    return out;
+  }
+
+  QueryResponse Run(const std::vector<float>& q, bool ann, std::optional<Filter> filter = {},
+                    std::optional<double> recall = {}) {
+    QueryRequest r;
+    r.rank_by.kind = RankBy::Kind::kVector;
+    r.rank_by.attr = "vector";
+    r.rank_by.approximate = ann;
+    r.rank_by.vector = q;
+    r.top_k = 10;
+    r.filters = std::move(filter);
+    r.ann_recall = recall;
+    auto resp = ns_->Query(r);
+    EXPECT_TRUE(resp.ok()) << resp.status().ToString();
+    return resp.ok() ? *resp : QueryResponse{};
+  }
+
+  // Mean recall@10 of ANN against kNN over the queries; checks that distances agree.
+  double Recall(std::optional<Filter> filter = {}, std::optional<double> target = {}) {
+    double sum = 0;
+    for (const auto& q : queries_) {
+      QueryResponse exact = Run(q, false, filter);
+      QueryResponse approx = Run(q, true, filter, target);
+      EXPECT_EQ(approx.rows.size(), exact.rows.size());
+      size_t hits = 0;
+      for (const ResultRow& a : approx.rows) {
+        for (const ResultRow& e : exact.rows) {
+          if (a.id == e.id) {
+            EXPECT_EQ(a.dist, e.dist) << "ANN and kNN disagree on a distance";
+            ++hits;
+          }
+        }
+      }
+      sum += exact.rows.empty() ? 1.0 : static_cast<double>(hits) / exact.rows.size();
+    }
+    return sum / queries_.size();
+  }
+
+  static Filter Cmp(std::string attr, Filter::Op op, Value v) {
+    Filter f;
+    f.op = op;
+    f.attr = std::move(attr);
+    f.value = std::move(v);
+    return f;
+  }
+
+  ObjectStorePtr store_;
+  std::unique_ptr<Database> db_;
+  std::shared_ptr<Namespace> ns_;
+  std::vector<std::vector<float>> queries_;
+};
+
+TEST_P(AnnTest, IndexIsBuiltAndUsedWithRecall) {
+  EXPECT_EQ(IndexKeys().size(), 1u);
+  QueryResponse r = Run(queries_[0], true);
+  EXPECT_EQ(r.rows.size(), 10u);
+  EXPECT_EQ(r.stats.exhaustive_search_count, 0u);
+  EXPECT_LT(r.stats.rows_scanned, kRows / 2);
+  EXPECT_EQ(Run(queries_[0], false).stats.exhaustive_search_count, kRows);
+  EXPECT_GE(Recall(), 0.95);
+  EXPECT_GE(Recall({}, 1.0), 0.999);
+}
+
+TEST_P(AnnTest, FilteredRecall) {
+  // 1% (answered exactly over the matching rows), 10%, 50%.
+  EXPECT_GE(Recall(Cmp("bucket", Filter::Op::kEq, Value::Uint(7))), 0.95);
+  EXPECT_GE(Recall(Cmp("cat", Filter::Op::kEq, Value::Uint(3))), 0.95);
+  EXPECT_GE(Recall(Cmp("cat", Filter::Op::kLt, Value::Uint(5))), 0.95);
+  for (const ResultRow& row :
+       Run(queries_[1], true, Cmp("cat", Filter::Op::kEq, Value::Uint(3))).rows) {
+    EXPECT_EQ(row.id.as_uint() % 10, 3u);
+  }
+}
+
+TEST_P(AnnTest, SameResultsAfterLoadingTheIndexFromTheStore) {
+  std::vector<QueryResponse> before;
+  for (const auto& q : queries_) before.push_back(Run(q, true));
+  const QueryResponse filtered_before =
+      Run(queries_[0], true, Cmp("cat", Filter::Op::kEq, Value::Uint(3)));
+  db_->Close();
+  Open();  // a fresh process: segment and index come from the store
+  for (size_t i = 0; i < queries_.size(); ++i) {
+    QueryResponse after = Run(queries_[i], true);
+    ASSERT_EQ(after.rows.size(), before[i].rows.size());
+    for (size_t j = 0; j < after.rows.size(); ++j) {
+      EXPECT_EQ(after.rows[j].id, before[i].rows[j].id);
+      EXPECT_EQ(after.rows[j].dist, before[i].rows[j].dist);
+    }
+  }
+  QueryResponse filtered_after =
+      Run(queries_[0], true, Cmp("cat", Filter::Op::kEq, Value::Uint(3)));
+  ASSERT_EQ(filtered_after.rows.size(), filtered_before.rows.size());
+  for (size_t j = 0; j < filtered_after.rows.size(); ++j) {
+    EXPECT_EQ(filtered_after.rows[j].id, filtered_before.rows[j].id);
+  }
+}
+
+TEST_P(AnnTest, TailDeletesAndCompactionStayCorrect) {
+  // Take the current nearest rows of a query and change them in the (unindexed) tail:
+  // delete two, move one onto the query. ANN must reflect the tail exactly as kNN does.
+  const std::vector<float>& q = queries_[2];
+  QueryResponse first = Run(q, true);
+  ASSERT_GE(first.rows.size(), 3u);
+  WriteRequest w;
+  w.deletes = {first.rows[0].id, first.rows[1].id};
+  Document moved;
+  moved.id = first.rows[2].id;
+  std::vector<float> far(kDims, 50.0f);
+  moved.Set("vector", Value::Vector(far));
+  w.upserts.push_back(moved);
+  ASSERT_TRUE(ns_->Write(std::move(w)).ok());
+  auto check = [&] {
+    QueryResponse a = Run(q, true), e = Run(q, false);
+    std::set<Id> ids;
+    for (const ResultRow& r : a.rows) ids.insert(r.id);
+    EXPECT_EQ(
+        ids.count(first.rows[0].id) + ids.count(first.rows[1].id) + ids.count(first.rows[2].id),
+        0u);
+    EXPECT_GE(Recall(), 0.95);
+    QueryResponse near_far = Run(far, true);
+    ASSERT_FALSE(near_far.rows.empty());
+    EXPECT_EQ(near_far.rows[0].id, first.rows[2].id);
+    EXPECT_EQ(near_far.rows[0].dist, Run(far, false).rows[0].dist);
+  };
+  check();
+  ASSERT_TRUE(ns_->IndexNow().ok());  // small second segment (no index), deletion vector
+  check();
+  ASSERT_TRUE(ns_->CollectGarbage().ok());
+  EXPECT_EQ(IndexKeys().size(), 1u) << "the live segment's index was collected";
+  check();
+  // Compaction merges both into one segment with a new index; GC drops the old one.
+  db_->Close();
+  {
+    DatabaseOptions o;
+    o.store = store_;
+    o.background_indexing = false;
+    o.gc_grace = std::chrono::milliseconds(0);
+    o.ann_min_rows = 1000;
+    o.compact_max_segments = 1;
+    db_ = std::move(Database::Open(o)).value();
+    ns_ = *db_->OpenNamespace("docs");
+  }
+  ASSERT_TRUE(ns_->Compact().ok());
+  ASSERT_EQ(ns_->Info()->segment_count, 1u);
+  ASSERT_TRUE(ns_->CollectGarbage().ok());
+  auto healthy = ns_->Verify();
+  ASSERT_TRUE(healthy.ok());
+  EXPECT_TRUE(healthy->problems.empty());
+  EXPECT_EQ(healthy->unknown_objects, 0u);
+  const std::vector<std::string> keys = IndexKeys();
+  ASSERT_EQ(keys.size(), 1u);
+  check();
+  // A damaged index is reported, never used.
+  auto g = store_->Get(keys[0]);
+  ASSERT_TRUE(g.ok());
+  std::string bad = g->data;
+  bad[bad.size() / 2] ^= 1;
+  ASSERT_TRUE(store_->Delete(keys[0]).ok());
+  ASSERT_TRUE(store_->PutIfAbsent(keys[0], bad).ok());
+  auto report = ns_->Verify();
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->problems.size(), 1u);
+  EXPECT_NE(report->problems[0].find(".ivf"), std::string::npos) << report->problems[0];
+  db_->Close();
+  Open();
+  QueryRequest r;
+  r.rank_by = {RankBy::Kind::kVector, "vector", true, q, false};
+  auto resp = ns_->Query(r);
+  ASSERT_FALSE(resp.ok());
+  EXPECT_TRUE(resp.status().IsCorruption()) << resp.status().ToString();
+}
+
+TEST_P(AnnTest, RecallKnobIsValidated) {
+  auto q = ParseQueryRequest(R"({"rank_by": ["vector", "ANN", [0]], "ann_recall": 0.5})");
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(q->ann_recall, 0.5);
+  EXPECT_FALSE(ParseQueryRequest(R"({"rank_by": ["vector", "ANN", [1]], "ann_recall": 0})").ok());
+  EXPECT_FALSE(ParseQueryRequest(R"({"rank_by": ["vector", "ANN", [1]], "ann_recall": 1.5})").ok());
+  EXPECT_FALSE(ParseQueryRequest(R"({"rank_by": ["vector", "ANN", [1]], "ann_recall": "x"})").ok());
+  QueryRequest r;
+  r.rank_by = {RankBy::Kind::kVector, "vector", false, queries_[0], false};
+  r.ann_recall = 0.9;
+  EXPECT_TRUE(ns_->Query(r).status().IsInvalidArgument());  // kNN is always exact
+  r.rank_by.approximate = true;
+  EXPECT_TRUE(ns_->Query(r).ok());
+  // A low target probes less.
+  EXPECT_LE(Run(queries_[0], true, {}, 0.5).stats.rows_scanned,
+            Run(queries_[0], true, {}, 0.99).stats.rows_scanned);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Metrics, AnnTest,
+    ::testing::Values(DistanceMetric::kCosineDistance, DistanceMetric::kEuclideanSquared),
+    [](const auto& info) {
+      return std::string(info.param == DistanceMetric::kCosineDistance ? "Cosine" : "Euclidean");
+    });
+
+}  // namespace
+}  // namespace gannet
