@@ -5,7 +5,7 @@ DATA ?= ./gannet-data
 LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps configure build run shell test unit-test sanitize-test bench sim clean format
+.PHONY: all deps test-deps configure build run shell test unit-test sanitize-test bench bench-server sim clean format
 
 all: build
 
@@ -62,6 +62,11 @@ sim: build
 
 bench: deps build
 	@./bench/run.sh $(BUILD_DIR)
+
+# Load benchmark of `gannet serve` with wrk on loopback (see bench/README.md);
+# `make bench-server SOAK=600` adds the 10-minute mixed soak.
+bench-server: deps build
+	@./bench/server_load.sh --build-dir $(BUILD_DIR) $(if $(SOAK),--soak $(SOAK))
 
 format:
 	@clang-format -i $$(git ls-files '*.h' '*.cpp')
