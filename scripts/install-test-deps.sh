@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the build. From PyPI: pytest for the end-to-end
 # tests, requests and the official turbopuffer client for the HTTP server's tests
-# (tests/server). Idempotent.
+# (tests/server), numpy for the Python package (tests/python), and nanobind plus
+# scikit-build-core to build its extension and wheel. Idempotent.
 set -euo pipefail
 missing=()
 python3 -c "import pytest" 2>/dev/null || missing+=(pytest)
 python3 -c "import requests" 2>/dev/null || missing+=(requests)
 python3 -c "import turbopuffer" 2>/dev/null || missing+=(turbopuffer)
+python3 -c "import numpy" 2>/dev/null || missing+=(numpy)
+python3 -c "import nanobind" 2>/dev/null || missing+=(nanobind)
+python3 -c "import scikit_build_core" 2>/dev/null || missing+=(scikit-build-core)
 if [ ${#missing[@]} -gt 0 ]; then
   python3 -m pip install --quiet "${missing[@]}"
 fi

@@ -1,0 +1,254 @@
+"""The Python package's API, run in both modes (see conftest.py: `client` is embedded or
+remote). Each test uses its own namespace."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pytest
+
+import gannet
+
+DOCS: list[dict[str, Any]] = [
+    {"id": 1, "vector": [0.1, 0.9], "title": "gannets dive", "year": 2021, "tags": ["bird"]},
+    {"id": 2, "vector": [0.8, 0.2], "title": "object storage", "year": 2023, "tags": ["infra"]},
+    {"id": 3, "vector": [0.2, 0.8], "title": "seabirds", "year": 2024, "tags": ["bird", "sea"]},
+    {"id": 4, "vector": [0.5, 0.5], "title": "misc", "year": 2020, "tags": []},
+]
+
+
+def seed(ns: gannet.Namespace) -> None:
+    w = ns.write(upsert_rows=DOCS, distance_metric="cosine_distance")
+    assert isinstance(w, gannet.WriteResult)
+    assert w.rows_upserted == 4 and w.rows_affected == 4
+
+
+def ids(res: gannet.QueryResult) -> list[Any]:
+    return [r.id for r in res.rows]
+
+
+def test_write_and_vector_query(ns: gannet.Namespace) -> None:
+    seed(ns)
+    res = ns.query(rank_by=["vector", "ANN", [0.15, 0.85]], top_k=2, include_attributes=["title"])
+    assert isinstance(res, gannet.QueryResult)
+    assert ids(res) == [1, 3]
+    row = res.rows[0]
+    assert isinstance(row, gannet.Row)
+    assert row.title == "gannets dive" and row["title"] == "gannets dive"
+    assert row.dist is not None and row.dist < res.rows[1].dist  # type: ignore[operator]
+    assert row["$dist"] == row.dist and "year" not in row.attributes
+    assert set(res.performance) >= {"server_total_ms", "rows_scanned"}
+    exact = ns.query(rank_by=["vector", "kNN", [0.15, 0.85]], top_k=10)
+    assert ids(exact) == [1, 3, 4, 2]
+    everything = ns.query(rank_by=["id", "desc"], top_k=10, include_attributes=True)
+    assert ids(everything) == [4, 3, 2, 1]
+    assert everything.rows[1].tags == ["bird", "sea"]
+    vec = everything.rows[0].vector
+    assert isinstance(vec, np.ndarray) and vec.dtype == np.float32
+    np.testing.assert_allclose(vec, [0.5, 0.5])
+    with pytest.raises(AttributeError):
+        _ = everything.rows[0].nope
+
+
+def test_filters(ns: gannet.Namespace) -> None:
+    seed(ns)
+
+    def q(f: Any) -> list[Any]:
+        return ids(ns.query(rank_by=["id", "asc"], top_k=10, filters=f))
+
+    assert q(["year", "Gte", 2023]) == [2, 3]
+    assert q(["tags", "Contains", "bird"]) == [1, 3]
+    assert q(["And", [["tags", "Contains", "bird"], ["year", "Lt", 2024]]]) == [1]
+    assert q(["Or", [["id", "Eq", 4], ["title", "Glob", "sea*"]]]) == [3, 4]
+    assert q(["id", "In", [2, 4, 99]]) == [2, 4]
+    assert q(["Not", ["year", "Gt", 2020]]) == [4]
+    assert q(("title", "IGlob", "GANNET*")) == [1]
+    res = ns.query(
+        rank_by=["vector", "ANN", np.array([0.9, 0.1], dtype=np.float32)],
+        top_k=1,
+        filters=["tags", "Contains", "bird"],
+    )
+    assert ids(res) == [3]
+
+
+def test_aggregations(ns: gannet.Namespace) -> None:
+    seed(ns)
+    ns.write(upsert_rows=[{"id": 5, "vector": [0.3, 0.3], "year": 2021}])
+    res = ns.query(aggregate_by={"n": ["Count"]})
+    assert res.aggregations == {"n": 5} and res.rows == []
+    res = ns.query(aggregate_by={"n": ["Count"]}, filters=["year", "Lt", 2023])
+    assert res.aggregations == {"n": 3}
+    grouped = ns.query(aggregate_by={"n": ["Count"]}, group_by=["year"], top_k=10)
+    groups = {g["year"]: g["n"] for g in grouped.aggregation_groups or []}
+    assert groups == {2020: 1, 2021: 2, 2023: 1, 2024: 1}
+
+
+def test_patch_delete_and_conditions(ns: gannet.Namespace) -> None:
+    seed(ns)
+    w = ns.write(patch_rows=[{"id": 2, "year": 2025, "title": None}], return_affected_ids=True)
+    assert w.rows_patched == 1 and w.patched_ids == [2]
+    row = ns.query(rank_by=["id", "asc"], filters=["id", "Eq", 2], include_attributes=True).rows[0]
+    assert row.year == 2025 and "title" not in row.attributes
+
+    w = ns.write(deletes=[1], delete_by_filter=["year", "Lt", 2021], return_affected_ids=True)
+    assert w.rows_deleted == 2 and sorted(w.deleted_ids or []) == [1, 4]
+    assert ids(ns.query(rank_by=["id", "asc"], top_k=10)) == [2, 3]
+
+    # Conditional upsert: only replaces a row whose stored year is older.
+    w = ns.write(
+        upsert_rows=[
+            {"id": 2, "vector": [0.8, 0.2], "year": 2020},
+            {"id": 3, "vector": [0.2, 0.8], "year": 2030},
+        ],
+        upsert_condition=["year", "Lt", {"$ref_new": "year"}],
+    )
+    assert w.rows_upserted == 1
+    years = {r.id: r.year for r in ns.query(rank_by=["id", "asc"], include_attributes=["year"])}
+    assert years == {2: 2025, 3: 2030}
+
+    cols = ns.write(patch_columns={"id": [2, 3], "year": [1, 2]})
+    assert cols.rows_patched == 2
+
+
+def test_namespaces_metadata_schema_delete_all(client: gannet.Client) -> None:
+    prefix = "meta-" + uuid.uuid4().hex[:8] + "-"
+    for i in range(3):
+        client.namespace(f"{prefix}{i}").write(upsert_rows=[{"id": i, "n": i}])
+    listed = [s.id for s in client.namespaces(prefix=prefix)]
+    assert listed == [f"{prefix}0", f"{prefix}1", f"{prefix}2"]
+    assert all(isinstance(s, gannet.NamespaceSummary) for s in client.namespaces(prefix=prefix))
+    paged = [s.id for s in client.namespaces(prefix=prefix, page_size=2)]
+    assert paged == listed
+
+    ns = client.namespace(f"{prefix}1")
+    md = ns.metadata()
+    assert isinstance(md, gannet.NamespaceMetadata)
+    assert md.approx_row_count == 1 and md.schema["n"]["type"] == "int"
+    assert md.created_at is not None and md.created_at.tzinfo is not None
+    assert md.index["status"] in ("up-to-date", "updating")
+    schema = ns.schema()
+    assert schema["n"]["type"] == "int" and schema["id"]["type"] == "uint"
+    after = ns.update_schema({"label": {"type": "string"}})
+    assert after["label"]["type"] == "string"
+
+    ns.delete_all()
+    assert not ns.exists()
+    with pytest.raises(gannet.NotFound):
+        ns.metadata()
+    with pytest.raises(gannet.NotFound):
+        ns.delete_all()
+    assert [s.id for s in client.namespaces(prefix=prefix)] == [f"{prefix}0", f"{prefix}2"]
+
+
+def test_errors_are_typed(client: gannet.Client, ns: gannet.Namespace) -> None:
+    seed(ns)
+    with pytest.raises(gannet.InvalidArgument) as e:
+        ns.write(upsert_rows=[{"id": 9, "year": "soon"}])
+    assert "year" in e.value.message and "expected int" in e.value.message
+    assert isinstance(e.value, gannet.GannetError) and isinstance(e.value, ValueError)
+    with pytest.raises(gannet.InvalidArgument, match="not supported yet"):
+        ns.query(aggregate_by={"s": ["Sum", "year"]})
+    with pytest.raises(gannet.InvalidArgument):
+        ns.query(rank_by=["vector", "ANN", [1.0, 2.0, 3.0]], top_k=1)  # wrong dimension
+    with pytest.raises(gannet.InvalidArgument):
+        ns.query(rank_by=["nope", "sideways"])
+    with pytest.raises(gannet.InvalidArgument):
+        client.namespace("bad/name!").write(upsert_rows=[{"id": 1}])
+    with pytest.raises(gannet.NotFound):
+        client.namespace("never-" + uuid.uuid4().hex[:8]).metadata()
+    # A rejected write changed nothing.
+    assert ns.metadata().approx_row_count == 4
+
+
+def test_numpy_vectors_and_scalars(ns: gannet.Namespace) -> None:
+    rng = np.random.default_rng(7)
+    vecs = rng.standard_normal((64, 16)).astype(np.float32)
+    w = ns.write(
+        upsert_columns={
+            "id": np.arange(64, dtype=np.uint64),
+            "vector": vecs,
+            "bucket": np.arange(64) % 4,
+        },
+        distance_metric="euclidean_squared",
+    )
+    assert w.rows_upserted == 64
+    res = ns.query(rank_by=["vector", "kNN", vecs[17]], top_k=3, include_attributes=["vector"])
+    assert res.rows[0].id == 17 and res.rows[0].dist == pytest.approx(0.0, abs=1e-6)
+    np.testing.assert_array_equal(res.rows[0].vector, vecs[17])
+    b64 = ns.query(
+        rank_by=["vector", "kNN", vecs[5].astype(np.float64)],
+        top_k=1,
+        include_attributes=["vector"],
+        vector_encoding="base64",
+    )
+    assert b64.rows[0].id == 5
+    assert b64.rows[0].vector.dtype == np.float32
+    np.testing.assert_array_equal(b64.rows[0].vector, vecs[5])
+    # Rows with NumPy vectors and NumPy scalars.
+    ns.write(upsert_rows=[{"id": np.uint64(100), "vector": vecs[0] * 2, "bucket": np.int64(9)}])
+    top = ns.query(rank_by=["vector", "kNN", vecs[0] * 2], top_k=1, include_attributes=["bucket"])
+    assert top.rows[0].id == 100 and top.rows[0].bucket == 9
+    count = ns.query(aggregate_by={"n": ["Count"]}, filters=["bucket", "Eq", np.int64(2)])
+    assert count.aggregations == {"n": 16}
+    with pytest.raises(ValueError):
+        ns.write(upsert_columns={"id": [1], "vector": np.zeros((1, 2, 2), dtype=np.float32)})
+
+
+def test_uuid_datetime_and_strong_consistency(ns: gannet.Namespace) -> None:
+    u = uuid.UUID("0f0e0d0c-0b0a-0908-0706-050403020100")
+    when = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+    ns.write(
+        upsert_rows=[{"id": "a", "ref": u, "at": when}],
+        schema={"ref": {"type": "uuid"}, "at": {"type": "datetime"}},
+    )
+    row = ns.query(rank_by=["id", "asc"], include_attributes=True, consistency="strong").rows[0]
+    assert row.id == "a" and row.ref == str(u) and row.at.startswith("2024-03-01T12:00:00")
+    ev = ns.query(rank_by=["id", "asc"], consistency={"level": "eventual"})
+    assert ids(ev) in ([], ["a"])
+
+
+def test_multi_query(ns: gannet.Namespace) -> None:
+    seed(ns)
+    a, b = ns.multi_query(
+        queries=[
+            {"rank_by": ["vector", "ANN", [0.1, 0.9]], "top_k": 1},
+            {"aggregate_by": {"n": ["Count"]}, "filters": ["tags", "Contains", "bird"]},
+        ]
+    )
+    assert ids(a) == [1] and b.aggregations == {"n": 2}
+
+
+def test_concurrent_threads(ns: gannet.Namespace) -> None:
+    """Writes and queries from several threads at once (the GIL is released in the engine)."""
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            for i in range(10):
+                ns.write(upsert_rows=[{"id": t * 100 + i, "vector": [float(t), float(i) + 1]}])
+                ns.query(rank_by=["vector", "ANN", [1.0, 1.0]], top_k=3)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert ns.query(aggregate_by={"n": ["Count"]}).aggregations == {"n": 40}
+
+
+def test_remote_api_key_is_checked(client: gannet.Client, server: Any) -> None:
+    if client.mode != "remote":
+        pytest.skip("remote only")
+    bad = gannet.connect(server.url, api_key="wrong-key-0000000")
+    with pytest.raises(gannet.PermissionDenied):
+        bad.namespace("x").metadata()
+    down = gannet.connect(f"http://127.0.0.1:{1}", timeout=2)
+    with pytest.raises(gannet.Unavailable):
+        list(down.namespaces())
