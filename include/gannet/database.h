@@ -38,6 +38,9 @@ struct DatabaseOptions {
   bool background_indexing = true;
   size_t index_tail_rows = 20000;
   std::chrono::milliseconds index_idle{2000};
+  // ... or once its oldest entry is this old, so a steady trickle of writes is indexed
+  // too (and the tail that every query scans stays short).
+  std::chrono::milliseconds index_max_lag{10000};
   // One index build holds at most this many rows in memory (a longer WAL tail is
   // indexed in several segments).
   size_t max_segment_rows = 100'000;

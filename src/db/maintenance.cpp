@@ -388,8 +388,11 @@ void NamespaceImpl::MaybeMaintain() {
   if (snap == nullptr) return;
   const DatabaseOptions& opts = db_.options();
   const uint64_t tail_rows = snap->tail_rows();
-  const bool idle = db_.NowMs() - snap->updated_ms >= opts.index_idle.count();
-  if (tail_rows >= opts.index_tail_rows || (tail_rows > 0 && idle)) {
+  const int64_t now = db_.NowMs();
+  const bool idle = now - snap->updated_ms >= opts.index_idle.count();
+  const bool lagging =
+      !snap->tail.empty() && now - snap->tail.front()->created_ms >= opts.index_max_lag.count();
+  if (tail_rows >= opts.index_tail_rows || (tail_rows > 0 && (idle || lagging))) {
     IndexNow().IgnoreError();  // retried on the next round; queries stay correct meanwhile
   }
   if (current()->segments.size() > opts.compact_max_segments) Compact().IgnoreError();

@@ -21,6 +21,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kManifestRefresh = std::chrono::milliseconds(1000);
 // Eventual reads may serve a snapshot this old without asking the store.
 constexpr auto kEventualStaleness = std::chrono::milliseconds(1000);
+// New WAL entries fetched by GETs of the next sequence before a catch-up lists the rest.
+constexpr int kProbesBeforeListing = 4;
 // Attempts at one WAL PutIfAbsent whose outcome is unknown (timeouts).
 constexpr int kPutAttempts = 6;
 // Attempts at a whole commit that keeps losing sequence races.
@@ -123,6 +125,9 @@ Result<SnapshotPtr> NamespaceImpl::Refresh(FetchStats* fs) {
     if (r.status().IsNotFound() && attempt < 3) {
       manifest_due = true;
       continue;
+    }
+    if (r.status().IsNotFound()) {
+      return Status::Corruption(r.status().message() + ", and the manifest does not cover it");
     }
     return r.status();
   }
@@ -263,36 +268,46 @@ Result<SnapshotPtr> NamespaceImpl::ApplyWalObject(const Snapshot& base, uint64_t
   return SnapshotPtr(ExtendSnapshot(base, std::move(applied), entry->schema));
 }
 
+// A GET of the next sequence is the authority on whether an entry exists. Listings are
+// only a shortcut through long backlogs: a directory listing is not atomic with
+// concurrent creates, and can miss an entry while showing a later one.
 Result<SnapshotPtr> NamespaceImpl::CatchUp(SnapshotPtr snap, FetchStats* fs) {
   ObjectStore& store = *db_.store();
-  // Probe the next sequence: in the common case (nothing new) this is the only request.
-  Result<GetResult> g = store.Get(keys_.wal(snap->head + 1));
-  Count(fs, g.ok() ? g->data.size() : 0);
-  if (!g.ok()) {
-    if (g.status().IsNotFound()) return snap;
-    return g.status();
-  }
-  GANNET_ASSIGN_OR_RETURN(snap, ApplyWalObject(*snap, snap->head + 1, g->data));
-  // More may follow: list them rather than probing one by one.
+  int probes_left = kProbesBeforeListing;
+  bool later_entry_seen = false;
   for (;;) {
+    // In the common case (nothing new) this is the only request.
+    const uint64_t next = snap->head + 1;
+    Result<GetResult> g = store.Get(keys_.wal(next));
+    Count(fs, g.ok() ? g->data.size() : 0);
+    if (!g.ok()) {
+      if (!g.status().IsNotFound()) return g.status();
+      if (!later_entry_seen) return snap;
+      // A later entry exists but this one does not: it was indexed and collected by
+      // another process (our manifest is stale), or it is lost.
+      return Status::NotFound("WAL entry " + std::to_string(next) + " of namespace '" + name_ +
+                              "' is missing while later entries exist");
+    }
+    GANNET_ASSIGN_OR_RETURN(snap, ApplyWalObject(*snap, next, g->data));
+    later_entry_seen = false;
+    if (--probes_left > 0) continue;
+    // A backlog: list what follows and fetch it in order.
+    probes_left = kProbesBeforeListing;
     GANNET_ASSIGN_OR_RETURN(ListResult list,
                             store.List(keys_.wal_prefix(), keys_.wal(snap->head), 1000));
     Count(fs, 0);
     for (const ObjectMeta& meta : list.objects) {
       std::optional<uint64_t> seq = keys_.ParseWalKey(meta.key);
-      if (!seq) continue;
+      if (!seq || *seq <= snap->head) continue;
       if (*seq != snap->head + 1) {
-        return Status::Corruption("WAL gap in namespace '" + name_ + "': expected " +
-                                  std::to_string(snap->head + 1) + ", found " +
-                                  std::to_string(*seq));
+        later_entry_seen = true;  // the probe above decides about the gap
+        break;
       }
       GANNET_ASSIGN_OR_RETURN(GetResult e, store.Get(meta.key));
       Count(fs, e.data.size());
       GANNET_ASSIGN_OR_RETURN(snap, ApplyWalObject(*snap, *seq, e.data));
     }
-    if (!list.truncated) break;
   }
-  return snap;
 }
 
 Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request, const SnapshotPtr& snap,
