@@ -307,7 +307,7 @@ def open(path: str | os.PathLike[str]) -> Client:  # noqa: A001 - mirrors the mo
     """Opens a database in this process: a local directory (created if missing) or
     "s3://bucket/prefix" (endpoint and credentials from AWS_* environment variables)."""
     try:
-        from . import _gannet  # type: ignore[attr-defined]
+        from . import _gannet
     except ImportError as e:
         raise ImportError(
             "gannet.open needs the compiled extension gannet._gannet (pip install ./python, "

@@ -56,6 +56,7 @@ else()
   set_target_properties(_gannet PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${_gannet_pkg})
   file(MAKE_DIRECTORY ${_gannet_pkg})
   file(GLOB _gannet_py_files CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/python/gannet/*.py
+       ${CMAKE_SOURCE_DIR}/python/gannet/*.pyi
        ${CMAKE_SOURCE_DIR}/python/gannet/py.typed)
   foreach(f ${_gannet_py_files})
     get_filename_component(fname ${f} NAME)
