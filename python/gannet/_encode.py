@@ -10,6 +10,8 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from ._errors import InvalidArgument
+
 
 def vector_b64(v: Any) -> str:
     """A 1-D vector as base64 of little-endian f32 (the codec's compact vector form)."""
@@ -49,7 +51,12 @@ def _default(o: Any) -> Any:
 
 
 def dumps(body: Mapping[str, Any]) -> str:
-    return json.dumps(body, default=_default, separators=(",", ":"))
+    try:
+        return json.dumps(body, default=_default, separators=(",", ":"), allow_nan=False)
+    except ValueError as e:  # NaN or infinity: JSON has no such numbers
+        raise InvalidArgument(f"request: {e}") from None
+    except TypeError as e:
+        raise InvalidArgument(f"request: {e}") from None
 
 
 def _row_vectors(rows: Any) -> Any:

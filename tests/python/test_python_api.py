@@ -158,6 +158,10 @@ def test_errors_are_typed(client: gannet.Client, ns: gannet.Namespace) -> None:
         ns.query(rank_by=["nope", "sideways"])
     with pytest.raises(gannet.InvalidArgument):
         client.namespace("bad/name!").write(upsert_rows=[{"id": 1}])
+    with pytest.raises(gannet.InvalidArgument, match="JSON compliant"):
+        ns.write(upsert_rows=[{"id": 9, "score": float("nan")}])
+    with pytest.raises(gannet.InvalidArgument, match="cannot encode"):
+        ns.write(upsert_rows=[{"id": 9, "blob": object()}])
     with pytest.raises(gannet.NotFound):
         client.namespace("never-" + uuid.uuid4().hex[:8]).metadata()
     # A rejected write changed nothing.
