@@ -124,6 +124,7 @@ struct QueryStats {
   uint64_t exhaustive_search_count = 0;  // rows examined by exhaustive (non-index) search
   uint64_t tail_rows = 0;             // rows read from unindexed WAL entries
   uint64_t objects_fetched = 0;       // object-store GETs/HEADs/LISTs issued
+  uint64_t round_trips = 0;           // sequential waves of object-store requests
   uint64_t bytes_read = 0;            // bytes fetched from the object store
   uint64_t cache_hits = 0;            // objects served from the in-process cache
   uint64_t approx_namespace_size = 0;

@@ -6,6 +6,7 @@
 #include "common/coding.h"
 #include "db/apply.h"
 #include "db/database_impl.h"
+#include "db/parallel_fetch.h"
 #include "format/manifest.h"
 #include "format/segment.h"
 #include "model/validate.h"
@@ -110,12 +111,13 @@ Result<SnapshotPtr> NamespaceImpl::Refresh(FetchStats* fs) {
     manifest_due = snap == nullptr || Expired(last_manifest_load_, ManifestRefreshPeriod());
   }
   for (int attempt = 0;; ++attempt) {
+    std::optional<Result<GetResult>> probe;
     if (manifest_due) {
-      GANNET_ASSIGN_OR_RETURN(snap, LoadManifest(snap, fs));
+      GANNET_ASSIGN_OR_RETURN(snap, LoadManifest(snap, fs, &probe));
       std::lock_guard<std::mutex> l(mu_);
       last_manifest_load_ = Now();
     }
-    Result<SnapshotPtr> r = CatchUp(snap, fs);
+    Result<SnapshotPtr> r = CatchUp(snap, fs, std::move(probe));
     if (r.ok()) {
       snap = std::move(r).value();
       break;
@@ -151,63 +153,62 @@ Result<SnapshotPtr> NamespaceImpl::CachedOrRefresh(FetchStats* fs) {
   return Refresh(fs);
 }
 
-Result<LoadedSegmentPtr> NamespaceImpl::LoadSegment(const format::SegmentRef& ref,
-                                                    const Snapshot* old, FetchStats* fs) {
+namespace {
+
+// How one segment of a newly read manifest is obtained: reused whole from the previous
+// snapshot, or assembled from reused parts plus objects fetched in the shared wave.
+struct SegmentLoad {
+  const format::SegmentRef* ref = nullptr;
+  LoadedSegmentPtr whole;  // unchanged since the previous snapshot
   std::shared_ptr<const format::Segment> segment;
   std::shared_ptr<const std::vector<float>> norms;
   std::shared_ptr<const index::IvfIndex> ann;
-  if (old != nullptr) {
-    for (const LoadedSegmentPtr& s : old->segments) {
-      if (s->ref.id != ref.id) continue;
-      if (s->ref.deletes_key == ref.deletes_key && s->ref.vector_index == ref.vector_index) {
-        if (fs) ++fs->cache_hits;
-        return s;
-      }
-      segment = s->segment;
-      norms = s->norms;
-      if (ref.vector_index) ann = s->ann;
-      break;
-    }
-  }
-  ObjectStore& store = *db_.store();
-  if (segment == nullptr) {
-    GANNET_ASSIGN_OR_RETURN(GetResult g, store.Get(keys_.segment(ref.id)));
-    Count(fs, g.data.size());
-    Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(g.data);
-    if (!seg.ok()) return seg.status().WithContext("segment " + keys_.segment(ref.id));
-    segment = std::move(seg).value();
-  } else if (fs) {
-    ++fs->cache_hits;
+  int segment_at = -1, deletes_at = -1, index_at = -1;  // positions in the fetch list
+};
+
+// Builds a LoadedSegment from reused parts and the fetched objects of `l`.
+Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
+                                         std::vector<Result<GetResult>>& got) {
+  const format::SegmentRef& ref = *l.ref;
+  if (l.segment_at >= 0) {
+    Result<GetResult>& g = got[l.segment_at];
+    if (!g.ok()) return g.status();
+    Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(g->data);
+    if (!seg.ok()) return seg.status().WithContext("segment " + keys.segment(ref.id));
+    l.segment = std::move(seg).value();
   }
   std::vector<bool> deleted;
-  if (!ref.deletes_key.empty()) {
-    GANNET_ASSIGN_OR_RETURN(GetResult g, store.Get(ref.deletes_key));
-    Count(fs, g.data.size());
-    Result<std::vector<uint32_t>> rows = format::DecodeDeletionVector(g.data);
+  if (l.deletes_at >= 0) {
+    Result<GetResult>& g = got[l.deletes_at];
+    if (!g.ok()) return g.status();
+    Result<std::vector<uint32_t>> rows = format::DecodeDeletionVector(g->data);
     if (!rows.ok()) return rows.status().WithContext(ref.deletes_key);
-    deleted = DecodeDeletedBitmap(*rows, segment->rows());
+    deleted = DecodeDeletedBitmap(*rows, l.segment->rows());
   }
-  if (ref.vector_index && ann == nullptr) {
-    const std::string key = keys_.vector_index(ref.id);
-    GANNET_ASSIGN_OR_RETURN(GetResult g, store.Get(key));
-    Count(fs, g.data.size());
-    Result<std::shared_ptr<const index::IvfIndex>> decoded = index::IvfIndex::Decode(g.data);
+  if (l.index_at >= 0) {
+    const std::string key = keys.vector_index(ref.id);
+    Result<GetResult>& g = got[l.index_at];
+    if (!g.ok()) return g.status();
+    Result<std::shared_ptr<const index::IvfIndex>> decoded = index::IvfIndex::Decode(g->data);
     if (!decoded.ok()) return decoded.status().WithContext(key);
     GANNET_RETURN_IF_ERROR(
-        (*decoded)->CheckCompatible(segment->rows(), segment->dims()).WithContext(key));
-    ann = std::move(decoded).value();
+        (*decoded)->CheckCompatible(l.segment->rows(), l.segment->dims()).WithContext(key));
+    l.ann = std::move(decoded).value();
   }
-  std::shared_ptr<LoadedSegment> loaded = MakeLoadedSegment(
-      ref, std::move(segment), std::move(deleted), std::move(norms), std::move(ann));
-  return LoadedSegmentPtr(std::move(loaded));
+  return LoadedSegmentPtr(MakeLoadedSegment(ref, std::move(l.segment), std::move(deleted),
+                                            std::move(l.norms), std::move(l.ann)));
 }
 
-Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchStats* fs) {
+}  // namespace
+
+Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchStats* fs,
+                                                std::optional<Result<GetResult>>* probe) {
   ObjectStore& store = *db_.store();
   for (int attempt = 0;; ++attempt) {
     auto manifest = std::make_shared<format::Manifest>();
     std::string etag;
     Result<GetResult> g = store.Get(keys_.manifest());
+    if (fs) ++fs->round_trips;
     if (g.ok()) {
       Count(fs, g->data.size());
       Result<format::Manifest> m = format::DecodeManifest(g->data);
@@ -228,9 +229,72 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
     snap->head = manifest->indexed_through;
     snap->created_ms = manifest->created_ms;
     snap->updated_ms = manifest->updated_ms;
+    // Keep the already-applied tail entries the new manifest does not cover.
+    if (old != nullptr && old->head > manifest->indexed_through) {
+      for (const AppliedEntryPtr& e : old->tail) {
+        if (e->sequence > manifest->indexed_through) snap->tail.push_back(e);
+      }
+      snap->head = old->head;
+      snap->schema = old->schema;
+      snap->updated_ms = std::max(snap->updated_ms, old->updated_ms);
+    }
+    if (snap->created_ms == 0 && old != nullptr) snap->created_ms = old->created_ms;
+
+    // Plan: reuse what the previous snapshot has, fetch the rest in one wave together
+    // with the probe for the next WAL entry.
+    std::vector<SegmentLoad> loads(manifest->segments.size());
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < loads.size(); ++i) {
+      SegmentLoad& l = loads[i];
+      const format::SegmentRef& ref = manifest->segments[i];
+      l.ref = &ref;
+      if (old != nullptr) {
+        for (const LoadedSegmentPtr& s : old->segments) {
+          if (s->ref.id != ref.id) continue;
+          if (s->ref.deletes_key == ref.deletes_key && s->ref.vector_index == ref.vector_index) {
+            l.whole = s;
+          } else {
+            l.segment = s->segment;
+            l.norms = s->norms;
+            if (ref.vector_index) l.ann = s->ann;
+          }
+          break;
+        }
+      }
+      if (l.whole != nullptr) {
+        if (fs) ++fs->cache_hits;
+        continue;
+      }
+      if (l.segment == nullptr) {
+        l.segment_at = static_cast<int>(keys.size());
+        keys.push_back(keys_.segment(ref.id));
+      } else if (fs) {
+        ++fs->cache_hits;
+      }
+      if (!ref.deletes_key.empty()) {
+        l.deletes_at = static_cast<int>(keys.size());
+        keys.push_back(ref.deletes_key);
+      }
+      if (ref.vector_index && l.ann == nullptr) {
+        l.index_at = static_cast<int>(keys.size());
+        keys.push_back(keys_.vector_index(ref.id));
+      }
+    }
+    const size_t probe_at = keys.size();
+    if (probe != nullptr) keys.push_back(keys_.wal(snap->head + 1));
+    std::vector<Result<GetResult>> got = FetchAll(store, keys);
+    if (fs && !keys.empty()) ++fs->round_trips;
+    for (const Result<GetResult>& r : got) Count(fs, r.ok() ? r->data.size() : 0);
+    if (probe != nullptr) *probe = std::move(got[probe_at]);
+
+    // Assemble.
     Status st;
-    for (const format::SegmentRef& ref : manifest->segments) {
-      Result<LoadedSegmentPtr> s = LoadSegment(ref, old.get(), fs);
+    for (SegmentLoad& l : loads) {
+      if (l.whole != nullptr) {
+        snap->segments.push_back(l.whole);
+        continue;
+      }
+      Result<LoadedSegmentPtr> s = AssembleSegment(keys_, l, got);
       if (!s.ok()) {
         st = s.status();
         break;
@@ -242,16 +306,6 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
       if (st.IsNotFound() && attempt < 3) continue;
       return st;
     }
-    // Keep the already-applied tail entries the new manifest does not cover.
-    if (old != nullptr && old->head > manifest->indexed_through) {
-      for (const AppliedEntryPtr& e : old->tail) {
-        if (e->sequence > manifest->indexed_through) snap->tail.push_back(e);
-      }
-      snap->head = old->head;
-      snap->schema = old->schema;
-      snap->updated_ms = std::max(snap->updated_ms, old->updated_ms);
-    }
-    if (snap->created_ms == 0 && old != nullptr) snap->created_ms = old->created_ms;
     return SnapshotPtr(std::move(snap));
   }
 }
@@ -271,15 +325,23 @@ Result<SnapshotPtr> NamespaceImpl::ApplyWalObject(const Snapshot& base, uint64_t
 // A GET of the next sequence is the authority on whether an entry exists. Listings are
 // only a shortcut through long backlogs: a directory listing is not atomic with
 // concurrent creates, and can miss an entry while showing a later one.
-Result<SnapshotPtr> NamespaceImpl::CatchUp(SnapshotPtr snap, FetchStats* fs) {
+Result<SnapshotPtr> NamespaceImpl::CatchUp(SnapshotPtr snap, FetchStats* fs,
+                                           std::optional<Result<GetResult>> probe) {
   ObjectStore& store = *db_.store();
   int probes_left = kProbesBeforeListing;
   bool later_entry_seen = false;
   for (;;) {
     // In the common case (nothing new) this is the only request.
     const uint64_t next = snap->head + 1;
-    Result<GetResult> g = store.Get(keys_.wal(next));
-    Count(fs, g.ok() ? g->data.size() : 0);
+    Result<GetResult> g = Status::Internal("unset");
+    if (probe.has_value()) {
+      g = std::move(*probe);  // fetched with the segments, in the same round trip
+      probe.reset();
+    } else {
+      g = store.Get(keys_.wal(next));
+      Count(fs, g.ok() ? g->data.size() : 0);
+      if (fs) ++fs->round_trips;
+    }
     if (!g.ok()) {
       if (!g.status().IsNotFound()) return g.status();
       if (!later_entry_seen) return snap;
@@ -296,6 +358,7 @@ Result<SnapshotPtr> NamespaceImpl::CatchUp(SnapshotPtr snap, FetchStats* fs) {
     GANNET_ASSIGN_OR_RETURN(ListResult list,
                             store.List(keys_.wal_prefix(), keys_.wal(snap->head), 1000));
     Count(fs, 0);
+    if (fs) ++fs->round_trips;
     for (const ObjectMeta& meta : list.objects) {
       std::optional<uint64_t> seq = keys_.ParseWalKey(meta.key);
       if (!seq || *seq <= snap->head) continue;
@@ -305,6 +368,7 @@ Result<SnapshotPtr> NamespaceImpl::CatchUp(SnapshotPtr snap, FetchStats* fs) {
       }
       GANNET_ASSIGN_OR_RETURN(GetResult e, store.Get(meta.key));
       Count(fs, e.data.size());
+      if (fs) ++fs->round_trips;
       GANNET_ASSIGN_OR_RETURN(snap, ApplyWalObject(*snap, *seq, e.data));
     }
   }
@@ -325,6 +389,7 @@ Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request, const
   in.tail = &snap->tail_map();
   GANNET_ASSIGN_OR_RETURN(QueryResponse resp, query::Execute(bound, in));
   resp.stats.objects_fetched = fs.requests;
+  resp.stats.round_trips = fs.round_trips;
   resp.stats.bytes_read = fs.bytes;
   resp.stats.cache_hits = fs.cache_hits;
   resp.stats.approx_namespace_size = snap->approx_rows();

@@ -19,6 +19,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "db/keys.h"
@@ -43,6 +44,7 @@ struct FetchStats {
   uint64_t requests = 0;
   uint64_t bytes = 0;
   uint64_t cache_hits = 0;
+  uint64_t round_trips = 0;  // sequential waves of requests
 };
 
 class NamespaceImpl final : public Namespace {
@@ -90,16 +92,18 @@ class NamespaceImpl final : public Namespace {
   // For eventual reads: the cached snapshot if recent enough, else Refresh.
   Result<SnapshotPtr> CachedOrRefresh(FetchStats* fs);
   // Reads the manifest and rebases `old` (may be null) onto it, reusing what it can.
-  Result<SnapshotPtr> LoadManifest(const SnapshotPtr& old, FetchStats* fs);
+  // With `probe`, also GETs the WAL entry after the new snapshot's head in the same
+  // round trip as the segments, and returns it there.
+  Result<SnapshotPtr> LoadManifest(const SnapshotPtr& old, FetchStats* fs,
+                                   std::optional<Result<GetResult>>* probe = nullptr);
   // Applies the WAL entries after snap->head.
-  Result<SnapshotPtr> CatchUp(SnapshotPtr snap, FetchStats* fs);
+  // `probe`, when given, is the already fetched GET of wal/<snap->head + 1>.
+  Result<SnapshotPtr> CatchUp(SnapshotPtr snap, FetchStats* fs,
+                              std::optional<Result<GetResult>> probe = std::nullopt);
   // Executes one query on `snap`; `fs` is the refresh cost to report.
   Result<QueryResponse> RunQuery(const QueryRequest& request, const SnapshotPtr& snap,
                                  const FetchStats& fs, std::chrono::steady_clock::time_point start);
   Result<SnapshotPtr> ApplyWalObject(const Snapshot& base, uint64_t seq, std::string_view bytes);
-  Result<LoadedSegmentPtr> LoadSegment(const format::SegmentRef& ref, const Snapshot* old,
-                                       FetchStats* fs);
-
   // ---- write path ----
   void CommitQueued(std::vector<Pending*> batch);
   Status EnsureCatalogEntry();

@@ -331,3 +331,91 @@ TEST(CatchUpTest, ListingThatMissesAnEntryIsNotAGap) {
 
 }  // namespace
 }  // namespace gannet
+
+namespace gannet {
+namespace {
+
+// Counts the most GETs in flight at once (each GET waits a little so overlaps show).
+class InFlightStore final : public ObjectStore {
+ public:
+  explicit InFlightStore(ObjectStorePtr base) : base_(std::move(base)) {}
+  Result<GetResult> Get(std::string_view k, std::optional<ByteRange> r) override {
+    const int now = ++in_flight_;
+    int seen = max_in_flight_.load();
+    while (now > seen && !max_in_flight_.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    auto out = base_->Get(k, r);
+    --in_flight_;
+    return out;
+  }
+  Result<ObjectMeta> Head(std::string_view k) override { return base_->Head(k); }
+  Result<ListResult> List(std::string_view p, std::string_view a, size_t l) override {
+    return base_->List(p, a, l);
+  }
+  Status Delete(std::string_view k) override { return base_->Delete(k); }
+  Result<ObjectMeta> PutIfAbsent(std::string_view k, std::string_view d) override {
+    return base_->PutIfAbsent(k, d);
+  }
+  Result<ObjectMeta> PutIfMatch(std::string_view k, std::string_view d,
+                                std::string_view e) override {
+    return base_->PutIfMatch(k, d, e);
+  }
+  std::string Describe() const override { return "in-flight"; }
+  int max_in_flight() const { return max_in_flight_.load(); }
+
+ private:
+  ObjectStorePtr base_;
+  std::atomic<int> in_flight_{0}, max_in_flight_{0};
+};
+
+TEST(ColdQueryTest, AtMostThreeRoundTripsWithParallelFetches) {
+  ObjectStorePtr base = NewMemoryStore();
+  DatabaseOptions o;
+  o.store = base;
+  o.background_indexing = false;
+  o.compact_max_segments = 100;
+  {
+    auto writer = Database::Open(o);
+    ASSERT_TRUE(writer.ok());
+    auto ns = *(*writer)->OpenNamespace("cold");
+    for (int s = 0; s < 5; ++s) {  // five segments, the older ones with deletion vectors
+      std::string rows;
+      for (int i = 0; i < 50; ++i) {
+        if (i) rows += ",";
+        const int id = s * 40 + i;  // overlapping ids: newer segments shadow older rows
+        rows +=
+            R"({"id": )" + std::to_string(id) + R"(, "vector": [)" + std::to_string(id) + ", 1]}";
+      }
+      ASSERT_TRUE(ns->Write(*ParseWriteRequest(R"({"upsert_rows": [)" + rows + "]}")).ok());
+      ASSERT_TRUE(ns->IndexNow().ok());
+    }
+    ASSERT_TRUE(
+        ns->Write(*ParseWriteRequest(R"({"upsert_rows": [{"id": 1000, "vector": [1, 1]}]})"))
+            .ok());  // one unindexed entry
+    auto info = ns->Info();
+    ASSERT_TRUE(info.ok());
+    ASSERT_EQ(info->segment_count, 5u);
+  }
+  auto spy = std::make_shared<InFlightStore>(base);
+  o.store = spy;
+  auto reader = Database::Open(o);
+  ASSERT_TRUE(reader.ok());
+  auto ns = *(*reader)->OpenNamespace("cold");
+  auto r = ns->Query(*ParseQueryRequest(R"({"rank_by": ["vector", "kNN", [3, 1]], "top_k": 3})"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rows[0].id, Id(uint64_t{3}));
+  // Manifest; then segments, deletion vectors and the WAL probe at once; then the probe
+  // for the entry after the one found.
+  EXPECT_LE(r->stats.round_trips, 3u);
+  EXPECT_GE(r->stats.objects_fetched, 10u);
+  EXPECT_GT(spy->max_in_flight(), 1);
+  // Warm: one round trip, the probe for a newer WAL entry.
+  auto warm = ns->Query(*ParseQueryRequest(R"({"top_k": 1})"));
+  ASSERT_TRUE(warm.ok());
+  EXPECT_EQ(warm->stats.round_trips, 1u);
+  EXPECT_EQ(warm->stats.objects_fetched, 1u);
+}
+
+}  // namespace
+}  // namespace gannet

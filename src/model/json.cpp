@@ -1284,6 +1284,8 @@ void WriteQueryCosts(Writer& w, const QueryStats& s) {
   w.Uint(s.tail_rows);
   w.Key("objects_fetched");
   w.Uint(s.objects_fetched);
+  w.Key("round_trips");
+  w.Uint(s.round_trips);
   w.Key("bytes_read");
   w.Uint(s.bytes_read);
   w.Key("cache_hits");
@@ -1327,6 +1329,7 @@ std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses
     total.query_execution_ms += s.query_execution_ms;
     // The sub-queries share one snapshot: fetch figures and sizes are the same for all.
     total.objects_fetched = std::max(total.objects_fetched, s.objects_fetched);
+    total.round_trips = std::max(total.round_trips, s.round_trips);
     total.bytes_read = std::max(total.bytes_read, s.bytes_read);
     total.cache_hits = std::max(total.cache_hits, s.cache_hits);
     total.approx_namespace_size = std::max(total.approx_namespace_size, s.approx_namespace_size);
