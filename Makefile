@@ -5,7 +5,7 @@ DATA ?= ./gannet-data
 LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps configure build run shell test unit-test sanitize-test bench bench-server sim clean format
+.PHONY: all deps test-deps configure build run shell test unit-test sanitize-test bench bench-ann bench-server sim clean format
 
 all: build
 
@@ -59,6 +59,13 @@ sim: build
 	  GANNET_SIM_FIRST_SEED=$$seed GANNET_SIM_SEEDS=100 \
 	    $(BUILD_DIR)/db_test --gtest_brief=1 --gtest_filter='SimulationTest.*' || exit 1; \
 	done
+
+# ANN comparison (Gannet's vector index vs hnswlib, faiss IVF/HNSW, usearch) on generated
+# clustered data; not part of `make test`. ANN_SIZE=1000000x128 for the issue's size.
+ANN_SIZE ?= 200000x128
+bench-ann: deps configure
+	@cmake --build $(BUILD_DIR) --target ann_bench -j $(JOBS)
+	@./bench/ann/run.sh $(BUILD_DIR) --size $(ANN_SIZE)
 
 bench: deps build
 	@./bench/run.sh $(BUILD_DIR)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make bench-ann`: ./bench/ann/run.sh [BUILD_DIR] [run.py flags, e.g. --size 1000000x128]
+#
+# Installs the peers from PyPI when missing (hnswlib, faiss-cpu, usearch, numpy,
+# matplotlib; GANNET_BENCH_NO_PIP=1 skips that), builds ann_bench if needed, and runs
+# bench/ann/run.py. Default size 200000x128 takes about 5 minutes on 2 cores.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD_DIR="${1:-build}"
+shift || true
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
+PY="${PYTHON:-python3}"
+if [ "${GANNET_BENCH_NO_PIP:-0}" != 1 ]; then
+  if ! "$PY" -c "import numpy, hnswlib, faiss, usearch, matplotlib" 2>/dev/null; then
+    "$PY" -m pip install --quiet numpy hnswlib faiss-cpu usearch matplotlib
+  fi
+fi
+if [ ! -x "$BUILD_DIR/ann_bench" ]; then
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  fi
+  cmake --build "$BUILD_DIR" --target ann_bench -j "$(nproc)"
+fi
+exec "$PY" "$ROOT/bench/ann/run.py" --build "$BUILD_DIR" "$@"

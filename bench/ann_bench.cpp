@@ -1,0 +1,216 @@
+// ann_bench: Gannet's vector index (src/index/) on a generated data set, for the
+// comparison with in-memory ANN libraries in bench/ann/ (`make bench-ann`).
+//
+//   ann_bench --dir DIR --n N --dims D --queries Q [--metric l2|cosine] [--threads T]
+//             [--out FILE]
+//
+// DIR holds raw little-endian files written by bench/ann/gen.py: base.f32 (N×D),
+// queries.f32 (Q×D), gt.i32 (Q×10 exact neighbours), labels.u8 (N, a label 0..99) and
+// gt_sel{1,10,50}.i32 (exact neighbours among rows with label < 1, 10, 50). Prints JSON:
+// build time, memory, recall@10 and single-thread QPS per nprobe, at the default recall
+// target, and filtered at 1%, 10% and 50% selectivity.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "index/ivf_index.h"
+#include "index/kernels.h"
+
+namespace {
+
+using gannet::index::IvfIndex;
+using Clock = std::chrono::steady_clock;
+
+template <typename T>
+std::vector<T> ReadRaw(const std::string& path, size_t count) {
+  std::vector<T> v(count);
+  std::ifstream f(path, std::ios::binary);
+  if (!f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(count * sizeof(T)))) {
+    std::fprintf(stderr, "ann_bench: cannot read %zu items from %s\n", count, path.c_str());
+    std::exit(2);
+  }
+  return v;
+}
+
+double RssMb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+struct Point {
+  double recall = 0, qps = 0, codes = 0;
+  size_t exact = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir, out, metric_name = "l2";
+  size_t n = 0, dims = 0, nq = 0;
+  int threads = 2;
+  uint32_t rerank = gannet::index::IvfSearchParams{}.rerank_factor;
+  gannet::index::IvfBuildOptions opt;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--dir")
+      dir = v;
+    else if (a == "--n")
+      n = std::stoul(v);
+    else if (a == "--dims")
+      dims = std::stoul(v);
+    else if (a == "--queries")
+      nq = std::stoul(v);
+    else if (a == "--threads")
+      threads = std::stoi(v);
+    else if (a == "--metric")
+      metric_name = v;
+    else if (a == "--out")
+      out = v;
+    else if (a == "--rerank")
+      rerank = static_cast<uint32_t>(std::stoul(v));
+    else if (a == "--balance")
+      opt.kmeans.max_cluster_factor = std::stod(v);
+    else if (a == "--lists-per-sqrt")
+      opt.lists_per_sqrt_rows = std::stod(v);
+    else if (a == "--iterations")
+      opt.kmeans.iterations = std::stoi(v);
+    else if (a == "--train-rows")
+      opt.kmeans.max_train_rows = std::stoul(v);
+    else {
+      std::fprintf(stderr, "ann_bench: unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (dir.empty() || n == 0 || dims == 0 || nq == 0) {
+    std::fprintf(stderr,
+                 "usage: ann_bench --dir DIR --n N --dims D --queries Q [--metric l2|cosine] "
+                 "[--threads T] [--out FILE]\n");
+    return 2;
+  }
+  const gannet::DistanceMetric metric = metric_name == "cosine"
+                                            ? gannet::DistanceMetric::kCosineDistance
+                                            : gannet::DistanceMetric::kEuclideanSquared;
+  const double rss0 = RssMb();
+  const auto base = ReadRaw<float>(dir + "/base.f32", n * dims);
+  const auto queries = ReadRaw<float>(dir + "/queries.f32", nq * dims);
+  const auto gt = ReadRaw<int32_t>(dir + "/gt.i32", nq * 10);
+  const auto labels = ReadRaw<uint8_t>(dir + "/labels.u8", n);
+  gannet::index::VectorRows rows;
+  rows.data = base.data();
+  rows.rows = n;
+  rows.dims = static_cast<uint32_t>(dims);
+
+  opt.threads = threads;
+  const auto t0 = Clock::now();
+  auto built = IvfIndex::Build(rows, metric, opt);
+  const double build_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!built.ok()) {
+    std::fprintf(stderr, "ann_bench: %s\n", built.status().ToString().c_str());
+    return 1;
+  }
+  const IvfIndex& ix = **built;
+  const double rss_built = RssMb();
+
+  auto run = [&](const std::vector<int32_t>& truth, gannet::index::IvfSearchParams p) {
+    Point pt;
+    size_t hits = 0;
+    gannet::index::IvfSearchStats st;
+    const auto s0 = Clock::now();
+    for (size_t i = 0; i < nq; ++i) {
+      gannet::index::IvfSearchStats one;
+      auto got = ix.Search(queries.data() + i * dims, rows, p, &one);
+      st.codes_scanned += one.codes_scanned;
+      pt.exact += one.exact_fallback ? 1 : 0;
+      for (const auto& nb : got) {
+        for (size_t j = 0; j < 10; ++j) hits += truth[i * 10 + j] == static_cast<int32_t>(nb.row);
+      }
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - s0).count();
+    size_t want = 0;
+    for (int32_t t : truth) want += t >= 0;
+    pt.recall = static_cast<double>(hits) / static_cast<double>(want);
+    pt.qps = static_cast<double>(nq) / secs;
+    pt.codes = static_cast<double>(st.codes_scanned) / nq;
+    return pt;
+  };
+
+  nlohmann::json res;
+  res["library"] = "gannet";
+  res["config"] = "IVF-SQ8, nlist=" + std::to_string(ix.lists()) + ", rerank 4k";
+  res["kernel_target"] = gannet::index::KernelTarget();
+  res["build_s"] = build_s;
+  res["build_threads"] = threads;
+  res["index_bytes"] = ix.MemoryBytes();
+  res["vector_bytes"] = n * dims * sizeof(float);
+  // The index keeps no copy of the vectors but re-ranks with them, so they count.
+  res["memory_mb"] = rss_built - rss0;
+  res["lists"] = ix.lists();
+  size_t largest = 0;
+  for (size_t j = 0; j < ix.lists(); ++j) largest = std::max(largest, ix.list_size(j));
+  res["largest_list"] = largest;
+  res["mean_list"] = static_cast<double>(ix.indexed_rows()) / static_cast<double>(ix.lists());
+  std::fprintf(stderr, "gannet lists=%zu largest=%zu build=%.1fs\n", ix.lists(), largest, build_s);
+  nlohmann::json curve = nlohmann::json::array();
+  for (uint32_t nprobe : {1u, 2u, 3u, 4u, 6u, 8u, 12u, 16u, 24u, 32u, 48u, 64u, 96u, 128u}) {
+    if (nprobe > ix.lists()) break;
+    gannet::index::IvfSearchParams p;
+    p.nprobe = nprobe;
+    p.rerank_factor = rerank;
+    const Point pt = run(gt, p);
+    curve.push_back({{"param", "nprobe=" + std::to_string(nprobe)},
+                     {"recall", pt.recall},
+                     {"qps", pt.qps},
+                     {"codes_per_query", pt.codes}});
+    std::fprintf(stderr, "gannet nprobe=%u recall=%.4f qps=%.0f\n", nprobe, pt.recall, pt.qps);
+    if (pt.recall > 0.999) break;
+  }
+  res["curve"] = curve;
+  nlohmann::json targets = nlohmann::json::array();
+  for (double target : {0.8, 0.9, 0.95, 0.99}) {
+    gannet::index::IvfSearchParams p;
+    p.recall_target = target;
+    const Point pt = run(gt, p);
+    targets.push_back({{"ann_recall", target},
+                       {"nprobe", ix.NprobeFor(target)},
+                       {"recall", pt.recall},
+                       {"qps", pt.qps}});
+    std::fprintf(stderr, "gannet ann_recall=%.2f nprobe=%u recall=%.4f qps=%.0f\n", target,
+                 ix.NprobeFor(target), pt.recall, pt.qps);
+  }
+  res["recall_targets"] = targets;
+  nlohmann::json filtered = nlohmann::json::array();
+  for (int pct : {1, 10, 50}) {
+    const auto truth = ReadRaw<int32_t>(dir + "/gt_sel" + std::to_string(pct) + ".i32", nq * 10);
+    gannet::index::RowFilter filter(n);
+    for (size_t r = 0; r < n; ++r) {
+      if (labels[r] < pct) filter.Allow(r);
+    }
+    gannet::index::IvfSearchParams p;
+    p.filter = &filter;
+    const Point pt = run(truth, p);
+    filtered.push_back({{"selectivity", pct / 100.0},
+                        {"recall", pt.recall},
+                        {"qps", pt.qps},
+                        {"exact_fallback_share", static_cast<double>(pt.exact) / nq}});
+    std::fprintf(stderr, "gannet filter %d%% recall=%.4f qps=%.0f exact=%zu\n", pct, pt.recall,
+                 pt.qps, pt.exact);
+  }
+  res["filtered"] = filtered;
+  const std::string text = res.dump(2);
+  if (out.empty()) {
+    std::cout << text << "\n";
+  } else {
+    std::ofstream(out) << text << "\n";
+  }
+  return 0;
+}
