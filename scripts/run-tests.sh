@@ -76,8 +76,8 @@ if [ "${GANNET_SKIP_TSAN:-0}" != "1" ]; then
 fi
 
 if [ "${GANNET_SKIP_FUZZ:-0}" != "1" ]; then
-  stage "fuzzers, ${GANNET_FUZZ_SECONDS:-10}s each (build-fuzz)"
-  scripts/fuzz.sh "${GANNET_FUZZ_SECONDS:-10}"
+  stage "fuzzers, ${GANNET_FUZZ_SECONDS:-6}s each (build-fuzz)"
+  scripts/fuzz.sh "${GANNET_FUZZ_SECONDS:-6}"
 fi
 stage "done"
 echo "== all tests passed in $(( $(date +%s) - t0 ))s"
