@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "db/batch_check_test_util.h"
 #include "gannet/database.h"
 #include "gannet/json.h"
 
@@ -93,28 +94,10 @@ void VerifyNamespace(const std::string& dir, const std::set<std::string>& acks,
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   auto ns = (*db)->OpenNamespace("shared");
   ASSERT_TRUE(ns.ok());
-  auto q = ParseQueryRequest(
-      R"({"top_k": 10000, "include_attributes": ["batch", "i"], "rank_by": ["id", "asc"]})");
-  ASSERT_TRUE(q.ok()) << q.status().ToString();
-  auto r = (*ns)->Query(*q);
-  if (acks.empty() && !r.ok() && r.status().IsNotFound()) return;
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  std::map<std::string, int> per_batch;
-  std::set<std::string> ids;
-  for (const ResultRow& row : r->rows) {
-    ASSERT_TRUE(ids.insert(row.id.ToString()).second) << "duplicate id " << row.id.ToString();
-    Document d{row.id, row.attrs};
-    const Value* batch = d.Find("batch");
-    ASSERT_NE(batch, nullptr);
-    per_batch[batch->as_string()]++;
-  }
-  for (const auto& [batch, n] : per_batch) {
-    EXPECT_EQ(n, kDocsPerBatch) << "batch " << batch << " is partially visible";
-  }
-  for (const std::string& batch : acks) {
-    EXPECT_EQ(per_batch.count(batch), 1u) << "acknowledged batch " << batch << " is lost";
-  }
-  if (batches_seen) *batches_seen = per_batch.size();
+  auto rows = testing_util::ReadAllRows(**ns);
+  if (acks.empty() && !rows.ok() && rows.status().IsNotFound()) return;
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  testing_util::CheckBatches(*rows, acks, kDocsPerBatch, batches_seen);
   (*db)->Close();
 }
 

@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "db/batch_check_test_util.h"
 #include "gannet/database.h"
 #include "gannet/json.h"
 #include "storage/s3_test_util.h"
@@ -228,26 +229,10 @@ void Verify(const std::string& url, const std::set<std::string>& acks, size_t* s
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   auto ns = (*db)->OpenNamespace("shared");
   ASSERT_TRUE(ns.ok());
-  auto r = Query(**ns, R"({"top_k": 10000, "include_attributes": ["batch"],
-                           "rank_by": ["id", "asc"]})");
-  if (acks.empty() && r.status().IsNotFound()) return;
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  std::map<std::string, int> per_batch;
-  std::set<std::string> ids;
-  for (const ResultRow& row : r->rows) {
-    ASSERT_TRUE(ids.insert(row.id.ToString()).second) << "duplicate id " << row.id.ToString();
-    Document d{row.id, row.attrs};
-    const Value* batch = d.Find("batch");
-    ASSERT_NE(batch, nullptr);
-    per_batch[batch->as_string()]++;
-  }
-  for (const auto& [batch, n] : per_batch) {
-    EXPECT_EQ(n, kDocsPerBatch) << "batch " << batch << " is partially visible";
-  }
-  for (const std::string& batch : acks) {
-    EXPECT_EQ(per_batch.count(batch), 1u) << "acknowledged batch " << batch << " is lost";
-  }
-  if (seen) *seen = per_batch.size();
+  auto rows = testing_util::ReadAllRows(**ns);
+  if (acks.empty() && rows.status().IsNotFound()) return;
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  testing_util::CheckBatches(*rows, acks, kDocsPerBatch, seen);
   (*db)->Close();
 }
 
