@@ -31,61 +31,15 @@ std::string TempDir(const std::string& name) {
   return dir.string();
 }
 
-// Appends one line to the ack log and makes it durable before returning.
-void Ack(int fd, const std::string& line) {
-  const std::string l = line + "\n";
-  if (write(fd, l.data(), l.size()) != static_cast<ssize_t>(l.size())) _exit(3);
-  if (fsync(fd) != 0) _exit(3);
-}
-
-std::string BatchRequest(const std::string& batch) {
-  std::string rows;
-  for (int i = 0; i < kDocsPerBatch; ++i) {
-    if (i) rows += ",";
-    rows += R"({"id":")" + batch + "-" + std::to_string(i) + R"(","batch":")" + batch +
-            R"(","i":)" + std::to_string(i) + R"(,"vector":[)" + std::to_string(i) + ",1]}";
-  }
-  return R"({"upsert_rows":[)" + rows + "]}";
-}
-
-// Writes `batches` batches named <tag>-<n>, acking each in `ack_path`. Runs in a child.
+// A writer child on the local directory `dir`.
 [[noreturn]] void WriterProcess(const std::string& dir, const std::string& tag, int batches,
-                                const std::string& ack_path, bool maintain) {
-  const int fd = open(ack_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd < 0) _exit(2);
+                                const std::string& ack_path) {
   auto store = OpenLocalStore(dir);
   if (!store.ok()) _exit(2);
-  DatabaseOptions o;
-  o.store = *store;
-  o.index_tail_rows = 40;
-  o.index_idle = std::chrono::milliseconds(50);
-  o.compact_max_segments = 4;
-  auto db = Database::Open(o);
-  if (!db.ok()) _exit(2);
-  auto ns = (*db)->OpenNamespace("shared");
-  if (!ns.ok()) _exit(2);
-  for (int b = 0; batches < 0 || b < batches; ++b) {
-    const std::string batch = tag + "-" + std::to_string(b);
-    auto req = ParseWriteRequest(BatchRequest(batch));
-    if (!req.ok()) _exit(4);
-    auto r = (*ns)->Write(std::move(req).value());
-    if (r.ok()) Ack(fd, batch);
-    if (maintain && b % 7 == 3) (*ns)->IndexNow().IgnoreError();
-    if (maintain && b % 23 == 11) (*ns)->Compact().IgnoreError();
-  }
-  (*db)->Close();
-  _exit(0);
+  testing_util::WriterProcess(*store, tag, batches, kDocsPerBatch, ack_path);
 }
 
-std::set<std::string> ReadAcks(const std::string& path) {
-  std::set<std::string> acks;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) acks.insert(line);
-  }
-  return acks;
-}
+using testing_util::ReadAcks;
 
 // Checks every acknowledged batch is present, no batch is partial, no id repeats.
 void VerifyNamespace(const std::string& dir, const std::set<std::string>& acks,
@@ -109,7 +63,7 @@ TEST(MultiProcessTest, ConcurrentWritersLoseNothing) {
   for (int p = 0; p < kProcs; ++p) {
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
-    if (pid == 0) WriterProcess(dir, "p" + std::to_string(p), kBatches, ack_path(p), true);
+    if (pid == 0) WriterProcess(dir, "p" + std::to_string(p), kBatches, ack_path(p));
     pids.push_back(pid);
   }
   std::set<std::string> acks;
@@ -138,7 +92,7 @@ TEST(CrashTest, KilledWriterLosesNoAcknowledgedWrite) {
   for (int it = 0; it < iterations; ++it) {
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
-    if (pid == 0) WriterProcess(dir, "c" + std::to_string(it), -1, acks_path, true);
+    if (pid == 0) WriterProcess(dir, "c" + std::to_string(it), -1, acks_path);
     std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 120));
     kill(pid, SIGKILL);
     int status = 0;

@@ -166,62 +166,17 @@ TEST_F(S3EngineTest, TimedOutButAppliedWalPutIsAcknowledgedOnce) {
 
 // ---- Several processes -------------------------------------------------------------
 
-void Ack(int fd, const std::string& line) {
-  const std::string l = line + "\n";
-  if (write(fd, l.data(), l.size()) != static_cast<ssize_t>(l.size())) _exit(3);
-  if (fsync(fd) != 0) _exit(3);
-}
-
-std::string BatchRequest(const std::string& batch) {
-  std::string rows;
-  for (int i = 0; i < kDocsPerBatch; ++i) {
-    if (i) rows += ",";
-    rows += R"({"id":")" + batch + "-" + std::to_string(i) + R"(","batch":")" + batch +
-            R"(","vector":[)" + std::to_string(i) + ",1]}";
-  }
-  return R"({"upsert_rows":[)" + rows + "]}";
-}
-
-// Writes `batches` batches (forever if negative) to `url`, acking each in `ack_path`,
-// indexing and compacting now and then. Runs in a forked child.
+// A writer child on the bucket at `url`.
 [[noreturn]] void WriterProcess(const std::string& url, const std::string& tag, int batches,
                                 const std::string& ack_path) {
-  const int fd = open(ack_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd < 0) _exit(2);
   auto s3 = S3Options::FromUrlAndEnv(url);
   if (!s3.ok()) _exit(2);
   auto store = OpenS3Store(*s3);
   if (!store.ok()) _exit(2);
-  DatabaseOptions o;
-  o.store = *store;
-  o.index_tail_rows = 40;
-  o.index_idle = std::chrono::milliseconds(100);
-  o.compact_max_segments = 4;
-  auto db = Database::Open(o);
-  if (!db.ok()) _exit(2);
-  auto ns = (*db)->OpenNamespace("shared");
-  if (!ns.ok()) _exit(2);
-  for (int b = 0; batches < 0 || b < batches; ++b) {
-    const std::string batch = tag + "-" + std::to_string(b);
-    auto req = ParseWriteRequest(BatchRequest(batch));
-    if (!req.ok()) _exit(4);
-    if ((*ns)->Write(std::move(req).value()).ok()) Ack(fd, batch);
-    if (b % 7 == 3) (*ns)->IndexNow().IgnoreError();
-    if (b % 17 == 11) (*ns)->Compact().IgnoreError();
-  }
-  (*db)->Close();
-  _exit(0);
+  testing_util::WriterProcess(*store, tag, batches, kDocsPerBatch, ack_path);
 }
 
-std::set<std::string> ReadAcks(const std::string& path) {
-  std::set<std::string> acks;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) acks.insert(line);
-  }
-  return acks;
-}
+using testing_util::ReadAcks;
 
 // Every acknowledged batch is present exactly once, and no batch is partial.
 void Verify(const std::string& url, const std::set<std::string>& acks, size_t* seen = nullptr) {
