@@ -447,12 +447,15 @@ Status S3Store::Delete(std::string_view key) {
   return ErrorFor("DELETE", key, response);
 }
 
-Result<ObjectMeta> S3Store::PutIfAbsent(std::string_view key, std::string_view data) {
-  GANNET_RETURN_IF_ERROR(ValidateKey(key));
+Result<ObjectMeta> S3Store::ConditionalPut(std::string_view key, std::string_view data,
+                                           std::string condition_header,
+                                           const std::function<Status()>& precondition_failed) {
+  // If-Match on a missing key: S3 answers 404, the contract says PreconditionFailed.
+  const bool if_match = condition_header.rfind("If-Match", 0) == 0;
   Request request;
   request.method = Method::kPut;
   request.key = FullKey(key);
-  request.headers.push_back("If-None-Match: *");
+  request.headers.push_back(std::move(condition_header));
   request.body = data;
   request.conditional = true;
   GANNET_ASSIGN_OR_RETURN(Response response, Perform(request));
@@ -467,8 +470,8 @@ Result<ObjectMeta> S3Store::PutIfAbsent(std::string_view key, std::string_view d
     }
     return meta;
   }
-  if (response.status == 412) {
-    return Status::AlreadyExists("object '" + std::string(key) + "' already exists");
+  if (response.status == 412 || (if_match && response.status == 404)) {
+    return precondition_failed();
   }
   if (response.status >= 500) {
     return Status::Unavailable(ErrorFor("PUT", key, response).message() +
@@ -477,41 +480,23 @@ Result<ObjectMeta> S3Store::PutIfAbsent(std::string_view key, std::string_view d
   return ErrorFor("PUT", key, response);
 }
 
+Result<ObjectMeta> S3Store::PutIfAbsent(std::string_view key, std::string_view data) {
+  GANNET_RETURN_IF_ERROR(ValidateKey(key));
+  return ConditionalPut(key, data, "If-None-Match: *", [&] {
+    return Status::AlreadyExists("object '" + std::string(key) + "' already exists");
+  });
+}
+
 Result<ObjectMeta> S3Store::PutIfMatch(std::string_view key, std::string_view data,
                                        std::string_view etag) {
   GANNET_RETURN_IF_ERROR(ValidateKey(key));
   const std::string unquoted = s3::NormalizeEtag(etag);
-  if (!s3::IsWellFormedEtag(unquoted)) {  // no object has this etag
+  auto mismatch = [&] {
     return Status::PreconditionFailed("object '" + std::string(key) + "' does not have etag '" +
                                       std::string(etag) + "'");
-  }
-  Request request;
-  request.method = Method::kPut;
-  request.key = FullKey(key);
-  request.headers.push_back("If-Match: " + unquoted);
-  request.body = data;
-  request.conditional = true;
-  GANNET_ASSIGN_OR_RETURN(Response response, Perform(request));
-  if (response.status == 200) {
-    ObjectMeta meta;
-    meta.key = std::string(key);
-    meta.size = data.size();
-    meta.etag = s3::NormalizeEtag(response.Header("etag"));
-    meta.mtime_ms = s3::ParseHttpDate(response.Header("date")).value_or(0);
-    if (meta.etag.empty()) {
-      return Status::IOError("S3 PUT " + std::string(key) + ": response has no ETag");
-    }
-    return meta;
-  }
-  if (response.status == 412 || response.status == 404) {
-    return Status::PreconditionFailed("object '" + std::string(key) + "' does not have etag '" +
-                                      unquoted + "'");
-  }
-  if (response.status >= 500) {
-    return Status::Unavailable(ErrorFor("PUT", key, response).message() +
-                               " (the write may have been applied)");
-  }
-  return ErrorFor("PUT", key, response);
+  };
+  if (!s3::IsWellFormedEtag(unquoted)) return mismatch();  // no object has this etag
+  return ConditionalPut(key, data, "If-Match: " + unquoted, mismatch);
 }
 
 Status S3Store::CreateBucket() {

@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,6 +82,12 @@ class S3Store final : public ObjectStore {
   // Sends `request`, retrying transient failures. Returns the final HTTP response (any
   // status), or Unavailable when no usable response arrived.
   Result<Response> Perform(const Request& request);
+  // A PUT carrying one condition header: 200 -> the new object's meta, 412 ->
+  // precondition_failed() (also a 404 for If-Match), 5xx -> Unavailable (the write
+  // may have been applied).
+  Result<ObjectMeta> ConditionalPut(std::string_view key, std::string_view data,
+                                    std::string condition_header,
+                                    const std::function<Status()>& precondition_failed);
   Attempt PerformOnce(const Request& request);
   std::string Url(const Request& request) const;
   std::string FullKey(std::string_view key) const { return options_.prefix + std::string(key); }
