@@ -4,7 +4,7 @@
 # succeeds, minus the extension). Idempotent: does nothing when everything is present.
 set -euo pipefail
 PKGS=(cmake ninja-build g++ make ccache pkg-config libgtest-dev libzstd-dev libxxhash-dev
-      nlohmann-json3-dev libboost1.81-dev libcurl4-openssl-dev libsimdjson-dev libhwy-dev python3
+      nlohmann-json3-dev libboost1.81-dev libcurl4-openssl-dev libsimdjson-dev libhwy-dev libicu-dev libstemmer-dev python3
       python3-dev)
 python3 -c "import nanobind" 2>/dev/null ||
   python3 -m pip install --quiet nanobind ||

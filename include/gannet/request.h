@@ -15,6 +15,10 @@
 
 namespace gannet {
 
+// Query-time state a bound full-text filter carries (its analyzer and query tokens);
+// defined by the query layer.
+struct FullTextFilterBinding;
+
 // A filter expression: ["attr", "Op", value], ["And", [...]], ["Or", [...]], ["Not", f].
 struct Filter {
   enum class Op : uint8_t {
@@ -37,12 +41,21 @@ struct Filter {
     kNotGlob,
     kIGlob,           // case-insensitive glob
     kNotIGlob,
+    // Full-text filters on a full_text_search attribute; the operand is query text,
+    // analyzed like the attribute.
+    kContainsAllTokens,      // every query token occurs
+    kContainsAnyToken,       // at least one query token occurs
+    kContainsTokenSequence,  // the query tokens occur consecutively (a phrase)
   };
   Op op = Op::kAnd;
   std::string attr;               // for comparison ops; "id" addresses the document id
   Value value;                    // operand; for In/NotIn/ContainsAny an array
   std::optional<std::string> ref_new;  // operand is {"$ref_new": "attr"} (conditions only)
   std::vector<Filter> children;   // for And/Or (any number) and Not (exactly one)
+  // Full-text filters: {"last_as_prefix": true} makes the last query token match any token
+  // it is a prefix of (type-ahead search).
+  bool last_as_prefix = false;
+  std::shared_ptr<const FullTextFilterBinding> full_text;  // set by binding
 
   bool is_logical() const { return op == Op::kAnd || op == Op::kOr || op == Op::kNot; }
 };
@@ -83,8 +96,20 @@ struct WriteResponse {
   uint64_t wal_sequence = 0;  // the WAL entry that made this write durable
 };
 
+// A full-text ranking expression: ["attr", "BM25", "query text"] scores rows by BM25 of
+// the query's tokens in attr; ["Sum", [e, ...]] and ["Max", [e, ...]] combine expressions;
+// ["Product", [weight, e]] scales one (weight >= 0).
+struct TextRank {
+  enum class Op : uint8_t { kBM25, kSum, kMax, kProduct };
+  Op op = Op::kBM25;
+  std::string attr;   // kBM25
+  std::string query;  // kBM25
+  double weight = 1;  // kProduct
+  std::vector<TextRank> children;
+};
+
 struct RankBy {
-  enum class Kind : uint8_t { kNone, kVector, kAttribute };
+  enum class Kind : uint8_t { kNone, kVector, kAttribute, kText };
   Kind kind = Kind::kNone;
   std::string attr;            // "vector" for vector ranking; attribute for ordering
   // "ANN" (true): indexed segments are searched with their vector index (approximate);
@@ -92,6 +117,7 @@ struct RankBy {
   bool approximate = false;
   std::vector<float> vector;   // query vector
   bool descending = false;     // for attribute ordering
+  std::vector<TextRank> text = {};  // kText: one expression; results carry its score
 };
 
 // include_attributes: true (all), false/absent (none but id), or a list.
@@ -134,7 +160,7 @@ struct QueryStats {
 
 struct ResultRow {
   Id id;
-  std::optional<double> dist;  // "$dist": distance for vector ranking
+  std::optional<double> dist;  // "$dist": distance for vector ranking, score for BM25
   std::vector<std::pair<std::string, Value>> attrs;
 };
 

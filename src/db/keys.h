@@ -5,6 +5,7 @@
 //   <prefix>ns/<ns>/manifest                  the CAS pointer (PutIfMatch)
 //   <prefix>ns/<ns>/segments/<id>             immutable segments
 //   <prefix>ns/<ns>/segments/<id>.ivf         a segment's vector index (when it has one)
+//   <prefix>ns/<ns>/segments/<id>.fts         a segment's text index (when it has one)
 //   <prefix>ns/<ns>/deletes/<id>/<ver:020>    deletion vectors, one per manifest version
 #pragma once
 
@@ -34,6 +35,9 @@ class Keys {
   // The vector index of a segment (docs/format/vector-index.md).
   std::string vector_index(std::string_view segment_id) const {
     return segment(segment_id) + ".ivf";
+  }
+  std::string text_index(std::string_view segment_id) const {
+    return segment(segment_id) + ".fts";
   }
   std::string deletes(std::string_view segment_id, uint64_t version) const {
     return base_ + "deletes/" + std::string(segment_id) + "/" + PadSequence(version);

@@ -62,6 +62,40 @@ Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
   return ann;
 }
 
+// Builds the inverted index of a newly written segment's full_text_search attributes and
+// stores it at <segment key>.fts (before the manifest that will name it); sets
+// ref->text_index. nullptr when the schema has no such attribute.
+Result<std::shared_ptr<const index::TextIndex>> MaybeBuildTextIndex(
+    ObjectStore& store, const Keys& keys, const Schema& schema, const format::Segment& segment,
+    format::SegmentRef* ref) {
+  ref->text_index = false;
+  std::vector<std::pair<std::string, std::shared_ptr<const text::Analyzer>>> fields;
+  for (const auto& [name, attr] : schema.attributes) {
+    if (attr.full_text_search.empty()) continue;
+    GANNET_ASSIGN_OR_RETURN(text::FtsOptions opts, text::ParseFtsOptions(attr.full_text_search));
+    GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const text::Analyzer> analyzer,
+                            text::Analyzer::ForOptions(opts));
+    fields.emplace_back(name, std::move(analyzer));
+  }
+  if (fields.empty() || segment.rows() == 0) return std::shared_ptr<const index::TextIndex>();
+  std::vector<const format::Segment::Column*> cols;
+  for (const auto& f : fields) cols.push_back(segment.column(f.first));
+  auto text = std::make_shared<const index::TextIndex>(index::BuildTextFields(
+      static_cast<uint32_t>(segment.rows()), fields,
+      [&](uint32_t row, const std::string& attr) -> const Value* {
+        for (size_t i = 0; i < fields.size(); ++i) {
+          if (fields[i].first != attr) continue;
+          if (cols[i] == nullptr) return nullptr;
+          const Value& v = cols[i]->values[row];
+          return v.is_null() ? nullptr : &v;
+        }
+        return nullptr;
+      }));
+  GANNET_RETURN_IF_ERROR(PutNew(store, keys.text_index(ref->id), text->Encode()));
+  ref->text_index = true;
+  return text;
+}
+
 std::vector<uint32_t> DeletedRows(const std::vector<bool>& bits) {
   std::vector<uint32_t> rows;
   for (size_t i = 0; i < bits.size(); ++i) {
@@ -192,7 +226,8 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     GANNET_RETURN_IF_ERROR(
         PutNew(store, ref.deletes_key, format::EncodeDeletionVector(DeletedRows(deleted))));
     next.segments.push_back(ref);
-    segments.push_back(MakeLoadedSegment(ref, s->segment, std::move(deleted), s->norms, s->ann));
+    segments.push_back(
+        MakeLoadedSegment(ref, s->segment, std::move(deleted), s->norms, s->ann, s->text));
   }
   // The tail's live documents become a new segment.
   std::vector<Document> docs;
@@ -219,8 +254,11 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::IvfIndex> ann,
         MaybeBuildVectorIndex(store, keys_, db_.options(), snap->schema, *seg, &ref));
+    GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const index::TextIndex> text,
+                            MaybeBuildTextIndex(store, keys_, snap->schema, *seg, &ref));
     next.segments.push_back(ref);
-    segments.push_back(MakeLoadedSegment(ref, std::move(seg), {}, nullptr, std::move(ann)));
+    segments.push_back(
+        MakeLoadedSegment(ref, std::move(seg), {}, nullptr, std::move(ann), std::move(text)));
   }
   Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);
   if (st.code() == StatusCode::kConflict) {
@@ -295,8 +333,12 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::IvfIndex> ann,
         MaybeBuildVectorIndex(*db_.store(), keys_, opts, snap->manifest->schema, *seg, &merged));
+    GANNET_ASSIGN_OR_RETURN(
+        std::shared_ptr<const index::TextIndex> text,
+        MaybeBuildTextIndex(*db_.store(), keys_, snap->manifest->schema, *seg, &merged));
     next.segments.push_back(merged);
-    segments.push_back(MakeLoadedSegment(merged, std::move(seg), {}, nullptr, std::move(ann)));
+    segments.push_back(
+        MakeLoadedSegment(merged, std::move(seg), {}, nullptr, std::move(ann), std::move(text)));
     Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);
     if (st.code() == StatusCode::kConflict) {
       *lost_race = true;
@@ -357,6 +399,7 @@ Status NamespaceImpl::CollectGarbage() {
   for (const format::SegmentRef& s : m.segments) {
     referenced.insert(keys_.segment(s.id));
     if (s.vector_index) referenced.insert(keys_.vector_index(s.id));
+    if (s.text_index) referenced.insert(keys_.text_index(s.id));
     if (!s.deletes_key.empty()) referenced.insert(s.deletes_key);
   }
   const int64_t cutoff = db_.NowMs() - db_.options().gc_grace.count();

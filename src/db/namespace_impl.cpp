@@ -163,7 +163,8 @@ struct SegmentLoad {
   std::shared_ptr<const format::Segment> segment;
   std::shared_ptr<const std::vector<float>> norms;
   std::shared_ptr<const index::IvfIndex> ann;
-  int segment_at = -1, deletes_at = -1, index_at = -1;  // positions in the fetch list
+  std::shared_ptr<const index::TextIndex> text;
+  int segment_at = -1, deletes_at = -1, index_at = -1, text_at = -1;  // in the fetch list
 };
 
 // Builds a LoadedSegment from reused parts and the fetched objects of `l`.
@@ -195,8 +196,18 @@ Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
         (*decoded)->CheckCompatible(l.segment->rows(), l.segment->dims()).WithContext(key));
     l.ann = std::move(decoded).value();
   }
+  if (l.text_at >= 0) {
+    const std::string key = keys.text_index(ref.id);
+    Result<GetResult>& g = got[l.text_at];
+    if (!g.ok()) return g.status();
+    Result<std::shared_ptr<const index::TextIndex>> decoded =
+        index::TextIndex::Decode(g->data, l.segment->rows());
+    if (!decoded.ok()) return decoded.status().WithContext(key);
+    l.text = std::move(decoded).value();
+  }
   return LoadedSegmentPtr(MakeLoadedSegment(ref, std::move(l.segment), std::move(deleted),
-                                            std::move(l.norms), std::move(l.ann)));
+                                            std::move(l.norms), std::move(l.ann),
+                                            std::move(l.text)));
 }
 
 }  // namespace
@@ -251,12 +262,14 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
       if (old != nullptr) {
         for (const LoadedSegmentPtr& s : old->segments) {
           if (s->ref.id != ref.id) continue;
-          if (s->ref.deletes_key == ref.deletes_key && s->ref.vector_index == ref.vector_index) {
+          if (s->ref.deletes_key == ref.deletes_key && s->ref.vector_index == ref.vector_index &&
+              s->ref.text_index == ref.text_index) {
             l.whole = s;
           } else {
             l.segment = s->segment;
             l.norms = s->norms;
             if (ref.vector_index) l.ann = s->ann;
+            if (ref.text_index) l.text = s->text;
           }
           break;
         }
@@ -278,6 +291,10 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
       if (ref.vector_index && l.ann == nullptr) {
         l.index_at = static_cast<int>(keys.size());
         keys.push_back(keys_.vector_index(ref.id));
+      }
+      if (ref.text_index && l.text == nullptr) {
+        l.text_at = static_cast<int>(keys.size());
+        keys.push_back(keys_.text_index(ref.id));
       }
     }
     const size_t probe_at = keys.size();
@@ -384,9 +401,29 @@ Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request, const
   query::ExecInput in;
   in.schema = &snap->schema;
   for (const LoadedSegmentPtr& s : snap->segments) {
-    in.segments.push_back({s->segment.get(), &s->deleted, s->norms.get(), s->ann.get()});
+    in.segments.push_back({s->segment.get(), &s->deleted, s->norms.get(), s->ann.get(),
+                           [s](const std::string& attr,
+                               const std::shared_ptr<const text::Analyzer>& analyzer) {
+                             return s->TextField(attr, analyzer);
+                           }});
   }
   in.tail = &snap->tail_map();
+  if (bound.rank_by.kind == RankBy::Kind::kText) {
+    for (const AppliedEntryPtr& e : snap->tail) {
+      in.tail_entries.push_back(
+          {&e->changes, [e](const std::string& attr,
+                            const std::shared_ptr<const text::Analyzer>& analyzer) {
+             return e->text_cache->Get(attr, analyzer, [&] {
+               return index::BuildTextFields(
+                   static_cast<uint32_t>(e->changes.size()), {{attr, analyzer}},
+                   [&e](uint32_t row, const std::string& a) -> const Value* {
+                     const DocPtr& doc = e->changes[row].second;
+                     return doc == nullptr ? nullptr : doc->Find(a);
+                   })[0];
+             });
+           }});
+    }
+  }
   GANNET_ASSIGN_OR_RETURN(QueryResponse resp, query::Execute(bound, in));
   resp.stats.objects_fetched = fs.requests;
   resp.stats.round_trips = fs.round_trips;

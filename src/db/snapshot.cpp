@@ -6,7 +6,8 @@ std::shared_ptr<LoadedSegment> MakeLoadedSegment(const format::SegmentRef& ref,
                                                  std::shared_ptr<const format::Segment> segment,
                                                  std::vector<bool> deleted,
                                                  std::shared_ptr<const std::vector<float>> norms,
-                                                 std::shared_ptr<const index::IvfIndex> ann) {
+                                                 std::shared_ptr<const index::IvfIndex> ann,
+                                                 std::shared_ptr<const index::TextIndex> text) {
   auto loaded = std::make_shared<LoadedSegment>();
   loaded->ref = ref;
   loaded->norms = norms != nullptr
@@ -15,7 +16,37 @@ std::shared_ptr<LoadedSegment> MakeLoadedSegment(const format::SegmentRef& ref,
   loaded->segment = std::move(segment);
   loaded->deleted = std::move(deleted);
   loaded->ann = std::move(ann);
+  loaded->text = std::move(text);
   return loaded;
+}
+
+std::shared_ptr<const index::TextFieldIndex> TextFieldCache::Get(
+    const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer,
+    const std::function<std::shared_ptr<const index::TextFieldIndex>()>& build) {
+  const std::string key = attr + '\0' + analyzer->options().Fingerprint();
+  std::lock_guard<std::mutex> lock(mu_);  // one build at a time; later queries reuse it
+  auto it = built_.find(key);
+  if (it != built_.end()) return it->second;
+  std::shared_ptr<const index::TextFieldIndex> f = build();
+  built_.emplace(key, f);
+  return f;
+}
+
+std::shared_ptr<const index::TextFieldIndex> LoadedSegment::TextField(
+    const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer) const {
+  if (text != nullptr) {
+    if (auto f = text->Field(attr, analyzer->options().Fingerprint())) return f;
+  }
+  const format::Segment::Column* col = segment->column(attr);
+  if (col == nullptr) return nullptr;
+  return text_cache->Get(attr, analyzer, [&] {
+    return index::BuildTextFields(
+        static_cast<uint32_t>(segment->rows()), {{attr, analyzer}},
+        [col](uint32_t row, const std::string&) -> const Value* {
+          const Value& v = col->values[row];
+          return v.is_null() ? nullptr : &v;
+        })[0];
+  });
 }
 
 const TailMap& Snapshot::tail_map() const {

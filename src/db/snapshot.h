@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -21,6 +23,7 @@
 #include "gannet/request.h"
 #include "gannet/types.h"
 #include "index/ivf_index.h"
+#include "index/text_index.h"
 #include "query/executor.h"
 
 namespace gannet::db {
@@ -28,6 +31,20 @@ namespace gannet::db {
 using DocPtr = std::shared_ptr<const Document>;
 // id -> its newest version in the tail; nullptr is a tombstone.
 using TailMap = query::TailMap;
+
+// Text indexes built in memory for rows that have no stored one (a WAL entry's
+// documents; a segment written before its attribute enabled full_text_search), keyed by
+// attribute and analyzer fingerprint. Thread-safe.
+class TextFieldCache {
+ public:
+  std::shared_ptr<const index::TextFieldIndex> Get(
+      const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer,
+      const std::function<std::shared_ptr<const index::TextFieldIndex>()>& build);
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const index::TextFieldIndex>> built_;
+};
 
 // A segment with its deletion vector as of one manifest version.
 struct LoadedSegment {
@@ -37,6 +54,12 @@ struct LoadedSegment {
   std::shared_ptr<const std::vector<float>> norms;  // per-row vector norms (VectorNorms)
   // The segment's vector index when ref.vector_index (checked against the segment).
   std::shared_ptr<const index::IvfIndex> ann;
+  // The segment's stored text index when ref.text_index, and fields built on demand.
+  std::shared_ptr<const index::TextIndex> text;
+  std::shared_ptr<TextFieldCache> text_cache = std::make_shared<TextFieldCache>();
+  // The text index of `attr` for `analyzer`: the stored one, or built from the column.
+  std::shared_ptr<const index::TextFieldIndex> TextField(
+      const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer) const;
   bool is_deleted(size_t row) const { return !deleted.empty() && deleted[row]; }
 };
 using LoadedSegmentPtr = std::shared_ptr<const LoadedSegment>;
@@ -46,7 +69,8 @@ using LoadedSegmentPtr = std::shared_ptr<const LoadedSegment>;
 std::shared_ptr<LoadedSegment> MakeLoadedSegment(
     const format::SegmentRef& ref, std::shared_ptr<const format::Segment> segment,
     std::vector<bool> deleted, std::shared_ptr<const std::vector<float>> norms = nullptr,
-    std::shared_ptr<const index::IvfIndex> ann = nullptr);
+    std::shared_ptr<const index::IvfIndex> ann = nullptr,
+    std::shared_ptr<const index::TextIndex> text = nullptr);
 
 // What one request of a WAL entry did, for its caller's WriteResponse.
 struct BatchOutcome {
@@ -60,6 +84,8 @@ struct AppliedEntry {
   uint64_t encoded_bytes = 0;
   std::vector<std::pair<Id, DocPtr>> changes;  // final state per touched id, unique ids
   std::vector<BatchOutcome> outcomes;          // one per request in the entry
+  // Text indexes of `changes`' documents, built when a BM25 query first needs them.
+  std::shared_ptr<TextFieldCache> text_cache = std::make_shared<TextFieldCache>();
 };
 using AppliedEntryPtr = std::shared_ptr<const AppliedEntry>;
 

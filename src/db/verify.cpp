@@ -85,6 +85,15 @@ Result<VerifyReport> NamespaceImpl::Verify() {
         }
       }
     }
+    if (ref.text_index) {
+      const std::string tkey = keys_.text_index(ref.id);
+      referenced.insert(tkey);
+      if (std::optional<std::string> tb = read(tkey)) {
+        Result<std::shared_ptr<const index::TextIndex>> idx =
+            index::TextIndex::Decode(*tb, (*seg)->rows());
+        if (!idx.ok()) problem(tkey, idx.status().ToString());
+      }
+    }
     if (ref.deletes_key.empty()) continue;
     referenced.insert(ref.deletes_key);
     std::optional<std::string> dv = read(ref.deletes_key);

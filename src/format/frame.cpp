@@ -19,6 +19,8 @@ std::string_view ObjectKindName(ObjectKind kind) {
       return "deletion vector";
     case ObjectKind::kVectorIndex:
       return "vector index";
+    case ObjectKind::kTextIndex:
+      return "text index";
   }
   return "object";
 }
@@ -35,12 +37,14 @@ std::string_view FrameMagic(ObjectKind kind) {
       return "GANNETDV";
     case ObjectKind::kVectorIndex:
       return "GANNETVI";
+    case ObjectKind::kTextIndex:
+      return "GANNETFT";
   }
   return "GANNET??";
 }
 
 uint32_t NewestFrameVersion(ObjectKind kind) {
-  return kind == ObjectKind::kManifest ? 2 : kFrameVersion;
+  return kind == ObjectKind::kManifest ? 3 : kFrameVersion;
 }
 
 bool ZstdCompressIfSmaller(std::string_view raw, std::string* out) {

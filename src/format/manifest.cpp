@@ -12,11 +12,14 @@ namespace gannet::format {
 namespace {
 // SegmentRef flags (payload version 2).
 constexpr uint64_t kSegmentHasVectorIndex = 1u << 0;
+constexpr uint64_t kSegmentHasTextIndex = 1u << 1;
 }  // namespace
 
 std::string EncodeManifest(const Manifest& m) {
-  const bool v2 = std::any_of(m.segments.begin(), m.segments.end(),
-                              [](const SegmentRef& s) { return s.vector_index; });
+  const bool v3 = std::any_of(m.segments.begin(), m.segments.end(),
+                              [](const SegmentRef& s) { return s.text_index; });
+  const bool v2 = v3 || std::any_of(m.segments.begin(), m.segments.end(),
+                                    [](const SegmentRef& s) { return s.vector_index; });
   Writer w;
   w.PutVarint(m.version);
   w.PutVarint(m.indexed_through);
@@ -33,9 +36,12 @@ std::string EncodeManifest(const Manifest& m) {
     w.PutVarint(s.max_sequence);
     w.PutBytes(s.deletes_key);
     w.PutVarint(s.deleted_rows);
-    if (v2) w.PutVarint(s.vector_index ? kSegmentHasVectorIndex : 0);
+    if (v2) {
+      w.PutVarint((s.vector_index ? kSegmentHasVectorIndex : 0) |
+                  (s.text_index ? kSegmentHasTextIndex : 0));
+    }
   }
-  return EncodeFrame(ObjectKind::kManifest, w.buffer(), Compression::kAuto, v2 ? 2 : 1);
+  return EncodeFrame(ObjectKind::kManifest, w.buffer(), Compression::kAuto, v3 ? 3 : v2 ? 2 : 1);
 }
 
 Result<Manifest> DecodeManifest(std::string_view bytes) {
@@ -73,10 +79,13 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
       if (!r.GetVarint(&flags)) {
         return Status::Corruption("manifest: truncated segment " + std::to_string(i));
       }
-      if ((flags & ~kSegmentHasVectorIndex) != 0) {
+      const uint64_t known =
+          kSegmentHasVectorIndex | (header.version >= 3 ? kSegmentHasTextIndex : 0);
+      if ((flags & ~known) != 0) {
         return Status::Corruption("manifest: unknown segment flags " + std::to_string(flags));
       }
       s.vector_index = (flags & kSegmentHasVectorIndex) != 0;
+      s.text_index = (flags & kSegmentHasTextIndex) != 0;
     }
   }
   if (!r.done()) return Status::Corruption("manifest: trailing bytes after segments");

@@ -22,6 +22,9 @@ struct SegmentRef {
   // An ANN index of the segment's vectors exists at <ns>/segments/<id>.ivf (written
   // before the manifest that names it). Manifest payload version 2.
   bool vector_index = false;
+  // An inverted index of the segment's full-text attributes exists at
+  // <ns>/segments/<id>.fts (written before the manifest). Manifest payload version 3.
+  bool text_index = false;
 };
 
 struct Manifest {
@@ -34,7 +37,8 @@ struct Manifest {
   std::vector<SegmentRef> segments;  // oldest first; a newer segment shadows older ones
 };
 
-// Payload version 1 when no segment has a vector index (readable by every Gannet), else 2.
+// Payload version 1 when no segment has an index (readable by every Gannet), 2 when some
+// have vector indexes only, 3 when some have text indexes.
 std::string EncodeManifest(const Manifest& manifest);
 Result<Manifest> DecodeManifest(std::string_view bytes);
 

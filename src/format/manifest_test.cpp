@@ -99,13 +99,22 @@ TEST(ManifestTest, VectorIndexFlagNeedsVersion2) {
   ExpectEqual(m, *got);
   testing::ExpectCorruptionsDetected(v2,
                                      [](std::string_view b) { return DecodeManifest(b).status(); });
-  // Unknown flag bits are Corruption; version 3 is from a newer Gannet.
+  // The text-index flag needs version 3; unknown flag bits are Corruption; version 4 is
+  // from a newer Gannet.
   std::string payload(*DecodeFrame(ObjectKind::kManifest, v2, &storage));
-  payload[payload.size() - 1] = 0x02;  // the last segment's flags
+  payload[payload.size() - 1] = 0x02;  // the last segment's flags: text index
   EXPECT_TRUE(DecodeManifest(EncodeFrame(ObjectKind::kManifest, payload, Compression::kNone, 2))
                   .status()
                   .IsCorruption());
+  auto v3 = DecodeManifest(EncodeFrame(ObjectKind::kManifest, payload, Compression::kNone, 3));
+  ASSERT_TRUE(v3.ok()) << v3.status().ToString();
+  EXPECT_TRUE(v3->segments.back().text_index);
+  EXPECT_EQ(EncodeManifest(*v3), EncodeFrame(ObjectKind::kManifest, payload, Compression::kAuto, 3));
+  payload[payload.size() - 1] = 0x04;
   EXPECT_TRUE(DecodeManifest(EncodeFrame(ObjectKind::kManifest, payload, Compression::kNone, 3))
+                  .status()
+                  .IsCorruption());
+  EXPECT_TRUE(DecodeManifest(EncodeFrame(ObjectKind::kManifest, payload, Compression::kNone, 4))
                   .status()
                   .IsCorruption());
 }

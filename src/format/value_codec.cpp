@@ -364,7 +364,8 @@ Status DecodeSchema(Reader& r, Schema* schema) {
 // ---- Filter -----------------------------------------------------------------------------
 
 void EncodeFilter(Writer& w, const Filter& f) {
-  w.PutU8(static_cast<uint8_t>(f.op));
+  // The high bit of the op byte carries last_as_prefix (full-text filters).
+  w.PutU8(static_cast<uint8_t>(static_cast<uint8_t>(f.op) | (f.last_as_prefix ? 0x80 : 0)));
   w.PutBytes(f.attr);
   EncodeValue(w, f.value);
   w.PutU8(f.ref_new ? 1 : 0);
@@ -377,7 +378,9 @@ Status DecodeFilter(Reader& r, Filter* f, int depth) {
   if (depth > kMaxCodecDepth) return Bad("filter nested too deeply");
   uint8_t op;
   if (!r.GetU8(&op)) return Bad("truncated filter");
-  if (op > static_cast<uint8_t>(Filter::Op::kNotIGlob)) {
+  f->last_as_prefix = (op & 0x80) != 0;
+  op &= 0x7F;
+  if (op > static_cast<uint8_t>(Filter::Op::kContainsTokenSequence)) {
     return Bad("bad filter op " + std::to_string(op));
   }
   f->op = static_cast<Filter::Op>(op);

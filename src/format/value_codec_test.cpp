@@ -297,7 +297,7 @@ TEST(ValueCodecTest, BadEnumBytesAreCorruption) {
     EXPECT_TRUE(DecodeAttrType(r, &t).IsCorruption());
   }
   {
-    Reader r(std::string_view("\x13\x00\x00\x00\x00", 5));  // filter op 19
+    Reader r(std::string_view("\x16\x00\x00\x00\x00", 5));  // filter op 22
     Filter f;
     EXPECT_TRUE(DecodeFilter(r, &f).IsCorruption());
   }

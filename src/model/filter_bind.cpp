@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "text/analyzer.h"
+
 namespace gannet::model {
 
 namespace {
@@ -20,6 +22,10 @@ bool IsContainsOp(Op op) { return op == Op::kContains || op == Op::kNotContains;
 bool IsContainsAnyOp(Op op) { return op == Op::kContainsAny || op == Op::kNotContainsAny; }
 bool IsGlobOp(Op op) {
   return op == Op::kGlob || op == Op::kNotGlob || op == Op::kIGlob || op == Op::kNotIGlob;
+}
+bool IsFullTextOp(Op op) {
+  return op == Op::kContainsAllTokens || op == Op::kContainsAnyToken ||
+         op == Op::kContainsTokenSequence;
 }
 bool IsNumberKind(Value::Kind k) {
   return k == Value::Kind::kInt || k == Value::Kind::kUint || k == Value::Kind::kFloat;
@@ -139,6 +145,33 @@ Status BindLeaf(Filter& f, const Schema& schema, bool allow_ref_new) {
     }
     return Status::OK();
   }
+
+  if (IsFullTextOp(f.op)) {
+    if (f.attr == kIdAttr) return bad("the id has no full-text index");
+    const AttributeSchema* a = schema.Find(f.attr);
+    if (a == nullptr || a->full_text_search.empty()) {
+      return bad("attribute has no full_text_search index");
+    }
+    const bool text_operand =
+        f.value.kind() == Value::Kind::kString ||
+        (f.value.kind() == Value::Kind::kArray &&
+         std::all_of(f.value.as_array().begin(), f.value.as_array().end(),
+                     [](const Value& e) { return e.kind() == Value::Kind::kString; }));
+    if (!text_operand) {
+      return bad("expected query text (a string or an array of strings), got " +
+                 std::string(f.value.KindName()));
+    }
+    Result<text::FtsOptions> opts = text::ParseFtsOptions(a->full_text_search);
+    if (!opts.ok()) return bad("full_text_search: " + opts.status().message());
+    Result<std::shared_ptr<const text::Analyzer>> an = text::Analyzer::ForOptions(*opts);
+    if (!an.ok()) return bad(an.status().message());
+    auto binding = std::make_shared<FullTextFilterBinding>();
+    binding->analyzer = *an;
+    binding->analyzer->AnalyzeValue(f.value, &binding->tokens);
+    f.full_text = std::move(binding);
+    return Status::OK();
+  }
+  if (f.last_as_prefix) return bad("last_as_prefix applies to full-text filters only");
 
   // Operand shape checks that hold whatever the attribute's type.
   if ((IsInOp(f.op) || IsContainsAnyOp(f.op)) && f.value.kind() != Value::Kind::kArray) {

@@ -14,6 +14,8 @@
 // where its exceptions are caught or cannot occur.
 #include "gannet/json.h"
 
+#include "text/analyzer.h"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -474,12 +476,27 @@ Result<Filter> JsonToFilter(El j, const std::string& path, int depth) {
     return Bad(Idx(path, 1),
                "logical operator '" + op_name + "' must come first: [\"" + op_name + "\", ...]");
   }
-  if (items.size() != 3) {
-    return Bad(path, "expected [\"attr\", \"" + op_name + "\", value], got " +
+  const bool full_text = *op == Filter::Op::kContainsAllTokens ||
+                         *op == Filter::Op::kContainsAnyToken ||
+                         *op == Filter::Op::kContainsTokenSequence;
+  if (items.size() != 3 && !(full_text && items.size() == 4)) {
+    return Bad(path, "expected [\"attr\", \"" + op_name + "\", value" +
+                         (full_text ? ", {options}?" : "") + "], got " +
                          std::to_string(items.size()) + " elements");
   }
   f.op = *op;
   f.attr = head;
+  if (items.size() == 4) {
+    const std::string xpath = Idx(path, 3);
+    if (!IsObject(items[3])) return Expected(xpath, "object of options", items[3]);
+    for (const auto& [okey, ov] : Obj(items[3])) {
+      if (okey != "last_as_prefix") {
+        return Bad(Sub(xpath, std::string(okey)), "unknown option (supported: last_as_prefix)");
+      }
+      if (!IsBool(ov)) return Expected(Sub(xpath, "last_as_prefix"), "boolean", ov);
+      f.last_as_prefix = AsBool(ov);
+    }
+  }
   const El operand = items[2];
   const std::string opath = Idx(path, 2);
   if (IsObject(operand)) {
@@ -553,6 +570,8 @@ Result<AttributeSchema> ParseAttributeSchema(El j, std::string_view path) {
         a.full_text_search = AsBool(v) ? "true" : "";
       } else if (IsObject(v)) {
         a.full_text_search = NlohmannDump(v);
+        Result<text::FtsOptions> o = text::ParseFtsOptions(a.full_text_search);
+        if (!o.ok()) return Bad(kpath, o.status().message());
       } else {
         return Expected(kpath, "bool or object", v);
       }
@@ -928,6 +947,60 @@ Result<WriteRequest> ParseWriteRequest(std::string_view json) {
 
 namespace {
 
+// A full-text ranking expression: ["attr", "BM25", "text"], ["Sum"|"Max", [e, ...]],
+// ["Product", [weight, e]] or ["Product", [e, weight]].
+Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth) {
+  constexpr int kMaxDepth = 8;
+  if (depth > kMaxDepth) {
+    return Bad(path, "ranking expression nested deeper than " + std::to_string(kMaxDepth));
+  }
+  if (!IsArray(j) || ArraySize(j) < 2 || !IsString(Items(j)[0])) {
+    return Expected(path, "[\"attr\", \"BM25\", \"query\"], [\"Sum\", [...]], [\"Max\", [...]] or "
+                    "[\"Product\", [weight, expr]]", j);
+  }
+  const std::vector<El> items = Items(j);
+  const std::string head(AsString(items[0]));
+  TextRank r;
+  if (head == "Sum" || head == "Max") {
+    r.op = head == "Sum" ? TextRank::Op::kSum : TextRank::Op::kMax;
+    if (items.size() != 2 || !IsArray(items[1]) || ArraySize(items[1]) == 0) {
+      return Bad(path, "expected [\"" + head + "\", [expr, ...]] with at least one expression");
+    }
+    size_t i = 0;
+    for (El e : AsArray(items[1])) {
+      GANNET_ASSIGN_OR_RETURN(TextRank c, JsonToTextRank(e, Idx(Idx(path, 1), i++), depth + 1));
+      r.children.push_back(std::move(c));
+    }
+    return r;
+  }
+  if (head == "Product") {
+    r.op = TextRank::Op::kProduct;
+    if (items.size() != 2 || !IsArray(items[1]) || ArraySize(items[1]) != 2) {
+      return Bad(path, "expected [\"Product\", [weight, expr]]");
+    }
+    const std::vector<El> pair = Items(items[1]);
+    const size_t w = IsNumber(pair[0]) ? 0 : 1;
+    if (!IsNumber(pair[w])) return Bad(Idx(path, 1), "expected a number weight and an expression");
+    r.weight = AsDouble(pair[w]);
+    if (!std::isfinite(r.weight) || r.weight < 0) {
+      return Bad(Idx(Idx(path, 1), w), "weight must be a finite number >= 0");
+    }
+    GANNET_ASSIGN_OR_RETURN(TextRank c,
+                            JsonToTextRank(pair[1 - w], Idx(Idx(path, 1), 1 - w), depth + 1));
+    r.children.push_back(std::move(c));
+    return r;
+  }
+  if (!IsString(items[1]) || AsString(items[1]) != "BM25") {
+    return Bad(Idx(path, 1), "expected \"BM25\"");
+  }
+  if (items.size() != 3 || !IsString(items[2])) {
+    return Bad(path, "expected [\"" + head + "\", \"BM25\", \"query text\"]");
+  }
+  r.attr = head;
+  r.query = std::string(AsString(items[2]));
+  return r;
+}
+
 // Maximum number of sub-queries in one multi-query request (as turbopuffer).
 constexpr size_t kMaxMultiQueries = 16;
 
@@ -939,9 +1012,20 @@ Result<QueryRequest> MembersToQuery(const Obj& members) {
     if (k == "rank_by") {
       if (IsNull(v)) continue;
       const std::vector<El> items = IsArray(v) ? Items(v) : std::vector<El>();
+      const bool combinator =
+          items.size() == 2 && IsString(items[0]) &&
+          (AsString(items[0]) == "Sum" || AsString(items[0]) == "Max" ||
+           AsString(items[0]) == "Product");
+      if (combinator || (items.size() >= 2 && IsString(items[1]) && AsString(items[1]) == "BM25")) {
+        GANNET_ASSIGN_OR_RETURN(TextRank tr, JsonToTextRank(v, k, 1));
+        q.rank_by.kind = RankBy::Kind::kText;
+        q.rank_by.text.push_back(std::move(tr));
+        continue;
+      }
       if (items.size() < 2 || !IsString(items[0]) || !IsString(items[1])) {
         return Bad(
-            k, "expected [\"vector\", \"ANN\"|\"kNN\", vector] or [\"attr\", \"asc\"|\"desc\"]");
+            k, "expected [\"vector\", \"ANN\"|\"kNN\", vector], [\"attr\", \"asc\"|\"desc\"] or "
+               "[\"attr\", \"BM25\", \"query\"]");
       }
       const std::string attr(AsString(items[0]));
       const std::string fn(AsString(items[1]));
@@ -959,10 +1043,8 @@ Result<QueryRequest> MembersToQuery(const Obj& members) {
         q.rank_by.kind = RankBy::Kind::kAttribute;
         q.rank_by.attr = attr;
         q.rank_by.descending = fn == "desc";
-      } else if (fn == "BM25" || attr == "Sum" || attr == "Max" || attr == "Product" ||
-                 fn == "SparseKNN") {
-        return Bad(k, "ranking function '" + (fn == "BM25" || fn == "SparseKNN" ? fn : attr) +
-                          "' is not supported yet");
+      } else if (fn == "SparseKNN") {
+        return Bad(k, "ranking function 'SparseKNN' is not supported yet");
       } else {
         return Bad(Idx(k, 1), "unknown ranking function '" + fn.substr(0, 64) +
                                   "': expected ANN, kNN, asc or desc");

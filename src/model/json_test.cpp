@@ -293,8 +293,18 @@ TEST(ParseQueryRequestTest, Errors) {
   ExpectError(ParseQueryRequest(R"({"limit": {"total": 5, "per": {}}})").status(), "limit.per");
   ExpectError(ParseQueryRequest(R"({"top_k": 1, "limit": 2})").status(),
               "only one of top_k and limit");
-  ExpectError(ParseQueryRequest(R"({"rank_by": ["text", "BM25", "fox"]})").status(),
-              "'BM25' is not supported yet");
+  ExpectError(ParseQueryRequest(R"({"rank_by": ["text", "BM25", 3]})").status(),
+              "rank_by: expected [\"text\", \"BM25\", \"query text\"]");
+  ExpectError(ParseQueryRequest(R"({"rank_by": ["Sum", []]})").status(),
+              "rank_by: expected [\"Sum\", [expr, ...]] with at least one expression");
+  ExpectError(ParseQueryRequest(R"({"rank_by": ["Product", [2, ["t", "BM26", "x"]]]})").status(),
+              "rank_by[1][1][1]: expected \"BM25\"");
+  ExpectError(ParseQueryRequest(R"({"filters": ["t", "Eq", "x", {"last_as_prefix": true}]})")
+                  .status(),
+              "got 4 elements");
+  ExpectError(ParseQueryRequest(R"({"filters": ["t", "ContainsAllTokens", "x", {"p": 1}]})")
+                  .status(),
+              "filters[3].p: unknown option (supported: last_as_prefix)");
   ExpectError(ParseQueryRequest(R"({"rank_by": ["vector", "ANN", ["x"]]})").status(),
               "rank_by[2][0]: expected number, got string");
   ExpectError(ParseQueryRequest(R"({"rank_by": ["a", "sideways"]})").status(),

@@ -28,6 +28,9 @@ constexpr OpName kOps[] = {
     {Filter::Op::kNotGlob, "NotGlob"},
     {Filter::Op::kIGlob, "IGlob"},
     {Filter::Op::kNotIGlob, "NotIGlob"},
+    {Filter::Op::kContainsAllTokens, "ContainsAllTokens"},
+    {Filter::Op::kContainsAnyToken, "ContainsAnyToken"},
+    {Filter::Op::kContainsTokenSequence, "ContainsTokenSequence"},
 };
 
 // turbopuffer operators Gannet does not implement yet: named in errors as unsupported

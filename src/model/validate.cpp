@@ -18,6 +18,7 @@
 
 #include "model/base64.h"
 #include "model/filter_bind.h"
+#include "text/analyzer.h"
 
 namespace gannet::model {
 
@@ -319,6 +320,17 @@ class Validator {
         return Status::InvalidArgument("schema: attribute " + Quoted(name) +
                                        ": full_text_search requires string or []string, got " +
                                        a.type.ToString());
+      }
+      if (!a.full_text_search.empty()) {
+        Result<text::FtsOptions> o = text::ParseFtsOptions(a.full_text_search);
+        if (!o.ok()) {
+          return o.status().WithContext("schema: attribute " + Quoted(name) + ": full_text_search");
+        }
+        if (o->tokenizer == text::TokenizerKind::kPreTokenizedArray && !a.type.is_array()) {
+          return Status::InvalidArgument("schema: attribute " + Quoted(name) +
+                                         ": full_text_search: tokenizer pre_tokenized_array "
+                                         "requires type []string");
+        }
       }
       auto it = schema_.attributes.find(name);
       if (it == schema_.attributes.end()) {

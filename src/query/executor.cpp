@@ -8,6 +8,7 @@
 #include <queue>
 
 #include "query/distance.h"
+#include "query/text_search.h"
 
 namespace gannet::query {
 
@@ -66,6 +67,9 @@ class Ranker {
         if (c != 0) return rank_by_.descending ? c > 0 : c < 0;
         break;
       }
+      case RankBy::Kind::kText:  // scores: higher first
+        if (a.key != b.key) return a.key > b.key;
+        break;
       case RankBy::Kind::kNone:
         break;
     }
@@ -125,7 +129,9 @@ bool WantAttribute(const QueryRequest& req, std::string_view name) {
 ResultRow Materialize(const QueryRequest& req, Candidate& c) {
   ResultRow row;
   row.id = c.id;
-  if (req.rank_by.kind == RankBy::Kind::kVector) row.dist = c.key;
+  if (req.rank_by.kind == RankBy::Kind::kVector || req.rank_by.kind == RankBy::Kind::kText) {
+    row.dist = c.key;
+  }
   const bool any = req.include_attributes.all || !req.include_attributes.names.empty();
   if (!any) return row;
   if (c.doc != nullptr) {
@@ -263,6 +269,112 @@ uint64_t SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s, co
   return examined + st.codes_scanned + st.exact_rows;
 }
 
+// The index of `attr` over rows [0, rows) whose values `value(row)` gives, for one query.
+std::shared_ptr<const index::TextFieldIndex> BuildFieldNow(
+    const TextPlan::Attr& attr, uint32_t rows,
+    const std::function<const Value*(uint32_t)>& value) {
+  return index::BuildTextFields(rows, {{attr.name, attr.analyzer}},
+                                [&](uint32_t row, const std::string&) { return value(row); })[0];
+}
+
+// rank_by BM25 (and Sum/Max/Product of it): every segment and tail entry is a source.
+Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) {
+  GANNET_ASSIGN_OR_RETURN(TextPlan plan, TextPlan::Make(req.rank_by.text[0], *in.schema));
+  const std::vector<TextPlan::Attr>& attrs = plan.attrs();
+  const TailMap* tail = in.tail != nullptr && !in.tail->empty() ? in.tail : nullptr;
+  std::vector<TextSource> sources;
+  // Where each source's rows live: a segment, or a list of tail changes.
+  struct Origin {
+    const format::Segment* segment = nullptr;
+    const std::vector<std::pair<Id, std::shared_ptr<const Document>>>* changes = nullptr;
+  };
+  std::vector<Origin> origins;
+
+  for (const SegmentInput& s : in.segments) {
+    const format::Segment& seg = *s.segment;
+    const uint32_t rows = static_cast<uint32_t>(seg.rows());
+    TextSource src;
+    for (const TextPlan::Attr& a : attrs) {
+      if (s.text) {
+        src.fields.push_back(s.text(a.name, a.analyzer));
+        continue;
+      }
+      const format::Segment::Column* col = seg.column(a.name);
+      src.fields.push_back(col == nullptr ? nullptr : BuildFieldNow(a, rows, [col](uint32_t row) {
+        const Value& v = col->values[row];
+        return v.is_null() ? nullptr : &v;
+      }));
+    }
+    const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
+    src.eligible = [&s, &seg, &req, tail, has_deletes](uint32_t row) {
+      if (has_deletes && (*s.deleted)[row]) return false;
+      if (tail != nullptr && tail->count(seg.id(row)) != 0) return false;
+      if (!req.filters) return true;
+      SegmentRowAccessor acc(seg);
+      acc.set_row(row);
+      return MatchFilter(*req.filters, acc);
+    };
+    src.id = [&seg](uint32_t row) { return seg.id(row); };
+    sources.push_back(std::move(src));
+    origins.push_back({&seg, nullptr});
+  }
+
+  // The tail: one source per WAL entry (or one for the whole map).
+  std::vector<std::pair<Id, std::shared_ptr<const Document>>> flat;
+  std::vector<TailEntryInput> entries = in.tail_entries;
+  if (entries.empty() && tail != nullptr) {
+    flat.assign(tail->begin(), tail->end());
+    entries.push_back({&flat, nullptr});
+  }
+  for (const TailEntryInput& e : entries) {
+    if (tail == nullptr) break;
+    const auto& changes = *e.changes;
+    TextSource src;
+    for (const TextPlan::Attr& a : attrs) {
+      if (e.text) {
+        src.fields.push_back(e.text(a.name, a.analyzer));
+        continue;
+      }
+      src.fields.push_back(BuildFieldNow(a, static_cast<uint32_t>(changes.size()),
+                                         [&changes, &a](uint32_t row) -> const Value* {
+                                           const auto& doc = changes[row].second;
+                                           return doc == nullptr ? nullptr : doc->Find(a.name);
+                                         }));
+    }
+    src.eligible = [&changes, &req, tail](uint32_t row) {
+      const auto& [id, doc] = changes[row];
+      if (doc == nullptr) return false;
+      auto it = tail->find(id);
+      if (it == tail->end() || it->second.get() != doc.get()) return false;  // replaced
+      return !req.filters || MatchFilter(*req.filters, DocumentAccessor(*doc));
+    };
+    src.id = [&changes](uint32_t row) { return changes[row].first; };
+    sources.push_back(std::move(src));
+    origins.push_back({nullptr, &changes});
+  }
+
+  TextSearchStats st;
+  std::vector<TextHit> hits = SearchText(plan, sources, req.top_k, &st);
+  QueryResponse resp;
+  resp.rows.reserve(hits.size());
+  for (TextHit& h : hits) {
+    Candidate c;
+    c.key = h.score;
+    c.id = h.id;
+    const Origin& o = origins[h.source];
+    if (o.segment != nullptr) {
+      c.segment = o.segment;
+      c.row = h.row;
+    } else {
+      c.doc = (*o.changes)[h.row].second;
+    }
+    resp.rows.push_back(Materialize(req, c));
+  }
+  resp.stats.rows_scanned = st.candidates;
+  resp.stats.tail_rows = tail != nullptr ? tail->size() : 0;
+  return resp;
+}
+
 }  // namespace
 
 Status BindQuery(QueryRequest& request, const Schema& schema) {
@@ -292,6 +404,10 @@ Status BindQuery(QueryRequest& request, const Schema& schema) {
     }
   } else if (request.ann_recall) {
     return Status::InvalidArgument("ann_recall: applies to rank_by ANN only");
+  }
+  if (rb.kind == RankBy::Kind::kText) {
+    if (rb.text.size() != 1) return Status::InvalidArgument("rank_by: expected one expression");
+    GANNET_RETURN_IF_ERROR(TextPlan::Make(rb.text[0], schema).status());
   }
   if (request.ann_recall && !(*request.ann_recall > 0 && *request.ann_recall <= 1)) {
     return Status::InvalidArgument("ann_recall: must be in (0, 1]");
@@ -332,6 +448,7 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& in) {
   const auto start = std::chrono::steady_clock::now();
   Result<QueryResponse> out = [&]() -> Result<QueryResponse> {
     if (!req.aggregate_by.empty()) return ExecuteAggregate(req, in);
+    if (req.rank_by.kind == RankBy::Kind::kText) return ExecuteText(req, in);
 
     QueryResponse resp;
     Ranker ranker(req.rank_by);

@@ -6,6 +6,7 @@
 // Thread safety: Execute only reads its inputs; many queries may run at once.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -15,9 +16,15 @@
 #include "gannet/status.h"
 #include "gannet/types.h"
 #include "index/ivf_index.h"
+#include "index/text_index.h"
 #include "query/filter.h"
 
 namespace gannet::query {
+
+// The inverted index of attribute `attr` analyzed by `analyzer` over some rows, built
+// when the caller holds none (a schema change, an unindexed tail) and cached by it.
+using TextFieldSource = std::function<std::shared_ptr<const index::TextFieldIndex>(
+    const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer)>;
 
 // id -> its newest version in the WAL tail; nullptr is a tombstone. A segment row whose
 // id is a key here is shadowed (the tail holds its newer version or its deletion).
@@ -31,6 +38,16 @@ struct SegmentInput {
   // The segment's vector index, or null. rank_by ANN searches it instead of scanning the
   // segment (REQUIRES: built from this segment; one of another metric is ignored).
   const index::IvfIndex* ann = nullptr;
+  // The segment's text indexes; when empty, BM25 builds them from the segment's column
+  // for the one query.
+  TextFieldSource text = {};
+};
+
+// A WAL tail entry's documents, for BM25: changes[i] is (id, document or null). A
+// document counts only while it is the tail's newest version of its id.
+struct TailEntryInput {
+  const std::vector<std::pair<Id, std::shared_ptr<const Document>>>* changes = nullptr;
+  TextFieldSource text = {};  // index over changes' rows; empty: built for the one query
 };
 
 // The Euclidean norm of every row's vector (0 for rows without one), so cosine distance
@@ -41,6 +58,9 @@ struct ExecInput {
   std::vector<SegmentInput> segments;
   const TailMap* tail = nullptr;  // may be null (no tail)
   const Schema* schema = nullptr;
+  // The tail's entries, for BM25's per-entry indexes. When empty while `tail` is not,
+  // BM25 indexes the tail map's documents for the one query.
+  std::vector<TailEntryInput> tail_entries = {};
 };
 
 // Read access to one row of a segment.

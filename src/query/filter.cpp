@@ -16,6 +16,11 @@
 //   ContainsAny     an array attribute holds any operand element; NotContainsAny negates.
 //   Glob / IGlob    Unix glob on a string attribute, or on any element of a []string
 //                   attribute; IGlob folds case. NotGlob / NotIGlob negate.
+//   ContainsAllTokens / ContainsAnyToken / ContainsTokenSequence
+//                   on a full_text_search attribute: the row's tokens (analyzed like the
+//                   attribute's index) hold all / any of the query's tokens / the query's
+//                   tokens consecutively. last_as_prefix: the last query token matches
+//                   any token it is a prefix of. A query without tokens matches nothing.
 //   And / Or / Not  conjunction (empty And matches all), disjunction (empty Or matches
 //                   none), negation.
 // Filters on non-filterable attributes or on vectors are rejected at bind time.
@@ -24,6 +29,7 @@
 #include <algorithm>
 
 #include "model/filter_bind.h"
+#include "text/analyzer.h"
 
 namespace gannet::query {
 
@@ -79,6 +85,49 @@ bool SetHas(const Value& set, const Value& x) {
                             [](const Value& a, const Value& b) { return a.Compare(b) < 0; });
 }
 
+bool TokenMatches(const std::string& query, const std::string& token, bool prefix) {
+  return prefix ? token.compare(0, query.size(), query) == 0 : token == query;
+}
+
+bool MatchFullText(const Filter& f, const Value& attr) {
+  if (f.full_text == nullptr || attr.is_null()) return false;
+  const std::vector<std::string>& q = f.full_text->tokens;
+  if (q.empty()) return false;
+  std::vector<std::string> doc;
+  f.full_text->analyzer->AnalyzeValue(attr, &doc);
+  const size_t last = q.size() - 1;
+  auto has = [&](size_t i) {
+    const bool prefix = f.last_as_prefix && i == last;
+    for (const std::string& t : doc) {
+      if (TokenMatches(q[i], t, prefix)) return true;
+    }
+    return false;
+  };
+  switch (f.op) {
+    case Op::kContainsAllTokens:
+      for (size_t i = 0; i < q.size(); ++i) {
+        if (!has(i)) return false;
+      }
+      return true;
+    case Op::kContainsAnyToken:
+      for (size_t i = 0; i < q.size(); ++i) {
+        if (has(i)) return true;
+      }
+      return false;
+    case Op::kContainsTokenSequence:
+      for (size_t start = 0; start + q.size() <= doc.size(); ++start) {
+        size_t i = 0;
+        while (i < q.size() && TokenMatches(q[i], doc[start + i], f.last_as_prefix && i == last)) {
+          ++i;
+        }
+        if (i == q.size()) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
 bool MatchLeaf(const Filter& f, const Value& attr, const Value& operand) {
   switch (f.op) {
     case Op::kEq:
@@ -127,6 +176,10 @@ bool MatchLeaf(const Filter& f, const Value& attr, const Value& operand) {
       const bool m = GlobValue(attr, operand.as_string(), fold);
       return (f.op == Op::kGlob || f.op == Op::kIGlob) ? m : !m;
     }
+    case Op::kContainsAllTokens:
+    case Op::kContainsAnyToken:
+    case Op::kContainsTokenSequence:
+      return MatchFullText(f, attr);
     case Op::kAnd:
     case Op::kOr:
     case Op::kNot:

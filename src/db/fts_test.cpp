@@ -1,0 +1,304 @@
+// Full-text search through the engine: BM25 scores against the formula computed here
+// independently, across the WAL tail, segments and their mixture; Sum/Max/Product;
+// token filters; updates and deletes; schema changes; the stored text index.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include "gannet/database.h"
+#include "gannet/json.h"
+
+namespace gannet {
+namespace {
+
+// A brute-force BM25 over plain token lists (what the engine must reproduce).
+struct Corpus {
+  std::map<uint64_t, std::vector<std::string>> docs;  // live docs: id -> tokens
+  double k1 = 1.2, b = 0.75;
+
+  static uint32_t Quantize(uint32_t n) {
+    // Lucene's SmallFloat.intToByte4 round trip, written out independently.
+    if (n < 24) return n;
+    uint64_t i = n - 24;
+    int bits = 64 - __builtin_clzll(i);
+    if (bits < 4) return n;
+    int shift = bits - 4;
+    return 24 + static_cast<uint32_t>((((i >> shift) & 7) | 8) << shift);
+  }
+
+  std::vector<std::pair<uint64_t, double>> Rank(const std::vector<std::string>& q,
+                                               size_t k) const {
+    double n = 0, tokens = 0;
+    std::map<std::string, double> df;
+    for (const auto& [id, t] : docs) {
+      if (t.empty()) continue;
+      n += 1;
+      tokens += t.size();
+      for (const std::string& w : std::set<std::string>(t.begin(), t.end())) df[w] += 1;
+    }
+    const double avgdl = tokens / n;
+    std::vector<std::pair<uint64_t, double>> out;
+    for (const auto& [id, t] : docs) {
+      double s = 0;
+      for (const std::string& w : q) {
+        const double tf = static_cast<double>(std::count(t.begin(), t.end(), w));
+        if (tf == 0) continue;
+        const double idf = std::log(1 + (n - df[w] + 0.5) / (df[w] + 0.5));
+        const double dl = Quantize(static_cast<uint32_t>(t.size()));
+        s += idf * (k1 + 1) * tf / (tf + k1 * (1 - b + b * dl / avgdl));
+      }
+      if (s > 0) out.emplace_back(id, s);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& c) {
+      return a.second != c.second ? a.second > c.second : a.first < c.first;
+    });
+    if (out.size() > k) out.resize(k);
+    return out;
+  }
+};
+
+class FtsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DatabaseOptions o;
+    o.store = NewMemoryStore();
+    o.background_indexing = false;
+    o.gc_grace = std::chrono::milliseconds(0);
+    db_ = std::move(Database::Open(o)).value();
+    ns_ = *db_->OpenNamespace("docs");
+  }
+  void Write(const std::string& json) {
+    auto req = ParseWriteRequest(json);
+    ASSERT_TRUE(req.ok()) << req.status().ToString();
+    auto r = ns_->Write(std::move(req).value());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  Result<QueryResponse> Query(const std::string& json) {
+    auto req = ParseQueryRequest(json);
+    if (!req.ok()) return req.status();
+    return ns_->Query(*req);
+  }
+  std::vector<uint64_t> Ids(const std::string& json) {
+    auto r = Query(json);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<uint64_t> ids;
+    if (r.ok()) {
+      for (const auto& row : r->rows) ids.push_back(row.id.as_uint());
+    }
+    return ids;
+  }
+  void ExpectRanking(const std::string& q, size_t k = 10) {
+    std::vector<std::string> terms;
+    std::string cur;
+    for (char c : q + " ") {
+      if (c == ' ') {
+        if (!cur.empty()) terms.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    auto want = corpus_.Rank(terms, k);
+    auto r = Query(R"({"rank_by": ["text", "BM25", ")" + q + R"("], "top_k": )" +
+                   std::to_string(k) + "}");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->rows.size(), want.size()) << q;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(r->rows[i].id.as_uint(), want[i].first) << q << " rank " << i;
+      ASSERT_TRUE(r->rows[i].dist.has_value());
+      EXPECT_NEAR(*r->rows[i].dist, want[i].second, 1e-6 * want[i].second) << q;
+    }
+  }
+  // Random docs over a small vocabulary; lengths up to 60 tokens (quantized norms).
+  void WriteRandom(uint64_t first, uint64_t count, std::mt19937_64& rng) {
+    static const char* kWords[] = {"alpha", "bravo", "charlie", "delta", "echo",   "foxtrot",
+                                   "golf",  "hotel", "india",   "juliet", "kilo", "lima",
+                                   "mike",  "november", "oscar", "papa"};
+    std::string json = R"({"schema": {"text": {"type": "string", "full_text_search":
+        {"remove_stopwords": false}}}, "upsert_rows": [)";
+    for (uint64_t i = 0; i < count; ++i) {
+      std::vector<std::string> t;
+      const size_t len = 1 + rng() % 60;
+      for (size_t j = 0; j < len; ++j) {
+        const size_t w = std::min(rng() % 16, rng() % 16);  // skewed
+        t.push_back(kWords[w]);
+      }
+      std::string text;
+      for (const auto& w : t) text += w + " ";
+      corpus_.docs[first + i] = t;
+      json += (i ? "," : "") + std::string(R"({"id": )") + std::to_string(first + i) +
+              R"(, "text": ")" + text + R"("})";
+    }
+    Write(json + "]}");
+  }
+
+  std::unique_ptr<Database> db_;
+  std::shared_ptr<Namespace> ns_;
+  Corpus corpus_;
+};
+
+TEST_F(FtsTest, ScoresFollowTheBm25FormulaInTailSegmentsAndBoth) {
+  std::mt19937_64 rng(7);
+  WriteRandom(0, 300, rng);
+  for (const char* q : {"alpha", "papa", "kilo lima", "alpha bravo charlie", "oscar papa alpha"}) {
+    ExpectRanking(q);  // tail only
+  }
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  for (const char* q : {"alpha", "papa", "kilo lima", "alpha bravo charlie", "oscar papa alpha"}) {
+    ExpectRanking(q);  // one segment
+  }
+  WriteRandom(300, 200, rng);
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  WriteRandom(500, 100, rng);
+  for (const char* q : {"alpha", "papa", "november oscar", "mike november oscar papa kilo"}) {
+    ExpectRanking(q, 25);  // two segments and a tail
+  }
+  ASSERT_TRUE(ns_->Compact().ok());
+  ExpectRanking("delta echo foxtrot", 50);
+}
+
+TEST_F(FtsTest, TopKPruningMatchesExhaustiveRankingOnFrequentTerms) {
+  std::mt19937_64 rng(11);
+  WriteRandom(0, 3000, rng);
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  for (size_t k : {1, 3, 10, 100}) {
+    ExpectRanking("alpha bravo", k);
+    ExpectRanking("alpha papa", k);
+    ExpectRanking("alpha bravo charlie delta echo", k);
+  }
+}
+
+TEST_F(FtsTest, DeletedAndReplacedRowsAreNotReturned) {
+  std::mt19937_64 rng(3);
+  WriteRandom(0, 200, rng);
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  Write(R"({"deletes": [0, 1, 2, 3, 4, 5], "upsert_rows": [{"id": 6, "text": "zulu"}]})");
+  auto r = Query(R"({"rank_by": ["text", "BM25", "alpha"], "top_k": 1000})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (const auto& row : r->rows) {
+    EXPECT_GT(row.id.as_uint(), 6u);
+  }
+  EXPECT_EQ(Ids(R"({"rank_by": ["text", "BM25", "zulu"], "top_k": 10})"),
+            (std::vector<uint64_t>{6}));
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  EXPECT_EQ(Ids(R"({"rank_by": ["text", "BM25", "zulu"], "top_k": 10})"),
+            (std::vector<uint64_t>{6}));
+  // After compaction the statistics hold only live rows again: exact formula.
+  ASSERT_TRUE(ns_->Compact().ok());
+  for (uint64_t id = 0; id <= 5; ++id) corpus_.docs.erase(id);
+  corpus_.docs[6] = {"zulu"};
+}
+
+TEST_F(FtsTest, SumMaxProductAndFiltersCombine) {
+  Write(R"({"schema": {"title": {"type": "string", "full_text_search": true},
+                       "body": {"type": "string", "full_text_search": {"stemming": true}}},
+            "upsert_rows": [
+    {"id": 1, "title": "Walrus facts", "body": "The walrus lives in arctic waters", "n": 1},
+    {"id": 2, "title": "Arctic animals", "body": "Walruses and seals swim in cold water", "n": 2},
+    {"id": 3, "title": "Cooking", "body": "Boiling water for pasta", "n": 3},
+    {"id": 4, "title": "The walrus", "body": "A walrus is a walrus", "n": 4}]})");
+  // Stemming: "walruses" finds "walrus" in body.
+  auto body = Ids(R"({"rank_by": ["body", "BM25", "walruses"], "top_k": 10})");
+  EXPECT_EQ(std::set<uint64_t>(body.begin(), body.end()), (std::set<uint64_t>{1, 2, 4}));
+  // Title without stemming: only exact "walrus".
+  auto title = Ids(R"({"rank_by": ["title", "BM25", "walrus"], "top_k": 10})");
+  EXPECT_EQ(std::set<uint64_t>(title.begin(), title.end()), (std::set<uint64_t>{1, 4}));
+  auto score = [&](const std::string& rank_by, uint64_t id) {
+    auto r = Query(R"({"rank_by": )" + rank_by + R"(, "top_k": 10})");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    for (const auto& row : r->rows) {
+      if (row.id.as_uint() == id) return *row.dist;
+    }
+    return 0.0;
+  };
+  const std::string t = R"(["title", "BM25", "walrus water"])";
+  const std::string b = R"(["body", "BM25", "walrus water"])";
+  for (uint64_t id : {1, 2, 3, 4}) {
+    const double st = score(t, id), sb = score(b, id);
+    EXPECT_NEAR(score(R"(["Sum", [)" + t + "," + b + "]]", id), st + sb, 1e-9);
+    EXPECT_NEAR(score(R"(["Max", [)" + t + "," + b + "]]", id), std::max(st, sb), 1e-9);
+    EXPECT_NEAR(score(R"(["Sum", [["Product", [2, )" + t + "]]," + b + "]]", id), 2 * st + sb,
+                1e-9);
+    EXPECT_NEAR(score(R"(["Product", [)" + b + ", 0.5]]", id), 0.5 * sb, 1e-9);
+  }
+  // BM25 with an attribute filter and with token filters.
+  EXPECT_EQ(Ids(R"({"rank_by": ["body", "BM25", "water"], "filters": ["n", "Gte", 3],
+                   "top_k": 10})"),
+            (std::vector<uint64_t>{3}));
+  EXPECT_EQ(Ids(R"({"filters": ["body", "ContainsAllTokens", "walrus water"], "top_k": 10,
+                   "rank_by": ["id", "asc"]})"),
+            (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(Ids(R"({"filters": ["title", "ContainsAnyToken", "cooking arctic"], "top_k": 10,
+                   "rank_by": ["id", "asc"]})"),
+            (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(Ids(R"({"filters": ["body", "ContainsTokenSequence", "arctic waters"],
+                   "top_k": 10, "rank_by": ["id", "asc"]})"),
+            (std::vector<uint64_t>{1}));
+  EXPECT_EQ(Ids(R"({"filters": ["body", "ContainsTokenSequence", "in arc",
+                                {"last_as_prefix": true}], "top_k": 10, "rank_by": ["id", "asc"]})"),
+            (std::vector<uint64_t>{1}));
+  EXPECT_EQ(Ids(R"({"filters": ["title", "ContainsAllTokens", "wal", {"last_as_prefix": true}],
+                   "top_k": 10, "rank_by": ["id", "asc"]})"),
+            (std::vector<uint64_t>{1, 4}));
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  EXPECT_EQ(Ids(R"({"filters": ["body", "ContainsAllTokens", "walrus water"], "top_k": 10,
+                   "rank_by": ["id", "asc"]})"),
+            (std::vector<uint64_t>{1, 2}));
+  auto after = Ids(R"({"rank_by": ["body", "BM25", "walruses"], "top_k": 10})");
+  EXPECT_EQ(after, body);
+}
+
+TEST_F(FtsTest, BadRequestsNameTheFieldAndReason) {
+  Write(R"({"upsert_rows": [{"id": 1, "plain": "no index", "text": "x"}],
+            "schema": {"text": {"type": "string", "full_text_search": true}}})");
+  auto r = Query(R"({"rank_by": ["plain", "BM25", "x"], "top_k": 1})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "rank_by: attribute 'plain' has no full_text_search index");
+  r = Query(R"({"filters": ["plain", "ContainsAllTokens", "x"], "top_k": 1})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("has no full_text_search index"), std::string::npos);
+  r = Query(R"({"rank_by": ["Product", [-1, ["text", "BM25", "x"]]], "top_k": 1})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("weight must be a finite number >= 0"), std::string::npos);
+  auto w = ParseWriteRequest(R"({"upsert_rows": [{"id": 2}],
+      "schema": {"t": {"type": "string", "full_text_search": {"language": "xx"}}}})");
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().message(),
+            "schema.t.full_text_search: language: unsupported language 'xx'");
+}
+
+TEST_F(FtsTest, EnablingFullTextLaterIndexesExistingSegments) {
+  Write(R"({"upsert_rows": [{"id": 1, "text": "hello world"}, {"id": 2, "text": "hello"}]})");
+  ASSERT_TRUE(ns_->IndexNow().ok());  // a segment without a text index
+  auto r = Query(R"({"rank_by": ["text", "BM25", "world"], "top_k": 5})");
+  EXPECT_FALSE(r.ok());
+  Write(R"({"schema": {"text": {"type": "string", "full_text_search": true}}})");
+  EXPECT_EQ(Ids(R"({"rank_by": ["text", "BM25", "world"], "top_k": 5})"),
+            (std::vector<uint64_t>{1}));
+  // Changing the analyzer (stemming) re-analyzes rather than using the stored index.
+  Write(R"({"upsert_rows": [{"id": 3, "text": "worlds apart"}]})");
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  Write(R"({"schema": {"text": {"type": "string", "full_text_search": {"stemming": true}}}})");
+  auto ids = Ids(R"({"rank_by": ["text", "BM25", "world"], "top_k": 5})");
+  EXPECT_EQ(std::set<uint64_t>(ids.begin(), ids.end()), (std::set<uint64_t>{1, 3}));
+}
+
+TEST_F(FtsTest, StoredTextIndexSurvivesReopenAndVerifies) {
+  std::mt19937_64 rng(5);
+  WriteRandom(0, 500, rng);
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  auto before = Ids(R"({"rank_by": ["text", "BM25", "golf hotel"], "top_k": 20})");
+  auto report = ns_->Verify();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->problems.empty());
+  auto ns2 = *db_->OpenNamespace("docs");
+  ns_ = ns2;
+  EXPECT_EQ(Ids(R"({"rank_by": ["text", "BM25", "golf hotel"], "top_k": 20})"), before);
+  ExpectRanking("golf hotel", 20);
+}
+
+}  // namespace
+}  // namespace gannet

@@ -1,0 +1,459 @@
+#include "index/text_index.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "common/coding.h"
+#include "format/frame.h"
+
+namespace gannet::index {
+
+namespace {
+
+constexpr size_t kSkipBytes = 16;  // u32 last row, u32 offset, u32 max tf, u8 x3, pad
+
+// Lucene's SmallFloat.longToInt4 / int4ToLong: 3 explicit mantissa bits plus an exponent.
+uint32_t LongToInt4(uint32_t i) {
+  const int bits = 32 - std::countl_zero(i);
+  if (bits < 4) return i;  // subnormal
+  const int shift = bits - 4;
+  uint32_t encoded = (i >> shift) & 0x07;
+  encoded |= static_cast<uint32_t>(shift + 1) << 3;
+  return encoded;
+}
+
+uint64_t Int4ToLong(uint32_t i) {
+  const uint64_t bits = i & 0x07;
+  const int shift = static_cast<int>(i >> 3) - 1;
+  return shift == -1 ? bits : (bits | 0x08) << shift;
+}
+
+// Codes below this are lengths as they are; 255 - LongToInt4(INT32_MAX) = 24.
+const uint32_t kNumFreeValues = 255 - LongToInt4(INT32_MAX);
+
+uint32_t BitsFor(uint32_t v) { return v == 0 ? 0 : 32 - std::countl_zero(v); }
+
+void PackBits(const uint32_t* v, uint32_t n, uint32_t bits, std::string* out) {
+  if (bits == 0) return;
+  uint64_t acc = 0;
+  uint32_t have = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    acc |= static_cast<uint64_t>(v[i]) << have;
+    have += bits;
+    while (have >= 8) {
+      out->push_back(static_cast<char>(acc & 0xFF));
+      acc >>= 8;
+      have -= 8;
+    }
+  }
+  if (have > 0) out->push_back(static_cast<char>(acc & 0xFF));
+}
+
+void UnpackBits(const uint8_t* in, uint32_t n, uint32_t bits, uint32_t* out) {
+  if (bits == 0) {
+    std::fill(out, out + n, 0u);
+    return;
+  }
+  const uint64_t mask = bits == 32 ? 0xFFFFFFFFull : (uint64_t{1} << bits) - 1;
+  uint64_t acc = 0;
+  uint32_t have = 0;
+  size_t p = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    while (have < bits) {
+      acc |= static_cast<uint64_t>(in[p++]) << have;
+      have += 8;
+    }
+    out[i] = static_cast<uint32_t>(acc & mask);
+    acc >>= bits;
+    have -= bits;
+  }
+}
+
+size_t PackedBytes(uint32_t n, uint32_t bits) { return (static_cast<size_t>(n) * bits + 7) / 8; }
+
+uint32_t Load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;  // little-endian hosts only (as the rest of the format)
+}
+
+void Store32(std::string* out, uint32_t v) {
+  char b[4];
+  std::memcpy(b, &v, 4);
+  out->append(b, 4);
+}
+
+Status Bad(std::string_view what) {
+  return Status::Corruption("text index: " + std::string(what));
+}
+
+}  // namespace
+
+uint8_t EncodeFieldNorm(uint32_t length) {
+  if (length > INT32_MAX) length = INT32_MAX;
+  if (length < kNumFreeValues) return static_cast<uint8_t>(length);
+  return static_cast<uint8_t>(kNumFreeValues + LongToInt4(length - kNumFreeValues));
+}
+
+uint32_t DecodeFieldNorm(uint8_t code) {
+  if (code < kNumFreeValues) return code;
+  return static_cast<uint32_t>(kNumFreeValues + Int4ToLong(code - kNumFreeValues));
+}
+
+// ---- PostingCursor ----
+
+PostingCursor::PostingCursor(const TextFieldIndex& field, const TermInfo& term) {
+  const auto* base = reinterpret_cast<const uint8_t*>(field.postings_.data()) + term.offset;
+  skips_ = base;
+  data_ = base + static_cast<size_t>(term.blocks) * kSkipBytes;
+  df_ = term.df;
+  blocks_ = term.blocks;
+  if (blocks_ > 0) LoadBlock(0);
+}
+
+PostingCursor::Skip PostingCursor::ReadSkip(uint32_t block) const {
+  const uint8_t* p = skips_ + static_cast<size_t>(block) * kSkipBytes;
+  return Skip{Load32(p), Load32(p + 4), Load32(p + 8), p[12], p[13], p[14]};
+}
+
+void PostingCursor::LoadBlock(uint32_t block) {
+  block_ = block;
+  pos_ = 0;
+  if (block >= blocks_) {
+    doc_ = kEnd;
+    len_ = 0;
+    tfs_[0] = 0;
+    return;
+  }
+  const Skip s = ReadSkip(block);
+  len_ = block + 1 < blocks_ ? kPostingBlock : df_ - block * kPostingBlock;
+  const uint8_t* p = data_ + s.offset;
+  UnpackBits(p, len_, s.doc_bits, docs_);
+  UnpackBits(p + PackedBytes(len_, s.doc_bits), len_, s.tf_bits, tfs_);
+  // Deltas to rows: the first delta is relative to the previous block's last row + 1.
+  uint32_t prev = block == 0 ? 0 : ReadSkip(block - 1).last_row + 1;
+  for (uint32_t i = 0; i < len_; ++i) {
+    prev += docs_[i];
+    docs_[i] = prev;
+    ++prev;
+    ++tfs_[i];
+  }
+  doc_ = docs_[0];
+}
+
+void PostingCursor::Next() {
+  if (doc_ == kEnd) return;
+  if (++pos_ < len_) {
+    doc_ = docs_[pos_];
+    return;
+  }
+  LoadBlock(block_ + 1);
+}
+
+uint32_t PostingCursor::FindBlock(uint32_t from, uint32_t target) const {
+  uint32_t lo = from, hi = blocks_;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (ReadSkip(mid).last_row < target) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+void PostingCursor::Advance(uint32_t target) {
+  if (doc_ >= target) return;
+  if (docs_[len_ - 1] < target) {
+    const uint32_t b = FindBlock(block_ + 1, target);
+    LoadBlock(b);
+    if (doc_ == kEnd) return;
+  }
+  const uint32_t* it = std::lower_bound(docs_ + pos_, docs_ + len_, target);
+  pos_ = static_cast<uint32_t>(it - docs_);
+  doc_ = docs_[pos_];
+}
+
+bool PostingCursor::BlockBound(uint32_t target, uint32_t* max_tf, uint8_t* min_norm,
+                               uint32_t* last_row) {
+  if (doc_ == kEnd) return false;
+  uint32_t b = block_;
+  if (docs_[len_ - 1] < target) {
+    b = FindBlock(block_ + 1, target);
+    if (b >= blocks_) return false;
+  }
+  const Skip s = ReadSkip(b);
+  *max_tf = s.max_tf;
+  *min_norm = s.min_norm;
+  *last_row = s.last_row;
+  return true;
+}
+
+// ---- TextFieldIndex ----
+
+const TermInfo* TextFieldIndex::Find(std::string_view term) const {
+  auto it = std::lower_bound(terms_.begin(), terms_.end(), term);
+  if (it == terms_.end() || *it != term) return nullptr;
+  return &infos_[it - terms_.begin()];
+}
+
+void TextFieldIndex::ForEachWithPrefix(
+    std::string_view prefix, size_t limit,
+    const std::function<void(std::string_view, const TermInfo&)>& fn) const {
+  auto it = std::lower_bound(terms_.begin(), terms_.end(), prefix);
+  for (size_t n = 0; it != terms_.end() && n < limit; ++it, ++n) {
+    if (it->substr(0, prefix.size()) != prefix) break;
+    fn(*it, infos_[it - terms_.begin()]);
+  }
+}
+
+size_t TextFieldIndex::memory_bytes() const {
+  return bytes_.size() + terms_.size() * (sizeof(std::string_view) + sizeof(TermInfo));
+}
+
+Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
+    std::shared_ptr<const std::string> storage, std::string_view bytes) {
+  auto f = std::make_shared<TextFieldIndex>();
+  f->storage_ = std::move(storage);
+  f->bytes_ = bytes;
+  Reader r(bytes);
+  std::string_view name, fingerprint;
+  uint64_t rows = 0, nterms = 0;
+  if (!r.GetBytes(&name) || !r.GetBytes(&fingerprint) || !r.GetVarint(&rows) ||
+      !r.GetVarint(&f->docs_) || !r.GetVarint(&f->tokens_)) {
+    return Bad("truncated field header");
+  }
+  if (rows > UINT32_MAX - 1) return Bad("too many rows");
+  f->name_ = name;
+  f->fingerprint_ = fingerprint;
+  f->rows_ = static_cast<uint32_t>(rows);
+  if (!r.GetRaw(rows, &f->norms_) || !r.GetVarint(&nterms)) return Bad("truncated norms");
+  if (nterms > r.remaining()) return Bad("term count exceeds the object");
+  f->terms_.reserve(nterms);
+  f->infos_.reserve(nterms);
+  uint64_t offset = 0;
+  for (uint64_t i = 0; i < nterms; ++i) {
+    std::string_view term;
+    uint64_t df = 0, max_tf = 0, delta = 0;
+    uint8_t min_norm = 0;
+    if (!r.GetBytes(&term) || !r.GetVarint(&df) || !r.GetVarint(&max_tf) ||
+        !r.GetU8(&min_norm) || !r.GetVarint(&delta)) {
+      return Bad("truncated term dictionary");
+    }
+    if (!f->terms_.empty() && !(f->terms_.back() < term)) return Bad("terms out of order");
+    if (df == 0 || df > rows || max_tf == 0 || max_tf > UINT32_MAX) return Bad("bad term stats");
+    offset += delta;
+    TermInfo info;
+    info.df = static_cast<uint32_t>(df);
+    info.max_tf = static_cast<uint32_t>(max_tf);
+    info.min_norm = min_norm;
+    info.blocks = static_cast<uint32_t>((df + kPostingBlock - 1) / kPostingBlock);
+    info.offset = offset;
+    f->terms_.push_back(term);
+    f->infos_.push_back(info);
+  }
+  if (!r.GetBytes(&f->postings_) || !r.done()) return Bad("bad postings area");
+  // Every posting list must decode to ascending rows below `rows` with the stated bounds,
+  // so that cursors never read outside the object.
+  const auto* base = reinterpret_cast<const uint8_t*>(f->postings_.data());
+  const size_t size = f->postings_.size();
+  uint32_t docs[kPostingBlock], tfs[kPostingBlock];
+  for (const TermInfo& t : f->infos_) {
+    const size_t skips = static_cast<size_t>(t.blocks) * kSkipBytes;
+    if (t.offset > size || size - t.offset < skips) return Bad("posting list out of bounds");
+    const uint8_t* sk = base + t.offset;
+    const size_t data_size = size - t.offset - skips;
+    uint64_t next_min = 0;  // the smallest row the next posting may have
+    uint32_t seen_max_tf = 0;
+    for (uint32_t b = 0; b < t.blocks; ++b) {
+      const uint8_t* p = sk + static_cast<size_t>(b) * kSkipBytes;
+      const uint32_t last = Load32(p), off = Load32(p + 4), btf = Load32(p + 8);
+      const uint32_t db = p[13], tb = p[14];
+      const uint32_t len = b + 1 < t.blocks ? kPostingBlock : t.df - b * kPostingBlock;
+      if (db > 32 || tb > 32) return Bad("bad bit width");
+      const size_t need = PackedBytes(len, db) + PackedBytes(len, tb);
+      if (off > data_size || data_size - off < need) return Bad("posting block out of bounds");
+      UnpackBits(sk + skips + off, len, db, docs);
+      UnpackBits(sk + skips + off + PackedBytes(len, db), len, tb, tfs);
+      uint32_t block_max_tf = 0;
+      for (uint32_t i = 0; i < len; ++i) {
+        const uint64_t row = next_min + docs[i];
+        if (row >= rows) return Bad("row out of range");
+        next_min = row + 1;
+        block_max_tf = std::max(block_max_tf, tfs[i] + 1);
+      }
+      if (next_min - 1 != last || block_max_tf > btf) return Bad("skip entry disagrees");
+      seen_max_tf = std::max(seen_max_tf, block_max_tf);
+    }
+    if (seen_max_tf > t.max_tf) return Bad("max frequency disagrees");
+  }
+  return std::shared_ptr<const TextFieldIndex>(std::move(f));
+}
+
+// ---- TextFieldBuilder ----
+
+TextFieldBuilder::TextFieldBuilder(std::string name, std::string fingerprint, uint32_t rows)
+    : name_(std::move(name)), fingerprint_(std::move(fingerprint)), rows_(rows) {
+  norms_.assign(rows, '\0');
+}
+
+void TextFieldBuilder::Add(uint32_t row, const std::vector<std::string>& tokens) {
+  if (tokens.empty()) return;
+  ++docs_;
+  tokens_ += tokens.size();
+  norms_[row] = static_cast<char>(EncodeFieldNorm(static_cast<uint32_t>(tokens.size())));
+  std::vector<const std::string*> sorted;
+  sorted.reserve(tokens.size());
+  for (const std::string& t : tokens) sorted.push_back(&t);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (size_t i = 0; i < sorted.size();) {
+    size_t j = i + 1;
+    while (j < sorted.size() && *sorted[j] == *sorted[i]) ++j;
+    std::vector<uint32_t>& list = postings_[*sorted[i]];
+    list.push_back(row);
+    list.push_back(static_cast<uint32_t>(j - i));
+    i = j;
+  }
+}
+
+std::shared_ptr<const TextFieldIndex> TextFieldBuilder::Finish() {
+  std::vector<std::pair<std::string_view, std::vector<uint32_t>*>> terms;
+  terms.reserve(postings_.size());
+  for (auto& [term, list] : postings_) terms.emplace_back(term, &list);
+  std::sort(terms.begin(), terms.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  std::string postings;
+  Writer dict;
+  uint64_t prev_offset = 0;
+  uint32_t deltas[kPostingBlock], freqs[kPostingBlock];
+  for (const auto& [term, listp] : terms) {
+    const std::vector<uint32_t>& list = *listp;
+    const uint32_t df = static_cast<uint32_t>(list.size() / 2);
+    const uint32_t blocks = (df + kPostingBlock - 1) / kPostingBlock;
+    const uint64_t offset = postings.size();
+    std::string skips, data;
+    uint32_t max_tf = 0;
+    uint8_t min_norm = 255;
+    uint32_t prev = 0;  // previous block's last row + 1
+    for (uint32_t b = 0; b < blocks; ++b) {
+      const uint32_t begin = b * kPostingBlock;
+      const uint32_t len = std::min(kPostingBlock, df - begin);
+      uint32_t dmax = 0, fmax = 0, block_tf = 0;
+      uint8_t block_norm = 255;
+      for (uint32_t i = 0; i < len; ++i) {
+        const uint32_t row = list[2 * (begin + i)], tf = list[2 * (begin + i) + 1];
+        deltas[i] = row - prev;
+        prev = row + 1;
+        freqs[i] = tf - 1;
+        dmax = std::max(dmax, deltas[i]);
+        fmax = std::max(fmax, freqs[i]);
+        block_tf = std::max(block_tf, tf);
+        block_norm = std::min(block_norm, static_cast<uint8_t>(norms_[row]));
+      }
+      const uint32_t db = BitsFor(dmax), tb = BitsFor(fmax);
+      Store32(&skips, prev - 1);
+      Store32(&skips, static_cast<uint32_t>(data.size()));
+      Store32(&skips, block_tf);
+      skips.push_back(static_cast<char>(block_norm));
+      skips.push_back(static_cast<char>(db));
+      skips.push_back(static_cast<char>(tb));
+      skips.push_back('\0');
+      PackBits(deltas, len, db, &data);
+      PackBits(freqs, len, tb, &data);
+      max_tf = std::max(max_tf, block_tf);
+      min_norm = std::min(min_norm, block_norm);
+    }
+    postings += skips;
+    postings += data;
+    dict.PutBytes(term);
+    dict.PutVarint(df);
+    dict.PutVarint(max_tf);
+    dict.PutU8(min_norm);
+    dict.PutVarint(offset - prev_offset);
+    prev_offset = offset;
+  }
+  postings_.clear();
+
+  Writer w;
+  w.PutBytes(name_);
+  w.PutBytes(fingerprint_);
+  w.PutVarint(rows_);
+  w.PutVarint(docs_);
+  w.PutVarint(tokens_);
+  w.PutRaw(norms_);
+  w.PutVarint(terms.size());
+  w.PutRaw(dict.buffer());
+  w.PutBytes(postings);
+  auto storage = std::make_shared<const std::string>(w.Release());
+  Result<std::shared_ptr<const TextFieldIndex>> f = TextFieldIndex::Parse(storage, *storage);
+  // What we just wrote always parses; a failure here is a bug.
+  return f.ok() ? std::move(f).value() : nullptr;
+}
+
+std::vector<std::shared_ptr<const TextFieldIndex>> BuildTextFields(
+    uint32_t rows,
+    const std::vector<std::pair<std::string, std::shared_ptr<const text::Analyzer>>>& fields,
+    const std::function<const Value*(uint32_t row, const std::string& attr)>& value) {
+  std::vector<std::shared_ptr<const TextFieldIndex>> out;
+  std::vector<std::string> tokens;
+  for (const auto& [attr, analyzer] : fields) {
+    TextFieldBuilder b(attr, analyzer->options().Fingerprint(), rows);
+    for (uint32_t row = 0; row < rows; ++row) {
+      const Value* v = value(row, attr);
+      if (v == nullptr) continue;
+      tokens.clear();
+      analyzer->AnalyzeValue(*v, &tokens);
+      b.Add(row, tokens);
+    }
+    out.push_back(b.Finish());
+  }
+  return out;
+}
+
+// ---- TextIndex ----
+
+std::shared_ptr<const TextFieldIndex> TextIndex::Field(std::string_view name,
+                                                       std::string_view fingerprint) const {
+  for (const auto& f : fields_) {
+    if (f->name() == name && f->fingerprint() == fingerprint) return f;
+  }
+  return nullptr;
+}
+
+std::string TextIndex::Encode() const {
+  Writer w;
+  w.PutVarint(fields_.size());
+  for (const auto& f : fields_) w.PutBytes(f->bytes_);
+  return format::EncodeFrame(format::ObjectKind::kTextIndex, w.buffer());
+}
+
+Result<std::shared_ptr<const TextIndex>> TextIndex::Decode(std::string_view bytes,
+                                                           uint64_t rows) {
+  std::string storage;
+  GANNET_ASSIGN_OR_RETURN(std::string_view payload,
+                          format::DecodeFrame(format::ObjectKind::kTextIndex, bytes, &storage));
+  auto owned = std::make_shared<const std::string>(payload);
+  Reader r(*owned);
+  uint64_t n = 0;
+  if (!r.GetVarint(&n) || n > r.remaining()) return Bad("truncated");
+  std::vector<std::shared_ptr<const TextFieldIndex>> fields;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view fb;
+    if (!r.GetBytes(&fb)) return Bad("truncated field");
+    GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const TextFieldIndex> f,
+                            TextFieldIndex::Parse(owned, fb));
+    if (f->rows() != rows) {
+      return Bad("field '" + f->name() + "' has " + std::to_string(f->rows()) +
+                 " rows, the segment " + std::to_string(rows));
+    }
+    fields.push_back(std::move(f));
+  }
+  if (!r.done()) return Bad("trailing bytes");
+  return std::make_shared<const TextIndex>(std::move(fields));
+}
+
+}  // namespace gannet::index

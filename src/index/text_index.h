@@ -1,0 +1,156 @@
+// The inverted index of a segment's full-text attributes (and, built in memory, of a WAL
+// entry's documents), for BM25 ranking and token filters.
+//
+// Per attribute (TextFieldIndex): a sorted term dictionary; for each term a posting list
+// of (row, term frequency) in blocks of 128, doc-id deltas and frequencies bit-packed at
+// the block's widest value, with a skip entry per block (last row, max frequency, shortest
+// document) from which block-max WAND/MaxScore bound a block's score without decoding it;
+// and one byte per row holding the row's token count quantized like Lucene's field norms
+// (exact below 24 tokens, 4 significant bits above). Statistics for BM25: rows with
+// tokens and the total token count.
+//
+// Serialised as one framed object per segment (magic GANNETFT, <segment key>.fts):
+// docs/format/text-index.md.
+//
+// Thread safety: TextFieldIndex and TextIndex are immutable and shared; a PostingCursor
+// is a single-threaded iterator over one posting list.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gannet/status.h"
+#include "gannet/types.h"
+#include "text/analyzer.h"
+
+namespace gannet::index {
+
+inline constexpr uint32_t kPostingBlock = 128;
+
+// A document length as one byte (Lucene's SmallFloat.intToByte4 scheme): lengths below 24
+// are exact, larger ones keep 4 significant bits. Decode(Encode(n)) <= n.
+uint8_t EncodeFieldNorm(uint32_t length);
+uint32_t DecodeFieldNorm(uint8_t code);
+
+struct TermInfo {
+  uint32_t df = 0;        // rows containing the term
+  uint32_t max_tf = 0;    // largest frequency in any row
+  uint8_t min_norm = 0;   // shortest row (norm code) containing the term
+  uint32_t blocks = 0;
+  uint64_t offset = 0;    // of the posting list in the postings area
+};
+
+class TextFieldIndex;
+
+// Iterates one posting list in row order.
+class PostingCursor {
+ public:
+  static constexpr uint32_t kEnd = UINT32_MAX;
+  PostingCursor(const TextFieldIndex& field, const TermInfo& term);
+  uint32_t doc() const { return doc_; }
+  uint32_t tf() const { return tfs_[pos_]; }
+  void Next();
+  // Moves to the first row >= target (kEnd when none).
+  void Advance(uint32_t target);
+  // The bound of the block that holds the first row >= target, without decoding it:
+  // false when no such block. *last_row: the block's last row.
+  bool BlockBound(uint32_t target, uint32_t* max_tf, uint8_t* min_norm, uint32_t* last_row);
+
+ private:
+  struct Skip {
+    uint32_t last_row, offset, max_tf;
+    uint8_t min_norm, doc_bits, tf_bits;
+  };
+  Skip ReadSkip(uint32_t block) const;
+  uint32_t FindBlock(uint32_t from, uint32_t target) const;  // first block with last >= target
+  void LoadBlock(uint32_t block);
+
+  const uint8_t* skips_ = nullptr;
+  const uint8_t* data_ = nullptr;
+  uint32_t df_ = 0, blocks_ = 0;
+  uint32_t block_ = 0, pos_ = 0, len_ = 0, doc_ = kEnd;
+  uint32_t docs_[kPostingBlock];
+  uint32_t tfs_[kPostingBlock];
+};
+
+class TextFieldIndex {
+ public:
+  const std::string& name() const { return name_; }
+  // FtsOptions::Fingerprint of the analyzer that built it.
+  const std::string& fingerprint() const { return fingerprint_; }
+  uint32_t rows() const { return rows_; }
+  uint64_t docs() const { return docs_; }      // rows with at least one token
+  uint64_t tokens() const { return tokens_; }  // sum of row lengths
+  uint8_t norm(uint32_t row) const { return static_cast<uint8_t>(norms_[row]); }
+  size_t num_terms() const { return terms_.size(); }
+  const TermInfo* Find(std::string_view term) const;
+  // Calls fn(term, info) for each term starting with `prefix`, in order, at most `limit`.
+  void ForEachWithPrefix(std::string_view prefix, size_t limit,
+                         const std::function<void(std::string_view, const TermInfo&)>& fn) const;
+  size_t memory_bytes() const;
+
+ private:
+  friend class PostingCursor;
+  friend class TextFieldBuilder;
+  friend class TextIndex;
+  // Parses one field's bytes (a view into *storage) and checks every posting list.
+  static Result<std::shared_ptr<const TextFieldIndex>> Parse(
+      std::shared_ptr<const std::string> storage, std::string_view bytes);
+
+  std::string name_, fingerprint_;
+  uint32_t rows_ = 0;
+  uint64_t docs_ = 0, tokens_ = 0;
+  std::string_view norms_;
+  std::vector<std::string_view> terms_;  // sorted, views into storage_
+  std::vector<TermInfo> infos_;
+  std::string_view postings_;
+  std::string_view bytes_;  // the whole encoded field
+  std::shared_ptr<const std::string> storage_;
+};
+
+// Builds one attribute's index: Add rows in ascending order, then Finish.
+class TextFieldBuilder {
+ public:
+  TextFieldBuilder(std::string name, std::string fingerprint, uint32_t rows);
+  // REQUIRES: row < rows, rows added in ascending order, each at most once.
+  void Add(uint32_t row, const std::vector<std::string>& tokens);
+  std::shared_ptr<const TextFieldIndex> Finish();
+
+ private:
+  std::string name_, fingerprint_;
+  uint32_t rows_;
+  uint64_t docs_ = 0, tokens_ = 0;
+  std::string norms_;
+  std::unordered_map<std::string, std::vector<uint32_t>> postings_;  // (row, tf) pairs
+};
+
+// The index of every full-text attribute of `rows` rows: `value(row, attr)` returns a
+// row's value of attr (or null). `fields`: (attribute, analyzer) pairs.
+std::vector<std::shared_ptr<const TextFieldIndex>> BuildTextFields(
+    uint32_t rows,
+    const std::vector<std::pair<std::string, std::shared_ptr<const text::Analyzer>>>& fields,
+    const std::function<const Value*(uint32_t row, const std::string& attr)>& value);
+
+// A segment's stored text index: one TextFieldIndex per full-text attribute.
+class TextIndex {
+ public:
+  explicit TextIndex(std::vector<std::shared_ptr<const TextFieldIndex>> fields)
+      : fields_(std::move(fields)) {}
+  const std::vector<std::shared_ptr<const TextFieldIndex>>& fields() const { return fields_; }
+  // The field for `name` built with `fingerprint`, or null.
+  std::shared_ptr<const TextFieldIndex> Field(std::string_view name,
+                                              std::string_view fingerprint) const;
+  std::string Encode() const;
+  // Corruption on a damaged object. `rows`: the segment's row count every field must have.
+  static Result<std::shared_ptr<const TextIndex>> Decode(std::string_view bytes, uint64_t rows);
+
+ private:
+  std::vector<std::shared_ptr<const TextFieldIndex>> fields_;
+};
+
+}  // namespace gannet::index

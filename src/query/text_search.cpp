@@ -1,0 +1,302 @@
+#include "query/text_search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <queue>
+
+namespace gannet::query {
+
+size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema& schema,
+                         Status* st) {
+  const size_t at = nodes_.size();
+  nodes_.emplace_back();
+  nodes_[at].op = expr.op;
+  nodes_[at].weight = expr.weight;
+  if (expr.op == TextRank::Op::kBM25) {
+    const AttributeSchema* a = schema.Find(expr.attr);
+    if (a == nullptr || a->full_text_search.empty()) {
+      *st = Status::InvalidArgument("rank_by: attribute '" + expr.attr +
+                                    "' has no full_text_search index");
+      return at;
+    }
+    Result<text::FtsOptions> opts = text::ParseFtsOptions(a->full_text_search);
+    if (!opts.ok()) {
+      *st = opts.status().WithContext("rank_by: attribute '" + expr.attr + "'");
+      return at;
+    }
+    Result<std::shared_ptr<const text::Analyzer>> an = text::Analyzer::ForOptions(*opts);
+    if (!an.ok()) {
+      *st = an.status().WithContext("rank_by: attribute '" + expr.attr + "'");
+      return at;
+    }
+    size_t ai = 0;
+    while (ai < attrs_.size() && attrs_[ai].name != expr.attr) ++ai;
+    if (ai == attrs_.size()) attrs_.push_back({expr.attr, *an});
+    Leaf leaf;
+    leaf.attr = ai;
+    leaf.path_weight = path_weight;
+    std::vector<std::string> tokens;
+    (*an)->Analyze(expr.query, &tokens);
+    std::map<std::string, uint32_t> counts;
+    for (std::string& t : tokens) ++counts[std::move(t)];
+    leaf.terms.assign(counts.begin(), counts.end());
+    nodes_[at].leaf = leaves_.size();
+    leaves_.push_back(std::move(leaf));
+    return at;
+  }
+  const double w = expr.op == TextRank::Op::kProduct ? path_weight * expr.weight : path_weight;
+  for (const TextRank& c : expr.children) {
+    const size_t ci = AddNode(c, w, schema, st);
+    if (!st->ok()) return at;
+    nodes_[at].children.push_back(ci);
+  }
+  return at;
+}
+
+Result<TextPlan> TextPlan::Make(const TextRank& expr, const Schema& schema) {
+  TextPlan plan;
+  Status st;
+  plan.AddNode(expr, 1.0, schema, &st);
+  if (!st.ok()) return st;
+  return plan;
+}
+
+namespace {
+
+// Score of one posting: weight · tf / (tf + norm_factor[norm]).
+struct Cursor {
+  index::PostingCursor postings;
+  size_t leaf = 0;
+  double weight = 0;        // idf · (k1 + 1) · repetitions
+  double path_weight = 1;   // Product weights above the leaf
+  const double* norm_factor = nullptr;  // per norm code: k1 · (1 − b + b · dl / avgdl)
+  const index::TextFieldIndex* field = nullptr;
+  double ub = 0;            // bound of path_weight · score over the whole list
+
+  double Score(uint32_t tf, uint8_t norm) const {
+    return weight * tf / (tf + norm_factor[norm]);
+  }
+};
+
+// Keeps the best k hits: worst on top.
+class HitHeap {
+ public:
+  explicit HitHeap(uint32_t k) : k_(k) {}
+  static bool Better(const TextHit& a, const TextHit& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.id < b.id;
+  }
+  bool full() const { return heap_.size() >= k_; }
+  double threshold() const { return heap_.top().score; }
+  // Whether a row whose score is at most `bound` could enter (ties included, with slack
+  // for floating-point rounding between the bound and the exact score).
+  bool MayEnter(double bound) const {
+    return !full() || bound >= heap_.top().score * (1 - 1e-9) - 1e-12;
+  }
+  void Push(TextHit h) {
+    if (k_ == 0) return;
+    if (!full()) {
+      heap_.push(std::move(h));
+    } else if (Better(h, heap_.top())) {
+      heap_.pop();
+      heap_.push(std::move(h));
+    }
+  }
+  std::vector<TextHit> TakeSorted() {
+    std::vector<TextHit> out;
+    while (!heap_.empty()) {
+      out.push_back(heap_.top());
+      heap_.pop();
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  struct Worse {
+    bool operator()(const TextHit& a, const TextHit& b) const { return Better(a, b); }
+  };
+  uint32_t k_;
+  std::priority_queue<TextHit, std::vector<TextHit>, Worse> heap_;
+};
+
+}  // namespace
+
+class TextSearcher {
+ public:
+  TextSearcher(const TextPlan& plan, const std::vector<TextSource>& sources, uint32_t k,
+               TextSearchStats* stats)
+      : plan_(plan), sources_(sources), heap_(k), stats_(stats) {}
+
+  std::vector<TextHit> Run() {
+    ComputeStatistics();
+    leaf_scores_.assign(plan_.leaves_.size(), 0.0);
+    for (size_t s = 0; s < sources_.size(); ++s) SearchSource(s);
+    return heap_.TakeSorted();
+  }
+
+ private:
+  struct AttrStats {
+    double avgdl = 0;
+    uint64_t docs = 0;
+    double norm_factor[256];
+  };
+
+  void ComputeStatistics() {
+    const auto& attrs = plan_.attrs_;
+    attr_stats_.resize(attrs.size());
+    for (size_t a = 0; a < attrs.size(); ++a) {
+      uint64_t docs = 0, tokens = 0;
+      for (const TextSource& src : sources_) {
+        if (src.fields[a] == nullptr) continue;
+        docs += src.fields[a]->docs();
+        tokens += src.fields[a]->tokens();
+      }
+      AttrStats& st = attr_stats_[a];
+      st.docs = docs;
+      st.avgdl = docs == 0 ? 1.0 : static_cast<double>(tokens) / static_cast<double>(docs);
+      const text::FtsOptions& o = attrs[a].analyzer->options();
+      for (int code = 0; code < 256; ++code) {
+        const double dl = index::DecodeFieldNorm(static_cast<uint8_t>(code));
+        st.norm_factor[code] = o.k1 * (1 - o.b + o.b * dl / st.avgdl);
+      }
+    }
+    // Namespace-wide document frequency of every leaf term.
+    idf_.resize(plan_.leaves_.size());
+    for (size_t l = 0; l < plan_.leaves_.size(); ++l) {
+      const TextPlan::Leaf& leaf = plan_.leaves_[l];
+      for (const auto& [term, reps] : leaf.terms) {
+        uint64_t df = 0;
+        for (const TextSource& src : sources_) {
+          const index::TextFieldIndex* f = src.fields[leaf.attr].get();
+          if (f == nullptr) continue;
+          if (const index::TermInfo* t = f->Find(term)) df += t->df;
+        }
+        const double n = static_cast<double>(attr_stats_[leaf.attr].docs);
+        const double d = static_cast<double>(df);
+        idf_[l].push_back(std::log(1 + (n - d + 0.5) / (d + 0.5)));
+      }
+    }
+  }
+
+  // Exact score of the expression for the row the cursors in `at` sit on.
+  double Evaluate(size_t node) const {
+    const TextPlan::Node& n = plan_.nodes_[node];
+    switch (n.op) {
+      case TextRank::Op::kBM25:
+        return leaf_scores_[n.leaf];
+      case TextRank::Op::kSum: {
+        double s = 0;
+        for (size_t c : n.children) s += Evaluate(c);
+        return s;
+      }
+      case TextRank::Op::kMax: {
+        double m = 0;
+        for (size_t c : n.children) m = std::max(m, Evaluate(c));
+        return m;
+      }
+      case TextRank::Op::kProduct:
+        return n.weight * Evaluate(n.children[0]);
+    }
+    return 0;
+  }
+
+  void SearchSource(size_t si) {
+    const TextSource& src = sources_[si];
+    std::vector<Cursor> cursors;
+    for (size_t l = 0; l < plan_.leaves_.size(); ++l) {
+      const TextPlan::Leaf& leaf = plan_.leaves_[l];
+      const index::TextFieldIndex* f = src.fields[leaf.attr].get();
+      if (f == nullptr) continue;
+      const text::FtsOptions& o = plan_.attrs_[leaf.attr].analyzer->options();
+      for (size_t t = 0; t < leaf.terms.size(); ++t) {
+        const index::TermInfo* info = f->Find(leaf.terms[t].first);
+        if (info == nullptr) continue;
+        Cursor c{index::PostingCursor(*f, *info)};
+        c.leaf = l;
+        c.weight = idf_[l][t] * (o.k1 + 1) * leaf.terms[t].second;
+        c.path_weight = leaf.path_weight;
+        c.norm_factor = attr_stats_[leaf.attr].norm_factor;
+        c.field = f;
+        c.ub = c.path_weight * c.Score(info->max_tf, info->min_norm);
+        cursors.push_back(std::move(c));
+      }
+    }
+    if (cursors.empty()) return;
+    std::sort(cursors.begin(), cursors.end(),
+              [](const Cursor& a, const Cursor& b) { return a.ub < b.ub; });
+    const size_t n = cursors.size();
+    std::vector<double> prefix(n + 1, 0.0);  // prefix[i] = sum of ub of cursors [0, i)
+    for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + cursors[i].ub;
+    // Cursors [0, essential) cannot reach the threshold on their own.
+    auto essential_from = [&]() {
+      size_t e = 0;
+      while (e < n && !heap_.MayEnter(prefix[e + 1])) ++e;
+      return e;
+    };
+    size_t essential = essential_from();
+    std::vector<double> contrib(n, 0.0);
+    while (essential < n) {
+      uint32_t d = index::PostingCursor::kEnd;
+      for (size_t i = essential; i < n; ++i) d = std::min(d, cursors[i].postings.doc());
+      if (d == index::PostingCursor::kEnd) break;
+      if (stats_) ++stats_->candidates;
+      // Exact contributions of the essential cursors on d.
+      double bound = 0;
+      for (size_t i = essential; i < n; ++i) {
+        Cursor& c = cursors[i];
+        contrib[i] = c.postings.doc() == d
+                         ? c.path_weight * c.Score(c.postings.tf(), c.field->norm(d))
+                         : 0.0;
+        bound += contrib[i];
+      }
+      bool keep = heap_.MayEnter(bound + prefix[essential]);
+      // Tighten with the non-essential cursors' block bounds, largest first.
+      for (size_t i = essential; keep && i-- > 0;) {
+        Cursor& c = cursors[i];
+        uint32_t max_tf = 0, last = 0;
+        uint8_t min_norm = 0;
+        if (c.postings.BlockBound(d, &max_tf, &min_norm, &last)) {
+          bound += c.path_weight * c.Score(max_tf, min_norm);
+        }
+        keep = heap_.MayEnter(bound + prefix[i]);
+      }
+      if (keep && src.eligible && !src.eligible(d)) keep = false;
+      if (keep) {
+        std::fill(leaf_scores_.begin(), leaf_scores_.end(), 0.0);
+        for (size_t i = 0; i < n; ++i) {
+          Cursor& c = cursors[i];
+          if (i < essential) c.postings.Advance(d);
+          if (c.postings.doc() == d) {
+            leaf_scores_[c.leaf] += c.Score(c.postings.tf(), c.field->norm(d));
+          }
+        }
+        const double score = Evaluate(0);
+        if (stats_) ++stats_->scored;
+        if (score > 0) {
+          heap_.Push(TextHit{score, si, d, src.id(d)});
+          essential = essential_from();
+        }
+      }
+      for (size_t i = essential; i < n; ++i) {
+        if (cursors[i].postings.doc() == d) cursors[i].postings.Next();
+      }
+    }
+  }
+
+  const TextPlan& plan_;
+  const std::vector<TextSource>& sources_;
+  HitHeap heap_;
+  TextSearchStats* stats_;
+  std::vector<AttrStats> attr_stats_;
+  std::vector<std::vector<double>> idf_;  // per leaf, per term
+  std::vector<double> leaf_scores_;
+};
+
+std::vector<TextHit> SearchText(const TextPlan& plan, const std::vector<TextSource>& sources,
+                                uint32_t k, TextSearchStats* stats) {
+  return TextSearcher(plan, sources, k, stats).Run();
+}
+
+}  // namespace gannet::query

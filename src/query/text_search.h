@@ -1,0 +1,98 @@
+// BM25 ranking over inverted indexes (index/text_index.h): the rank_by expressions
+// ["attr", "BM25", "text"], Sum, Max and Product, evaluated top-k with MaxScore and
+// block-max bounds.
+//
+// Scoring (as Lucene's classic BM25 and tantivy):
+//   score(row, term) = idf · (k1 + 1) · tf / (tf + k1 · (1 − b + b · dl / avgdl))
+//   idf = ln(1 + (N − df + 0.5) / (df + 0.5))
+// with tf the term's frequency in the row, dl the row's token count (quantized to one
+// byte, index/text_index.h), N the rows holding the attribute, avgdl their mean length
+// and df the rows holding the term. N, avgdl and df are namespace-wide: summed over every
+// segment and WAL entry of the snapshot (rows deleted or replaced since their segment
+// was written still count until compaction rewrites it, as in Lucene). A query token
+// repeated n times counts n times. A BM25 leaf scores the sum over its query tokens;
+// Sum and Max combine children; Product multiplies by a weight. Rows matching no query
+// token are not returned.
+//
+// Top-k: the posting cursors are ordered by their upper bound; cursors whose bounds
+// together cannot reach the current k-th score are "non-essential" and only probed
+// (first through their block bounds) for rows the essential cursors produce. Results
+// equal exhaustive evaluation, ties broken by id.
+//
+// Thread safety: a TextPlan is immutable; SearchText only reads its inputs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gannet/request.h"
+#include "gannet/status.h"
+#include "gannet/types.h"
+#include "index/text_index.h"
+#include "text/analyzer.h"
+
+namespace gannet::query {
+
+class TextPlan {
+ public:
+  struct Attr {
+    std::string name;
+    std::shared_ptr<const text::Analyzer> analyzer;
+  };
+  // Checks `expr` against `schema` (each attribute must have full_text_search) and
+  // analyzes its query texts. InvalidArgument names the attribute.
+  static Result<TextPlan> Make(const TextRank& expr, const Schema& schema);
+
+  // The distinct attributes the expression reads, in a fixed order.
+  const std::vector<Attr>& attrs() const { return attrs_; }
+
+ private:
+  friend class TextSearcher;
+  struct Leaf {
+    size_t attr = 0;
+    std::vector<std::pair<std::string, uint32_t>> terms;  // token, repetitions
+    double path_weight = 1;  // product of the Product weights above it
+  };
+  struct Node {
+    TextRank::Op op = TextRank::Op::kBM25;
+    double weight = 1;
+    size_t leaf = 0;               // kBM25
+    std::vector<size_t> children;  // node indexes
+  };
+  size_t AddNode(const TextRank& expr, double path_weight, const Schema& schema, Status* st);
+
+  std::vector<Attr> attrs_;
+  std::vector<Leaf> leaves_;
+  std::vector<Node> nodes_;  // nodes_[0] is the root
+};
+
+// One place rows come from (a segment, or documents of the WAL tail).
+struct TextSource {
+  // The index of each of the plan's attrs() (same order); null when none of its rows has
+  // the attribute.
+  std::vector<std::shared_ptr<const index::TextFieldIndex>> fields;
+  // Whether a row may be returned (live, not replaced, matching the query's filters).
+  std::function<bool(uint32_t row)> eligible;
+  std::function<Id(uint32_t row)> id;
+};
+
+struct TextHit {
+  double score = 0;
+  size_t source = 0;
+  uint32_t row = 0;
+  Id id;
+};
+
+struct TextSearchStats {
+  uint64_t candidates = 0;  // rows whose bound was checked
+  uint64_t scored = 0;      // rows fully scored
+};
+
+// The best k rows by score (descending; ties by ascending id).
+std::vector<TextHit> SearchText(const TextPlan& plan, const std::vector<TextSource>& sources,
+                                uint32_t k, TextSearchStats* stats);
+
+}  // namespace gannet::query
