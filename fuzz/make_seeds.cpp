@@ -10,6 +10,7 @@
 #include "format/wal_entry.h"
 #include "gannet/json.h"
 #include "index/ivf_index.h"
+#include "index/text_index.h"
 #include "model/validate.h"
 
 namespace {
@@ -33,6 +34,10 @@ int main(int argc, char** argv) {
   Put(dir, "write_request_fuzz", "request.json", write_json);
   Put(dir, "query_request_fuzz", "vector.json",
       R"({"rank_by":["vector","ANN",[0.1,0.2]],"top_k":5,"filters":["Or",[["n","In",[1,2]],["Not",["tags","Contains","x"]]]],"include_attributes":["name"]})");
+  Put(dir, "query_request_fuzz", "bm25.json",
+      R"({"rank_by":["Sum",[["Product",[2,["title","BM25","walrus facts"]]],["body","BM25","arctic"]]],"top_k":10,"filters":["body","ContainsTokenSequence","in arc",{"last_as_prefix":true}]})");
+  Put(dir, "write_request_fuzz", "fts_schema.json",
+      R"({"schema":{"body":{"type":"string","full_text_search":{"language":"french","stemming":true,"k1":1.5,"tokenizer":"word_v2"}}},"upsert_rows":[{"id":1,"body":"les chevaux"}],"delete_by_filter":["body","ContainsAnyToken","cheval"]})");
   Put(dir, "query_request_fuzz", "aggregate.json",
       R"({"aggregate_by":{"c":["Count"]},"group_by":["name"],"filters":["name","IGlob","A*"]})");
 
@@ -66,5 +71,13 @@ int main(int argc, char** argv) {
   auto ivf = gannet::index::IvfIndex::Build(rows, gannet::DistanceMetric::kEuclideanSquared);
   if (!ivf.ok()) return 1;
   Put(dir, "vector_index_fuzz", "index", (*ivf)->Encode());
+
+  gannet::index::TextFieldBuilder tb("text", "v1;word_v1", 300);
+  for (uint32_t row = 0; row < 300; row += 2) {
+    std::vector<std::string> tokens = {"common", "t" + std::to_string(row % 7)};
+    if (row % 10 == 0) tokens.push_back("common");
+    tb.Add(row, tokens);
+  }
+  Put(dir, "text_index_fuzz", "index", gannet::index::TextIndex({tb.Finish()}).Encode());
   return 0;
 }

@@ -11,7 +11,8 @@
 //   lowercase   unless case_sensitive (Unicode simple case mapping through ICU)
 //   ascii_folding  letters with diacritics to their ASCII base letter (é -> e, ß -> ss)
 //   max_token_length  tokens longer than this many bytes are dropped (default 39)
-//   remove_stopwords  the language's Snowball stopword list (default true)
+//   remove_stopwords  the language's stopword list (default true): Snowball's, except
+//               English: Lucene's classic 33 words (see scripts/gen_stopwords.py)
 //   stemming    the language's Snowball stemmer (libstemmer; default false)
 //
 // Thread safety: an Analyzer is immutable; Analyze may run on many threads at once (each

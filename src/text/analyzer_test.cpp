@@ -18,7 +18,7 @@ using V = std::vector<std::string>;
 TEST(AnalyzerTest, DefaultsLowercaseAndDropEnglishStopwords) {
   FtsOptions o;
   EXPECT_EQ(Tokens(o, "The QUICK brown-fox, jumped over 2 lazy dogs!"),
-            (V{"quick", "brown", "fox", "jumped", "2", "lazy", "dogs"}));
+            (V{"quick", "brown", "fox", "jumped", "over", "2", "lazy", "dogs"}));
 }
 
 TEST(AnalyzerTest, AlphanumericRunsLikeTantivysSimpleTokenizer) {

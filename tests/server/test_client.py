@@ -165,3 +165,58 @@ def test_client_errors(tpuf, ns_name):
     assert "top_k" in str(e.value)
     with pytest.raises(turbopuffer.BadRequestError):
         ns.query(rank_by=("vector", "ANN", [1.0, 2.0]), filters=("x", "Bogus", 1))
+
+
+FTS_DOCS = [
+    {"id": 1, "vector": [1.0, 0.0],
+     "content": "turbopuffer is a fast search engine with FTS, filtering, and vector search support"},
+    {"id": 2, "vector": [0.0, 1.0],
+     "content": "turbopuffer can store billions and billions of documents cheaper than any other "
+                "search engine"},
+    {"id": 3, "vector": [0.7, 0.7],
+     "content": "turbopuffer will support many more types of queries as it evolves. turbopuffer "
+                "will only get faster."},
+]
+
+
+def test_full_text_search_as_in_turbopuffers_guide(tpuf, ns_name):
+    ns = tpuf.namespace(ns_name)
+    ns.write(upsert_rows=FTS_DOCS,
+             schema={"content": {"type": "string", "full_text_search": True}},
+             distance_metric="cosine_distance")
+    # The ranking turbopuffer's full-text guide shows for this example.
+    q = ns.query(rank_by=("content", "BM25", "turbopuffer"), top_k=10,
+                 include_attributes=["content"])
+    assert ids(q.rows) == [3, 1, 2]
+    assert q.rows[0]["$dist"] > q.rows[1]["$dist"] > q.rows[2]["$dist"] > 0
+    q = ns.query(rank_by=("content", "BM25", "turbopuffer"),
+                 filters=("content", "ContainsAllTokens", "search engine"), top_k=10)
+    assert ids(q.rows) == [1, 2]
+    q = ns.query(rank_by=("Sum", [("Product", [2, ("content", "BM25", "billions")]),
+                                  ("content", "BM25", "faster")]), top_k=10)
+    assert ids(q.rows) == [2, 3]
+    q = ns.query(rank_by=("id", "asc"), top_k=10,
+                 filters=("content", "ContainsTokenSequence", "search eng", {"last_as_prefix": True}))
+    assert ids(q.rows) == [1, 2]
+    with pytest.raises(turbopuffer.BadRequestError) as e:
+        ns.query(rank_by=("vector", "BM25", "x"), top_k=1)
+    assert "no full_text_search index" in str(e.value)
+
+
+def test_hybrid_multi_query_on_one_snapshot(tpuf, ns_name):
+    ns = tpuf.namespace(ns_name)
+    ns.write(upsert_rows=FTS_DOCS,
+             schema={"content": {"type": "string", "full_text_search": True}},
+             distance_metric="cosine_distance")
+    multi = ns.multi_query(queries=[
+        {"rank_by": ("vector", "ANN", [0.0, 1.0]), "top_k": 3},
+        {"rank_by": ("content", "BM25", "search engine"), "top_k": 3},
+    ])
+    vec, bm25 = (ids(r.rows) for r in multi.results)
+    assert vec[0] == 2 and set(bm25) == {1, 2}
+    # Reciprocal-rank fusion, client side as turbopuffer recommends.
+    fused = {}
+    for ranking in (vec, bm25):
+        for rank, i in enumerate(ranking):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (60 + rank + 1)
+    assert max(fused, key=fused.get) == 2
