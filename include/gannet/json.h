@@ -29,6 +29,9 @@ Result<QueryRequest> ParseQueryRequest(std::string_view json);
 struct QueryBody {
   std::vector<QueryRequest> queries;
   bool multi = false;
+  // Multi-queries only: {"rank_fusion": {"method": "rrf"|"linear", "rank_constant": 60,
+  // "weights": [...], "top_k": 10}} (Gannet extension; see RankFusion).
+  std::optional<RankFusion> fusion;
 };
 Result<QueryBody> ParseQueryBody(std::string_view json);
 
@@ -45,9 +48,11 @@ std::string WriteResponseToJson(const WriteResponse& response);
 std::string QueryResponseToJson(const QueryResponse& response, bool vector_base64 = false);
 
 // {"results": [{"rows": [...]} | {"aggregations": ...}, ...], "performance": {...},
-// "billing": {...}}: the response to a multi-query, results in request order.
+// "billing": {...}}: the response to a multi-query, results in request order; with
+// `fused` (rank_fusion) also "fused": [rows], each "$dist" holding the fused score.
 std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses,
-                                     bool vector_base64 = false);
+                                     bool vector_base64 = false,
+                                     const std::vector<ResultRow>* fused = nullptr);
 
 // One document as a JSON object {"id": ..., "attr": ...}.
 std::string DocumentToJson(const Document& doc);

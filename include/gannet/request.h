@@ -173,4 +173,27 @@ struct QueryResponse {
   QueryStats stats;
 };
 
+// Gannet extension of multi-queries ("rank_fusion"): one ranking fused from the
+// sub-queries' rankings, for hybrid search (e.g. BM25 + vector) in one request on one
+// snapshot.
+//   rrf     score(id) = sum_i weight_i / (rank_constant + rank_i(id)), rank from 1
+//   linear  score(id) = sum_i weight_i * norm_i(id), where norm_i scales sub-query i's
+//           scores to [0, 1] by min-max over its rows (1 = its best row); distances
+//           count lower-better, BM25 scores higher-better, other orders by rank
+// Sub-queries must rank (not aggregate). A row missing from a sub-query contributes 0.
+struct RankFusion {
+  enum class Method : uint8_t { kRrf, kLinear };
+  Method method = Method::kRrf;
+  double rank_constant = 60;
+  std::vector<double> weights;  // one per sub-query (>= 0); empty: all 1
+  uint32_t top_k = 10;
+};
+
+// The fused ranking of `responses` (the results of `queries`, in order): rows ordered
+// by fused score (in `dist`), ties by id, at most fusion.top_k. Each row's attributes
+// come from the first sub-query that returned it.
+std::vector<ResultRow> FuseRankings(const std::vector<QueryRequest>& queries,
+                                    const std::vector<QueryResponse>& responses,
+                                    const RankFusion& fusion);
+
 }  // namespace gannet

@@ -224,6 +224,41 @@ class Namespace:
         out = json.loads(self._t.query(self._name, _encode.dumps(body)))
         return [QueryResult.from_json(r) for r in out.get("results", [])]
 
+    def fused_query(
+        self,
+        *,
+        queries: Sequence[Mapping[str, Any]],
+        method: str = "rrf",
+        rank_constant: Optional[float] = None,
+        weights: Optional[Sequence[float]] = None,
+        top_k: Optional[int] = None,
+        consistency: Optional[str | Mapping[str, Any]] = None,
+    ) -> QueryResult:
+        """Hybrid search: several queries (e.g. BM25 and vector) on one snapshot, their
+        rankings fused by the engine into one. method "rrf" (reciprocal-rank fusion,
+        sum of weight / (rank_constant + rank), rank_constant 60 by default) or "linear"
+        (weighted sum of each query's scores scaled to [0, 1]). Each row's dist is its
+        fused score (higher is better); attributes come from the first query that
+        returned the row."""
+        fusion: dict[str, Any] = {"method": method}
+        if rank_constant is not None:
+            fusion["rank_constant"] = rank_constant
+        if weights is not None:
+            fusion["weights"] = list(weights)
+        if top_k is not None:
+            fusion["top_k"] = top_k
+        body: dict[str, Any] = {
+            "queries": [self._query_body(**q) for q in queries],
+            "rank_fusion": fusion,
+        }
+        if consistency is not None:
+            body["consistency"] = _encode.consistency(consistency)
+        out = json.loads(self._t.query(self._name, _encode.dumps(body)))
+        return QueryResult.from_json(
+            {"rows": out.get("fused", []), "performance": out.get("performance"),
+             "billing": out.get("billing")}
+        )
+
     @staticmethod
     def _query_body(**params: Any) -> dict[str, Any]:
         body: dict[str, Any] = {}

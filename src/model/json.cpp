@@ -1154,6 +1154,51 @@ Result<QueryRequest> MembersToQuery(const Obj& members) {
   return q;
 }
 
+Result<RankFusion> JsonToFusion(El j, const std::vector<QueryRequest>& queries) {
+  const std::string path = "rank_fusion";
+  if (!IsObject(j)) return Expected(path, "object", j);
+  RankFusion f;
+  for (const auto& [key, v] : Obj(j)) {
+    const std::string k = Sub(path, key);
+    if (key == "method") {
+      if (!IsString(v) || (AsString(v) != "rrf" && AsString(v) != "linear")) {
+        return Expected(k, "\"rrf\" or \"linear\"", v);
+      }
+      f.method = AsString(v) == "rrf" ? RankFusion::Method::kRrf : RankFusion::Method::kLinear;
+    } else if (key == "rank_constant") {
+      if (!IsNumber(v) || !std::isfinite(AsDouble(v)) || AsDouble(v) < 0) {
+        return Expected(k, "number >= 0", v);
+      }
+      f.rank_constant = AsDouble(v);
+    } else if (key == "weights") {
+      if (!IsArray(v)) return Expected(k, "array of numbers", v);
+      size_t i = 0;
+      for (El e : AsArray(v)) {
+        if (!IsNumber(e) || !std::isfinite(AsDouble(e)) || AsDouble(e) < 0) {
+          return Expected(Idx(k, i), "number >= 0", e);
+        }
+        f.weights.push_back(AsDouble(e));
+        ++i;
+      }
+    } else if (key == "top_k" || key == "limit") {
+      GANNET_ASSIGN_OR_RETURN(f.top_k, JsonToLimit(v, k));
+    } else {
+      return Bad(k, "unknown field (method, rank_constant, weights, top_k)");
+    }
+  }
+  if (!f.weights.empty() && f.weights.size() != queries.size()) {
+    return Bad(Sub(path, "weights"), "expected one weight per query (" +
+                                         std::to_string(queries.size()) + "), got " +
+                                         std::to_string(f.weights.size()));
+  }
+  for (size_t i = 0; i < queries.size(); ++i) {
+    if (!queries[i].aggregate_by.empty()) {
+      return Bad(Idx("queries", i), "rank_fusion needs ranking queries, not aggregations");
+    }
+  }
+  return f;
+}
+
 Result<QueryRequest> JsonToQuery(El j) {
   if (!IsObject(j)) return Expected("request", "object", j);
   return MembersToQuery(Obj(j));
@@ -1187,9 +1232,12 @@ Result<QueryBody> ParseQueryBody(std::string_view json) {
   body.multi = true;
   // Top-level options apply to every sub-query.
   std::vector<Obj::Member> shared;
+  const El* fusion = nullptr;
   for (const auto& m : top) {
     if (m.key == "queries") continue;
-    if (m.key == "consistency" || m.key == "vector_encoding") {
+    if (m.key == "rank_fusion") {
+      fusion = &m.value;
+    } else if (m.key == "consistency" || m.key == "vector_encoding") {
       shared.push_back(m);
     } else if (m.key == "rerank_by" || m.key == "limit" || m.key == "offset") {
       return Bad(m.key, "not supported yet");
@@ -1218,6 +1266,9 @@ Result<QueryBody> ParseQueryBody(std::string_view json) {
     Result<QueryRequest> q = MembersToQuery(sub);
     if (!q.ok()) return q.status().WithContext(path);
     body.queries.push_back(std::move(q).value());
+  }
+  if (fusion != nullptr) {
+    GANNET_ASSIGN_OR_RETURN(body.fusion, JsonToFusion(*fusion, body.queries));
   }
   return body;
 }
@@ -1303,23 +1354,27 @@ std::string WriteResponseToJson(const WriteResponse& r) {
 namespace {
 
 // The result members of a query response: rows, aggregations, aggregation_groups.
+void WriteRows(Writer& w, const std::vector<ResultRow>& rows, bool vector_base64) {
+  w.BeginArray();
+  for (const ResultRow& row : rows) {
+    w.BeginObject();
+    w.Key(kIdAttr);
+    WriteId(w, row.id);
+    if (row.dist) {
+      w.Key("$dist");
+      w.Double(*row.dist);
+    }
+    WriteAttrs(w, row.attrs, vector_base64);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 void WriteQueryResult(Writer& w, const QueryResponse& r, bool vector_base64) {
   const bool aggregate = !r.aggregations.empty() || !r.aggregation_groups.empty();
   if (!aggregate) {
     w.Key("rows");
-    w.BeginArray();
-    for (const ResultRow& row : r.rows) {
-      w.BeginObject();
-      w.Key(kIdAttr);
-      WriteId(w, row.id);
-      if (row.dist) {
-        w.Key("$dist");
-        w.Double(*row.dist);
-      }
-      WriteAttrs(w, row.attrs, vector_base64);
-      w.EndObject();
-    }
-    w.EndArray();
+    WriteRows(w, r.rows, vector_base64);
   }
   if (!r.aggregations.empty()) {
     w.Key("aggregations");
@@ -1394,7 +1449,7 @@ std::string QueryResponseToJson(const QueryResponse& r, bool vector_base64) {
 }
 
 std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses,
-                                     bool vector_base64) {
+                                     bool vector_base64, const std::vector<ResultRow>* fused) {
   Writer w;
   w.BeginObject();
   w.Key("results");
@@ -1418,6 +1473,10 @@ std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses
     total.total_ms = std::max(total.total_ms, s.total_ms);
   }
   w.EndArray();
+  if (fused != nullptr) {
+    w.Key("fused");
+    WriteRows(w, *fused, vector_base64);
+  }
   WriteQueryCosts(w, total);
   w.EndObject();
   return w.Take();

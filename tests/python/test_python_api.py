@@ -226,6 +226,33 @@ def test_multi_query(ns: gannet.Namespace) -> None:
     assert ids(a) == [1] and b.aggregations == {"n": 2}
 
 
+def test_full_text_and_fused_hybrid_query(ns: gannet.Namespace) -> None:
+    ns.write(
+        upsert_rows=[
+            {"id": 1, "vector": [1.0, 0.0], "text": "walrus tusks are long teeth"},
+            {"id": 2, "vector": [0.0, 1.0], "text": "seals and walruses swim in arctic seas"},
+            {"id": 3, "vector": [0.9, 0.1], "text": "a recipe for pasta"},
+        ],
+        schema={"text": {"type": "string", "full_text_search": {"stemming": True}}},
+        distance_metric="cosine_distance",
+    )
+    bm25 = ns.query(rank_by=["text", "BM25", "walrus"], top_k=10)
+    assert sorted(ids(bm25)) == [1, 2] and all(r.dist > 0 for r in bm25.rows)
+    assert ids(ns.query(rank_by=["id", "asc"], top_k=10,
+                        filters=["text", "ContainsTokenSequence", "arctic sea"])) == [2]
+    queries = [
+        {"rank_by": ["vector", "ANN", [1.0, 0.0]], "top_k": 3},
+        {"rank_by": ["text", "BM25", "walrus"], "top_k": 3},
+    ]
+    rrf = ns.fused_query(queries=queries, top_k=2)
+    # id 1 is first in both rankings.
+    assert ids(rrf)[0] == 1 and rrf.rows[0].dist == pytest.approx(2 / 61)
+    linear = ns.fused_query(queries=queries, method="linear", weights=[0.0, 1.0])
+    assert ids(linear)[:2] in ([1, 2], [2, 1]) and linear.rows[0].dist == pytest.approx(1.0)
+    with pytest.raises(gannet.InvalidArgument, match="one weight per query"):
+        ns.fused_query(queries=queries, weights=[1.0])
+
+
 def test_concurrent_threads(ns: gannet.Namespace) -> None:
     """Writes and queries from several threads at once (the GIL is released in the engine)."""
     errors: list[BaseException] = []
