@@ -223,7 +223,7 @@ uint64_t SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s, co
   uint64_t examined = 0;
   if (req.filters) {
     allowed.emplace(rows);
-    SegmentRowAccessor acc(seg);
+    SegmentRowAccessor acc(seg, s.full_text);
     for (size_t row = 0; row < rows; ++row) {
       if (has_deletes && (*s.deleted)[row]) continue;
       if (shadowing && tail->count(seg.id(row)) != 0) continue;
@@ -269,6 +269,76 @@ uint64_t SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s, co
   return examined + st.codes_scanned + st.exact_rows;
 }
 
+void CollectFullTextLeaves(const Filter& f, std::vector<const Filter*>* out) {
+  if (f.is_logical()) {
+    for (const Filter& c : f.children) CollectFullTextLeaves(c, out);
+  } else if (f.full_text != nullptr) {
+    out->push_back(&f);
+  }
+}
+
+// Evaluates full-text filter leaves for every row of a segment through its inverted index:
+// rows holding all (or any) of the query's distinct tokens, a phrase's candidates then
+// verified on the row's text. A segment without an index source keeps the row-by-row path.
+FullTextMatches ComputeFullTextMatches(const std::vector<const Filter*>& leaves,
+                                       const SegmentInput& s) {
+  FullTextMatches m;
+  if (!s.text) return m;
+  const format::Segment& seg = *s.segment;
+  const uint32_t rows = static_cast<uint32_t>(seg.rows());
+  for (const Filter* f : leaves) {
+    std::vector<bool> bits(rows, false);
+    const std::vector<std::string>& q = f->full_text->tokens;
+    std::shared_ptr<const index::TextFieldIndex> field = s.text(f->attr, f->full_text->analyzer);
+    if (field != nullptr && !q.empty()) {
+      // Distinct (token, is prefix) pairs: a row must hold each of them (All).
+      std::vector<std::pair<std::string, bool>> distinct;
+      for (size_t i = 0; i < q.size(); ++i) {
+        std::pair<std::string, bool> t{q[i], f->last_as_prefix && i + 1 == q.size()};
+        if (std::find(distinct.begin(), distinct.end(), t) == distinct.end()) {
+          distinct.push_back(std::move(t));
+        }
+      }
+      std::vector<uint32_t> count(rows, 0), seen(rows, UINT32_MAX);
+      for (uint32_t i = 0; i < distinct.size(); ++i) {
+        auto visit = [&](const index::TermInfo& t) {
+          for (index::PostingCursor c(*field, t); c.doc() != index::PostingCursor::kEnd;
+               c.Next()) {
+            if (seen[c.doc()] != i) {
+              seen[c.doc()] = i;
+              ++count[c.doc()];
+            }
+          }
+        };
+        if (distinct[i].second) {
+          field->ForEachWithPrefix(distinct[i].first, SIZE_MAX,
+                                   [&](std::string_view, const index::TermInfo& t) { visit(t); });
+        } else if (const index::TermInfo* t = field->Find(distinct[i].first)) {
+          visit(*t);
+        }
+      }
+      const uint32_t need = static_cast<uint32_t>(distinct.size());
+      const format::Segment::Column* col = seg.column(f->attr);
+      for (uint32_t row = 0; row < rows; ++row) {
+        switch (f->op) {
+          case Filter::Op::kContainsAnyToken:
+            bits[row] = count[row] > 0;
+            break;
+          case Filter::Op::kContainsAllTokens:
+            bits[row] = count[row] == need;
+            break;
+          default:  // a phrase: verify the candidates on the text
+            bits[row] = count[row] == need && col != nullptr &&
+                        MatchFullTextValue(*f, col->values[row]);
+            break;
+        }
+      }
+    }
+    m.leaves.emplace_back(f, std::move(bits));
+  }
+  return m;
+}
+
 // The index of `attr` over rows [0, rows) whose values `value(row)` gives, for one query.
 std::shared_ptr<const index::TextFieldIndex> BuildFieldNow(
     const TextPlan::Attr& attr, uint32_t rows,
@@ -310,7 +380,7 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       if (has_deletes && (*s.deleted)[row]) return false;
       if (tail != nullptr && tail->count(seg.id(row)) != 0) return false;
       if (!req.filters) return true;
-      SegmentRowAccessor acc(seg);
+      SegmentRowAccessor acc(seg, s.full_text);
       acc.set_row(row);
       return MatchFilter(*req.filters, acc);
     };
@@ -444,8 +514,22 @@ Status BindQuery(QueryRequest& request, const Schema& schema) {
   return Status::OK();
 }
 
-Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& in) {
+Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
   const auto start = std::chrono::steady_clock::now();
+  // Full-text filter leaves are answered from the segments' inverted indexes.
+  std::vector<const Filter*> fts_leaves;
+  if (req.filters) CollectFullTextLeaves(*req.filters, &fts_leaves);
+  std::vector<FullTextMatches> fts_matches;
+  ExecInput with_matches;
+  if (!fts_leaves.empty()) {
+    with_matches = input;
+    fts_matches.reserve(input.segments.size());
+    for (SegmentInput& s : with_matches.segments) {
+      fts_matches.push_back(ComputeFullTextMatches(fts_leaves, s));
+      s.full_text = &fts_matches.back();
+    }
+  }
+  const ExecInput& in = fts_leaves.empty() ? input : with_matches;
   Result<QueryResponse> out = [&]() -> Result<QueryResponse> {
     if (!req.aggregate_by.empty()) return ExecuteAggregate(req, in);
     if (req.rank_by.kind == RankBy::Kind::kText) return ExecuteText(req, in);
@@ -474,7 +558,7 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& in) {
       }
       const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
       const format::Segment::Column* order_col = by_attr ? seg.column(req.rank_by.attr) : nullptr;
-      SegmentRowAccessor acc(seg);
+      SegmentRowAccessor acc(seg, s.full_text);
       const bool seg_dims_ok = !by_vector || seg.dims() == dims;
       for (size_t row = 0; row < seg.rows(); ++row) {
         if (has_deletes && (*s.deleted)[row]) continue;

@@ -41,6 +41,8 @@ struct SegmentInput {
   // The segment's text indexes; when empty, BM25 builds them from the segment's column
   // for the one query.
   TextFieldSource text = {};
+  // Set by Execute: the query's full-text filter leaves evaluated through `text`.
+  const FullTextMatches* full_text = nullptr;
 };
 
 // A WAL tail entry's documents, for BM25: changes[i] is (id, document or null). A
@@ -66,13 +68,18 @@ struct ExecInput {
 // Read access to one row of a segment.
 class SegmentRowAccessor final : public RowAccessor {
  public:
-  explicit SegmentRowAccessor(const format::Segment& segment) : segment_(segment) {}
+  explicit SegmentRowAccessor(const format::Segment& segment,
+                              const FullTextMatches* full_text = nullptr)
+      : segment_(segment), full_text_(full_text) {}
   void set_row(size_t row) { row_ = row; }
   const Id& id() const override { return segment_.id(row_); }
   const Value* Get(std::string_view attr) const override;
+  const FullTextMatches* full_text_matches() const override { return full_text_; }
+  size_t row_index() const override { return row_; }
 
  private:
   const format::Segment& segment_;
+  const FullTextMatches* full_text_;
   size_t row_ = 0;
 };
 
@@ -94,7 +101,7 @@ template <typename Fn>
 uint64_t ForEachLiveRow(const ExecInput& in, Fn&& fn) {
   uint64_t visited = 0;
   for (const SegmentInput& s : in.segments) {
-    SegmentRowAccessor acc(*s.segment);
+    SegmentRowAccessor acc(*s.segment, s.full_text);
     const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
     for (size_t row = 0; row < s.segment->rows(); ++row) {
       if (has_deletes && (*s.deleted)[row]) continue;

@@ -89,7 +89,9 @@ bool TokenMatches(const std::string& query, const std::string& token, bool prefi
   return prefix ? token.compare(0, query.size(), query) == 0 : token == query;
 }
 
-bool MatchFullText(const Filter& f, const Value& attr) {
+}  // namespace
+
+bool MatchFullTextValue(const Filter& f, const Value& attr) {
   if (f.full_text == nullptr || attr.is_null()) return false;
   const std::vector<std::string>& q = f.full_text->tokens;
   if (q.empty()) return false;
@@ -127,6 +129,8 @@ bool MatchFullText(const Filter& f, const Value& attr) {
       return false;
   }
 }
+
+namespace {
 
 bool MatchLeaf(const Filter& f, const Value& attr, const Value& operand) {
   switch (f.op) {
@@ -179,7 +183,7 @@ bool MatchLeaf(const Filter& f, const Value& attr, const Value& operand) {
     case Op::kContainsAllTokens:
     case Op::kContainsAnyToken:
     case Op::kContainsTokenSequence:
-      return MatchFullText(f, attr);
+      return MatchFullTextValue(f, attr);  // (precomputed leaves: see MatchFilter)
     case Op::kAnd:
     case Op::kOr:
     case Op::kNot:
@@ -310,6 +314,11 @@ bool MatchFilter(const Filter& f, const RowAccessor& row, const RowAccessor* ref
       return f.children.size() == 1 && !MatchFilter(f.children[0], row, ref_new);
     default:
       break;
+  }
+  if (f.full_text != nullptr) {
+    if (const FullTextMatches* m = row.full_text_matches()) {
+      if (const std::vector<bool>* bits = m->Find(&f)) return (*bits)[row.row_index()];
+    }
   }
   static const Value kNull;
   // Operand.

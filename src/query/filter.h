@@ -2,12 +2,26 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "gannet/request.h"
 #include "gannet/status.h"
 #include "gannet/types.h"
 
 namespace gannet::query {
+
+// Full-text filter leaves evaluated ahead for every row of one segment (through its
+// inverted index): leaf -> one flag per row.
+struct FullTextMatches {
+  std::vector<std::pair<const Filter*, std::vector<bool>>> leaves;
+  const std::vector<bool>* Find(const Filter* leaf) const {
+    for (const auto& [f, bits] : leaves) {
+      if (f == leaf) return &bits;
+    }
+    return nullptr;
+  }
+};
 
 // Read access to one row's values.
 class RowAccessor {
@@ -16,6 +30,10 @@ class RowAccessor {
   virtual const Id& id() const = 0;
   // The attribute's value, or nullptr when the row lacks it (treated as null).
   virtual const Value* Get(std::string_view attr) const = 0;
+  // Precomputed full-text leaves for this row's segment, or null (then the row's text is
+  // analyzed), and the row's position in it.
+  virtual const FullTextMatches* full_text_matches() const { return nullptr; }
+  virtual size_t row_index() const { return 0; }
 };
 
 // Accessor over a Document.
@@ -44,6 +62,10 @@ Status BindFilter(Filter& filter, const Schema& schema, bool allow_ref_new = fal
 // NotContains/NotGlob are the negation of their positive form.
 bool MatchFilter(const Filter& filter, const RowAccessor& row,
                  const RowAccessor* ref_new = nullptr);
+
+// A bound full-text filter leaf (ContainsAllTokens, ...) on one attribute value, by
+// analyzing the value.
+bool MatchFullTextValue(const Filter& leaf, const Value& value);
 
 // Unix glob: '*', '?', '[abc]', '[a-z]', '[!a]'. Case-insensitive when `fold_case`.
 bool GlobMatch(std::string_view pattern, std::string_view text, bool fold_case);
