@@ -122,6 +122,10 @@ class Namespace {
   virtual Result<VerifyReport> Verify() = 0;
 };
 
+// Keys of objects that never change once written (segments and their indexes, deletion
+// vectors): what a cache in front of the store may keep.
+bool IsImmutableDataKey(std::string_view key);
+
 class Database {
  public:
   virtual ~Database() = default;
@@ -129,7 +133,10 @@ class Database {
   static Result<std::unique_ptr<Database>> Open(DatabaseOptions options);
   // Opens a local directory (created if missing), or a bucket when `dir` is an S3 URL
   // "s3://bucket/prefix" (endpoint, region and credentials from the AWS_* environment
-  // variables, see S3Options::FromUrlAndEnv).
+  // variables, see S3Options::FromUrlAndEnv). A bucket gets a local-disk cache of its
+  // immutable objects (segments, indexes, deletion vectors) that survives restarts:
+  // GANNET_CACHE_DIR (default $XDG_CACHE_HOME/gannet or ~/.cache/gannet; "off" disables
+  // it), budget GANNET_CACHE_BYTES (default 10 GiB).
   static Result<std::unique_ptr<Database>> OpenPath(const std::string& dir);
 
   // A handle to the namespace; it need not exist yet (the first write creates it).

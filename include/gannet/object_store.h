@@ -148,20 +148,26 @@ class CountingStore : public ObjectStore {
 std::shared_ptr<CountingStore> NewCountingStore(ObjectStorePtr base);
 
 // Keeps whole objects' bytes in memory, least recently used evicted first, within a
-// byte budget. Get (whole or ranged) and Head of a cached key are served from memory;
-// List always goes to the base store. Writes and deletes through this wrapper update or
+// byte budget, and optionally in a local-disk tier below it (its own directory and
+// budget; survives restarts; every file checksum-verified on read, a damaged one is
+// dropped and refetched). Get (whole or ranged) and Head of a cached key are served from
+// memory or disk; List always goes to the base store. Writes and deletes through this wrapper update or
 // invalidate the cache, and a Get racing with a write never caches the older bytes.
 // Writes by OTHER clients of the base store are not seen: objects they may replace
 // (PutIfMatch) or delete-and-recreate must be excluded with `cacheable`. Objects larger
 // than budget_bytes / 8 are not cached. Thread-safe.
 struct CacheOptions {
-  uint64_t budget_bytes = 256ull << 20;
+  uint64_t budget_bytes = 256ull << 20;  // memory tier; 0 disables it
   // Which keys may be cached; null means every key.
   std::function<bool(std::string_view key)> cacheable;
+  std::string disk_dir = {};              // disk tier directory; "" disables it
+  uint64_t disk_budget_bytes = 10ull << 30;
 };
 struct CacheStats {
-  uint64_t hits = 0, misses = 0, evictions = 0;
+  uint64_t hits = 0, misses = 0, evictions = 0;  // memory tier
   uint64_t bytes_cached = 0, objects_cached = 0;
+  uint64_t disk_hits = 0, disk_misses = 0, disk_evictions = 0, disk_corrupt = 0;
+  uint64_t disk_bytes = 0, disk_objects = 0;
 };
 class CachingStore : public ObjectStore {
  public:
@@ -169,7 +175,10 @@ class CachingStore : public ObjectStore {
   // Drops every cached object.
   virtual void Clear() = 0;
 };
+// REQUIRES: options.disk_dir empty (use OpenCachingStore for a disk tier).
 std::shared_ptr<CachingStore> NewCachingStore(ObjectStorePtr base, CacheOptions options = {});
+// With a disk tier: IOError when its directory cannot be created.
+Result<std::shared_ptr<CachingStore>> OpenCachingStore(ObjectStorePtr base, CacheOptions options);
 
 // Adds a fixed delay (plus optional uniform jitter) before every request.
 ObjectStorePtr NewLatencyStore(ObjectStorePtr base, std::chrono::microseconds latency,

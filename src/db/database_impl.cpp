@@ -1,7 +1,10 @@
 #include "db/database_impl.h"
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
+#include "common/coding.h"
 #include "db/keys.h"
 
 namespace gannet::db {
@@ -107,11 +110,59 @@ Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options) {
   return std::unique_ptr<Database>(new db::DatabaseImpl(std::move(options)));
 }
 
+bool IsImmutableDataKey(std::string_view key) {
+  return key.find("/segments/") != std::string_view::npos ||
+         key.find("/deletes/") != std::string_view::npos;
+}
+
+namespace {
+
+// The disk cache in front of a bucket: GANNET_CACHE_DIR (default
+// $XDG_CACHE_HOME/gannet or ~/.cache/gannet; "off" disables it), one subdirectory per
+// bucket URL, GANNET_CACHE_BYTES (default 10 GiB). Only immutable objects (segments,
+// their indexes, deletion vectors) are cached; the manifest and WAL always go to the
+// bucket.
+Result<ObjectStorePtr> WithDiskCache(ObjectStorePtr store, const std::string& url) {
+  const char* env_dir = std::getenv("GANNET_CACHE_DIR");
+  std::string root;
+  if (env_dir != nullptr) {
+    root = env_dir;
+    if (root == "off" || root.empty()) return store;
+  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    root = std::string(xdg) + "/gannet";
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    root = std::string(home) + "/.cache/gannet";
+  } else {
+    return store;
+  }
+  CacheOptions o;
+  o.budget_bytes = 0;  // the engine keeps decoded objects in memory itself
+  o.cacheable = IsImmutableDataKey;
+  char sub[17];
+  std::snprintf(sub, sizeof(sub), "%016llx", static_cast<unsigned long long>(Checksum64(url)));
+  o.disk_dir = root + "/" + sub;
+  if (const char* bytes = std::getenv("GANNET_CACHE_BYTES"); bytes != nullptr && *bytes != '\0') {
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(bytes, &end, 10);
+    if (end == nullptr || *end != '\0' || v == 0) {
+      return Status::InvalidArgument("GANNET_CACHE_BYTES: expected a positive byte count, got '" +
+                                     std::string(bytes) + "'");
+    }
+    o.disk_budget_bytes = v;
+  }
+  GANNET_ASSIGN_OR_RETURN(std::shared_ptr<CachingStore> cached,
+                          OpenCachingStore(std::move(store), std::move(o)));
+  return ObjectStorePtr(std::move(cached));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Database>> Database::OpenPath(const std::string& dir) {
   ObjectStorePtr store;
   if (IsS3Url(dir)) {
     GANNET_ASSIGN_OR_RETURN(S3Options s3, S3Options::FromUrlAndEnv(dir));
     GANNET_ASSIGN_OR_RETURN(store, OpenS3Store(s3));
+    GANNET_ASSIGN_OR_RETURN(store, WithDiskCache(std::move(store), dir));
   } else {
     GANNET_ASSIGN_OR_RETURN(store, OpenLocalStore(dir));
   }

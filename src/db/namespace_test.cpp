@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "gannet/database.h"
@@ -415,6 +416,62 @@ TEST(ColdQueryTest, AtMostThreeRoundTripsWithParallelFetches) {
   ASSERT_TRUE(warm.ok());
   EXPECT_EQ(warm->stats.round_trips, 1u);
   EXPECT_EQ(warm->stats.objects_fetched, 1u);
+}
+
+}  // namespace
+}  // namespace gannet
+
+namespace gannet {
+namespace {
+
+// A restarted process over a bucket reads segments and indexes from the disk cache: the
+// only object-store GETs of its first query are the manifest and the WAL probe.
+TEST(DiskCacheEngineTest, RestartedProcessLoadsSegmentsFromDisk) {
+  char dir[] = "/tmp/gannet-dc-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  auto bucket = NewCountingStore(NewMemoryStore());
+  auto open = [&]() {
+    CacheOptions c{0, IsImmutableDataKey, std::string(dir) + "/cache", 64 << 20};
+    auto cached = OpenCachingStore(bucket, c);
+    EXPECT_TRUE(cached.ok()) << cached.status().ToString();
+    DatabaseOptions o;
+    o.store = *cached;
+    o.background_indexing = false;
+    return std::make_pair(*cached, std::move(Database::Open(o)).value());
+  };
+  const std::string q =
+      R"({"rank_by": ["text", "BM25", "gannet"], "top_k": 3, "include_attributes": ["n"]})";
+  std::vector<Id> first;
+  {
+    auto [cache, db] = open();
+    auto ns = *db->OpenNamespace("docs");
+    std::string rows;
+    for (int i = 0; i < 300; ++i) {
+      rows += (i ? "," : "") + std::string(R"({"id": )") + std::to_string(i) +
+              R"(, "vector": [)" + std::to_string(i % 7) + R"(, 1], "n": )" + std::to_string(i) +
+              R"(, "text": "gannet number )" + std::to_string(i % 13) + R"("})";
+    }
+    ASSERT_TRUE(ns->Write(*ParseWriteRequest(
+                              R"({"schema": {"text": {"type": "string", "full_text_search": true}},
+                                  "upsert_rows": [)" + rows + "]}"))
+                    .ok());
+    ASSERT_TRUE(ns->IndexNow().ok());
+    auto r = ns->Query(*ParseQueryRequest(q));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    for (const auto& row : r->rows) first.push_back(row.id);
+    db->Close();
+  }
+  bucket->Reset();
+  auto [cache, db] = open();
+  auto ns = *db->OpenNamespace("docs");
+  auto r = ns->Query(*ParseQueryRequest(q));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<Id> again;
+  for (const auto& row : r->rows) again.push_back(row.id);
+  EXPECT_EQ(again, first);
+  EXPECT_GE(cache->stats().disk_hits, 2u);       // the segment and its text index
+  EXPECT_LE(bucket->counters().gets, 3u);        // manifest, WAL probe (+ catalog)
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 // answered. A Get that missed inserts what it fetched only if its stripe's epoch did not
 // move meanwhile, so bytes fetched before a concurrent write completed are never cached.
 // Puts do not populate the cache: two racing writes may finish in the base store in one
-// order and here in the other.
+// order and here in the other. The exception is the disk tier, which keeps the bytes of a
+// successful PutIfAbsent (the one writer that created the key).
 #include <array>
 #include <functional>
 #include <list>
@@ -14,6 +15,7 @@
 #include <unordered_map>
 
 #include "gannet/object_store.h"
+#include "storage/disk_cache.h"
 
 namespace gannet {
 
@@ -23,8 +25,9 @@ constexpr size_t kStripes = 256;
 
 class CachingStoreImpl final : public CachingStore {
  public:
-  CachingStoreImpl(ObjectStorePtr base, CacheOptions options)
-      : base_(std::move(base)), options_(std::move(options)) {}
+  CachingStoreImpl(ObjectStorePtr base, CacheOptions options,
+                   std::unique_ptr<storage::DiskCache> disk = nullptr)
+      : base_(std::move(base)), options_(std::move(options)), disk_(std::move(disk)) {}
 
   Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override {
     if (!Cacheable(key)) return base_->Get(key, range);
@@ -51,12 +54,34 @@ class CachingStoreImpl final : public CachingStore {
       ++stats_.misses;
       epoch = epochs_[stripe];
     }
-    if (range) return base_->Get(key, range);  // only whole objects are cached
-    Result<GetResult> result = base_->Get(key);
-    if (result.ok() && result->data.size() <= options_.budget_bytes / 8) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (epochs_[stripe] == epoch) {
-        Insert(std::string(key), std::make_shared<const std::string>(result->data), result->meta);
+    Result<GetResult> result = Status::NotFound("");
+    bool from_disk = false;
+    if (disk_ != nullptr) {
+      if (std::optional<GetResult> d = disk_->Get(key)) {
+        result = std::move(*d);
+        from_disk = true;
+      }
+    }
+    if (!from_disk) {
+      if (range) return base_->Get(key, range);  // only whole objects are cached
+      result = base_->Get(key);
+    }
+    if (result.ok()) {
+      // A write through this wrapper since the lookup invalidates what we hold.
+      bool current;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        current = epochs_[stripe] == epoch;
+        if (current && result->data.size() <= options_.budget_bytes / 8) {
+          Insert(std::string(key), std::make_shared<const std::string>(result->data),
+                 result->meta);
+        }
+      }
+      if (current && !from_disk && disk_ != nullptr) disk_->Put(key, *result);
+      if (range) {
+        const uint64_t offset = std::min<uint64_t>(range->offset, result->data.size());
+        const uint64_t length = std::min<uint64_t>(range->length, result->data.size() - offset);
+        result->data = result->data.substr(offset, length);
       }
     }
     return result;
@@ -88,6 +113,15 @@ class CachingStoreImpl final : public CachingStore {
   Result<ObjectMeta> PutIfAbsent(std::string_view key, std::string_view data) override {
     Result<ObjectMeta> result = base_->PutIfAbsent(key, data);
     Invalidate(key);
+    // A created object's bytes are exactly these (no other writer could create it), so
+    // the disk tier keeps them: a restarted process then loads what this one wrote
+    // without fetching it.
+    if (result.ok() && disk_ != nullptr && Cacheable(key)) {
+      GetResult object;
+      object.data = std::string(data);
+      object.meta = *result;
+      disk_->Put(key, object);
+    }
     return result;
   }
 
@@ -105,6 +139,15 @@ class CachingStoreImpl final : public CachingStore {
     CacheStats stats = stats_;
     stats.bytes_cached = bytes_;
     stats.objects_cached = index_.size();
+    if (disk_ != nullptr) {
+      const storage::DiskCacheStats d = disk_->stats();
+      stats.disk_hits = d.hits;
+      stats.disk_misses = d.misses;
+      stats.disk_evictions = d.evictions;
+      stats.disk_corrupt = d.corrupt;
+      stats.disk_bytes = d.bytes;
+      stats.disk_objects = d.objects;
+    }
     return stats;
   }
 
@@ -131,10 +174,13 @@ class CachingStoreImpl final : public CachingStore {
   }
 
   void Invalidate(std::string_view key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++epochs_[Stripe(key)];
-    auto it = index_.find(std::string(key));
-    if (it != index_.end()) Erase(it);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++epochs_[Stripe(key)];
+      auto it = index_.find(std::string(key));
+      if (it != index_.end()) Erase(it);
+    }
+    if (disk_ != nullptr && Cacheable(key)) disk_->Erase(key);
   }
 
   // REQUIRES: mu_ held.
@@ -159,6 +205,7 @@ class CachingStoreImpl final : public CachingStore {
 
   const ObjectStorePtr base_;
   const CacheOptions options_;
+  const std::unique_ptr<storage::DiskCache> disk_;  // null without a disk tier
   mutable std::mutex mu_;
   std::list<Entry> lru_;                                               // most recent first
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // guarded by mu_
@@ -171,6 +218,16 @@ class CachingStoreImpl final : public CachingStore {
 
 std::shared_ptr<CachingStore> NewCachingStore(ObjectStorePtr base, CacheOptions options) {
   return std::make_shared<CachingStoreImpl>(std::move(base), std::move(options));
+}
+
+Result<std::shared_ptr<CachingStore>> OpenCachingStore(ObjectStorePtr base, CacheOptions options) {
+  std::unique_ptr<storage::DiskCache> disk;
+  if (!options.disk_dir.empty()) {
+    GANNET_ASSIGN_OR_RETURN(disk,
+                            storage::DiskCache::Open(options.disk_dir, options.disk_budget_bytes));
+  }
+  return std::shared_ptr<CachingStore>(
+      std::make_shared<CachingStoreImpl>(std::move(base), std::move(options), std::move(disk)));
 }
 
 }  // namespace gannet

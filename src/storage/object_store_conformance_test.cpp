@@ -491,6 +491,14 @@ INSTANTIATE_TEST_SUITE_P(
               GANNET_ASSIGN_OR_RETURN(ObjectStorePtr local, MakeLocal(dir));
               return ObjectStorePtr(NewCachingStore(std::move(local), CacheOptions{16 << 10, {}}));
             }},
+        Backend{"DiskCacheOverMemory",
+                [](const std::string& dir) -> Result<ObjectStorePtr> {
+                  // Memory tier off: every hit comes from the disk tier.
+                  CacheOptions o{0, {}, dir + "/cache", 1 << 20};
+                  GANNET_ASSIGN_OR_RETURN(std::shared_ptr<CachingStore> c,
+                                          OpenCachingStore(NewMemoryStore(), std::move(o)));
+                  return ObjectStorePtr(std::move(c));
+                }},
         Backend{"S3",
                 [](const std::string&) -> Result<ObjectStorePtr> { return NewS3TestBucketStore(); },
                 S3TestUnavailableReason}),
