@@ -5,7 +5,7 @@ DATA ?= ./gannet-data
 LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps configure build run shell test unit-test sanitize-test bench bench-ann bench-server sim clean format
+.PHONY: all deps test-deps configure build run shell test unit-test sanitize-test bench bench-ann bench-server bench-store bench-fts sim clean format
 
 all: build
 
@@ -69,6 +69,15 @@ bench-ann: deps configure
 
 bench: deps build
 	@./bench/run.sh $(BUILD_DIR)
+
+# Object-store costs: local directory, Ceph RGW, Ceph RGW + 50 ms (bench/store/run.sh).
+bench-store: deps build
+	@./bench/store/run.sh $(BUILD_DIR)
+
+# Full-text search on GCIDE against tantivy, Xapian, SQLite FTS5 and PostgreSQL
+# (bench/fts/README.md).
+bench-fts: deps build test-deps
+	@./bench/fts/run.sh $(BUILD_DIR)
 
 # Load benchmark of `gannet serve` with wrk on loopback (see bench/README.md);
 # `make bench-server SOAK=600` adds the 10-minute mixed soak.

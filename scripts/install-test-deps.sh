@@ -11,13 +11,16 @@ python3 -c "import turbopuffer" 2>/dev/null || missing+=(turbopuffer)
 python3 -c "import numpy" 2>/dev/null || missing+=(numpy)
 python3 -c "import nanobind" 2>/dev/null || missing+=(nanobind)
 python3 -c "import scikit_build_core" 2>/dev/null || missing+=(scikit-build-core)
+# tantivy: the reference BM25 engine of tests/fts (top-10 agreement on GCIDE).
+python3 -c "import tantivy" 2>/dev/null || missing+=(tantivy)
 if [ ${#missing[@]} -gt 0 ]; then
   python3 -m pip install --quiet "${missing[@]}"
 fi
 
-# clang with libFuzzer for the fuzzers (Debian), and util-linux's setarch for TSan.
+# clang with libFuzzer for the fuzzers (Debian), util-linux's setarch for TSan, and the
+# GCIDE dictionary (dict-gcide) that tests/fts indexes.
 pkgs=()
-for p in clang-14 libclang-rt-14-dev util-linux; do
+for p in clang-14 libclang-rt-14-dev util-linux dict-gcide; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || pkgs+=("$p")
 done
 if [ ${#pkgs[@]} -gt 0 ]; then

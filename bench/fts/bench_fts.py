@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Full-text search benchmark on GCIDE: Gannet (embedded) against tantivy, Xapian,
+SQLite FTS5 and PostgreSQL, in one run on this machine.
+
+For each engine, one after the other in a fresh temporary directory: index every GCIDE
+entry (docs/s, bytes on disk), then run the generated queries of each kind (queries.py)
+single-threaded for the top 10: one untimed pass (warm-up; its answers are kept for the
+agreement table), then one timed pass (p50, p95, QPS). Prints a markdown report and
+writes it to bench/results/fts-<UTC time>.md. Ratios are the peer's number divided by
+Gannet's (without Gannet: by tantivy's).
+
+    PYTHONPATH=build/python python3 bench/fts/bench_fts.py [--limit N] [--queries 200]
+        [--engines gannet,tantivy,xapian,sqlite,postgres] [--out FILE]
+
+Needs dict-gcide and tantivy; an engine that cannot run (python3-xapian, psycopg or
+PostgreSQL missing, a Gannet build without BM25) is skipped with the reason in the
+report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import math
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import compare  # noqa: E402
+import engines  # noqa: E402
+import gcide  # noqa: E402
+import queries  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+ENGINE_KEYS = ("gannet", "tantivy", "xapian", "sqlite", "postgres")
+
+
+@dataclass
+class KindResult:
+    p50_ms: float
+    p95_ms: float
+    qps: float
+    hits: list[list[engines.Hit]]
+
+
+@dataclass
+class EngineResult:
+    name: str
+    index_s: float = 0.0
+    size: int = 0
+    stores_text: bool = False
+    notes: str = ""
+    extra: str = ""
+    kinds: dict[str, KindResult] = field(default_factory=dict)
+    skipped: str = ""
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = math.ceil(p / 100 * len(sorted_values))
+    return sorted_values[max(0, min(len(sorted_values), rank) - 1)]
+
+
+def run_queries(e: engines.Engine, qs: Sequence[queries.Query], k: int) -> KindResult:
+    hits = [e.search(q, k) for q in qs]  # warm-up, and the answers
+    lat = []
+    gc.collect()
+    gc.disable()  # no collector pauses inside the timed pass
+    try:
+        t0 = time.perf_counter()
+        for q in qs:
+            s = time.perf_counter_ns()
+            e.search(q, k)
+            lat.append((time.perf_counter_ns() - s) / 1e6)
+        total = time.perf_counter() - t0
+    finally:
+        gc.enable()
+    lat.sort()
+    return KindResult(percentile(lat, 50), percentile(lat, 95), len(qs) / total, hits)
+
+
+def make_engine(key: str, workdir: str, tantivy_stemmer: str = "tantivy") -> engines.Engine:
+    """The engine, or RuntimeError with why it cannot run here."""
+    if key == "gannet":
+        g, why = engines.import_gannet()
+        if g is None:
+            raise RuntimeError(why)
+        why = engines.gannet_fts_support(g, workdir)
+        if why:
+            raise RuntimeError(f"this Gannet build has no BM25 yet ({why})")
+        return engines.GannetEngine(workdir, g)
+    if key == "tantivy":
+        return engines.TantivyEngine(workdir, threads=1, stemmer=tantivy_stemmer)
+    if key == "xapian":
+        x, why = engines.import_xapian()
+        if x is None:
+            raise RuntimeError(why)
+        return engines.XapianEngine(workdir, x)
+    if key == "sqlite":
+        return engines.SqliteEngine(workdir)
+    if key == "postgres":
+        return engines.PostgresEngine(workdir)
+    raise ValueError(key)
+
+
+def bench_engine(key: str, records: Sequence[gcide.Record], by_kind: dict[str, list[queries.Query]],
+                 k: int, log: Callable[[str], None], tantivy_stemmer: str) -> EngineResult:
+    workdir = tempfile.mkdtemp(prefix=f"gannet-bench-fts-{key}-")
+    res = EngineResult(name=key)
+    e: Optional[engines.Engine] = None
+    try:
+        try:
+            e = make_engine(key, workdir, tantivy_stemmer)
+        except RuntimeError as ex:
+            res.skipped = str(ex)
+            log(f"{key}: skipped: {ex}")
+            return res
+        res.name, res.stores_text, res.notes = e.name, e.stores_text, e.notes
+        log(f"{e.name}: indexing {len(records)} documents ...")
+        t0 = time.perf_counter()
+        e.index(records)
+        res.index_s = time.perf_counter() - t0
+        res.size = e.size_bytes()
+        if isinstance(e, engines.GannetEngine):
+            res.extra = ", ".join(f"{k2} {v / 1e6:.1f} MB" for k2, v in e.size_breakdown().items())
+        log(f"{e.name}: indexed in {res.index_s:.1f} s, {res.size / 1e6:.1f} MB")
+        for kind, qs in by_kind.items():
+            res.kinds[kind] = run_queries(e, qs, k)
+            r = res.kinds[kind]
+            log(f"{e.name}: {kind}: p50 {r.p50_ms:.3f} ms, p95 {r.p95_ms:.3f} ms, {r.qps:.0f} QPS")
+        return res
+    finally:
+        if e is not None:
+            e.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "SQLite": sqlite3.sqlite_version}
+    try:
+        from importlib.metadata import version
+
+        out["tantivy"] = version("tantivy")
+    except Exception:
+        pass
+    x, _ = engines.import_xapian()
+    if x is not None:
+        out["Xapian"] = x.version_string()
+    pg = os.path.join(engines.PG_BIN, "postgres")
+    if os.path.exists(pg):
+        p = subprocess.run([pg, "--version"], capture_output=True, text=True)
+        out["PostgreSQL"] = (p.stdout.split() + ["?"] * 3)[2]  # postgres (PostgreSQL) 15.x
+    p = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                       capture_output=True, text=True)
+    out["Gannet"] = p.stdout.strip() or "?"
+    return out
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, load average {load:.2f} at the start"
+
+
+def ratio(x: float, base: float) -> str:
+    return f"{x / base:.2f}x" if base > 0 else "-"
+
+
+def report(results: list[EngineResult], meta: dict[str, Any], kinds: Sequence[str]) -> str:
+    ran = [r for r in results if not r.skipped]
+    base = next((r for r in ran if r.name == "Gannet"), None) or next(
+        (r for r in ran if r.name == "tantivy"), None)
+    n = meta["docs"]
+    L = [f"# Full-text search on GCIDE, {meta['when']}", ""]
+    L.append(f"- machine: {meta['machine']}; versions: "
+             + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    L.append(f"- corpus: {n:,} GCIDE entries, {meta['text_mb']:.1f} MB of text, "
+             f"{meta['tokens']:,} tokens (parsed in {meta['parse_s']:.1f} s)")
+    L.append(f"- queries: {meta['per_kind']} per kind, seed {meta['seed']}, digest "
+             f"{meta['digest']}, top {meta['k']}, one thread; an untimed warm-up pass, "
+             "then a timed pass. Every engine is called through its Python binding (Gannet: "
+             "the embedded client, JSON in and out, about 0.02 ms a call)")
+    L.append("- kinds: N-term = N words of one entry (df <= 5000); frequent = 1-3 words of df "
+             "500-5000; rare = 1-2 words of df 2-20; phrase = 2-3 consecutive words of an "
+             "entry, as a phrase filter + BM25 of its words (Gannet, tantivy, Xapian) or a "
+             "natively ranked phrase match (SQLite, PostgreSQL)")
+    L.append(f"- ratios: the engine's number / {base.name if base else '-'}'s "
+             "(docs/s and QPS: above 1 is faster; size and latency: above 1 is bigger/slower)")
+    for r in results:
+        if r.skipped:
+            L.append(f"- **{r.name} skipped**: {r.skipped}")
+    L += ["", "## Indexing", "",
+          "| engine | docs/s | index time | size on disk | bytes/doc | docs/s ratio | size ratio "
+          "| stores text | notes |",
+          "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in ran:
+        L.append(f"| {r.name} | {n / r.index_s:,.0f} | {r.index_s:.1f} s | {r.size / 1e6:.1f} MB "
+                 f"| {r.size / n:.0f} | {ratio(n / r.index_s, n / base.index_s) if base else '-'} "
+                 f"| {ratio(r.size, base.size) if base else '-'} | "
+                 f"{'yes' if r.stores_text else 'no'} | {r.notes} |")
+    for r in ran:
+        if r.extra:
+            L.append(f"\n{r.name} on disk: {r.extra}. Its size counts the segments the "
+                     "manifest lists (documents, .fts index), deletion vectors and the manifest; "
+                     "not the WAL nor unreferenced objects, which garbage collection deletes.")
+    L += ["", "## Query latency (top 10, one thread)", "",
+          "p50 / p95 in ms, QPS in parentheses.", "",
+          "| engine | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+    for r in ran:
+        cells = [f"{r.kinds[k].p50_ms:.3f} / {r.kinds[k].p95_ms:.3f} ({r.kinds[k].qps:,.0f})"
+                 for k in kinds]
+        L.append(f"| {r.name} | " + " | ".join(cells) + " |")
+    if base:
+        L += ["", f"Ratios to {base.name}: p50 latency / QPS.", "",
+              "| engine | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+        for r in ran:
+            if r is base:
+                continue
+            cells = [f"{ratio(r.kinds[k].p50_ms, base.kinds[k].p50_ms)} / "
+                     f"{ratio(r.kinds[k].qps, base.kinds[k].qps)}" for k in kinds]
+            L.append(f"| {r.name} | " + " | ".join(cells) + " |")
+        L += ["", f"## Top-10 agreement with {base.name}", "",
+              "Mean overlap@10 (|common ids| / max(|answers|)); for tantivy, which scores "
+              "alike, also the share of queries whose answers agree strictly (equal scores "
+              f"within {compare.REL_TOL:g} relative, equal ids outside the tie at the 10th "
+              "score; bench/fts/compare.py). " + (
+                  "tantivy indexed text pre-stemmed by Gannet's libstemmer."
+                  if meta["tantivy_stemmer"] == "libstemmer" else
+                  "tantivy's own English stemmer is an older Snowball than the libstemmer "
+                  "Gannet links (88 GCIDE terms differ, e.g. international: internat / "
+                  "intern); `--tantivy-stemmer libstemmer` removes that difference."), "",
+              "| engine | " + " | ".join(kinds) + " | all |", "|---|" + "---:|" * (len(kinds) + 1)]
+        for r in ran:
+            if r is base:
+                continue
+            cells, tot, cnt = [], 0.0, 0
+            for k in kinds:
+                ov = [compare.overlap(a, b) for a, b in zip(base.kinds[k].hits, r.kinds[k].hits)]
+                cells.append(f"{sum(ov) / len(ov):.3f}")
+                tot += sum(ov)
+                cnt += len(ov)
+            L.append(f"| {r.name} overlap | " + " | ".join(cells) + f" | {tot / cnt:.3f} |")
+            if {r.name, base.name} == {"Gannet", "tantivy"}:
+                cells, tot, cnt = [], 0, 0
+                for k in kinds:
+                    ag = [compare.agrees(a, b, meta["k"])
+                          for a, b in zip(base.kinds[k].hits, r.kinds[k].hits)]
+                    cells.append(f"{sum(ag) / len(ag):.3f}")
+                    tot += sum(ag)
+                    cnt += len(ag)
+                L.append(f"| {r.name} strict | " + " | ".join(cells) + f" | {tot / cnt:.3f} |")
+    return "\n".join(L) + "\n"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=None, help="index only the first N entries")
+    ap.add_argument("--queries", type=int, default=200, help="queries per kind (default 200)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--engines", default=",".join(ENGINE_KEYS),
+                    help=f"comma-separated subset of {','.join(ENGINE_KEYS)}")
+    ap.add_argument("--tantivy-stemmer", choices=("tantivy", "libstemmer"), default="tantivy",
+                    help="tantivy's own English stemmer (default), or the text pre-stemmed "
+                         "by Gannet's libstemmer (exact agreement; slower indexing)")
+    ap.add_argument("--out", default=None,
+                    help="report file (default bench/results/fts-<UTC time>.md; '-' for none)")
+    args = ap.parse_args(argv)
+    keys = [k.strip() for k in args.engines.split(",") if k.strip()]
+    for key in keys:
+        if key not in ENGINE_KEYS:
+            ap.error(f"unknown engine {key!r}")
+
+    def log(msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    if not gcide.available():
+        log(f"GCIDE not found at {gcide.DICT_PATH}: apt-get install dict-gcide")
+        return 2
+    now = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    records = gcide.load(limit=args.limit)
+    parse_s = time.perf_counter() - t0
+    log(f"parsed {len(records)} GCIDE entries in {parse_s:.1f} s")
+    vocab = queries.Vocabulary(records)
+    qs = queries.generate(records, {k: args.queries for k in queries.KINDS}, args.seed, vocab)
+    by_kind = {k: [q for q in qs if q.kind == k] for k in queries.KINDS}
+    log(f"generated {len(qs)} queries (digest {queries.digest(qs)})")
+    meta = {
+        "when": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "versions": versions(),
+        "docs": len(records),
+        "text_mb": sum(len(r.text) for r in records) / 1e6,
+        "tokens": vocab.tokens,
+        "parse_s": parse_s,
+        "per_kind": args.queries,
+        "seed": args.seed,
+        "digest": queries.digest(qs),
+        "k": args.k,
+        "tantivy_stemmer": args.tantivy_stemmer,
+    }
+    results = [bench_engine(key, records, by_kind, args.k, log, args.tantivy_stemmer)
+               for key in keys]
+    text = report(results, meta, list(queries.KINDS))
+    print(text)
+    if args.out != "-":
+        out = Path(args.out) if args.out else (
+            REPO / "bench" / "results" / f"fts-{now.strftime('%Y%m%dT%H%M%SZ')}.md")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
