@@ -341,3 +341,21 @@ TEST_F(FtsTest, IndexedTokenFiltersEqualRowByRowEvaluation) {
 
 }  // namespace
 }  // namespace gannet
+
+namespace gannet {
+namespace {
+
+TEST_F(FtsTest, PhraseWithAnUnknownTokenMatchesNothing) {
+  Write(R"({"schema": {"text": {"type": "string", "full_text_search": true}},
+            "upsert_rows": [{"id": 1, "text": "arctic waters"}, {"id": 2, "text": "waters arctic"}]})");
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  EXPECT_TRUE(Ids(R"({"filters": ["text", "ContainsTokenSequence", "arctic zebra"], "top_k": 5,
+                     "rank_by": ["id", "asc"]})")
+                  .empty());
+  EXPECT_EQ(Ids(R"({"filters": ["text", "ContainsTokenSequence", "waters arctic"], "top_k": 5,
+                   "rank_by": ["id", "asc"]})"),
+            (std::vector<uint64_t>{2}));
+}
+
+}  // namespace
+}  // namespace gannet

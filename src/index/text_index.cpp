@@ -11,7 +11,7 @@ namespace gannet::index {
 
 namespace {
 
-constexpr size_t kSkipBytes = 16;  // u32 last row, u32 offset, u32 max tf, u8 x3, pad
+constexpr size_t kSkipBytes = 20;  // u32 last row, offset, max tf, positions offset; u8 x3, pad
 
 // Lucene's SmallFloat.longToInt4 / int4ToLong: 3 explicit mantissa bits plus an exponent.
 uint32_t LongToInt4(uint32_t i) {
@@ -114,7 +114,7 @@ PostingCursor::PostingCursor(const TextFieldIndex& field, const TermInfo& term) 
 
 PostingCursor::Skip PostingCursor::ReadSkip(uint32_t block) const {
   const uint8_t* p = skips_ + static_cast<size_t>(block) * kSkipBytes;
-  return Skip{Load32(p), Load32(p + 4), Load32(p + 8), p[12], p[13], p[14]};
+  return Skip{Load32(p), Load32(p + 4), Load32(p + 8), Load32(p + 12), p[16], p[17], p[18]};
 }
 
 void PostingCursor::LoadBlock(uint32_t block) {
@@ -174,6 +174,35 @@ void PostingCursor::Advance(uint32_t target) {
   const uint32_t* it = std::lower_bound(docs_ + pos_, docs_ + len_, target);
   pos_ = static_cast<uint32_t>(it - docs_);
   doc_ = docs_[pos_];
+}
+
+// Decodes one varint from a validated area (TextFieldIndex::Parse checked its bounds).
+uint32_t DecodeVarint32(const uint8_t*& p) {
+  uint32_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    const uint8_t b = *p++;
+    v |= static_cast<uint32_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0 || shift >= 28) return v;
+  }
+}
+
+const uint32_t* PostingCursor::Positions() {
+  if (pos_block_ != block_) {
+    const Skip s = ReadSkip(block_);
+    const uint8_t* p = data_ + s.pos_offset;
+    positions_.clear();
+    for (uint32_t i = 0; i < len_; ++i) {
+      pos_start_[i] = static_cast<uint32_t>(positions_.size());
+      uint32_t prev = 0;
+      for (uint32_t j = 0; j < tfs_[i]; ++j) {
+        prev = (j == 0 ? 0 : prev + 1) + DecodeVarint32(p);
+        positions_.push_back(prev);
+      }
+    }
+    pos_start_[len_] = static_cast<uint32_t>(positions_.size());
+    pos_block_ = block_;
+  }
+  return positions_.data() + pos_start_[pos_];
 }
 
 bool PostingCursor::BlockBound(uint32_t target, uint32_t* max_tf, uint8_t* min_norm,
@@ -270,7 +299,7 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
     for (uint32_t b = 0; b < t.blocks; ++b) {
       const uint8_t* p = sk + static_cast<size_t>(b) * kSkipBytes;
       const uint32_t last = Load32(p), off = Load32(p + 4), btf = Load32(p + 8);
-      const uint32_t db = p[13], tb = p[14];
+      const uint32_t db = p[17], tb = p[18];
       const uint32_t len = b + 1 < t.blocks ? kPostingBlock : t.df - b * kPostingBlock;
       if (db > 32 || tb > 32) return Bad("bad bit width");
       const size_t need = PackedBytes(len, db) + PackedBytes(len, tb);
@@ -286,6 +315,20 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
       }
       if (next_min - 1 != last || block_max_tf > btf) return Bad("skip entry disagrees");
       seen_max_tf = std::max(seen_max_tf, block_max_tf);
+      // Positions: sum of tf varints inside the postings area.
+      const uint32_t pos_off = Load32(p + 12);
+      if (pos_off > data_size) return Bad("positions out of bounds");
+      Reader pr(std::string_view(reinterpret_cast<const char*>(sk + skips + pos_off),
+                                 data_size - pos_off));
+      for (uint32_t i = 0; i < len; ++i) {
+        uint64_t pos = 0;
+        for (uint32_t j = 0; j <= tfs[i]; ++j) {
+          uint64_t delta = 0;
+          if (!pr.GetVarint(&delta) || delta > UINT32_MAX) return Bad("truncated positions");
+          pos = (j == 0 ? 0 : pos + 1) + delta;
+          if (pos > UINT32_MAX) return Bad("position out of range");
+        }
+      }
     }
     if (seen_max_tf > t.max_tf) return Bad("max frequency disagrees");
   }
@@ -304,23 +347,24 @@ void TextFieldBuilder::Add(uint32_t row, const std::vector<std::string>& tokens)
   ++docs_;
   tokens_ += tokens.size();
   norms_[row] = static_cast<char>(EncodeFieldNorm(static_cast<uint32_t>(tokens.size())));
-  std::vector<const std::string*> sorted;
-  sorted.reserve(tokens.size());
-  for (const std::string& t : tokens) sorted.push_back(&t);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const std::string* a, const std::string* b) { return *a < *b; });
-  for (size_t i = 0; i < sorted.size();) {
+  // Token indexes ordered by token, then position.
+  std::vector<uint32_t> order(tokens.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return tokens[a] < tokens[b]; });
+  for (size_t i = 0; i < order.size();) {
     size_t j = i + 1;
-    while (j < sorted.size() && *sorted[j] == *sorted[i]) ++j;
-    std::vector<uint32_t>& list = postings_[*sorted[i]];
-    list.push_back(row);
-    list.push_back(static_cast<uint32_t>(j - i));
+    while (j < order.size() && tokens[order[j]] == tokens[order[i]]) ++j;
+    Postings& p = postings_[tokens[order[i]]];
+    p.rows_tf.push_back(row);
+    p.rows_tf.push_back(static_cast<uint32_t>(j - i));
+    for (size_t k = i; k < j; ++k) p.positions.push_back(order[k]);
     i = j;
   }
 }
 
 std::shared_ptr<const TextFieldIndex> TextFieldBuilder::Finish() {
-  std::vector<std::pair<std::string_view, std::vector<uint32_t>*>> terms;
+  std::vector<std::pair<std::string_view, Postings*>> terms;
   terms.reserve(postings_.size());
   for (auto& [term, list] : postings_) terms.emplace_back(term, &list);
   std::sort(terms.begin(), terms.end(),
@@ -331,11 +375,14 @@ std::shared_ptr<const TextFieldIndex> TextFieldBuilder::Finish() {
   uint64_t prev_offset = 0;
   uint32_t deltas[kPostingBlock], freqs[kPostingBlock];
   for (const auto& [term, listp] : terms) {
-    const std::vector<uint32_t>& list = *listp;
+    const std::vector<uint32_t>& list = listp->rows_tf;
     const uint32_t df = static_cast<uint32_t>(list.size() / 2);
     const uint32_t blocks = (df + kPostingBlock - 1) / kPostingBlock;
     const uint64_t offset = postings.size();
     std::string skips, data;
+    Writer positions;  // appended after `data`; offsets patched below
+    std::vector<size_t> pos_at;  // per block: offset in `positions`
+    size_t next_pos = 0;         // index into listp->positions
     uint32_t max_tf = 0;
     uint8_t min_norm = 255;
     uint32_t prev = 0;  // previous block's last row + 1
@@ -355,9 +402,20 @@ std::shared_ptr<const TextFieldIndex> TextFieldBuilder::Finish() {
         block_norm = std::min(block_norm, static_cast<uint8_t>(norms_[row]));
       }
       const uint32_t db = BitsFor(dmax), tb = BitsFor(fmax);
+      pos_at.push_back(positions.size());
+      for (uint32_t i = 0; i < len; ++i) {
+        const uint32_t tf = list[2 * (begin + i) + 1];
+        uint32_t last_pos = 0;
+        for (uint32_t k = 0; k < tf; ++k) {
+          const uint32_t pos = listp->positions[next_pos++];
+          positions.PutVarint(k == 0 ? pos : pos - last_pos - 1);
+          last_pos = pos;
+        }
+      }
       Store32(&skips, prev - 1);
       Store32(&skips, static_cast<uint32_t>(data.size()));
       Store32(&skips, block_tf);
+      Store32(&skips, 0);  // positions offset, patched once `data` is complete
       skips.push_back(static_cast<char>(block_norm));
       skips.push_back(static_cast<char>(db));
       skips.push_back(static_cast<char>(tb));
@@ -367,8 +425,13 @@ std::shared_ptr<const TextFieldIndex> TextFieldBuilder::Finish() {
       max_tf = std::max(max_tf, block_tf);
       min_norm = std::min(min_norm, block_norm);
     }
+    for (uint32_t b = 0; b < blocks; ++b) {
+      const uint32_t pos_off = static_cast<uint32_t>(data.size() + pos_at[b]);
+      std::memcpy(skips.data() + static_cast<size_t>(b) * kSkipBytes + 12, &pos_off, 4);
+    }
     postings += skips;
     postings += data;
+    postings += positions.buffer();
     dict.PutBytes(term);
     dict.PutVarint(df);
     dict.PutVarint(max_tf);

@@ -7,7 +7,8 @@
 // document) from which block-max WAND/MaxScore bound a block's score without decoding it;
 // and one byte per row holding the row's token count quantized like Lucene's field norms
 // (exact below 24 tokens, 4 significant bits above). Statistics for BM25: rows with
-// tokens and the total token count.
+// tokens and the total token count. Each posting also lists the token's positions in the
+// row (varint deltas, per block), for phrase filters.
 //
 // Serialised as one framed object per segment (magic GANNETFT, <segment key>.fts):
 // docs/format/text-index.md.
@@ -60,10 +61,13 @@ class PostingCursor {
   // The bound of the block that holds the first row >= target, without decoding it:
   // false when no such block. *last_row: the block's last row.
   bool BlockBound(uint32_t target, uint32_t* max_tf, uint8_t* min_norm, uint32_t* last_row);
+  // The current posting's token positions (ascending, tf() of them). REQUIRES: doc() !=
+  // kEnd. Valid until the cursor moves.
+  const uint32_t* Positions();
 
  private:
   struct Skip {
-    uint32_t last_row, offset, max_tf;
+    uint32_t last_row, offset, max_tf, pos_offset;
     uint8_t min_norm, doc_bits, tf_bits;
   };
   Skip ReadSkip(uint32_t block) const;
@@ -76,6 +80,9 @@ class PostingCursor {
   uint32_t block_ = 0, pos_ = 0, len_ = 0, doc_ = kEnd;
   uint32_t docs_[kPostingBlock];
   uint32_t tfs_[kPostingBlock];
+  uint32_t pos_block_ = UINT32_MAX;           // block whose positions are decoded
+  std::vector<uint32_t> positions_;           // that block's positions, posting after posting
+  uint32_t pos_start_[kPostingBlock + 1] = {};  // posting i's positions start here
 };
 
 class TextFieldIndex {
@@ -126,7 +133,11 @@ class TextFieldBuilder {
   uint32_t rows_;
   uint64_t docs_ = 0, tokens_ = 0;
   std::string norms_;
-  std::unordered_map<std::string, std::vector<uint32_t>> postings_;  // (row, tf) pairs
+  struct Postings {
+    std::vector<uint32_t> rows_tf;    // (row, tf) pairs
+    std::vector<uint32_t> positions;  // each row's positions, in row order
+  };
+  std::unordered_map<std::string, Postings> postings_;
 };
 
 // The index of every full-text attribute of `rows` rows: `value(row, attr)` returns a

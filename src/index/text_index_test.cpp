@@ -109,6 +109,36 @@ TEST(TextIndexTest, AdvanceAndBlockBoundsAgreeWithTheLists) {
   }
 }
 
+TEST(TextIndexTest, PositionsListEveryOccurrence) {
+  std::mt19937_64 rng(9);
+  const uint32_t rows = 700;
+  TextFieldBuilder b("text", "fp", rows);
+  std::map<std::string, std::map<uint32_t, std::vector<uint32_t>>> want;
+  for (uint32_t row = 0; row < rows; ++row) {
+    std::vector<std::string> tokens;
+    const uint32_t len = rng() % 40;
+    for (uint32_t i = 0; i < len; ++i) {
+      tokens.push_back("w" + std::to_string(rng() % 9));
+      want[tokens.back()][row].push_back(i);
+    }
+    b.Add(row, tokens);
+  }
+  auto decoded = TextIndex::Decode(TextIndex({b.Finish()}).Encode(), rows);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  auto field = (*decoded)->Field("text", "fp");
+  for (const auto& [term, by_row] : want) {
+    PostingCursor c(*field, *field->Find(term));
+    for (const auto& [row, positions] : by_row) {
+      if (row % 3 == 0) c.Advance(row);  // skipping blocks must not confuse positions
+      ASSERT_EQ(c.doc(), row);
+      ASSERT_EQ(c.tf(), positions.size());
+      const uint32_t* p = c.Positions();
+      EXPECT_EQ(std::vector<uint32_t>(p, p + c.tf()), positions) << term << " row " << row;
+      c.Next();
+    }
+  }
+}
+
 TEST(TextIndexTest, PrefixEnumerationIsOrderedAndBounded) {
   Fixture fx = Build(2000, 300, 4);
   std::vector<std::string> seen;

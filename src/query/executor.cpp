@@ -319,6 +319,43 @@ FullTextMatches ComputeFullTextMatches(const std::vector<const Filter*>& leaves,
       }
       const uint32_t need = static_cast<uint32_t>(distinct.size());
       const format::Segment::Column* col = seg.column(f->attr);
+      // A phrase without a prefix token is checked on the index's positions.
+      const bool by_positions = f->op == Filter::Op::kContainsTokenSequence && !f->last_as_prefix;
+      std::vector<index::PostingCursor> phrase;  // one per distinct token
+      std::vector<size_t> slot(q.size());        // query token -> its cursor
+      // (A token missing from the dictionary means no row holds them all: no cursors.)
+      const bool all_known = std::all_of(distinct.begin(), distinct.end(), [&](const auto& t) {
+        return field->Find(t.first) != nullptr;
+      });
+      if (by_positions && all_known) {
+        for (const auto& t : distinct) phrase.emplace_back(*field, *field->Find(t.first));
+        for (size_t i = 0; i < q.size(); ++i) {
+          slot[i] = static_cast<size_t>(
+              std::find_if(distinct.begin(), distinct.end(),
+                           [&](const auto& d) { return d.first == q[i]; }) -
+              distinct.begin());
+        }
+      }
+      auto phrase_at = [&](uint32_t row) {
+        std::vector<const uint32_t*> pos(phrase.size());
+        std::vector<uint32_t> len(phrase.size());
+        for (size_t c = 0; c < phrase.size(); ++c) {
+          phrase[c].Advance(row);
+          pos[c] = phrase[c].Positions();
+          len[c] = phrase[c].tf();
+        }
+        const size_t c0 = slot[0];
+        for (uint32_t k = 0; k < len[c0]; ++k) {
+          const uint32_t start = pos[c0][k];
+          bool all = true;
+          for (size_t i = 1; i < q.size() && all; ++i) {
+            const size_t c = slot[i];
+            all = std::binary_search(pos[c], pos[c] + len[c], start + static_cast<uint32_t>(i));
+          }
+          if (all) return true;
+        }
+        return false;
+      };
       for (uint32_t row = 0; row < rows; ++row) {
         switch (f->op) {
           case Filter::Op::kContainsAnyToken:
@@ -327,9 +364,10 @@ FullTextMatches ComputeFullTextMatches(const std::vector<const Filter*>& leaves,
           case Filter::Op::kContainsAllTokens:
             bits[row] = count[row] == need;
             break;
-          default:  // a phrase: verify the candidates on the text
-            bits[row] = count[row] == need && col != nullptr &&
-                        MatchFullTextValue(*f, col->values[row]);
+          default:  // a phrase: verify the candidates (positions, or the text)
+            bits[row] = count[row] == need &&
+                        (by_positions ? phrase_at(row)
+                                      : col != nullptr && MatchFullTextValue(*f, col->values[row]));
             break;
         }
       }
