@@ -19,13 +19,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       size_t terms = 0;
       f->ForEachWithPrefix("", 64, [&](std::string_view, const gannet::index::TermInfo& t) {
         PostingCursor c(*f, t);
-        uint32_t prev = 0, n = 0, max_tf = 0, last = 0;
-        uint8_t norm = 0;
-        (void)c.BlockBound(0, &max_tf, &norm, &last);
+        uint32_t prev = 0, n = 0;
+        gannet::index::BlockBound bound;
+        (void)c.BoundAt(0, &bound);
         while (c.doc() != PostingCursor::kEnd) {
           if (n > 0 && c.doc() <= prev) __builtin_trap();
           if (c.doc() >= f->rows() || c.tf() == 0 || c.tf() > t.max_tf) __builtin_trap();
           (void)f->norm(c.doc());
+          if (n % 5 == 0) (void)c.Positions();
           prev = c.doc();
           ++n;
           if (n % 3 == 0) {

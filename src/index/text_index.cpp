@@ -11,7 +11,9 @@ namespace gannet::index {
 
 namespace {
 
-constexpr size_t kSkipBytes = 20;  // u32 last row, offset, max tf, positions offset; u8 x3, pad
+// u32 last row, offset, max tf, positions offset; u8 min norm, doc bits, tf bits, points;
+// 4 x (u16 tf, u8 norm) frontier points.
+constexpr size_t kSkipBytes = 32;
 
 // Lucene's SmallFloat.longToInt4 / int4ToLong: 3 explicit mantissa bits plus an exponent.
 uint32_t LongToInt4(uint32_t i) {
@@ -114,7 +116,8 @@ PostingCursor::PostingCursor(const TextFieldIndex& field, const TermInfo& term) 
 
 PostingCursor::Skip PostingCursor::ReadSkip(uint32_t block) const {
   const uint8_t* p = skips_ + static_cast<size_t>(block) * kSkipBytes;
-  return Skip{Load32(p), Load32(p + 4), Load32(p + 8), Load32(p + 12), p[16], p[17], p[18]};
+  return Skip{Load32(p),  Load32(p + 4), Load32(p + 8), Load32(p + 12),
+              p[16],      p[17],         p[18],         p[19]};
 }
 
 void PostingCursor::LoadBlock(uint32_t block) {
@@ -205,8 +208,7 @@ const uint32_t* PostingCursor::Positions() {
   return positions_.data() + pos_start_[pos_];
 }
 
-bool PostingCursor::BlockBound(uint32_t target, uint32_t* max_tf, uint8_t* min_norm,
-                               uint32_t* last_row) {
+bool PostingCursor::BoundAt(uint32_t target, BlockBound* out) {
   if (doc_ == kEnd) return false;
   uint32_t b = block_;
   if (docs_[len_ - 1] < target) {
@@ -214,9 +216,15 @@ bool PostingCursor::BlockBound(uint32_t target, uint32_t* max_tf, uint8_t* min_n
     if (b >= blocks_) return false;
   }
   const Skip s = ReadSkip(b);
-  *max_tf = s.max_tf;
-  *min_norm = s.min_norm;
-  *last_row = s.last_row;
+  out->last_row = s.last_row;
+  out->max_tf = s.max_tf;
+  out->min_norm = s.min_norm;
+  out->points = s.points;
+  const uint8_t* p = skips_ + static_cast<size_t>(b) * kSkipBytes + 20;
+  for (uint32_t i = 0; i < s.points; ++i) {
+    std::memcpy(&out->tf[i], p + 3 * i, 2);
+    out->norm[i] = p[3 * i + 2];
+  }
   return true;
 }
 
@@ -299,7 +307,7 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
     for (uint32_t b = 0; b < t.blocks; ++b) {
       const uint8_t* p = sk + static_cast<size_t>(b) * kSkipBytes;
       const uint32_t last = Load32(p), off = Load32(p + 4), btf = Load32(p + 8);
-      const uint32_t db = p[17], tb = p[18];
+      const uint32_t db = p[17], tb = p[18], npoints = p[19];
       const uint32_t len = b + 1 < t.blocks ? kPostingBlock : t.df - b * kPostingBlock;
       if (db > 32 || tb > 32) return Bad("bad bit width");
       const size_t need = PackedBytes(len, db) + PackedBytes(len, tb);
@@ -307,13 +315,23 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
       UnpackBits(sk + skips + off, len, db, docs);
       UnpackBits(sk + skips + off + PackedBytes(len, db), len, tb, tfs);
       uint32_t block_max_tf = 0;
+      const uint32_t npts = std::min<uint32_t>(p[19], kMaxFrontierPoints);
       for (uint32_t i = 0; i < len; ++i) {
         const uint64_t row = next_min + docs[i];
         if (row >= rows) return Bad("row out of range");
         next_min = row + 1;
         block_max_tf = std::max(block_max_tf, tfs[i] + 1);
+        // Some frontier point must dominate the posting, or pruning would be wrong.
+        bool dominated = npts == 0;
+        for (uint32_t k = 0; k < npts && !dominated; ++k) {
+          uint16_t ptf;
+          std::memcpy(&ptf, p + 20 + 3 * k, 2);
+          dominated = ptf >= tfs[i] + 1 && p[20 + 3 * k + 2] <= static_cast<uint8_t>(f->norms_[row]);
+        }
+        if (!dominated) return Bad("frontier does not bound a posting");
       }
       if (next_min - 1 != last || block_max_tf > btf) return Bad("skip entry disagrees");
+      if (npoints > kMaxFrontierPoints) return Bad("bad frontier");
       seen_max_tf = std::max(seen_max_tf, block_max_tf);
       // Positions: sum of tf varints inside the postings area.
       const uint32_t pos_off = Load32(p + 12);
@@ -402,6 +420,28 @@ std::shared_ptr<const TextFieldIndex> TextFieldBuilder::Finish() {
         block_norm = std::min(block_norm, static_cast<uint8_t>(norms_[row]));
       }
       const uint32_t db = BitsFor(dmax), tb = BitsFor(fmax);
+      // The block's (tf, norm) Pareto frontier: no posting has both a higher frequency and
+      // a shorter row than every point. More than 4 points merge into dominating groups.
+      std::vector<std::pair<uint8_t, uint32_t>> by_norm;  // (norm, tf)
+      for (uint32_t i = 0; i < len; ++i) {
+        const uint32_t row = list[2 * (begin + i)];
+        by_norm.emplace_back(static_cast<uint8_t>(norms_[row]), list[2 * (begin + i) + 1]);
+      }
+      std::sort(by_norm.begin(), by_norm.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : a.second > b.second;
+      });
+      std::vector<std::pair<uint8_t, uint32_t>> frontier;
+      for (const auto& [norm, tf] : by_norm) {
+        if (frontier.empty() || tf > frontier.back().second) frontier.emplace_back(norm, tf);
+      }
+      std::vector<std::pair<uint8_t, uint32_t>> points;
+      const size_t groups = std::min<size_t>(frontier.size(), kMaxFrontierPoints);
+      for (size_t g = 0; g < groups; ++g) {
+        const size_t from = g * frontier.size() / groups;
+        const size_t to = (g + 1) * frontier.size() / groups;  // exclusive
+        points.emplace_back(frontier[from].first, frontier[to - 1].second);
+      }
+      if (block_tf > 0xFFFF) points.clear();
       pos_at.push_back(positions.size());
       for (uint32_t i = 0; i < len; ++i) {
         const uint32_t tf = list[2 * (begin + i) + 1];
@@ -419,7 +459,15 @@ std::shared_ptr<const TextFieldIndex> TextFieldBuilder::Finish() {
       skips.push_back(static_cast<char>(block_norm));
       skips.push_back(static_cast<char>(db));
       skips.push_back(static_cast<char>(tb));
-      skips.push_back('\0');
+      skips.push_back(static_cast<char>(points.size()));
+      for (uint32_t i = 0; i < kMaxFrontierPoints; ++i) {
+        const uint16_t tf = i < points.size() ? static_cast<uint16_t>(points[i].second) : 0;
+        const uint8_t norm = i < points.size() ? points[i].first : 0;
+        char b[3];
+        std::memcpy(b, &tf, 2);
+        b[2] = static_cast<char>(norm);
+        skips.append(b, 3);
+      }
       PackBits(deltas, len, db, &data);
       PackBits(freqs, len, tb, &data);
       max_tf = std::max(max_tf, block_tf);

@@ -48,6 +48,20 @@ struct TermInfo {
 
 class TextFieldIndex;
 
+// What bounds the scores of one block's postings: the largest frequency and the shortest
+// row, and the block's (frequency, norm) Pareto frontier (up to 4 points, each point
+// dominating the postings it stands for; 0 points when a frequency exceeds 65535). A
+// BM25 bound is the best score over the points (or of (max_tf, min_norm) without them).
+struct BlockBound {
+  uint32_t last_row = 0;
+  uint32_t max_tf = 0;
+  uint8_t min_norm = 0;
+  uint8_t points = 0;
+  uint16_t tf[4] = {};
+  uint8_t norm[4] = {};
+};
+inline constexpr uint32_t kMaxFrontierPoints = 4;
+
 // Iterates one posting list in row order.
 class PostingCursor {
  public:
@@ -59,8 +73,8 @@ class PostingCursor {
   // Moves to the first row >= target (kEnd when none).
   void Advance(uint32_t target);
   // The bound of the block that holds the first row >= target, without decoding it:
-  // false when no such block. *last_row: the block's last row.
-  bool BlockBound(uint32_t target, uint32_t* max_tf, uint8_t* min_norm, uint32_t* last_row);
+  // false when no such block.
+  bool BoundAt(uint32_t target, BlockBound* out);
   // The current posting's token positions (ascending, tf() of them). REQUIRES: doc() !=
   // kEnd. Valid until the cursor moves.
   const uint32_t* Positions();
@@ -68,7 +82,7 @@ class PostingCursor {
  private:
   struct Skip {
     uint32_t last_row, offset, max_tf, pos_offset;
-    uint8_t min_norm, doc_bits, tf_bits;
+    uint8_t min_norm, doc_bits, tf_bits, points;
   };
   Skip ReadSkip(uint32_t block) const;
   uint32_t FindBlock(uint32_t from, uint32_t target) const;  // first block with last >= target

@@ -90,9 +90,10 @@ TEST(TextIndexTest, AdvanceAndBlockBoundsAgreeWithTheLists) {
     while (true) {
       target += static_cast<uint32_t>(rng() % 700);
       auto it = std::lower_bound(list.begin(), list.end(), std::make_pair(target, 0u));
-      uint32_t max_tf = 0, last = 0;
-      uint8_t min_norm = 0;
-      const bool has = c.BlockBound(target, &max_tf, &min_norm, &last);
+      BlockBound bb;
+      const bool has = c.BoundAt(target, &bb);
+      const uint32_t max_tf = bb.max_tf, last = bb.last_row;
+      const uint8_t min_norm = bb.min_norm;
       c.Advance(target);
       if (it == list.end()) {
         EXPECT_EQ(c.doc(), PostingCursor::kEnd);
@@ -104,6 +105,12 @@ TEST(TextIndexTest, AdvanceAndBlockBoundsAgreeWithTheLists) {
       EXPECT_GE(max_tf, it->second);
       EXPECT_LE(min_norm, fx.field->norm(it->first));
       EXPECT_GE(last, it->first);
+      // Some frontier point dominates the posting.
+      bool dominated = bb.points == 0;
+      for (uint32_t k = 0; k < bb.points; ++k) {
+        dominated |= bb.tf[k] >= it->second && bb.norm[k] <= fx.field->norm(it->first);
+      }
+      EXPECT_TRUE(dominated);
       target = c.doc();
     }
   }

@@ -77,6 +77,33 @@ struct Cursor {
   double Score(uint32_t tf, uint8_t norm) const {
     return weight * tf / (tf + norm_factor[norm]);
   }
+  // Bound of path_weight · score over a block.
+  double Bound(const index::BlockBound& b) const {
+    double best = 0;
+    if (b.points == 0) {
+      best = Score(b.max_tf, b.min_norm);
+    } else {
+      for (uint32_t i = 0; i < b.points; ++i) best = std::max(best, Score(b.tf[i], b.norm[i]));
+    }
+    return path_weight * best;
+  }
+  // Bound(block holding the first row >= d), cached per block: rows only grow, so the
+  // block stays the same until d passes its last row. false past the list's end.
+  bool BoundFrom(uint32_t d, double* bound, uint32_t* last) {
+    if (!bb_valid || d > bb_last) {
+      index::BlockBound b;
+      if (!postings.BoundAt(d, &b)) return false;
+      bb_last = b.last_row;
+      bb_value = Bound(b);
+      bb_valid = true;
+    }
+    *bound = bb_value;
+    *last = bb_last;
+    return true;
+  }
+  bool bb_valid = false;
+  uint32_t bb_last = 0;
+  double bb_value = 0;
 };
 
 // Keeps the best k hits: worst on top.
@@ -227,6 +254,7 @@ class TextSearcher {
     std::sort(cursors.begin(), cursors.end(),
               [](const Cursor& a, const Cursor& b) { return a.ub < b.ub; });
     const size_t n = cursors.size();
+    if (n == 1) return SearchOneCursor(src, si, cursors[0]);
     std::vector<double> prefix(n + 1, 0.0);  // prefix[i] = sum of ub of cursors [0, i)
     for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + cursors[i].ub;
     // Cursors [0, essential) cannot reach the threshold on their own.
@@ -241,6 +269,25 @@ class TextSearcher {
       uint32_t d = index::PostingCursor::kEnd;
       for (size_t i = essential; i < n; ++i) d = std::min(d, cursors[i].postings.doc());
       if (d == index::PostingCursor::kEnd) break;
+      if (heap_.full()) {
+        // Block-max skip: when even the essential cursors' block bounds (plus every
+        // non-essential list's bound) cannot reach the threshold, no row up to the
+        // nearest block end can; jump past it without decoding those rows.
+        double block_bound = prefix[essential];
+        uint32_t until = index::PostingCursor::kEnd;
+        for (size_t i = essential; i < n; ++i) {
+          double b = 0;
+          uint32_t last = 0;
+          if (!cursors[i].BoundFrom(d, &b, &last)) continue;
+          block_bound += b;
+          until = std::min(until, last);
+        }
+        if (!heap_.MayEnter(block_bound)) {
+          if (until == index::PostingCursor::kEnd) break;
+          for (size_t i = essential; i < n; ++i) cursors[i].postings.Advance(until + 1);
+          continue;
+        }
+      }
       if (stats_) ++stats_->candidates;
       // Exact contributions of the essential cursors on d.
       double bound = 0;
@@ -254,12 +301,9 @@ class TextSearcher {
       bool keep = heap_.MayEnter(bound + prefix[essential]);
       // Tighten with the non-essential cursors' block bounds, largest first.
       for (size_t i = essential; keep && i-- > 0;) {
-        Cursor& c = cursors[i];
-        uint32_t max_tf = 0, last = 0;
-        uint8_t min_norm = 0;
-        if (c.postings.BlockBound(d, &max_tf, &min_norm, &last)) {
-          bound += c.path_weight * c.Score(max_tf, min_norm);
-        }
+        double b = 0;
+        uint32_t last = 0;
+        if (cursors[i].BoundFrom(d, &b, &last)) bound += b;
         keep = heap_.MayEnter(bound + prefix[i]);
       }
       if (keep && src.eligible && !src.eligible(d)) keep = false;
@@ -282,6 +326,35 @@ class TextSearcher {
       for (size_t i = essential; i < n; ++i) {
         if (cursors[i].postings.doc() == d) cursors[i].postings.Next();
       }
+    }
+  }
+
+  // One posting list (a one-token query, or one token present in this source): its
+  // score is path_weight × the leaf's, so blocks are skipped on their bound alone and
+  // each remaining posting is scored in place.
+  void SearchOneCursor(const TextSource& src, size_t si, Cursor& c) {
+    uint32_t block_end = 0;  // rows up to here passed the block check
+    bool block_checked = false;
+    while (c.postings.doc() != index::PostingCursor::kEnd) {
+      const uint32_t d = c.postings.doc();
+      if (heap_.full() && (!block_checked || d > block_end)) {
+        index::BlockBound b;
+        if (!c.postings.BoundAt(d, &b)) break;
+        block_end = b.last_row;
+        block_checked = true;
+        if (!heap_.MayEnter(c.Bound(b))) {
+          c.postings.Advance(b.last_row + 1);
+          continue;
+        }
+      }
+      if (stats_) ++stats_->candidates;
+      const double score = c.path_weight * c.Score(c.postings.tf(), c.field->norm(d));
+      if (score > 0 && heap_.MayEnter(score) && (!src.eligible || src.eligible(d))) {
+        if (stats_) ++stats_->scored;
+        heap_.Push(TextHit{score, si, d, src.id(d)});
+        block_checked = false;  // the threshold moved
+      }
+      c.postings.Next();
     }
   }
 
