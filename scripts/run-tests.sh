@@ -22,7 +22,7 @@ stage() {
 }
 # The core layers' test binaries; the sanitizer builds skip the server and the CLI.
 core_tests=""
-for t in common storage format model query index db; do
+for t in common storage text format model query index db; do
   ls src/$t/*_test.cpp >/dev/null 2>&1 && core_tests="$core_tests ${t}_test"
 done
 
