@@ -176,23 +176,24 @@ int main(int argc, char** argv) {
   auto wdb = open();
   auto wns = *wdb->OpenNamespace(ns_name);
   (void)wns->Query(*ParseQueryRequest(QueryJson(a.dims, rng, false)));
+  // Runs a.warm queries; returns false on an error. *ms: latencies; *req: requests each.
+  auto run_warm = [&](bool eventual, std::vector<double>* ms, double* req) {
+    counting->Reset();
+    for (int i = 0; i < a.warm; ++i) {
+      auto q = ParseQueryRequest(QueryJson(a.dims, rng, eventual));
+      const auto t = Clock::now();
+      if (!wns->Query(*q).ok()) return false;
+      ms->push_back(Ms(Clock::now() - t));
+    }
+    *req = static_cast<double>(counting->counters().requests()) / a.warm;
+    return true;
+  };
   std::vector<double> warm_ms, eventual_ms;
-  counting->Reset();
-  for (int i = 0; i < a.warm; ++i) {
-    auto q = ParseQueryRequest(QueryJson(a.dims, rng, false));
-    const auto t = Clock::now();
-    if (!wns->Query(*q).ok()) return 1;
-    warm_ms.push_back(Ms(Clock::now() - t));
+  double warm_req = 0, eventual_req = 0;
+  if (!run_warm(false, &warm_ms, &warm_req) || !run_warm(true, &eventual_ms, &eventual_req)) {
+    std::fprintf(stderr, "warm query failed\n");
+    return 1;
   }
-  const double warm_req = static_cast<double>(counting->counters().requests()) / a.warm;
-  counting->Reset();
-  for (int i = 0; i < a.warm; ++i) {
-    auto q = ParseQueryRequest(QueryJson(a.dims, rng, true));
-    const auto t = Clock::now();
-    if (!wns->Query(*q).ok()) return 1;
-    eventual_ms.push_back(Ms(Clock::now() - t));
-  }
-  const double eventual_req = static_cast<double>(counting->counters().requests()) / a.warm;
   (void)wdb->DeleteNamespace(ns_name);
   wdb->Close();
 
