@@ -8,6 +8,7 @@
 #include <queue>
 
 #include "query/distance.h"
+#include "query/full_text_match.h"
 #include "query/text_search.h"
 
 namespace gannet::query {
@@ -277,106 +278,6 @@ void CollectFullTextLeaves(const Filter& f, std::vector<const Filter*>* out) {
   }
 }
 
-// Evaluates full-text filter leaves for every row of a segment through its inverted index:
-// rows holding all (or any) of the query's distinct tokens, a phrase's candidates then
-// verified on the row's text. A segment without an index source keeps the row-by-row path.
-FullTextMatches ComputeFullTextMatches(const std::vector<const Filter*>& leaves,
-                                       const SegmentInput& s) {
-  FullTextMatches m;
-  if (!s.text) return m;
-  const format::Segment& seg = *s.segment;
-  const uint32_t rows = static_cast<uint32_t>(seg.rows());
-  for (const Filter* f : leaves) {
-    std::vector<bool> bits(rows, false);
-    const std::vector<std::string>& q = f->full_text->tokens;
-    std::shared_ptr<const index::TextFieldIndex> field = s.text(f->attr, f->full_text->analyzer);
-    if (field != nullptr && !q.empty()) {
-      // Distinct (token, is prefix) pairs: a row must hold each of them (All).
-      std::vector<std::pair<std::string, bool>> distinct;
-      for (size_t i = 0; i < q.size(); ++i) {
-        std::pair<std::string, bool> t{q[i], f->last_as_prefix && i + 1 == q.size()};
-        if (std::find(distinct.begin(), distinct.end(), t) == distinct.end()) {
-          distinct.push_back(std::move(t));
-        }
-      }
-      std::vector<uint32_t> count(rows, 0), seen(rows, UINT32_MAX);
-      for (uint32_t i = 0; i < distinct.size(); ++i) {
-        auto visit = [&](const index::TermInfo& t) {
-          for (index::PostingCursor c(*field, t); c.doc() != index::PostingCursor::kEnd;
-               c.Next()) {
-            if (seen[c.doc()] != i) {
-              seen[c.doc()] = i;
-              ++count[c.doc()];
-            }
-          }
-        };
-        if (distinct[i].second) {
-          field->ForEachWithPrefix(distinct[i].first, SIZE_MAX,
-                                   [&](std::string_view, const index::TermInfo& t) { visit(t); });
-        } else if (const index::TermInfo* t = field->Find(distinct[i].first)) {
-          visit(*t);
-        }
-      }
-      const uint32_t need = static_cast<uint32_t>(distinct.size());
-      const format::Segment::Column* col = seg.column(f->attr);
-      // A phrase without a prefix token is checked on the index's positions.
-      const bool by_positions = f->op == Filter::Op::kContainsTokenSequence && !f->last_as_prefix;
-      std::vector<index::PostingCursor> phrase;  // one per distinct token
-      std::vector<size_t> slot(q.size());        // query token -> its cursor
-      // (A token missing from the dictionary means no row holds them all: no cursors.)
-      const bool all_known = std::all_of(distinct.begin(), distinct.end(), [&](const auto& t) {
-        return field->Find(t.first) != nullptr;
-      });
-      if (by_positions && all_known) {
-        for (const auto& t : distinct) phrase.emplace_back(*field, *field->Find(t.first));
-        for (size_t i = 0; i < q.size(); ++i) {
-          slot[i] = static_cast<size_t>(
-              std::find_if(distinct.begin(), distinct.end(),
-                           [&](const auto& d) { return d.first == q[i]; }) -
-              distinct.begin());
-        }
-      }
-      auto phrase_at = [&](uint32_t row) {
-        std::vector<const uint32_t*> pos(phrase.size());
-        std::vector<uint32_t> len(phrase.size());
-        for (size_t c = 0; c < phrase.size(); ++c) {
-          phrase[c].Advance(row);
-          pos[c] = phrase[c].Positions();
-          len[c] = phrase[c].tf();
-        }
-        const size_t c0 = slot[0];
-        for (uint32_t k = 0; k < len[c0]; ++k) {
-          const uint32_t start = pos[c0][k];
-          bool all = true;
-          for (size_t i = 1; i < q.size() && all; ++i) {
-            const size_t c = slot[i];
-            all = std::binary_search(pos[c], pos[c] + len[c], start + static_cast<uint32_t>(i));
-          }
-          if (all) return true;
-        }
-        return false;
-      };
-      for (uint32_t row = 0; row < rows; ++row) {
-        switch (f->op) {
-          case Filter::Op::kContainsAnyToken:
-            bits[row] = count[row] > 0;
-            break;
-          case Filter::Op::kContainsAllTokens:
-            bits[row] = count[row] == need;
-            break;
-          default:  // a phrase: verify the candidates (positions, or the text)
-            bits[row] = count[row] == need &&
-                        (by_positions ? phrase_at(row)
-                                      : col != nullptr && MatchFullTextValue(*f, col->values[row]));
-            break;
-        }
-      }
-    }
-    m.leaves.emplace_back(f, std::move(bits));
-  }
-  return m;
-}
-
 // The index of `attr` over rows [0, rows) whose values `value(row)` gives, for one query.
 std::shared_ptr<const index::TextFieldIndex> BuildFieldNow(
     const TextPlan::Attr& attr, uint32_t rows,
@@ -563,7 +464,7 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
     with_matches = input;
     fts_matches.reserve(input.segments.size());
     for (SegmentInput& s : with_matches.segments) {
-      fts_matches.push_back(ComputeFullTextMatches(fts_leaves, s));
+      fts_matches.push_back(MatchFullTextLeaves(fts_leaves, s.text, *s.segment));
       s.full_text = &fts_matches.back();
     }
   }

@@ -317,7 +317,7 @@ bool MatchFilter(const Filter& f, const RowAccessor& row, const RowAccessor* ref
   }
   if (f.full_text != nullptr) {
     if (const FullTextMatches* m = row.full_text_matches()) {
-      if (const std::vector<bool>* bits = m->Find(&f)) return (*bits)[row.row_index()];
+      if (const FullTextLeafMatch* leaf = m->Find(&f)) return leaf->Match(row.row_index());
     }
   }
   static const Value kNull;

@@ -1,6 +1,7 @@
 // Filter binding and evaluation.
 #pragma once
 
+#include <memory>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -11,13 +12,20 @@
 
 namespace gannet::query {
 
-// Full-text filter leaves evaluated ahead for every row of one segment (through its
-// inverted index): leaf -> one flag per row.
+// A full-text filter leaf answered for the rows of one segment through its inverted index
+// (query/full_text_match.h). Rows are best asked in ascending order.
+class FullTextLeafMatch {
+ public:
+  virtual ~FullTextLeafMatch() = default;
+  virtual bool Match(size_t row) const = 0;
+};
+
+// The query's full-text filter leaves for one segment.
 struct FullTextMatches {
-  std::vector<std::pair<const Filter*, std::vector<bool>>> leaves;
-  const std::vector<bool>* Find(const Filter* leaf) const {
-    for (const auto& [f, bits] : leaves) {
-      if (f == leaf) return &bits;
+  std::vector<std::pair<const Filter*, std::unique_ptr<FullTextLeafMatch>>> leaves;
+  const FullTextLeafMatch* Find(const Filter* leaf) const {
+    for (const auto& [f, m] : leaves) {
+      if (f == leaf) return m.get();
     }
     return nullptr;
   }
