@@ -23,6 +23,7 @@ struct Corpus {
     // Lucene's SmallFloat.intToByte4 round trip, written out independently.
     if (n < 24) return n;
     uint64_t i = n - 24;
+    if (i < 8) return n;  // fewer than 4 significant bits: exact
     int bits = 64 - __builtin_clzll(i);
     if (bits < 4) return n;
     int shift = bits - 4;
