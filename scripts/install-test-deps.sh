@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the build. From PyPI: pytest for the end-to-end
 # tests, requests and the official turbopuffer client for the HTTP server's tests
-# (tests/server), numpy for the Python package (tests/python), and nanobind plus
-# scikit-build-core to build its extension and wheel. Idempotent.
+# (tests/server), numpy for the Python package (tests/python), tantivy as the reference
+# BM25 engine (tests/fts), and nanobind plus scikit-build-core to build its extension and
+# wheel. Idempotent.
 set -euo pipefail
 missing=()
 python3 -c "import pytest" 2>/dev/null || missing+=(pytest)
