@@ -77,7 +77,17 @@ class CachingStoreImpl final : public CachingStore {
                  result->meta);
         }
       }
-      if (current && !from_disk && disk_ != nullptr) disk_->Put(key, *result);
+      if (current && !from_disk && disk_ != nullptr) {
+        disk_->Put(key, *result);
+        // A write that landed meanwhile bumped the epoch; its Invalidate may have run
+        // before this Put, so drop what was just written.
+        bool stale;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          stale = epochs_[stripe] != epoch;
+        }
+        if (stale) disk_->Erase(key);
+      }
       if (range) {
         const uint64_t offset = std::min<uint64_t>(range->offset, result->data.size());
         const uint64_t length = std::min<uint64_t>(range->length, result->data.size() - offset);
