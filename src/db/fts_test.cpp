@@ -360,3 +360,63 @@ TEST_F(FtsTest, PhraseWithAnUnknownTokenMatchesNothing) {
 
 }  // namespace
 }  // namespace gannet
+
+namespace gannet {
+namespace {
+
+// BM25 restricted by token filters (whose tokens the search leaps through) equals the
+// formula's ranking over the rows the filter keeps; tail and segment mixed.
+TEST_F(FtsTest, Bm25UnderTokenFiltersEqualsFilteredFormulaRanking) {
+  std::mt19937_64 rng(23);
+  WriteRandom(0, 1500, rng);
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  WriteRandom(1500, 300, rng);
+  auto has_all = [](const std::vector<std::string>& t, std::vector<std::string> need) {
+    return std::all_of(need.begin(), need.end(), [&](const std::string& w) {
+      return std::find(t.begin(), t.end(), w) != t.end();
+    });
+  };
+  auto has_seq = [](const std::vector<std::string>& t, const std::vector<std::string>& s) {
+    for (size_t i = 0; i + s.size() <= t.size(); ++i) {
+      if (std::equal(s.begin(), s.end(), t.begin() + i)) return true;
+    }
+    return false;
+  };
+  struct Case {
+    std::string filter;
+    std::function<bool(const std::vector<std::string>&)> keep;
+  };
+  const std::vector<Case> cases = {
+      {R"(["text", "ContainsAllTokens", "kilo lima"])",
+       [&](const auto& t) { return has_all(t, {"kilo", "lima"}); }},
+      {R"(["text", "ContainsTokenSequence", "alpha bravo"])",
+       [&](const auto& t) { return has_seq(t, {"alpha", "bravo"}); }},
+      {R"(["And", [["id", "Lt", 1000], ["text", "ContainsAllTokens", "papa"]]])",
+       [&](const auto& t) { return has_all(t, {"papa"}); }},
+      {R"(["text", "ContainsAllTokens", "nosuchword"])", [](const auto&) { return false; }},
+  };
+  for (const Case& c : cases) {
+    Corpus kept = corpus_;
+    for (auto it = kept.docs.begin(); it != kept.docs.end();) {
+      const bool id_ok = c.filter.find("\"Lt\", 1000") == std::string::npos || it->first < 1000;
+      it = (id_ok && c.keep(it->second)) ? std::next(it) : kept.docs.erase(it);
+    }
+    for (const std::vector<std::string>& terms :
+         {std::vector<std::string>{"alpha"}, std::vector<std::string>{"charlie", "delta", "echo"}}) {
+      // Statistics stay namespace-wide: score with the full corpus, keep the filtered ids.
+      std::vector<uint64_t> want;
+      for (const auto& [id, score] : corpus_.Rank(terms, 100000)) {
+        if (kept.docs.count(id) != 0 && want.size() < 10) want.push_back(id);
+      }
+      std::string q;
+      for (const std::string& t : terms) q += t + " ";
+      EXPECT_EQ(Ids(R"({"rank_by": ["text", "BM25", ")" + q + R"("], "filters": )" + c.filter +
+                    R"(, "top_k": 10})"),
+                want)
+          << c.filter << " " << q;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gannet

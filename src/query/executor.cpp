@@ -286,11 +286,53 @@ std::shared_ptr<const index::TextFieldIndex> BuildFieldNow(
                                 [&](uint32_t row, const std::string&) { return value(row); })[0];
 }
 
+// Full-text filter leaves whose every token a returned row must hold: the filter itself,
+// or a direct conjunct of a top-level And (ContainsAllTokens or a phrase, exact tokens).
+std::vector<const Filter*> RequiredTokenLeaves(const std::optional<Filter>& filters) {
+  std::vector<const Filter*> out;
+  if (!filters) return out;
+  auto requires_all = [](const Filter& f) {
+    return f.full_text != nullptr && !f.last_as_prefix &&
+           (f.op == Filter::Op::kContainsAllTokens || f.op == Filter::Op::kContainsTokenSequence);
+  };
+  if (requires_all(*filters)) out.push_back(&*filters);
+  if (filters->op == Filter::Op::kAnd) {
+    for (const Filter& c : filters->children) {
+      if (requires_all(c)) out.push_back(&c);
+    }
+  }
+  return out;
+}
+
+// Gives `src` the posting lists of the required leaves' tokens, so BM25 candidates leap to
+// rows holding all of them (rows without would fail the filter anyway).
+void AddRequiredLists(TextSource& src, const std::vector<const Filter*>& leaves,
+                      const TextFieldSource& text) {
+  if (!text) return;
+  for (const Filter* leaf : leaves) {
+    std::shared_ptr<const index::TextFieldIndex> field = text(leaf->attr, leaf->full_text->analyzer);
+    if (field == nullptr || leaf->full_text->tokens.empty()) {
+      src.none_eligible = true;
+      return;
+    }
+    for (const std::string& t : leaf->full_text->tokens) {
+      const index::TermInfo* info = field->Find(t);
+      if (info == nullptr) {
+        src.none_eligible = true;
+        return;
+      }
+      src.required.emplace_back(*field, *info);
+    }
+    src.required_fields.push_back(std::move(field));
+  }
+}
+
 // rank_by BM25 (and Sum/Max/Product of it): every segment and tail entry is a source.
 Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) {
   GANNET_ASSIGN_OR_RETURN(TextPlan plan, TextPlan::Make(req.rank_by.text[0], *in.schema));
   const std::vector<TextPlan::Attr>& attrs = plan.attrs();
   const TailMap* tail = in.tail != nullptr && !in.tail->empty() ? in.tail : nullptr;
+  const std::vector<const Filter*> required = RequiredTokenLeaves(req.filters);
   std::vector<TextSource> sources;
   // Where each source's rows live: a segment, or a list of tail changes.
   struct Origin {
@@ -324,6 +366,7 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       return MatchFilter(*req.filters, acc);
     };
     src.id = [&seg](uint32_t row) { return seg.id(row); };
+    AddRequiredLists(src, required, s.text);
     sources.push_back(std::move(src));
     origins.push_back({&seg, nullptr});
   }
@@ -358,6 +401,7 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       return !req.filters || MatchFilter(*req.filters, DocumentAccessor(*doc));
     };
     src.id = [&changes](uint32_t row) { return changes[row].first; };
+    AddRequiredLists(src, required, e.text);
     sources.push_back(std::move(src));
     origins.push_back({nullptr, &changes});
   }

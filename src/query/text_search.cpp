@@ -152,7 +152,7 @@ class HitHeap {
 
 class TextSearcher {
  public:
-  TextSearcher(const TextPlan& plan, const std::vector<TextSource>& sources, uint32_t k,
+  TextSearcher(const TextPlan& plan, std::vector<TextSource>& sources, uint32_t k,
                TextSearchStats* stats)
       : plan_(plan), sources_(sources), heap_(k), stats_(stats) {}
 
@@ -229,8 +229,26 @@ class TextSearcher {
     return 0;
   }
 
+  // The first row >= d present in every required list (kEnd when none).
+  static uint32_t Leap(std::vector<index::PostingCursor>& required, uint32_t d) {
+    uint32_t target = d;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (index::PostingCursor& r : required) {
+        r.Advance(target);
+        if (r.doc() == index::PostingCursor::kEnd) return index::PostingCursor::kEnd;
+        if (r.doc() != target) {
+          target = r.doc();
+          moved = true;
+        }
+      }
+    }
+    return target;
+  }
+
   void SearchSource(size_t si) {
-    const TextSource& src = sources_[si];
+    TextSource& src = sources_[si];
+    if (src.none_eligible) return;
     std::vector<Cursor> cursors;
     for (size_t l = 0; l < plan_.leaves_.size(); ++l) {
       const TextPlan::Leaf& leaf = plan_.leaves_[l];
@@ -269,6 +287,14 @@ class TextSearcher {
       uint32_t d = index::PostingCursor::kEnd;
       for (size_t i = essential; i < n; ++i) d = std::min(d, cursors[i].postings.doc());
       if (d == index::PostingCursor::kEnd) break;
+      if (!src.required.empty()) {
+        const uint32_t t = Leap(src.required, d);
+        if (t == index::PostingCursor::kEnd) break;
+        if (t != d) {
+          for (size_t i = essential; i < n; ++i) cursors[i].postings.Advance(t);
+          continue;
+        }
+      }
       if (heap_.full()) {
         // Block-max skip: when even the essential cursors' block bounds (plus every
         // non-essential list's bound) cannot reach the threshold, no row up to the
@@ -332,11 +358,19 @@ class TextSearcher {
   // One posting list (a one-token query, or one token present in this source): its
   // score is path_weight × the leaf's, so blocks are skipped on their bound alone and
   // each remaining posting is scored in place.
-  void SearchOneCursor(const TextSource& src, size_t si, Cursor& c) {
+  void SearchOneCursor(TextSource& src, size_t si, Cursor& c) {
     uint32_t block_end = 0;  // rows up to here passed the block check
     bool block_checked = false;
     while (c.postings.doc() != index::PostingCursor::kEnd) {
       const uint32_t d = c.postings.doc();
+      if (!src.required.empty()) {
+        const uint32_t t = Leap(src.required, d);
+        if (t == index::PostingCursor::kEnd) break;
+        if (t != d) {
+          c.postings.Advance(t);
+          continue;
+        }
+      }
       if (heap_.full() && (!block_checked || d > block_end)) {
         index::BlockBound b;
         if (!c.postings.BoundAt(d, &b)) break;
@@ -359,7 +393,7 @@ class TextSearcher {
   }
 
   const TextPlan& plan_;
-  const std::vector<TextSource>& sources_;
+  std::vector<TextSource>& sources_;
   HitHeap heap_;
   TextSearchStats* stats_;
   std::vector<AttrStats> attr_stats_;
@@ -367,7 +401,7 @@ class TextSearcher {
   std::vector<double> leaf_scores_;
 };
 
-std::vector<TextHit> SearchText(const TextPlan& plan, const std::vector<TextSource>& sources,
+std::vector<TextHit> SearchText(const TextPlan& plan, std::vector<TextSource>& sources,
                                 uint32_t k, TextSearchStats* stats) {
   return TextSearcher(plan, sources, k, stats).Run();
 }

@@ -77,6 +77,11 @@ struct TextSource {
   // Whether a row may be returned (live, not replaced, matching the query's filters).
   std::function<bool(uint32_t row)> eligible;
   std::function<Id(uint32_t row)> id;
+  // Posting lists every eligible row is in (the tokens of a ContainsAllTokens or phrase
+  // filter the query requires): candidates leap to rows present in all of them.
+  std::vector<index::PostingCursor> required;
+  std::vector<std::shared_ptr<const index::TextFieldIndex>> required_fields;  // keep alive
+  bool none_eligible = false;  // a required token is absent here
 };
 
 struct TextHit {
@@ -91,8 +96,9 @@ struct TextSearchStats {
   uint64_t scored = 0;      // rows fully scored
 };
 
-// The best k rows by score (descending; ties by ascending id).
-std::vector<TextHit> SearchText(const TextPlan& plan, const std::vector<TextSource>& sources,
+// The best k rows by score (descending; ties by ascending id). Advances the sources'
+// required cursors.
+std::vector<TextHit> SearchText(const TextPlan& plan, std::vector<TextSource>& sources,
                                 uint32_t k, TextSearchStats* stats);
 
 }  // namespace gannet::query
