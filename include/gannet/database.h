@@ -123,7 +123,8 @@ class Namespace {
 };
 
 // Keys of objects that never change once written (segments and their indexes, deletion
-// vectors): what a cache in front of the store may keep.
+// vectors), recognised by the key layout whatever the prefix and namespace names: what a
+// cache in front of the store may keep. Manifests, catalog entries and WAL entries are not.
 bool IsImmutableDataKey(std::string_view key);
 
 class Database {

@@ -185,7 +185,7 @@ struct RankFusion {
   enum class Method : uint8_t { kRrf, kLinear };
   Method method = Method::kRrf;
   double rank_constant = 60;
-  std::vector<double> weights;  // one per sub-query (>= 0); empty: all 1
+  std::vector<double> weights;  // one per sub-query (>= 0); missing ones count 1
   uint32_t top_k = 10;
 };
 

@@ -1,7 +1,10 @@
 #include "db/apply.h"
 
+#include <algorithm>
+#include <optional>
 #include <unordered_map>
 
+#include "model/filter_bind.h"
 #include "query/executor.h"
 #include "query/filter.h"
 
@@ -67,6 +70,16 @@ bool ConditionHolds(const std::optional<Filter>& cond, const Document& current,
 
 }  // namespace
 
+static bool HasUnboundFullText(const Filter& f) {
+  if (f.is_logical()) {
+    return std::any_of(f.children.begin(), f.children.end(),
+                       [](const Filter& c) { return HasUnboundFullText(c); });
+  }
+  return (f.op == Filter::Op::kContainsAllTokens || f.op == Filter::Op::kContainsAnyToken ||
+          f.op == Filter::Op::kContainsTokenSequence) &&
+         f.full_text == nullptr;
+}
+
 Result<AppliedEntryPtr> ApplyEntry(const format::WalEntry& entry, const Snapshot& base,
                                    uint64_t encoded_bytes) {
   if (entry.sequence != base.head + 1) {
@@ -78,7 +91,25 @@ Result<AppliedEntryPtr> ApplyEntry(const format::WalEntry& entry, const Snapshot
   applied->created_ms = entry.created_ms;
   applied->encoded_bytes = encoded_bytes;
   Overlay overlay(base);
-  for (const WriteRequest& req : entry.batches) {
+  for (const WriteRequest& stored : entry.batches) {
+    // Full-text filter bindings (analyzer, query tokens) are not stored in the WAL: bind
+    // them again, against the schema the entry committed with, so every process replays
+    // the entry as its writer applied it.
+    const WriteRequest* reqp = &stored;
+    std::optional<WriteRequest> rebound;
+    auto needs_binding = [](const std::optional<Filter>& f) {
+      return f.has_value() && HasUnboundFullText(*f);
+    };
+    if (needs_binding(stored.delete_by_filter) || needs_binding(stored.upsert_condition) ||
+        needs_binding(stored.patch_condition) || needs_binding(stored.delete_condition)) {
+      rebound = stored;
+      for (std::optional<Filter>* f : {&rebound->delete_by_filter, &rebound->upsert_condition,
+                                       &rebound->patch_condition, &rebound->delete_condition}) {
+        if (f->has_value()) model::BindFullTextLeaves(**f, entry.schema);
+      }
+      reqp = &*rebound;
+    }
+    const WriteRequest& req = *reqp;
     BatchOutcome out;
     if (req.delete_by_filter) {
       std::vector<Id> doomed;

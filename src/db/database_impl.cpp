@@ -111,8 +111,18 @@ Result<std::unique_ptr<Database>> Database::Open(DatabaseOptions options) {
 }
 
 bool IsImmutableDataKey(std::string_view key) {
-  return key.find("/segments/") != std::string_view::npos ||
-         key.find("/deletes/") != std::string_view::npos;
+  // By the key layout (db/keys.h), from the end, so any store prefix and any namespace
+  // name work: .../ns/<ns>/segments/<id> and .../ns/<ns>/deletes/<id>/<version>.
+  std::vector<std::string_view> parts;
+  for (size_t start = 0;;) {
+    const size_t slash = key.find('/', start);
+    parts.push_back(key.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  const size_t n = parts.size();
+  if (n >= 4 && parts[n - 2] == "segments" && parts[n - 4] == "ns") return true;
+  return n >= 5 && parts[n - 3] == "deletes" && parts[n - 5] == "ns";
 }
 
 namespace {

@@ -420,3 +420,62 @@ TEST_F(FtsTest, Bm25UnderTokenFiltersEqualsFilteredFormulaRanking) {
 
 }  // namespace
 }  // namespace gannet
+
+namespace gannet {
+namespace {
+
+// Regression (review): full-text filters in writes were bound only in the writing
+// process; a replay of the WAL entry (another process, or a restart) evaluated them as
+// false and kept rows the writer had deleted.
+TEST(FtsReplayTest, TokenFilteredWritesReplayLikeTheWriterAppliedThem) {
+  auto store = NewMemoryStore();
+  auto open = [&] {
+    DatabaseOptions o;
+    o.store = store;
+    o.background_indexing = false;
+    return std::move(Database::Open(o)).value();
+  };
+  auto writer = open();
+  auto ns = *writer->OpenNamespace("docs");
+  ASSERT_TRUE(ns->Write(*ParseWriteRequest(
+                            R"({"schema": {"text": {"type": "string", "full_text_search": true}},
+                                "upsert_rows": [{"id": 1, "text": "red fox", "n": 1},
+                                                {"id": 2, "text": "blue whale", "n": 1}]})"))
+                  .ok());
+  ASSERT_TRUE(ns->Write(*ParseWriteRequest(
+                            R"({"delete_by_filter": ["text", "ContainsAllTokens", "red fox"]})"))
+                  .ok());
+  ASSERT_TRUE(ns->Write(*ParseWriteRequest(
+                            R"({"patch_rows": [{"id": 2, "n": 2}],
+                                "patch_condition": ["text", "ContainsAnyToken", "whale"]})"))
+                  .ok());
+  const std::string q = R"({"rank_by": ["id", "asc"], "top_k": 10, "include_attributes": ["n"]})";
+  auto expect_state = [&](const std::shared_ptr<Namespace>& handle) {
+    auto r = handle->Query(*ParseQueryRequest(q));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->rows.size(), 1u);
+    EXPECT_EQ(r->rows[0].id.as_uint(), 2u);
+    EXPECT_EQ(r->rows[0].attrs.at(0).second.as_int(), 2);
+  };
+  expect_state(ns);
+  auto reader = open();  // another process: replays the WAL
+  expect_state(*reader->OpenNamespace("docs"));
+  auto ns2 = *reader->OpenNamespace("docs");
+  ASSERT_TRUE(ns2->IndexNow().ok());  // the replayed state becomes a segment
+  expect_state(*open()->OpenNamespace("docs"));
+}
+
+TEST(FtsReplayTest, ImmutableKeysAreRecognisedByLayoutNotBySubstring) {
+  EXPECT_TRUE(IsImmutableDataKey("ns/docs/segments/0001-ab"));
+  EXPECT_TRUE(IsImmutableDataKey("ns/docs/segments/0001-ab.fts"));
+  EXPECT_TRUE(IsImmutableDataKey("pre/fix/ns/docs/deletes/0001-ab/3-cd"));
+  EXPECT_TRUE(IsImmutableDataKey("ns/segments/segments/0001-ab"));  // a namespace "segments"
+  EXPECT_FALSE(IsImmutableDataKey("ns/segments/manifest"));
+  EXPECT_FALSE(IsImmutableDataKey("ns/deletes/manifest"));
+  EXPECT_FALSE(IsImmutableDataKey("ns/segments/wal/00000000000000000001"));
+  EXPECT_FALSE(IsImmutableDataKey("x/segments/y/ns/docs/manifest"));
+  EXPECT_FALSE(IsImmutableDataKey("catalog/segments"));
+}
+
+}  // namespace
+}  // namespace gannet

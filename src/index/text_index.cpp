@@ -263,6 +263,8 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
     return Bad("truncated field header");
   }
   if (rows > UINT32_MAX - 1) return Bad("too many rows");
+  // BM25's N and avgdl come from these: rows with tokens have at least one each.
+  if (f->docs_ > rows || f->tokens_ < f->docs_) return Bad("bad field statistics");
   f->name_ = name;
   f->fingerprint_ = fingerprint;
   f->rows_ = static_cast<uint32_t>(rows);
@@ -280,7 +282,9 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
       return Bad("truncated term dictionary");
     }
     if (!f->terms_.empty() && !(f->terms_.back() < term)) return Bad("terms out of order");
-    if (df == 0 || df > rows || max_tf == 0 || max_tf > UINT32_MAX) return Bad("bad term stats");
+    if (df == 0 || df > f->docs_ || max_tf == 0 || max_tf > UINT32_MAX) {
+      return Bad("bad term stats");
+    }
     offset += delta;
     TermInfo info;
     info.df = static_cast<uint32_t>(df);
@@ -329,9 +333,11 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
           dominated = ptf >= tfs[i] + 1 && p[20 + 3 * k + 2] <= static_cast<uint8_t>(f->norms_[row]);
         }
         if (!dominated) return Bad("frontier does not bound a posting");
+        if (p[16] > static_cast<uint8_t>(f->norms_[row])) return Bad("block norm bound too high");
       }
       if (next_min - 1 != last || block_max_tf > btf) return Bad("skip entry disagrees");
       if (npoints > kMaxFrontierPoints) return Bad("bad frontier");
+      if (t.min_norm > p[16]) return Bad("term norm bound too high");
       seen_max_tf = std::max(seen_max_tf, block_max_tf);
       // Positions: sum of tf varints inside the postings area.
       const uint32_t pos_off = Load32(p + 12);

@@ -289,4 +289,11 @@ Status BindFilterToSchema(Filter& filter, const Schema& schema, bool allow_ref_n
   return Bind(filter, schema, allow_ref_new, 1);
 }
 
+void BindFullTextLeaves(Filter& filter, const Schema& schema) {
+  for (Filter& c : filter.children) BindFullTextLeaves(c, schema);
+  if (!IsFullTextOp(filter.op) || filter.full_text != nullptr || filter.ref_new) return;
+  Status ignored = BindLeaf(filter, schema, /*allow_ref_new=*/false);
+  (void)ignored;  // an unbound leaf matches nothing
+}
+
 }  // namespace gannet::model

@@ -12,4 +12,9 @@ namespace gannet::model {
 // See query::BindFilter.
 Status BindFilterToSchema(Filter& filter, const Schema& schema, bool allow_ref_new);
 
+// Attaches the analyzer and query tokens to full-text leaves that have none: a filter
+// decoded from a WAL entry (bindings are not stored). Leaves whose attribute has no valid
+// full_text_search options stay unbound and match nothing.
+void BindFullTextLeaves(Filter& filter, const Schema& schema);
+
 }  // namespace gannet::model

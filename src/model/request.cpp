@@ -81,7 +81,7 @@ std::vector<ResultRow> FuseRankings(const std::vector<QueryRequest>& queries,
   };
   std::map<Id, Fused> by_id;
   for (size_t q = 0; q < responses.size(); ++q) {
-    const double w = fusion.weights.empty() ? 1.0 : fusion.weights[q];
+    const double w = q < fusion.weights.size() ? fusion.weights[q] : 1.0;
     const std::vector<ResultRow>& rows = responses[q].rows;
     const RankBy::Kind kind = q < queries.size() ? queries[q].rank_by.kind : RankBy::Kind::kNone;
     const bool has_scores = (kind == RankBy::Kind::kVector || kind == RankBy::Kind::kText) &&

@@ -315,6 +315,7 @@ void AddRequiredLists(TextSource& src, const std::vector<const Filter*>& leaves,
       src.none_eligible = true;
       return;
     }
+    src.required_fields.push_back(field);  // before any cursor points into it
     for (const std::string& t : leaf->full_text->tokens) {
       const index::TermInfo* info = field->Find(t);
       if (info == nullptr) {
@@ -323,7 +324,6 @@ void AddRequiredLists(TextSource& src, const std::vector<const Filter*>& leaves,
       }
       src.required.emplace_back(*field, *info);
     }
-    src.required_fields.push_back(std::move(field));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <tuple>
 #include <vector>
 
@@ -118,7 +119,12 @@ void DiskCache::Scan() {
     const std::string name = e->d_name;
     const std::string path = dir_ + "/" + name;
     if (name.find(".tmp") != std::string::npos) {
-      junk.push_back(path);  // an interrupted write
+      // An interrupted write, or one another process sharing the directory is making:
+      // only stale ones (over an hour old) are removed.
+      struct stat st;
+      if (::stat(path.c_str(), &st) == 0 && st.st_mtime + 3600 < ::time(nullptr)) {
+        junk.push_back(path);
+      }
       continue;
     }
     if (name.size() <= kSuffix.size() || name.substr(name.size() - kSuffix.size()) != kSuffix) {
@@ -135,6 +141,7 @@ void DiskCache::Scan() {
     if (n < static_cast<ssize_t>(kHeaderBytes) || !stat_ok ||
         !ParseHeader(std::string_view(head.data(), static_cast<size_t>(n)), &h) ||
         static_cast<size_t>(n) < kHeaderBytes + h.key_len ||
+        h.data_len > static_cast<uint64_t>(st.st_size) ||
         static_cast<uint64_t>(st.st_size) != kHeaderBytes + h.key_len + h.etag_len + h.data_len) {
       junk.push_back(path);
       continue;
@@ -201,7 +208,7 @@ std::optional<GetResult> DiskCache::Get(std::string_view key) {
   const std::string path = PathOf(key);
   std::optional<std::string> file = ReadFile(path);
   Header h;
-  const bool ok = file.has_value() && ParseHeader(*file, &h) &&
+  const bool ok = file.has_value() && ParseHeader(*file, &h) && h.data_len <= file->size() &&
                   file->size() == kHeaderBytes + h.key_len + h.etag_len + h.data_len &&
                   std::string_view(*file).substr(kHeaderBytes, h.key_len) == key &&
                   Checksum64(std::string_view(*file).substr(kHeaderBytes)) == h.checksum;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -248,7 +249,10 @@ Result<std::shared_ptr<const Analyzer>> Analyzer::ForOptions(const FtsOptions& o
   static std::mutex mu;
   static std::map<std::string, std::shared_ptr<const Analyzer>>* cache =
       new std::map<std::string, std::shared_ptr<const Analyzer>>();
-  const std::string key = options.Fingerprint();
+  // k1 and b do not change tokens but the analyzer carries them to BM25.
+  char params[64];
+  std::snprintf(params, sizeof(params), ";k1=%.17g;b=%.17g", options.k1, options.b);
+  const std::string key = options.Fingerprint() + params;
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache->find(key);
   if (it != cache->end()) return it->second;

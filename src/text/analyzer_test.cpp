@@ -78,6 +78,19 @@ TEST(AnalyzerTest, PreTokenizedArrayKeepsElements) {
   EXPECT_EQ(out, (V{"New York", "NY"}));
 }
 
+// Regression (review): the shared analyzer cache was keyed by the token fingerprint only,
+// so a second attribute differing only in k1/b got the first one's BM25 parameters.
+TEST(FtsOptionsTest, SharedAnalyzersKeepTheirOwnBm25Parameters) {
+  FtsOptions a, b;
+  b.k1 = 2.0;
+  b.b = 0.3;
+  auto x = Analyzer::ForOptions(a), y = Analyzer::ForOptions(b);
+  ASSERT_TRUE(x.ok() && y.ok());
+  EXPECT_EQ((*x)->options().k1, 1.2);
+  EXPECT_EQ((*y)->options().k1, 2.0);
+  EXPECT_EQ((*y)->options().b, 0.3);
+}
+
 TEST(FtsOptionsTest, ParsesTurbopufferOptionsAndNamesBadOnes) {
   auto o = ParseFtsOptions(R"({"language":"german","stemming":true,"k1":1.5,"b":0.5,
                                "tokenizer":"word_v2","max_token_length":20})");
