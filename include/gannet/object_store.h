@@ -39,6 +39,7 @@ struct ByteRange {
 struct GetResult {
   std::string data;  // the object's bytes, or the requested range of them
   ObjectMeta meta;   // meta of the whole object (size is the whole object's size)
+  bool from_cache = false;  // served by a CachingStore tier, not the backing store
 };
 
 struct ListResult {

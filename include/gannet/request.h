@@ -152,7 +152,9 @@ struct QueryStats {
   uint64_t objects_fetched = 0;       // object-store GETs/HEADs/LISTs issued
   uint64_t round_trips = 0;           // sequential waves of object-store requests
   uint64_t bytes_read = 0;            // bytes fetched from the object store
-  uint64_t cache_hits = 0;            // objects served from the in-process cache
+  // Objects the query needed without an object-store request: reused from the previous
+  // snapshot, or served by the memory or disk cache tier.
+  uint64_t cache_hits = 0;
   uint64_t approx_namespace_size = 0;
   double query_execution_ms = 0;
   double total_ms = 0;

@@ -72,9 +72,8 @@ Result<std::shared_ptr<const index::TextIndex>> MaybeBuildTextIndex(
   std::vector<std::pair<std::string, std::shared_ptr<const text::Analyzer>>> fields;
   for (const auto& [name, attr] : schema.attributes) {
     if (attr.full_text_search.empty()) continue;
-    GANNET_ASSIGN_OR_RETURN(text::FtsOptions opts, text::ParseFtsOptions(attr.full_text_search));
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const text::Analyzer> analyzer,
-                            text::Analyzer::ForOptions(opts));
+                            text::Analyzer::ForSchemaText(attr.full_text_search));
     fields.emplace_back(name, std::move(analyzer));
   }
   if (fields.empty() || segment.rows() == 0) return std::shared_ptr<const index::TextIndex>();

@@ -301,7 +301,13 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
     if (probe != nullptr) keys.push_back(keys_.wal(snap->head + 1));
     std::vector<Result<GetResult>> got = FetchAll(store, keys);
     if (fs && !keys.empty()) ++fs->round_trips;
-    for (const Result<GetResult>& r : got) Count(fs, r.ok() ? r->data.size() : 0);
+    for (const Result<GetResult>& r : got) {
+      if (r.ok() && r->from_cache) {
+        if (fs) ++fs->cache_hits;  // a cache tier answered: no object-store request
+      } else {
+        Count(fs, r.ok() ? r->data.size() : 0);
+      }
+    }
     if (probe != nullptr) *probe = std::move(got[probe_at]);
 
     // Assemble.

@@ -470,6 +470,8 @@ TEST(DiskCacheEngineTest, RestartedProcessLoadsSegmentsFromDisk) {
   for (const auto& row : r->rows) again.push_back(row.id);
   EXPECT_EQ(again, first);
   EXPECT_GE(cache->stats().disk_hits, 2u);       // the segment and its text index
+  EXPECT_GE(r->stats.cache_hits, 2u);            // and the query says so
+  EXPECT_LE(r->stats.objects_fetched, 3u);
   EXPECT_LE(bucket->counters().gets, 3u);        // manifest, WAL probe (+ catalog)
   std::filesystem::remove_all(dir);
 }

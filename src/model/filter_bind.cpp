@@ -161,10 +161,9 @@ Status BindLeaf(Filter& f, const Schema& schema, bool allow_ref_new) {
       return bad("expected query text (a string or an array of strings), got " +
                  std::string(f.value.KindName()));
     }
-    Result<text::FtsOptions> opts = text::ParseFtsOptions(a->full_text_search);
-    if (!opts.ok()) return bad("full_text_search: " + opts.status().message());
-    Result<std::shared_ptr<const text::Analyzer>> an = text::Analyzer::ForOptions(*opts);
-    if (!an.ok()) return bad(an.status().message());
+    Result<std::shared_ptr<const text::Analyzer>> an =
+        text::Analyzer::ForSchemaText(a->full_text_search);
+    if (!an.ok()) return bad("full_text_search: " + an.status().message());
     auto binding = std::make_shared<FullTextFilterBinding>();
     binding->analyzer = *an;
     binding->analyzer->AnalyzeValue(f.value, &binding->tokens);

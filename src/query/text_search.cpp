@@ -20,12 +20,8 @@ size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema&
                                     "' has no full_text_search index");
       return at;
     }
-    Result<text::FtsOptions> opts = text::ParseFtsOptions(a->full_text_search);
-    if (!opts.ok()) {
-      *st = opts.status().WithContext("rank_by: attribute '" + expr.attr + "'");
-      return at;
-    }
-    Result<std::shared_ptr<const text::Analyzer>> an = text::Analyzer::ForOptions(*opts);
+    Result<std::shared_ptr<const text::Analyzer>> an =
+        text::Analyzer::ForSchemaText(a->full_text_search);
     if (!an.ok()) {
       *st = an.status().WithContext("rank_by: attribute '" + expr.attr + "'");
       return at;

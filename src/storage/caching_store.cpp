@@ -42,6 +42,7 @@ class CachingStoreImpl final : public CachingStore {
         const Entry& entry = *it->second;
         GetResult result;
         result.meta = entry.meta;
+        result.from_cache = true;
         if (!range) {
           result.data = *entry.data;
         } else {
@@ -59,6 +60,7 @@ class CachingStoreImpl final : public CachingStore {
     if (disk_ != nullptr) {
       if (std::optional<GetResult> d = disk_->Get(key)) {
         result = std::move(*d);
+        result->from_cache = true;
         from_disk = true;
       }
     }

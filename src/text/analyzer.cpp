@@ -261,6 +261,21 @@ Result<std::shared_ptr<const Analyzer>> Analyzer::ForOptions(const FtsOptions& o
   return a;
 }
 
+Result<std::shared_ptr<const Analyzer>> Analyzer::ForSchemaText(std::string_view json) {
+  static std::mutex mu;
+  static auto* cache = new std::map<std::string, std::shared_ptr<const Analyzer>, std::less<>>();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache->find(json);
+    if (it != cache->end()) return it->second;
+  }
+  GANNET_ASSIGN_OR_RETURN(FtsOptions options, ParseFtsOptions(json));
+  GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const Analyzer> a, ForOptions(options));
+  std::lock_guard<std::mutex> lock(mu);
+  cache->emplace(std::string(json), a);
+  return a;
+}
+
 void Analyzer::Emit(std::string_view raw, std::vector<std::string>* out) const {
   std::string t;
   t.reserve(raw.size());

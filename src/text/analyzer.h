@@ -59,8 +59,11 @@ class Analyzer {
  public:
   // InvalidArgument when the language has no stemmer but stemming is on.
   static Result<std::shared_ptr<const Analyzer>> Make(const FtsOptions& options);
-  // A shared analyzer for `options`, cached by fingerprint.
+  // A shared analyzer for `options`, cached by fingerprint (and k1, b).
   static Result<std::shared_ptr<const Analyzer>> ForOptions(const FtsOptions& options);
+  // The shared analyzer of an AttributeSchema::full_text_search text, parsed once per
+  // distinct text (queries call this for every BM25 leaf and token filter).
+  static Result<std::shared_ptr<const Analyzer>> ForSchemaText(std::string_view json);
 
   const FtsOptions& options() const { return options_; }
 
