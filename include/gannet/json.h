@@ -29,9 +29,14 @@ Result<QueryRequest> ParseQueryRequest(std::string_view json);
 struct QueryBody {
   std::vector<QueryRequest> queries;
   bool multi = false;
-  // Multi-queries only: {"rank_fusion": {"method": "rrf"|"linear", "rank_constant": 60,
-  // "weights": [...], "top_k": 10}} (Gannet extension; see RankFusion).
+  // Multi-queries only. turbopuffer's `rerank_by: ["RRF", {"rank_constant": 60,
+  // "weights": [...]}]` with `limit` (default 10) and `offset`: the response's results are
+  // one result, the fused rows (rerank = true). Or Gannet's `rank_fusion: {"method":
+  // "rrf"|"linear", "rank_constant", "weights", "top_k"}`: the per-query results plus
+  // "fused" rows.
   std::optional<RankFusion> fusion;
+  bool rerank = false;
+  uint32_t offset = 0;  // rerank: fused rows skipped before the limit
 };
 Result<QueryBody> ParseQueryBody(std::string_view json);
 
@@ -49,10 +54,18 @@ std::string QueryResponseToJson(const QueryResponse& response, bool vector_base6
 
 // {"results": [{"rows": [...]} | {"aggregations": ...}, ...], "performance": {...},
 // "billing": {...}}: the response to a multi-query, results in request order; with
-// `fused` (rank_fusion) also "fused": [rows], each "$dist" holding the fused score.
+// `fused` (rank_fusion) also "fused": [rows], each "$dist" holding the fused score; with
+// `fused_only` (rerank_by) "results" is the one fused result instead.
 std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses,
                                      bool vector_base64 = false,
-                                     const std::vector<ResultRow>* fused = nullptr);
+                                     const std::vector<ResultRow>* fused = nullptr,
+                                     bool fused_only = false);
+
+// The response to a multi-query body: its results, fused as the body asks (rerank_by or
+// rank_fusion, with offset applied). REQUIRES: responses answer body.queries in order.
+std::string MultiQueryBodyResponseToJson(const QueryBody& body,
+                                         const std::vector<QueryResponse>& responses,
+                                         bool vector_base64 = false);
 
 // One document as a JSON object {"id": ..., "attr": ...}.
 std::string DocumentToJson(const Document& doc);

@@ -214,9 +214,21 @@ class Namespace:
         queries: Sequence[Mapping[str, Any]],
         consistency: Optional[str | Mapping[str, Any]] = None,
         vector_encoding: Optional[str] = None,
+        rerank_by: Optional[Sequence[Any]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
     ) -> list[QueryResult]:
-        """Several queries on one snapshot; results in request order."""
+        """Several queries on one snapshot; results in request order. With
+        rerank_by=["RRF"] or ["RRF", {"rank_constant": 60, "weights": [...]}] (as
+        turbopuffer), one result: the queries' rows fused by reciprocal rank, `limit`
+        of them (default 10) after skipping `offset`."""
         body: dict[str, Any] = {"queries": [self._query_body(**q) for q in queries]}
+        if rerank_by is not None:
+            body["rerank_by"] = list(rerank_by)
+        if limit is not None:
+            body["limit"] = limit
+        if offset is not None:
+            body["offset"] = offset
         if consistency is not None:
             body["consistency"] = _encode.consistency(consistency)
         if vector_encoding is not None:

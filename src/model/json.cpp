@@ -1199,6 +1199,56 @@ Result<RankFusion> JsonToFusion(El j, const std::vector<QueryRequest>& queries) 
   return f;
 }
 
+// turbopuffer's multi-query rerank_by: ["RRF"] or ["RRF", {"rank_constant": k > 0,
+// "weights": [w > 0, one per query]}].
+Result<RankFusion> JsonToRerank(El j, const std::vector<QueryRequest>& queries) {
+  const std::string path = "rerank_by";
+  if (!IsArray(j) || ArraySize(j) < 1 || ArraySize(j) > 2 || !IsString(Items(j)[0])) {
+    return Expected(path, "[\"RRF\"] or [\"RRF\", {\"rank_constant\": k, \"weights\": [...]}]", j);
+  }
+  const std::vector<El> items = Items(j);
+  if (AsString(items[0]) != "RRF") {
+    return Bad(Idx(path, 0), "unsupported reranker '" + std::string(AsString(items[0])).substr(0, 64) +
+                                 "' (supported: RRF)");
+  }
+  RankFusion f;
+  if (items.size() == 2) {
+    const std::string ppath = Idx(path, 1);
+    if (!IsObject(items[1])) return Expected(ppath, "object", items[1]);
+    for (const auto& [key, v] : Obj(items[1])) {
+      const std::string k = Sub(ppath, key);
+      if (key == "rank_constant") {
+        if (!IsNumber(v) || !(AsDouble(v) > 0) || !std::isfinite(AsDouble(v))) {
+          return Expected(k, "number > 0", v);
+        }
+        f.rank_constant = AsDouble(v);
+      } else if (key == "weights") {
+        if (!IsArray(v)) return Expected(k, "array of numbers", v);
+        size_t i = 0;
+        for (El e : AsArray(v)) {
+          if (!IsNumber(e) || !(AsDouble(e) > 0) || !std::isfinite(AsDouble(e))) {
+            return Expected(Idx(k, i), "number > 0", e);
+          }
+          f.weights.push_back(AsDouble(e));
+          ++i;
+        }
+        if (f.weights.size() != queries.size()) {
+          return Bad(k, "expected one weight per query (" + std::to_string(queries.size()) +
+                            "), got " + std::to_string(f.weights.size()));
+        }
+      } else {
+        return Bad(k, "unknown field (rank_constant, weights)");
+      }
+    }
+  }
+  for (size_t i = 0; i < queries.size(); ++i) {
+    if (!queries[i].aggregate_by.empty()) {
+      return Bad(Idx("queries", i), "rerank_by needs ranking queries, not aggregations");
+    }
+  }
+  return f;
+}
+
 Result<QueryRequest> JsonToQuery(El j) {
   if (!IsObject(j)) return Expected("request", "object", j);
   return MembersToQuery(Obj(j));
@@ -1233,14 +1283,21 @@ Result<QueryBody> ParseQueryBody(std::string_view json) {
   // Top-level options apply to every sub-query.
   std::vector<Obj::Member> shared;
   const El* fusion = nullptr;
+  const El* rerank = nullptr;
+  const El* limit = nullptr;
+  const El* offset = nullptr;
   for (const auto& m : top) {
     if (m.key == "queries") continue;
     if (m.key == "rank_fusion") {
       fusion = &m.value;
+    } else if (m.key == "rerank_by") {
+      rerank = &m.value;
+    } else if (m.key == "limit") {
+      limit = &m.value;
+    } else if (m.key == "offset") {
+      offset = &m.value;
     } else if (m.key == "consistency" || m.key == "vector_encoding") {
       shared.push_back(m);
-    } else if (m.key == "rerank_by" || m.key == "limit" || m.key == "offset") {
-      return Bad(m.key, "not supported yet");
     } else {
       return Bad(m.key, "unknown field");
     }
@@ -1267,8 +1324,28 @@ Result<QueryBody> ParseQueryBody(std::string_view json) {
     if (!q.ok()) return q.status().WithContext(path);
     body.queries.push_back(std::move(q).value());
   }
+  if (fusion != nullptr && rerank != nullptr) {
+    return Bad("rank_fusion", "cannot be combined with rerank_by");
+  }
   if (fusion != nullptr) {
     GANNET_ASSIGN_OR_RETURN(body.fusion, JsonToFusion(*fusion, body.queries));
+  }
+  if (rerank == nullptr && (limit != nullptr || offset != nullptr)) {
+    return Bad(limit != nullptr ? "limit" : "offset", "requires rerank_by");
+  }
+  if (rerank != nullptr) {
+    GANNET_ASSIGN_OR_RETURN(body.fusion, JsonToRerank(*rerank, body.queries));
+    body.rerank = true;
+    if (limit != nullptr) {
+      GANNET_ASSIGN_OR_RETURN(body.fusion->top_k, JsonToLimit(*limit, "limit"));
+    }
+    if (offset != nullptr) {
+      if (limit == nullptr) return Bad("offset", "requires limit");
+      if (!IsInteger(*offset) || AsDouble(*offset) < 0 || AsDouble(*offset) > 10000) {
+        return Expected("offset", "integer between 0 and 10000", *offset);
+      }
+      body.offset = static_cast<uint32_t>(AsDouble(*offset));
+    }
   }
   return body;
 }
@@ -1449,16 +1526,25 @@ std::string QueryResponseToJson(const QueryResponse& r, bool vector_base64) {
 }
 
 std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses,
-                                     bool vector_base64, const std::vector<ResultRow>* fused) {
+                                     bool vector_base64, const std::vector<ResultRow>* fused,
+                                     bool fused_only) {
   Writer w;
   w.BeginObject();
   w.Key("results");
   w.BeginArray();
   QueryStats total;
-  for (const QueryResponse& r : responses) {
+  if (fused_only && fused != nullptr) {
     w.BeginObject();
-    WriteQueryResult(w, r, vector_base64);
+    w.Key("rows");
+    WriteRows(w, *fused, vector_base64);
     w.EndObject();
+  }
+  for (const QueryResponse& r : responses) {
+    if (!fused_only) {
+      w.BeginObject();
+      WriteQueryResult(w, r, vector_base64);
+      w.EndObject();
+    }
     const QueryStats& s = r.stats;
     total.rows_scanned += s.rows_scanned;
     total.exhaustive_search_count += s.exhaustive_search_count;
@@ -1473,13 +1559,24 @@ std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses
     total.total_ms = std::max(total.total_ms, s.total_ms);
   }
   w.EndArray();
-  if (fused != nullptr) {
+  if (fused != nullptr && !fused_only) {
     w.Key("fused");
     WriteRows(w, *fused, vector_base64);
   }
   WriteQueryCosts(w, total);
   w.EndObject();
   return w.Take();
+}
+
+std::string MultiQueryBodyResponseToJson(const QueryBody& body,
+                                         const std::vector<QueryResponse>& responses,
+                                         bool vector_base64) {
+  if (!body.fusion) return MultiQueryResponseToJson(responses, vector_base64);
+  RankFusion fusion = *body.fusion;
+  fusion.top_k += body.offset;
+  std::vector<ResultRow> fused = FuseRankings(body.queries, responses, fusion);
+  fused.erase(fused.begin(), fused.begin() + std::min<size_t>(body.offset, fused.size()));
+  return MultiQueryResponseToJson(responses, vector_base64, &fused, body.rerank);
 }
 
 std::string DocumentToJson(const Document& doc) {

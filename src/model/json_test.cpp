@@ -483,6 +483,32 @@ TEST(QueryBodyTest, MultiQueryErrorsNameTheField) {
   EXPECT_FALSE(ParseQueryBody(many).ok());
 }
 
+TEST(QueryBodyTest, RerankByRrfAndFusionAreChecked) {
+  const std::string qs = R"("queries": [{"rank_by": ["id", "asc"]}, {"rank_by": ["id", "desc"]}])";
+  auto ok = ParseQueryBody("{" + qs +
+                           R"(, "rerank_by": ["RRF", {"rank_constant": 5, "weights": [1, 2]}],
+                              "limit": 4, "offset": 1})");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->rerank);
+  EXPECT_EQ(ok->fusion->rank_constant, 5);
+  EXPECT_EQ(ok->fusion->top_k, 4u);
+  EXPECT_EQ(ok->offset, 1u);
+  auto msg = [&](const std::string& rest) {
+    auto r = ParseQueryBody("{" + qs + rest + "}");
+    return r.ok() ? std::string("ok") : r.status().message();
+  };
+  EXPECT_EQ(msg(R"(, "rerank_by": ["MMR"])"),
+            "rerank_by[0]: unsupported reranker 'MMR' (supported: RRF)");
+  EXPECT_EQ(msg(R"(, "limit": 3)"), "limit: requires rerank_by");
+  EXPECT_EQ(msg(R"(, "rerank_by": ["RRF"], "offset": 3)"), "offset: requires limit");
+  EXPECT_EQ(msg(R"(, "rerank_by": ["RRF", {"weights": [1]}])"),
+            "rerank_by[1].weights: expected one weight per query (2), got 1");
+  EXPECT_EQ(msg(R"(, "rerank_by": ["RRF"], "rank_fusion": {})"),
+            "rank_fusion: cannot be combined with rerank_by");
+  EXPECT_EQ(msg(R"(, "rank_fusion": {"method": "max"})"),
+            "rank_fusion.method: expected \"rrf\" or \"linear\", got string");
+}
+
 TEST(QueryBodyTest, MultiQueryResponseShape) {
   QueryResponse a;
   a.rows.push_back(ResultRow{Id(uint64_t{1}), 0.5, {}});

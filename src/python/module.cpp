@@ -118,12 +118,7 @@ class PyDatabase {
       }
       Result<std::vector<gannet::QueryResponse>> qs = (*handle)->MultiQuery(parsed->queries);
       if (!qs.ok()) return {qs.status(), {}};
-      if (parsed->fusion) {
-        const std::vector<gannet::ResultRow> fused =
-            gannet::FuseRankings(parsed->queries, *qs, *parsed->fusion);
-        return {Status::OK(), gannet::MultiQueryResponseToJson(*qs, b64, &fused)};
-      }
-      return {Status::OK(), gannet::MultiQueryResponseToJson(*qs, b64)};
+      return {Status::OK(), gannet::MultiQueryBodyResponseToJson(*parsed, *qs, b64)};
     });
   }
 

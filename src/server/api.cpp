@@ -425,11 +425,7 @@ ApiResponse Api::Query(const Plan& p, const ApiRequest& r) {
     const QueryStats& s = q.stats;
     metrics_.RecordQueryStats(s.rows_scanned, s.objects_fetched, s.cache_hits, s.bytes_read);
   }
-  if (body->fusion) {
-    const std::vector<ResultRow> fused = FuseRankings(body->queries, *qs, *body->fusion);
-    return Ok(MultiQueryResponseToJson(*qs, b64, &fused));
-  }
-  return Ok(MultiQueryResponseToJson(*qs, b64));
+  return Ok(MultiQueryBodyResponseToJson(*body, *qs, b64));
 }
 
 ApiResponse Api::ListNamespaces(const Plan& p) {

@@ -214,9 +214,25 @@ def test_hybrid_multi_query_on_one_snapshot(tpuf, ns_name):
     ])
     vec, bm25 = (ids(r.rows) for r in multi.results)
     assert vec[0] == 2 and set(bm25) == {1, 2}
-    # Reciprocal-rank fusion, client side as turbopuffer recommends.
+    # Reciprocal-rank fusion, client side ...
     fused = {}
     for ranking in (vec, bm25):
         for rank, i in enumerate(ranking):
             fused[i] = fused.get(i, 0.0) + 1.0 / (60 + rank + 1)
     assert max(fused, key=fused.get) == 2
+    # ... and server side with turbopuffer's rerank_by: one result of fused rows.
+    queries = [
+        {"rank_by": ("vector", "ANN", [0.0, 1.0]), "top_k": 3},
+        {"rank_by": ("content", "BM25", "search engine"), "top_k": 3},
+    ]
+    rr = ns.multi_query(queries=queries, rerank_by=("RRF",), limit=2)
+    assert len(rr.results) == 1
+    rows = rr.results[0].rows
+    assert ids(rows) == sorted(fused, key=lambda i: (-fused[i], i))[:2]
+    assert rows[0]["$dist"] == pytest.approx(fused[rows[0].id])
+    rr = ns.multi_query(queries=queries, rerank_by=("RRF", {"rank_constant": 1, "weights": [1, 3]}),
+                        limit=1, offset=1)
+    assert len(rr.results[0].rows) == 1
+    with pytest.raises(turbopuffer.BadRequestError) as e:
+        ns.multi_query(queries=queries, rerank_by=("RRF", {"weights": [1]}))
+    assert "one weight per query" in str(e.value)
