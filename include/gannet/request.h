@@ -96,16 +96,28 @@ struct WriteResponse {
   uint64_t wal_sequence = 0;  // the WAL entry that made this write durable
 };
 
-// A full-text ranking expression: ["attr", "BM25", "query text"] scores rows by BM25 of
-// the query's tokens in attr; ["Sum", [e, ...]] and ["Max", [e, ...]] combine expressions;
-// ["Product", [weight, e]] scales one (weight >= 0).
+// A full-text ranking expression (turbopuffer's RankByText):
+//   ["attr", "BM25", "query text" | ["token", ...], {"last_as_prefix": bool}?]
+//       BM25 of the query's tokens in attr (an array is analyzed element by element;
+//       last_as_prefix expands the last token to the terms it starts, up to 64);
+//   ["Sum", [e, ...]], ["Max", [e, ...]]; ["Product", weight, e] (or [weight, e] / e,
+//       weight; weight >= 0);
+//   a filter, e.g. ["genre", "Eq", "news"]: 1 for rows matching it, else 0;
+//   ["Attribute", "attr"]: the row's numeric value of attr (int, uint, float; datetimes
+//       as ms since the epoch; 0 when missing; must be >= 0 to rank).
+// Expressions with filters or attributes are evaluated for every live row; pure BM25
+// expressions only for rows holding a query token (with top-k pruning).
 struct TextRank {
-  enum class Op : uint8_t { kBM25, kSum, kMax, kProduct };
+  enum class Op : uint8_t { kBM25, kSum, kMax, kProduct, kFilter, kAttribute };
   Op op = Op::kBM25;
-  std::string attr;   // kBM25
-  std::string query;  // kBM25
-  double weight = 1;  // kProduct
+  std::string attr;                   // kBM25, kAttribute
+  std::string query;                  // kBM25 (text form)
+  std::vector<std::string> query_tokens;  // kBM25 (array form)
+  bool query_is_array = false;
+  bool last_as_prefix = false;        // kBM25
+  double weight = 1;                  // kProduct
   std::vector<TextRank> children;
+  std::vector<Filter> filter;         // kFilter: exactly one
 };
 
 struct RankBy {

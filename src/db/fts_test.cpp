@@ -479,3 +479,61 @@ TEST(FtsReplayTest, ImmutableKeysAreRecognisedByLayoutNotBySubstring) {
 
 }  // namespace
 }  // namespace gannet
+
+namespace gannet {
+namespace {
+
+// turbopuffer's RankByText beyond BM25: filters and attributes as clauses, BM25 clauses
+// with a token array or last_as_prefix, Product as [weight, expr] or weight, expr.
+TEST_F(FtsTest, FilterAttributePrefixAndArrayClauses) {
+  Write(R"({"schema": {"text": {"type": "string", "full_text_search": true}},
+            "upsert_rows": [
+    {"id": 1, "text": "walrus facts", "genre": "news", "pop": 3},
+    {"id": 2, "text": "walruses swim", "genre": "blog", "pop": 10},
+    {"id": 3, "text": "pasta recipes", "genre": "news", "pop": 1},
+    {"id": 4, "text": "cold seas", "genre": "blog"}]})");
+  for (int pass = 0; pass < 2; ++pass) {  // the tail, then a segment
+    auto scores = [&](const std::string& rank_by) {
+      std::map<uint64_t, double> out;
+      auto r = Query(R"({"rank_by": )" + rank_by + R"(, "top_k": 100})");
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (r.ok()) {
+        for (const auto& row : r->rows) out[row.id.as_uint()] = *row.dist;
+      }
+      return out;
+    };
+    const auto bm25 = scores(R"(["text", "BM25", "walrus"])");
+    ASSERT_EQ(bm25.size(), 1u);  // "walrus" only (no stemming)
+    // A filter clause adds 2 to matching rows, whether or not they match the text.
+    auto boosted = scores(R"(["Sum", [["text", "BM25", "walrus"], ["Product", 2, ["genre", "Eq", "news"]]]])");
+    EXPECT_EQ(boosted.size(), 2u);
+    EXPECT_NEAR(boosted[1], bm25.at(1) + 2, 1e-9);
+    EXPECT_NEAR(boosted[3], 2, 1e-9);
+    // An attribute clause adds its value (0 when missing; rows scoring 0 are left out).
+    auto with_pop = scores(R"(["Sum", [["text", "BM25", "walrus"], ["Product", [0.5, ["Attribute", "pop"]]]]])");
+    EXPECT_EQ(with_pop.size(), 3u);
+    EXPECT_NEAR(with_pop[1], bm25.at(1) + 1.5, 1e-9);
+    EXPECT_NEAR(with_pop[2], 5, 1e-9);
+    EXPECT_NEAR(with_pop[3], 0.5, 1e-9);
+    // last_as_prefix expands "walr" to walrus and walruses; a token array is analyzed.
+    auto prefix = scores(R"(["text", "BM25", "wal", {"last_as_prefix": true}])");
+    EXPECT_EQ(prefix.size(), 2u);
+    auto array = scores(R"(["text", "BM25", ["Walrus", "SEAS"]])");
+    EXPECT_EQ(array.size(), 2u);
+    EXPECT_TRUE(array.count(1) && array.count(4));
+    ASSERT_TRUE(ns_->IndexNow().ok());
+  }
+  auto bad = Query(R"({"rank_by": ["Product", 2, ["genre", "Lt", 3]], "top_k": 5})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("rank_by"), std::string::npos) << bad.status().message();
+  bad = Query(R"({"rank_by": ["Attribute", "genre"], "top_k": 5})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "rank_by: Attribute 'genre' has type string; expected int, uint, float or datetime");
+  bad = Query(R"({"rank_by": ["Saturate", ["Attribute", "pop"], {}], "top_k": 5})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'Saturate' is not supported yet"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gannet

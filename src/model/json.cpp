@@ -955,8 +955,8 @@ Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth) {
     return Bad(path, "ranking expression nested deeper than " + std::to_string(kMaxDepth));
   }
   if (!IsArray(j) || ArraySize(j) < 2 || !IsString(Items(j)[0])) {
-    return Expected(path, "[\"attr\", \"BM25\", \"query\"], [\"Sum\", [...]], [\"Max\", [...]] or "
-                    "[\"Product\", [weight, expr]]", j);
+    return Expected(path, "[\"attr\", \"BM25\", \"query\"], [\"Sum\", [...]], [\"Max\", [...]], "
+                    "[\"Product\", weight, expr], a filter or [\"Attribute\", \"attr\"]", j);
   }
   const std::vector<El> items = Items(j);
   const std::string head(AsString(items[0]));
@@ -975,29 +975,82 @@ Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth) {
   }
   if (head == "Product") {
     r.op = TextRank::Op::kProduct;
-    if (items.size() != 2 || !IsArray(items[1]) || ArraySize(items[1]) != 2) {
-      return Bad(path, "expected [\"Product\", [weight, expr]]");
+    // ["Product", weight, expr] / ["Product", expr, weight] (turbopuffer's client) or
+    // ["Product", [weight, expr]] (its query documentation).
+    std::vector<El> pair;
+    std::string ppath = path;
+    if (items.size() == 3) {
+      pair = {items[1], items[2]};
+    } else if (items.size() == 2 && IsArray(items[1]) && ArraySize(items[1]) == 2 &&
+               (IsNumber(Items(items[1])[0]) || IsNumber(Items(items[1])[1]))) {
+      pair = Items(items[1]);
+      ppath = Idx(path, 1);
+    } else {
+      return Bad(path, "expected [\"Product\", weight, expr]");
     }
-    const std::vector<El> pair = Items(items[1]);
     const size_t w = IsNumber(pair[0]) ? 0 : 1;
-    if (!IsNumber(pair[w])) return Bad(Idx(path, 1), "expected a number weight and an expression");
+    const size_t off = ppath == path ? 1 : 0;  // index offset of pair within ppath
+    if (!IsNumber(pair[w])) return Bad(path, "expected a number weight and an expression");
     r.weight = AsDouble(pair[w]);
     if (!std::isfinite(r.weight) || r.weight < 0) {
-      return Bad(Idx(Idx(path, 1), w), "weight must be a finite number >= 0");
+      return Bad(Idx(ppath, w + off), "weight must be a finite number >= 0");
     }
     GANNET_ASSIGN_OR_RETURN(TextRank c,
-                            JsonToTextRank(pair[1 - w], Idx(Idx(path, 1), 1 - w), depth + 1));
+                            JsonToTextRank(pair[1 - w], Idx(ppath, 1 - w + off), depth + 1));
     r.children.push_back(std::move(c));
     return r;
   }
-  if (!IsString(items[1]) || AsString(items[1]) != "BM25") {
-    return Bad(Idx(path, 1), "expected \"BM25\"");
+  if (head == "Attribute") {
+    if (items.size() != 2 || !IsString(items[1])) {
+      return Bad(path, "expected [\"Attribute\", \"attr\"]");
+    }
+    r.op = TextRank::Op::kAttribute;
+    r.attr = std::string(AsString(items[1]));
+    return r;
   }
-  if (items.size() != 3 || !IsString(items[2])) {
+  if (head == "Saturate" || head == "Decay" || head == "Dist") {
+    return Bad(path, "ranking function '" + head + "' is not supported yet");
+  }
+  const bool bm25 = IsString(items[1]) && AsString(items[1]) == "BM25";
+  if (!bm25) {
+    // A filter as a ranking clause.
+    if (head == "And" || head == "Or" || head == "Not" ||
+        (IsString(items[1]) && ParseFilterOp(AsString(items[1])).ok())) {
+      r.op = TextRank::Op::kFilter;
+      GANNET_ASSIGN_OR_RETURN(Filter f, JsonToFilter(j, path, depth));
+      r.filter.push_back(std::move(f));
+      return r;
+    }
+    return Bad(Idx(path, 1), "expected \"BM25\" or a filter operator");
+  }
+  if (items.size() < 3 || items.size() > 4) {
     return Bad(path, "expected [\"" + head + "\", \"BM25\", \"query text\"]");
   }
   r.attr = head;
-  r.query = std::string(AsString(items[2]));
+  if (IsString(items[2])) {
+    r.query = std::string(AsString(items[2]));
+  } else if (IsArray(items[2])) {
+    r.query_is_array = true;
+    size_t i = 0;
+    for (El e : AsArray(items[2])) {
+      if (!IsString(e)) return Expected(Idx(Idx(path, 2), i), "string", e);
+      r.query_tokens.emplace_back(AsString(e));
+      ++i;
+    }
+  } else {
+    return Bad(path, "expected [\"" + head + "\", \"BM25\", \"query text\"]");
+  }
+  if (items.size() == 4) {
+    const std::string xpath = Idx(path, 3);
+    if (!IsObject(items[3])) return Expected(xpath, "object of options", items[3]);
+    for (const auto& [okey, ov] : Obj(items[3])) {
+      if (okey != "last_as_prefix") {
+        return Bad(Sub(xpath, std::string(okey)), "unknown option (supported: last_as_prefix)");
+      }
+      if (!IsBool(ov)) return Expected(Sub(xpath, "last_as_prefix"), "boolean", ov);
+      r.last_as_prefix = AsBool(ov);
+    }
+  }
   return r;
 }
 
@@ -1013,9 +1066,11 @@ Result<QueryRequest> MembersToQuery(const Obj& members) {
       if (IsNull(v)) continue;
       const std::vector<El> items = IsArray(v) ? Items(v) : std::vector<El>();
       const bool combinator =
-          items.size() == 2 && IsString(items[0]) &&
+          items.size() >= 2 && IsString(items[0]) &&
           (AsString(items[0]) == "Sum" || AsString(items[0]) == "Max" ||
-           AsString(items[0]) == "Product");
+           AsString(items[0]) == "Product" || AsString(items[0]) == "Attribute" ||
+           AsString(items[0]) == "Saturate" || AsString(items[0]) == "Decay" ||
+           AsString(items[0]) == "Dist");
       if (combinator || (items.size() >= 2 && IsString(items[1]) && AsString(items[1]) == "BM25")) {
         GANNET_ASSIGN_OR_RETURN(TextRank tr, JsonToTextRank(v, k, 1));
         q.rank_by.kind = RankBy::Kind::kText;

@@ -298,7 +298,7 @@ TEST(ParseQueryRequestTest, Errors) {
   ExpectError(ParseQueryRequest(R"({"rank_by": ["Sum", []]})").status(),
               "rank_by: expected [\"Sum\", [expr, ...]] with at least one expression");
   ExpectError(ParseQueryRequest(R"({"rank_by": ["Product", [2, ["t", "BM26", "x"]]]})").status(),
-              "rank_by[1][1][1]: expected \"BM25\"");
+              "rank_by[1][1][1]: expected \"BM25\" or a filter operator");
   ExpectError(ParseQueryRequest(R"({"filters": ["t", "Eq", "x", {"last_as_prefix": true}]})")
                   .status(),
               "got 4 elements");

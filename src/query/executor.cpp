@@ -366,6 +366,17 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       return MatchFilter(*req.filters, acc);
     };
     src.id = [&seg](uint32_t row) { return seg.id(row); };
+    src.rows = rows;
+    src.value = [&seg](uint32_t row, const std::string& attr) -> const Value* {
+      const format::Segment::Column* col = seg.column(attr);
+      if (col == nullptr || col->values[row].is_null()) return nullptr;
+      return &col->values[row];
+    };
+    src.match = [&seg, &s](uint32_t row, const Filter& f) {
+      SegmentRowAccessor acc(seg, s.full_text);
+      acc.set_row(row);
+      return MatchFilter(f, acc);
+    };
     AddRequiredLists(src, required, s.text);
     sources.push_back(std::move(src));
     origins.push_back({&seg, nullptr});
@@ -401,6 +412,15 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       return !req.filters || MatchFilter(*req.filters, DocumentAccessor(*doc));
     };
     src.id = [&changes](uint32_t row) { return changes[row].first; };
+    src.rows = static_cast<uint32_t>(changes.size());
+    src.value = [&changes](uint32_t row, const std::string& attr) -> const Value* {
+      const auto& doc = changes[row].second;
+      return doc == nullptr ? nullptr : doc->Find(attr);
+    };
+    src.match = [&changes](uint32_t row, const Filter& f) {
+      const auto& doc = changes[row].second;
+      return doc != nullptr && MatchFilter(f, DocumentAccessor(*doc));
+    };
     AddRequiredLists(src, required, e.text);
     sources.push_back(std::move(src));
     origins.push_back({nullptr, &changes});
@@ -460,6 +480,7 @@ Status BindQuery(QueryRequest& request, const Schema& schema) {
   }
   if (rb.kind == RankBy::Kind::kText) {
     if (rb.text.size() != 1) return Status::InvalidArgument("rank_by: expected one expression");
+    GANNET_RETURN_IF_ERROR(BindTextRankFilters(rb.text[0], schema));
     GANNET_RETURN_IF_ERROR(TextPlan::Make(rb.text[0], schema).status());
   }
   if (request.ann_recall && !(*request.ann_recall > 0 && *request.ann_recall <= 1)) {

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <map>
 #include <queue>
+#include <set>
+
+#include "query/filter.h"
 
 namespace gannet::query {
 
@@ -33,12 +36,41 @@ size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema&
     leaf.attr = ai;
     leaf.path_weight = path_weight;
     std::vector<std::string> tokens;
-    (*an)->Analyze(expr.query, &tokens);
+    if (expr.query_is_array) {
+      std::vector<Value> elems;
+      for (const std::string& t : expr.query_tokens) elems.push_back(Value::String(t));
+      (*an)->AnalyzeValue(Value::Array(std::move(elems)), &tokens);
+    } else {
+      (*an)->Analyze(expr.query, &tokens);
+    }
+    if (expr.last_as_prefix && !tokens.empty()) {
+      leaf.prefix = std::move(tokens.back());
+      tokens.pop_back();
+    }
     std::map<std::string, uint32_t> counts;
     for (std::string& t : tokens) ++counts[std::move(t)];
     leaf.terms.assign(counts.begin(), counts.end());
     nodes_[at].leaf = leaves_.size();
     leaves_.push_back(std::move(leaf));
+    return at;
+  }
+  if (expr.op == TextRank::Op::kFilter) {
+    exhaustive_ = true;
+    nodes_[at].filter = &expr.filter.at(0);
+    return at;
+  }
+  if (expr.op == TextRank::Op::kAttribute) {
+    exhaustive_ = true;
+    const AttributeSchema* a = schema.Find(expr.attr);
+    if (a != nullptr && (a->type.kind != AttrType::Kind::kScalar ||
+                         a->type.scalar == ScalarType::kString ||
+                         a->type.scalar == ScalarType::kUuid ||
+                         a->type.scalar == ScalarType::kBool)) {
+      *st = Status::InvalidArgument("rank_by: Attribute '" + expr.attr + "' has type " +
+                                    a->type.ToString() + "; expected int, uint, float or datetime");
+      return at;
+    }
+    nodes_[at].attr = expr.attr;
     return at;
   }
   const double w = expr.op == TextRank::Op::kProduct ? path_weight * expr.weight : path_weight;
@@ -48,6 +80,14 @@ size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema&
     nodes_[at].children.push_back(ci);
   }
   return at;
+}
+
+Status BindTextRankFilters(TextRank& expr, const Schema& schema) {
+  for (Filter& f : expr.filter) {
+    GANNET_RETURN_IF_ERROR(BindFilter(f, schema).WithContext("rank_by"));
+  }
+  for (TextRank& c : expr.children) GANNET_RETURN_IF_ERROR(BindTextRankFilters(c, schema));
+  return Status::OK();
 }
 
 Result<TextPlan> TextPlan::Make(const TextRank& expr, const Schema& schema) {
@@ -150,12 +190,19 @@ class TextSearcher {
  public:
   TextSearcher(const TextPlan& plan, std::vector<TextSource>& sources, uint32_t k,
                TextSearchStats* stats)
-      : plan_(plan), sources_(sources), heap_(k), stats_(stats) {}
+      : plan_(plan), sources_(sources), heap_(k), stats_(stats), leaves_(plan.leaves_) {}
 
   std::vector<TextHit> Run() {
+    ExpandPrefixes();
     ComputeStatistics();
-    leaf_scores_.assign(plan_.leaves_.size(), 0.0);
-    for (size_t s = 0; s < sources_.size(); ++s) SearchSource(s);
+    leaf_scores_.assign(leaves_.size(), 0.0);
+    for (size_t s = 0; s < sources_.size(); ++s) {
+      if (plan_.exhaustive_) {
+        SearchEveryRow(s);
+      } else {
+        SearchSource(s);
+      }
+    }
     return heap_.TakeSorted();
   }
 
@@ -165,6 +212,31 @@ class TextSearcher {
     uint64_t docs = 0;
     double norm_factor[256];
   };
+
+  // last_as_prefix: the terms starting with the leaf's prefix in any source (at most
+  // kMaxPrefixTerms, the first in byte order) join its terms.
+  void ExpandPrefixes() {
+    constexpr size_t kMaxPrefixTerms = 64;
+    for (TextPlan::Leaf& leaf : leaves_) {
+      if (leaf.prefix.empty()) continue;
+      std::set<std::string> found;
+      for (const TextSource& src : sources_) {
+        const index::TextFieldIndex* f = src.fields[leaf.attr].get();
+        if (f == nullptr) continue;
+        f->ForEachWithPrefix(leaf.prefix, kMaxPrefixTerms,
+                             [&](std::string_view t, const index::TermInfo&) {
+                               found.emplace(t);
+                             });
+      }
+      std::map<std::string, uint32_t> terms(leaf.terms.begin(), leaf.terms.end());
+      size_t added = 0;
+      for (const std::string& t : found) {
+        if (added++ == kMaxPrefixTerms) break;
+        ++terms[t];
+      }
+      leaf.terms.assign(terms.begin(), terms.end());
+    }
+  }
 
   void ComputeStatistics() {
     const auto& attrs = plan_.attrs_;
@@ -186,9 +258,9 @@ class TextSearcher {
       }
     }
     // Namespace-wide document frequency of every leaf term.
-    idf_.resize(plan_.leaves_.size());
-    for (size_t l = 0; l < plan_.leaves_.size(); ++l) {
-      const TextPlan::Leaf& leaf = plan_.leaves_[l];
+    idf_.resize(leaves_.size());
+    for (size_t l = 0; l < leaves_.size(); ++l) {
+      const TextPlan::Leaf& leaf = leaves_[l];
       for (const auto& [term, reps] : leaf.terms) {
         uint64_t df = 0;
         for (const TextSource& src : sources_) {
@@ -203,26 +275,63 @@ class TextSearcher {
     }
   }
 
-  // Exact score of the expression for the row the cursors in `at` sit on.
-  double Evaluate(size_t node) const {
+  // Exact score of the expression for `row` of `src`, the leaves' BM25 scores being in
+  // leaf_scores_.
+  double Evaluate(size_t node, const TextSource* src = nullptr, uint32_t row = 0) const {
     const TextPlan::Node& n = plan_.nodes_[node];
     switch (n.op) {
       case TextRank::Op::kBM25:
         return leaf_scores_[n.leaf];
       case TextRank::Op::kSum: {
         double s = 0;
-        for (size_t c : n.children) s += Evaluate(c);
+        for (size_t c : n.children) s += Evaluate(c, src, row);
         return s;
       }
       case TextRank::Op::kMax: {
         double m = 0;
-        for (size_t c : n.children) m = std::max(m, Evaluate(c));
+        for (size_t c : n.children) m = std::max(m, Evaluate(c, src, row));
         return m;
       }
       case TextRank::Op::kProduct:
-        return n.weight * Evaluate(n.children[0]);
+        return n.weight * Evaluate(n.children[0], src, row);
+      case TextRank::Op::kFilter:
+        return src != nullptr && src->match && src->match(row, *n.filter) ? 1.0 : 0.0;
+      case TextRank::Op::kAttribute: {
+        const Value* v = src != nullptr && src->value ? src->value(row, n.attr) : nullptr;
+        if (v == nullptr) return 0;
+        switch (v->kind()) {
+          case Value::Kind::kInt: return static_cast<double>(v->as_int());
+          case Value::Kind::kUint: return static_cast<double>(v->as_uint());
+          case Value::Kind::kFloat: return v->as_float();
+          case Value::Kind::kDatetime: return static_cast<double>(v->as_datetime().ms);
+          default: return 0;
+        }
+      }
     }
     return 0;
+  }
+
+  // Filter or attribute clauses: every eligible row is scored (cursors advanced along).
+  void SearchEveryRow(size_t si) {
+    TextSource& src = sources_[si];
+    if (src.none_eligible) return;
+    std::vector<Cursor> cursors = MakeCursors(src);
+    for (uint32_t row = 0; row < src.rows; ++row) {
+      if (src.eligible && !src.eligible(row)) continue;
+      if (stats_) ++stats_->candidates;
+      std::fill(leaf_scores_.begin(), leaf_scores_.end(), 0.0);
+      for (Cursor& c : cursors) {
+        c.postings.Advance(row);
+        if (c.postings.doc() == row) {
+          leaf_scores_[c.leaf] += c.Score(c.postings.tf(), c.field->norm(row));
+        }
+      }
+      const double score = Evaluate(0, &src, row);
+      if (stats_) ++stats_->scored;
+      if (score > 0 && std::isfinite(score) && heap_.MayEnter(score)) {
+        heap_.Push(TextHit{score, si, row, src.id(row)});
+      }
+    }
   }
 
   // The first row >= d present in every required list (kEnd when none).
@@ -242,12 +351,11 @@ class TextSearcher {
     return target;
   }
 
-  void SearchSource(size_t si) {
-    TextSource& src = sources_[si];
-    if (src.none_eligible) return;
+  // One cursor per (leaf, term) present in the source.
+  std::vector<Cursor> MakeCursors(const TextSource& src) const {
     std::vector<Cursor> cursors;
-    for (size_t l = 0; l < plan_.leaves_.size(); ++l) {
-      const TextPlan::Leaf& leaf = plan_.leaves_[l];
+    for (size_t l = 0; l < leaves_.size(); ++l) {
+      const TextPlan::Leaf& leaf = leaves_[l];
       const index::TextFieldIndex* f = src.fields[leaf.attr].get();
       if (f == nullptr) continue;
       const text::FtsOptions& o = plan_.attrs_[leaf.attr].analyzer->options();
@@ -264,6 +372,13 @@ class TextSearcher {
         cursors.push_back(std::move(c));
       }
     }
+    return cursors;
+  }
+
+  void SearchSource(size_t si) {
+    TextSource& src = sources_[si];
+    if (src.none_eligible) return;
+    std::vector<Cursor> cursors = MakeCursors(src);
     if (cursors.empty()) return;
     std::sort(cursors.begin(), cursors.end(),
               [](const Cursor& a, const Cursor& b) { return a.ub < b.ub; });
@@ -393,6 +508,7 @@ class TextSearcher {
   HitHeap heap_;
   TextSearchStats* stats_;
   std::vector<AttrStats> attr_stats_;
+  std::vector<TextPlan::Leaf> leaves_;     // the plan's, prefixes expanded
   std::vector<std::vector<double>> idf_;  // per leaf, per term
   std::vector<double> leaf_scores_;
 };

@@ -48,26 +48,36 @@ class TextPlan {
 
   // The distinct attributes the expression reads, in a fixed order.
   const std::vector<Attr>& attrs() const { return attrs_; }
+  // Whether filter or attribute clauses take part: then every live row is a candidate
+  // (their bounds are unknown) and pruning is off.
+  bool exhaustive() const { return exhaustive_; }
 
  private:
   friend class TextSearcher;
   struct Leaf {
     size_t attr = 0;
     std::vector<std::pair<std::string, uint32_t>> terms;  // token, repetitions
+    std::string prefix;      // last_as_prefix: the last token, expanded per search
     double path_weight = 1;  // product of the Product weights above it
   };
   struct Node {
     TextRank::Op op = TextRank::Op::kBM25;
     double weight = 1;
-    size_t leaf = 0;               // kBM25
-    std::vector<size_t> children;  // node indexes
+    size_t leaf = 0;                 // kBM25
+    const Filter* filter = nullptr;  // kFilter (bound, owned by the expression)
+    std::string attr;                // kAttribute
+    std::vector<size_t> children;    // node indexes
   };
   size_t AddNode(const TextRank& expr, double path_weight, const Schema& schema, Status* st);
 
   std::vector<Attr> attrs_;
   std::vector<Leaf> leaves_;
   std::vector<Node> nodes_;  // nodes_[0] is the root
+  bool exhaustive_ = false;
 };
+
+// Binds the filters inside a ranking expression (kFilter clauses) against `schema`.
+Status BindTextRankFilters(TextRank& expr, const Schema& schema);
 
 // One place rows come from (a segment, or documents of the WAL tail).
 struct TextSource {
@@ -77,6 +87,11 @@ struct TextSource {
   // Whether a row may be returned (live, not replaced, matching the query's filters).
   std::function<bool(uint32_t row)> eligible;
   std::function<Id(uint32_t row)> id;
+  // For filter and attribute clauses: the source's row count, a row's value of an
+  // attribute (or null), and whether a row matches a filter.
+  uint32_t rows = 0;
+  std::function<const Value*(uint32_t row, const std::string& attr)> value;
+  std::function<bool(uint32_t row, const Filter& filter)> match;
   // Posting lists every eligible row is in (the tokens of a ContainsAllTokens or phrase
   // filter the query requires): candidates leap to rows present in all of them.
   std::vector<index::PostingCursor> required;
