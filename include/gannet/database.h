@@ -137,7 +137,8 @@ class Database {
   // variables, see S3Options::FromUrlAndEnv). A bucket gets a local-disk cache of its
   // immutable objects (segments, indexes, deletion vectors) that survives restarts:
   // GANNET_CACHE_DIR (default $XDG_CACHE_HOME/gannet or ~/.cache/gannet; "off" disables
-  // it), budget GANNET_CACHE_BYTES (default 10 GiB).
+  // it), budget GANNET_CACHE_BYTES (default 10 GiB). GANNET_S3_HEDGE_MS > 0 hedges bucket
+  // GETs unanswered after that many milliseconds (HedgingStore).
   static Result<std::unique_ptr<Database>> OpenPath(const std::string& dir);
 
   // A handle to the namespace; it need not exist yet (the first write creates it).

@@ -181,6 +181,25 @@ std::shared_ptr<CachingStore> NewCachingStore(ObjectStorePtr base, CacheOptions 
 // With a disk tier: IOError when its directory cannot be created.
 Result<std::shared_ptr<CachingStore>> OpenCachingStore(ObjectStorePtr base, CacheOptions options);
 
+// Hedged GETs: a GET still unanswered after `after` is sent again (up to max_hedges
+// more times, `after` apart) and the first success is returned; a failure is returned
+// only when every attempt failed. Other operations pass through unchanged (writes are
+// never duplicated). Each GET runs on a thread of its own, so use it in front of remote
+// stores, where a request costs milliseconds. Thread-safe.
+struct HedgeOptions {
+  std::chrono::milliseconds after{50};
+  int max_hedges = 1;
+};
+struct HedgeStats {
+  uint64_t hedges = 0;      // extra GETs sent
+  uint64_t hedges_won = 0;  // GETs answered by an extra attempt
+};
+class HedgingStore : public ObjectStore {
+ public:
+  virtual HedgeStats stats() const = 0;
+};
+std::shared_ptr<HedgingStore> NewHedgingStore(ObjectStorePtr base, HedgeOptions options = {});
+
 // Adds a fixed delay (plus optional uniform jitter) before every request.
 ObjectStorePtr NewLatencyStore(ObjectStorePtr base, std::chrono::microseconds latency,
                                std::chrono::microseconds jitter = {});

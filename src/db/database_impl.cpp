@@ -172,6 +172,17 @@ Result<std::unique_ptr<Database>> Database::OpenPath(const std::string& dir) {
   if (IsS3Url(dir)) {
     GANNET_ASSIGN_OR_RETURN(S3Options s3, S3Options::FromUrlAndEnv(dir));
     GANNET_ASSIGN_OR_RETURN(store, OpenS3Store(s3));
+    // Hedged GETs (GANNET_S3_HEDGE_MS: resend a GET unanswered after this many ms; off
+    // by default), below the disk cache so that only real bucket reads are hedged.
+    if (const char* hedge = std::getenv("GANNET_S3_HEDGE_MS"); hedge != nullptr && *hedge) {
+      char* end = nullptr;
+      const long ms = std::strtol(hedge, &end, 10);
+      if (end == nullptr || *end != '\0' || ms <= 0 || ms > 60000) {
+        return Status::InvalidArgument("GANNET_S3_HEDGE_MS: expected milliseconds in 1..60000, got '" +
+                                       std::string(hedge) + "'");
+      }
+      store = NewHedgingStore(std::move(store), HedgeOptions{std::chrono::milliseconds(ms), 1});
+    }
     GANNET_ASSIGN_OR_RETURN(store, WithDiskCache(std::move(store), dir));
   } else {
     GANNET_ASSIGN_OR_RETURN(store, OpenLocalStore(dir));

@@ -491,6 +491,12 @@ INSTANTIATE_TEST_SUITE_P(
               GANNET_ASSIGN_OR_RETURN(ObjectStorePtr local, MakeLocal(dir));
               return ObjectStorePtr(NewCachingStore(std::move(local), CacheOptions{16 << 10, {}}));
             }},
+        Backend{"HedgingOverMemory",
+                [](const std::string&) -> Result<ObjectStorePtr> {
+                  // Every GET is hedged at once: duplicates must never change answers.
+                  return ObjectStorePtr(
+                      NewHedgingStore(NewMemoryStore(), HedgeOptions{std::chrono::milliseconds(0), 2}));
+                }},
         Backend{"DiskCacheOverMemory",
                 [](const std::string& dir) -> Result<ObjectStorePtr> {
                   // Memory tier off: every hit comes from the disk tier.
@@ -501,6 +507,13 @@ INSTANTIATE_TEST_SUITE_P(
                 }},
         Backend{"S3",
                 [](const std::string&) -> Result<ObjectStorePtr> { return NewS3TestBucketStore(); },
+                S3TestUnavailableReason},
+        Backend{"HedgingOverS3",
+                [](const std::string&) -> Result<ObjectStorePtr> {
+                  GANNET_ASSIGN_OR_RETURN(ObjectStorePtr s3, NewS3TestBucketStore());
+                  return ObjectStorePtr(
+                      NewHedgingStore(std::move(s3), HedgeOptions{std::chrono::milliseconds(1), 1}));
+                },
                 S3TestUnavailableReason}),
     PrintBackend);
 

@@ -2,6 +2,9 @@
 // (That they are otherwise transparent is covered by the conformance suite.)
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include <algorithm>
 #include <chrono>
 #include <string>
@@ -164,6 +167,77 @@ TEST(LatencyStore, DelaysEveryRequest) {
   start = Clock::now();
   ASSERT_TRUE(jittery->List("").ok());
   EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(5));
+}
+
+}  // namespace
+}  // namespace gannet
+
+namespace gannet {
+namespace {
+
+// A store whose first GET blocks until released: the straggler a hedge should overtake.
+class StragglerStore final : public ObjectStore {
+ public:
+  explicit StragglerStore(ObjectStorePtr base) : base_(std::move(base)) {}
+  Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override {
+    bool first;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      first = gets_++ == 0;
+    }
+    if (first) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return released_; });
+    }
+    return base_->Get(key, range);
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  int gets() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return gets_;
+  }
+  Result<ObjectMeta> Head(std::string_view k) override { return base_->Head(k); }
+  Result<ListResult> List(std::string_view p, std::string_view s, size_t l) override {
+    return base_->List(p, s, l);
+  }
+  Status Delete(std::string_view k) override { return base_->Delete(k); }
+  Result<ObjectMeta> PutIfAbsent(std::string_view k, std::string_view d) override {
+    return base_->PutIfAbsent(k, d);
+  }
+  Result<ObjectMeta> PutIfMatch(std::string_view k, std::string_view d,
+                                std::string_view e) override {
+    return base_->PutIfMatch(k, d, e);
+  }
+  std::string Describe() const override { return "straggler"; }
+
+ private:
+  ObjectStorePtr base_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int gets_ = 0;
+  bool released_ = false;
+};
+
+TEST(HedgingStore, HedgeOvertakesAStragglingGet) {
+  auto straggler = std::make_shared<StragglerStore>(NewMemoryStore());
+  ASSERT_TRUE(straggler->PutIfAbsent("seg/a", "bytes").ok());
+  auto hedging = NewHedgingStore(straggler, HedgeOptions{std::chrono::milliseconds(5), 1});
+  // The first attempt blocks until released; the answer can only come from the hedge.
+  auto got = hedging->Get("seg/a");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->data, "bytes");
+  EXPECT_EQ(straggler->gets(), 2);
+  EXPECT_EQ(hedging->stats().hedges, 1u);
+  EXPECT_EQ(hedging->stats().hedges_won, 1u);
+  straggler->Release();  // the loser finishes in the background
+  // Errors: a missing key is NotFound whichever attempt answers; writes pass through once.
+  EXPECT_TRUE(hedging->Get("seg/none").status().IsNotFound());
+  ASSERT_TRUE(hedging->PutIfAbsent("seg/b", "x").ok());
+  EXPECT_TRUE(hedging->PutIfAbsent("seg/b", "y").status().IsAlreadyExists());
 }
 
 }  // namespace

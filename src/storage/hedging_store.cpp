@@ -1,0 +1,114 @@
+// HedgingStore: a GET still unanswered after `after` gets a second, identical GET; the
+// first success wins (GETs are idempotent, so the loser's answer is simply dropped).
+// Each GET runs on its own thread so that the caller can stop waiting for it; a loser
+// finishes in the background holding its own references.
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "gannet/object_store.h"
+
+namespace gannet {
+
+namespace {
+
+class HedgingStoreImpl final : public HedgingStore {
+ public:
+  HedgingStoreImpl(ObjectStorePtr base, HedgeOptions options)
+      : base_(std::move(base)), options_(options) {}
+
+  Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override {
+    auto call = std::make_shared<Call>();
+    Launch(call, std::string(key), range);
+    std::unique_lock<std::mutex> lock(call->mu);
+    if (!call->cv.wait_for(lock, options_.after, [&] { return call->done(); })) {
+      for (int i = 0; i < options_.max_hedges && !call->done(); ++i) {
+        lock.unlock();
+        {
+          std::lock_guard<std::mutex> s(stats_mu_);
+          ++stats_.hedges;
+        }
+        Launch(call, std::string(key), range, /*hedge=*/true);
+        lock.lock();
+        if (i + 1 < options_.max_hedges) {
+          call->cv.wait_for(lock, options_.after, [&] { return call->done(); });
+        }
+      }
+      call->cv.wait(lock, [&] { return call->done(); });
+    }
+    if (call->winner_was_hedge) {
+      std::lock_guard<std::mutex> s(stats_mu_);
+      ++stats_.hedges_won;
+    }
+    return std::move(*call->result);
+  }
+
+  Result<ObjectMeta> Head(std::string_view key) override { return base_->Head(key); }
+  Result<ListResult> List(std::string_view prefix, std::string_view start_after,
+                          size_t limit) override {
+    return base_->List(prefix, start_after, limit);
+  }
+  Status Delete(std::string_view key) override { return base_->Delete(key); }
+  Result<ObjectMeta> PutIfAbsent(std::string_view key, std::string_view data) override {
+    return base_->PutIfAbsent(key, data);
+  }
+  Result<ObjectMeta> PutIfMatch(std::string_view key, std::string_view data,
+                                std::string_view etag) override {
+    return base_->PutIfMatch(key, data, etag);
+  }
+  std::string Describe() const override { return "hedging(" + base_->Describe() + ")"; }
+
+  HedgeStats stats() const override {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    return stats_;
+  }
+
+ private:
+  // One logical GET and its attempts.
+  struct Call {
+    std::mutex mu;
+    std::condition_variable cv;
+    int running = 0;
+    std::optional<Result<GetResult>> result;  // the first success, else the last failure
+    bool succeeded = false, winner_was_hedge = false;
+    // Done once a success arrived, or every attempt launched so far failed.
+    bool done() const { return succeeded || (running == 0 && result.has_value()); }
+  };
+
+  void Launch(const std::shared_ptr<Call>& call, std::string key, std::optional<ByteRange> range,
+              bool hedge = false) {
+    {
+      std::lock_guard<std::mutex> lock(call->mu);
+      ++call->running;
+    }
+    std::thread([base = base_, call, key = std::move(key), range, hedge] {
+      Result<GetResult> r = base->Get(key, range);
+      std::lock_guard<std::mutex> lock(call->mu);
+      --call->running;
+      if (!call->succeeded) {
+        if (r.ok()) {
+          call->succeeded = true;
+          call->winner_was_hedge = hedge;
+          call->result = std::move(r);
+        } else if (!call->result.has_value() || call->running == 0) {
+          call->result = std::move(r);
+        }
+      }
+      call->cv.notify_all();
+    }).detach();
+  }
+
+  const ObjectStorePtr base_;
+  const HedgeOptions options_;
+  mutable std::mutex stats_mu_;
+  HedgeStats stats_;
+};
+
+}  // namespace
+
+std::shared_ptr<HedgingStore> NewHedgingStore(ObjectStorePtr base, HedgeOptions options) {
+  return std::make_shared<HedgingStoreImpl>(std::move(base), options);
+}
+
+}  // namespace gannet
