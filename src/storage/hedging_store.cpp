@@ -1,8 +1,11 @@
 // HedgingStore: a GET still unanswered after `after` gets a second, identical GET; the
 // first success wins (GETs are idempotent, so the loser's answer is simply dropped).
 // Each GET runs on its own thread so that the caller can stop waiting for it; a loser
-// finishes in the background holding its own references.
+// finishes in the background. The threads are joined (finished ones at each launch, all
+// in the destructor), so none outlives the store it calls.
+#include <atomic>
 #include <condition_variable>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -17,6 +20,10 @@ class HedgingStoreImpl final : public HedgingStore {
  public:
   HedgingStoreImpl(ObjectStorePtr base, HedgeOptions options)
       : base_(std::move(base)), options_(options) {}
+  ~HedgingStoreImpl() override {
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    for (Worker& w : threads_) w.thread.join();
+  }
 
   Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override {
     auto call = std::make_shared<Call>();
@@ -82,7 +89,8 @@ class HedgingStoreImpl final : public HedgingStore {
       std::lock_guard<std::mutex> lock(call->mu);
       ++call->running;
     }
-    std::thread([base = base_, call, key = std::move(key), range, hedge] {
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    std::thread t([base = base_, call, key = std::move(key), range, hedge, finished] {
       Result<GetResult> r = base->Get(key, range);
       std::lock_guard<std::mutex> lock(call->mu);
       --call->running;
@@ -96,13 +104,31 @@ class HedgingStoreImpl final : public HedgingStore {
         }
       }
       call->cv.notify_all();
-    }).detach();
+      finished->store(true);
+    });
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    for (auto it = threads_.begin(); it != threads_.end();) {
+      if (it->finished->load()) {
+        it->thread.join();
+        it = threads_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    threads_.push_back(Worker{std::move(t), std::move(finished)});
   }
+
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
 
   const ObjectStorePtr base_;
   const HedgeOptions options_;
   mutable std::mutex stats_mu_;
   HedgeStats stats_;
+  std::mutex threads_mu_;
+  std::list<Worker> threads_;  // guarded by threads_mu_
 };
 
 }  // namespace
