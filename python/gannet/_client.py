@@ -187,8 +187,9 @@ class Namespace:
     ) -> QueryResult:
         """Ranks, filters or aggregates documents (turbopuffer's query).
 
-        rank_by: ["vector", "ANN"|"kNN", vector] (a list or a 1-D NumPy array) or
-        ["attr", "asc"|"desc"]. consistency: "strong" (default) or "eventual", or
+        rank_by: ["vector", "ANN"|"kNN", vector] (a list or a 1-D NumPy array),
+        ["attr", "asc"|"desc"], or a full-text expression such as ["text", "BM25", "q"]
+        (dist is then the score, higher first). consistency: "strong" (default) or "eventual", or
         {"level": ...}. A returned "vector" attribute is a NumPy float32 array;
         vector_encoding="base64" makes that transfer cheaper.
         """
@@ -222,18 +223,9 @@ class Namespace:
         rerank_by=["RRF"] or ["RRF", {"rank_constant": 60, "weights": [...]}] (as
         turbopuffer), one result: the queries' rows fused by reciprocal rank, `limit`
         of them (default 10) after skipping `offset`."""
-        body: dict[str, Any] = {"queries": [self._query_body(**q) for q in queries]}
-        if rerank_by is not None:
-            body["rerank_by"] = list(rerank_by)
-        if limit is not None:
-            body["limit"] = limit
-        if offset is not None:
-            body["offset"] = offset
-        if consistency is not None:
-            body["consistency"] = _encode.consistency(consistency)
-        if vector_encoding is not None:
-            body["vector_encoding"] = vector_encoding
-        out = json.loads(self._t.query(self._name, _encode.dumps(body)))
+        out = self._multi(queries, consistency, vector_encoding=vector_encoding,
+                          rerank_by=None if rerank_by is None else list(rerank_by),
+                          limit=limit, offset=offset)
         return [QueryResult.from_json(r) for r in out.get("results", [])]
 
     def fused_query(
@@ -259,17 +251,25 @@ class Namespace:
             fusion["weights"] = list(weights)
         if top_k is not None:
             fusion["top_k"] = top_k
-        body: dict[str, Any] = {
-            "queries": [self._query_body(**q) for q in queries],
-            "rank_fusion": fusion,
-        }
-        if consistency is not None:
-            body["consistency"] = _encode.consistency(consistency)
-        out = json.loads(self._t.query(self._name, _encode.dumps(body)))
+        out = self._multi(queries, consistency, rank_fusion=fusion)
         return QueryResult.from_json(
             {"rows": out.get("fused", []), "performance": out.get("performance"),
              "billing": out.get("billing")}
         )
+
+    def _multi(
+        self,
+        queries: Sequence[Mapping[str, Any]],
+        consistency: Optional[str | Mapping[str, Any]],
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Sends a multi-query body: the queries plus the top-level options not None."""
+        body: dict[str, Any] = {"queries": [self._query_body(**q) for q in queries]}
+        if consistency is not None:
+            body["consistency"] = _encode.consistency(consistency)
+        body.update({k: v for k, v in options.items() if v is not None})
+        out: dict[str, Any] = json.loads(self._t.query(self._name, _encode.dumps(body)))
+        return out
 
     @staticmethod
     def _query_body(**params: Any) -> dict[str, Any]:

@@ -435,6 +435,19 @@ bool IsGlobOp(Filter::Op op) {
          op == Filter::Op::kNotIGlob;
 }
 
+// The options object of a full-text filter or BM25 clause: {"last_as_prefix": bool}.
+Status ParseTokenOptions(El options, const std::string& path, bool* last_as_prefix) {
+  if (!IsObject(options)) return Expected(path, "object of options", options);
+  for (const auto& [key, v] : Obj(options)) {
+    if (key != "last_as_prefix") {
+      return Bad(Sub(path, std::string(key)), "unknown option (supported: last_as_prefix)");
+    }
+    if (!IsBool(v)) return Expected(Sub(path, "last_as_prefix"), "boolean", v);
+    *last_as_prefix = AsBool(v);
+  }
+  return Status::OK();
+}
+
 Result<Filter> JsonToFilter(El j, const std::string& path, int depth) {
   if (depth > kMaxFilterDepth) {
     return Bad(path, "filter nesting deeper than " + std::to_string(kMaxFilterDepth) + " levels");
@@ -487,15 +500,7 @@ Result<Filter> JsonToFilter(El j, const std::string& path, int depth) {
   f.op = *op;
   f.attr = head;
   if (items.size() == 4) {
-    const std::string xpath = Idx(path, 3);
-    if (!IsObject(items[3])) return Expected(xpath, "object of options", items[3]);
-    for (const auto& [okey, ov] : Obj(items[3])) {
-      if (okey != "last_as_prefix") {
-        return Bad(Sub(xpath, std::string(okey)), "unknown option (supported: last_as_prefix)");
-      }
-      if (!IsBool(ov)) return Expected(Sub(xpath, "last_as_prefix"), "boolean", ov);
-      f.last_as_prefix = AsBool(ov);
-    }
+    GANNET_RETURN_IF_ERROR(ParseTokenOptions(items[3], Idx(path, 3), &f.last_as_prefix));
   }
   const El operand = items[2];
   const std::string opath = Idx(path, 2);
@@ -1041,15 +1046,7 @@ Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth) {
     return Bad(path, "expected [\"" + head + "\", \"BM25\", \"query text\"]");
   }
   if (items.size() == 4) {
-    const std::string xpath = Idx(path, 3);
-    if (!IsObject(items[3])) return Expected(xpath, "object of options", items[3]);
-    for (const auto& [okey, ov] : Obj(items[3])) {
-      if (okey != "last_as_prefix") {
-        return Bad(Sub(xpath, std::string(okey)), "unknown option (supported: last_as_prefix)");
-      }
-      if (!IsBool(ov)) return Expected(Sub(xpath, "last_as_prefix"), "boolean", ov);
-      r.last_as_prefix = AsBool(ov);
-    }
+    GANNET_RETURN_IF_ERROR(ParseTokenOptions(items[3], Idx(path, 3), &r.last_as_prefix));
   }
   return r;
 }
