@@ -42,6 +42,12 @@ struct GetResult {
   bool from_cache = false;  // served by a CachingStore tier, not the backing store
 };
 
+// One Get of a batch (ObjectStore::GetMany).
+struct GetRequest {
+  std::string key;
+  std::optional<ByteRange> range;
+};
+
 struct ListResult {
   std::vector<ObjectMeta> objects;  // ascending by key
   bool truncated = false;           // more keys after the last one returned
@@ -71,6 +77,14 @@ class ObjectStore {
 
   // Short description for logs, e.g. "local:/data" or "memory".
   virtual std::string Describe() const = 0;
+
+  // Several independent Gets at once (one round trip when the backend allows): the
+  // results are in the order of `requests`, each what Get would have returned. The
+  // default runs Get on up to kGetManyThreads threads (the caller's among them);
+  // S3Store overrides it with libcurl's multi interface (every request in flight from
+  // the calling thread), and the wrappers pass batches through.
+  static constexpr size_t kGetManyThreads = 16;
+  virtual std::vector<Result<GetResult>> GetMany(const std::vector<GetRequest>& requests);
 };
 
 using ObjectStorePtr = std::shared_ptr<ObjectStore>;
@@ -113,6 +127,18 @@ struct S3Options {
   std::chrono::milliseconds retry_max_delay{2000};
   // Idle connections kept for reuse.
   size_t max_idle_connections = 32;
+  // Requests in flight at once from one GetMany or one multipart upload (curl multi).
+  size_t max_parallel_requests = 64;
+  // Multipart upload: a PutIfAbsent of at least multipart_threshold bytes whose key
+  // multipart_keys approves (null approves none) is sent in parts of multipart_part_size
+  // bytes (5 MiB to 5 GiB; larger when 10,000 parts would not hold the object), in
+  // parallel, each part retried on its own. Only for keys that one writer creates (the
+  // engine's segments and indexes): a HEAD first answers AlreadyExists for an existing
+  // key, and the completing request carries If-None-Match: *, which AWS S3 honours but
+  // Ceph RGW ignores. Commit points (manifests, WAL entries) are never multipart.
+  uint64_t multipart_threshold = 64ull << 20;
+  uint64_t multipart_part_size = 16ull << 20;
+  std::function<bool(std::string_view key)> multipart_keys;
 
   // Options for `url` ("s3://bucket" or "s3://bucket/prefix"), completed from the
   // environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,

@@ -171,6 +171,8 @@ Result<std::unique_ptr<Database>> Database::OpenPath(const std::string& dir) {
   ObjectStorePtr store;
   if (IsS3Url(dir)) {
     GANNET_ASSIGN_OR_RETURN(S3Options s3, S3Options::FromUrlAndEnv(dir));
+    // Segments and indexes have one writer each (unique names): large ones go multipart.
+    s3.multipart_keys = IsImmutableDataKey;
     GANNET_ASSIGN_OR_RETURN(store, OpenS3Store(s3));
     // Hedged GETs (GANNET_S3_HEDGE_MS: resend a GET unanswered after this many ms; off
     // by default), below the disk cache so that only real bucket reads are hedged.

@@ -6,7 +6,6 @@
 #include "common/coding.h"
 #include "db/apply.h"
 #include "db/database_impl.h"
-#include "db/parallel_fetch.h"
 #include "format/manifest.h"
 #include "format/segment.h"
 #include "model/validate.h"
@@ -299,7 +298,11 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
     }
     const size_t probe_at = keys.size();
     if (probe != nullptr) keys.push_back(keys_.wal(snap->head + 1));
-    std::vector<Result<GetResult>> got = FetchAll(store, keys);
+    std::vector<GetRequest> requests;
+    requests.reserve(keys.size());
+    for (std::string& key : keys) requests.push_back(GetRequest{std::move(key), std::nullopt});
+    // One round trip: the store sends the batch at once (curl multi on S3).
+    std::vector<Result<GetResult>> got = store.GetMany(requests);
     if (fs && !keys.empty()) ++fs->round_trips;
     for (const Result<GetResult>& r : got) {
       if (r.ok() && r->from_cache) {

@@ -7,6 +7,7 @@
 // Puts do not populate the cache: two racing writes may finish in the base store in one
 // order and here in the other. The exception is the disk tier, which keeps the bytes of a
 // successful PutIfAbsent (the one writer that created the key).
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <list>
@@ -31,72 +32,44 @@ class CachingStoreImpl final : public CachingStore {
 
   Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override {
     if (!Cacheable(key)) return base_->Get(key, range);
-    const size_t stripe = Stripe(key);
     uint64_t epoch = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = index_.find(std::string(key));
-      if (it != index_.end()) {
-        ++stats_.hits;
-        lru_.splice(lru_.begin(), lru_, it->second);
-        const Entry& entry = *it->second;
-        GetResult result;
-        result.meta = entry.meta;
-        result.from_cache = true;
-        if (!range) {
-          result.data = *entry.data;
-        } else {
-          const uint64_t offset = std::min<uint64_t>(range->offset, entry.data->size());
-          const uint64_t length = std::min<uint64_t>(range->length, entry.data->size() - offset);
-          result.data = entry.data->substr(offset, length);
-        }
-        return result;
-      }
-      ++stats_.misses;
-      epoch = epochs_[stripe];
-    }
-    Result<GetResult> result = Status::NotFound("");
-    bool from_disk = false;
-    if (disk_ != nullptr) {
-      if (std::optional<GetResult> d = disk_->Get(key)) {
-        result = std::move(*d);
-        result->from_cache = true;
-        from_disk = true;
-      }
-    }
-    if (!from_disk) {
-      if (range) return base_->Get(key, range);  // only whole objects are cached
-      result = base_->Get(key);
-    }
-    if (result.ok()) {
-      // A write through this wrapper since the lookup invalidates what we hold.
-      bool current;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        current = epochs_[stripe] == epoch;
-        if (current && result->data.size() <= options_.budget_bytes / 8) {
-          Insert(std::string(key), std::make_shared<const std::string>(result->data),
-                 result->meta);
-        }
-      }
-      if (current && !from_disk && disk_ != nullptr) {
-        disk_->Put(key, *result);
-        // A write that landed meanwhile bumped the epoch; its Invalidate may have run
-        // before this Put, so drop what was just written.
-        bool stale;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          stale = epochs_[stripe] != epoch;
-        }
-        if (stale) disk_->Erase(key);
-      }
-      if (range) {
-        const uint64_t offset = std::min<uint64_t>(range->offset, result->data.size());
-        const uint64_t length = std::min<uint64_t>(range->length, result->data.size() - offset);
-        result->data = result->data.substr(offset, length);
-      }
-    }
+    if (std::optional<GetResult> hit = Lookup(key, range, &epoch)) return std::move(*hit);
+    if (range) return base_->Get(key, range);  // only whole objects are cached
+    Result<GetResult> result = base_->Get(key);
+    if (result.ok()) Fill(key, epoch, *result);
     return result;
+  }
+
+  // Hits are answered from the tiers; the misses go to the base store as one batch.
+  std::vector<Result<GetResult>> GetMany(const std::vector<GetRequest>& requests) override {
+    std::vector<Result<GetResult>> out(requests.size(), Status::Internal("not fetched"));
+    struct Miss {
+      size_t at;
+      uint64_t epoch;
+      bool fill;  // a whole cacheable object: keep what comes back
+    };
+    std::vector<Miss> misses;
+    std::vector<GetRequest> fetch;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const GetRequest& request = requests[i];
+      uint64_t epoch = 0;
+      const bool cacheable = Cacheable(request.key);
+      if (cacheable) {
+        if (std::optional<GetResult> hit = Lookup(request.key, request.range, &epoch)) {
+          out[i] = std::move(*hit);
+          continue;
+        }
+      }
+      misses.push_back(Miss{i, epoch, cacheable && !request.range});
+      fetch.push_back(request);
+    }
+    if (fetch.empty()) return out;
+    std::vector<Result<GetResult>> got = base_->GetMany(fetch);
+    for (size_t m = 0; m < misses.size(); ++m) {
+      if (misses[m].fill && got[m].ok()) Fill(fetch[m].key, misses[m].epoch, *got[m]);
+      out[misses[m].at] = std::move(got[m]);
+    }
+    return out;
   }
 
   Result<ObjectMeta> Head(std::string_view key) override {
@@ -177,6 +150,68 @@ class CachingStoreImpl final : public CachingStore {
     std::shared_ptr<const std::string> data;
     ObjectMeta meta;
   };
+
+  // The slice `range` of `data` (all of it without a range), as Get returns it.
+  static std::string Slice(std::string_view data, const std::optional<ByteRange>& range) {
+    if (!range) return std::string(data);
+    const uint64_t offset = std::min<uint64_t>(range->offset, data.size());
+    const uint64_t length = std::min<uint64_t>(range->length, data.size() - offset);
+    return std::string(data.substr(offset, length));
+  }
+
+  // The answer of the memory tier, else of the disk tier (which then also fills the
+  // memory tier), else nullopt with *epoch set to the key's stripe epoch at the miss.
+  // REQUIRES: Cacheable(key).
+  std::optional<GetResult> Lookup(std::string_view key, const std::optional<ByteRange>& range,
+                                  uint64_t* epoch) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = index_.find(std::string(key));
+      if (it != index_.end()) {
+        ++stats_.hits;
+        lru_.splice(lru_.begin(), lru_, it->second);
+        const Entry& entry = *it->second;
+        GetResult result;
+        result.meta = entry.meta;
+        result.from_cache = true;
+        result.data = Slice(*entry.data, range);
+        return result;
+      }
+      ++stats_.misses;
+      *epoch = epochs_[Stripe(key)];
+    }
+    if (disk_ == nullptr) return std::nullopt;
+    std::optional<GetResult> result = disk_->Get(key);
+    if (!result) return std::nullopt;
+    result->from_cache = true;
+    Fill(key, *epoch, *result);
+    if (range) result->data = Slice(result->data, range);
+    return result;
+  }
+
+  // Keeps the whole object `result`, fetched after a miss at `epoch`, in the memory tier
+  // and (unless it came from there) the disk tier, unless a write through this wrapper
+  // intervened.
+  void Fill(std::string_view key, uint64_t epoch, const GetResult& result) {
+    const size_t stripe = Stripe(key);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (epochs_[stripe] != epoch) return;
+      if (result.data.size() <= options_.budget_bytes / 8) {
+        Insert(std::string(key), std::make_shared<const std::string>(result.data), result.meta);
+      }
+    }
+    if (result.from_cache || disk_ == nullptr) return;
+    disk_->Put(key, result);
+    // A write that landed meanwhile bumped the epoch; its Invalidate may have run before
+    // this Put, so drop what was just written.
+    bool stale;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stale = epochs_[stripe] != epoch;
+    }
+    if (stale) disk_->Erase(key);
+  }
 
   bool Cacheable(std::string_view key) const {
     return !options_.cacheable || options_.cacheable(key);

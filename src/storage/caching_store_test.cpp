@@ -54,6 +54,31 @@ TEST_F(CachingStoreTest, HitsAreServedFromMemory) {
   EXPECT_EQ(cache_->stats().objects_cached, 0u);
 }
 
+TEST_F(CachingStoreTest, GetManySendsOnlyMissesToTheBase) {
+  for (const char* key : {"seg/a", "seg/b", "seg/c"}) {
+    ASSERT_TRUE(cache_->PutIfAbsent(key, std::string("bytes of ") + key).ok());
+  }
+  ASSERT_TRUE(cache_->Get("seg/a").ok());
+  counting_->Reset();
+  std::vector<Result<GetResult>> got = cache_->GetMany(
+      {{"seg/a", std::nullopt}, {"seg/b", std::nullopt}, {"seg/c", ByteRange{9, 3}},
+       {"seg/none", std::nullopt}});
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_TRUE(got[0].ok() && got[1].ok() && got[2].ok());
+  EXPECT_TRUE(got[0]->from_cache);
+  EXPECT_EQ(got[1]->data, "bytes of seg/b");
+  EXPECT_FALSE(got[1]->from_cache);
+  EXPECT_EQ(got[2]->data, "seg");
+  EXPECT_TRUE(got[3].status().IsNotFound());
+  EXPECT_EQ(counting_->counters().gets, 3u) << "the hit did not reach the base";
+  // The whole object fetched is now cached; the ranged read was not.
+  counting_->Reset();
+  got = cache_->GetMany({{"seg/b", std::nullopt}, {"seg/c", std::nullopt}});
+  EXPECT_TRUE(got[0].ok() && got[0]->from_cache);
+  EXPECT_TRUE(got[1].ok() && !got[1]->from_cache);
+  EXPECT_EQ(counting_->counters().gets, 1u);
+}
+
 TEST_F(CachingStoreTest, ByteBudgetEvictsLeastRecentlyUsed) {
   Make(CacheOptions{8000, {}});  // objects up to 1000 bytes are cached
   for (int i = 0; i < 20; ++i) {

@@ -21,6 +21,14 @@ class CountingStoreImpl final : public CountingStore {
     if (result.ok()) bytes_read_.fetch_add(result->data.size(), std::memory_order_relaxed);
     return result;
   }
+  std::vector<Result<GetResult>> GetMany(const std::vector<GetRequest>& requests) override {
+    gets_.fetch_add(requests.size(), std::memory_order_relaxed);
+    std::vector<Result<GetResult>> results = base_->GetMany(requests);
+    for (const Result<GetResult>& result : results) {
+      if (result.ok()) bytes_read_.fetch_add(result->data.size(), std::memory_order_relaxed);
+    }
+    return results;
+  }
   Result<ObjectMeta> Head(std::string_view key) override {
     heads_.fetch_add(1, std::memory_order_relaxed);
     return base_->Head(key);

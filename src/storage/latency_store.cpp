@@ -22,6 +22,11 @@ class LatencyStore final : public ObjectStore {
     Delay();
     return base_->Get(key, range);
   }
+  // The batch's requests travel together: one delay for all of them.
+  std::vector<Result<GetResult>> GetMany(const std::vector<GetRequest>& requests) override {
+    Delay();
+    return base_->GetMany(requests);
+  }
   Result<ObjectMeta> Head(std::string_view key) override {
     Delay();
     return base_->Head(key);

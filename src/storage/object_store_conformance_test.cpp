@@ -158,6 +158,34 @@ TEST_P(ObjectStoreConformance, RangedGet) {
   EXPECT_EQ(get(50, 5), "") << "offset past the end";
 }
 
+TEST_P(ObjectStoreConformance, GetManyAnswersEachRequestInOrder) {
+  EXPECT_TRUE(store_->GetMany({}).empty());
+  Put("m/a", "alpha");
+  Put("m/b", "0123456789");
+  Put("m/empty", "");
+  std::vector<GetRequest> requests = {
+      {"m/b", ByteRange{2, 3}}, {"m/missing", std::nullopt}, {"m/a", std::nullopt},
+      {"../bad", std::nullopt}, {"m/b", ByteRange{0, 0}},     {"m/empty", std::nullopt},
+      {"m/b", ByteRange{8, 100}}};
+  // More requests than one wave of threads or connections, some repeated.
+  for (int i = 0; i < 40; ++i) requests.push_back({i % 2 ? "m/a" : "m/b", std::nullopt});
+  std::vector<Result<GetResult>> got = store_->GetMany(requests);
+  ASSERT_EQ(got.size(), requests.size());
+  auto data = [&](size_t i) { return got[i].ok() ? got[i]->data : got[i].status().ToString(); };
+  EXPECT_EQ(data(0), "234");
+  EXPECT_EQ(got[0]->meta.size, 10u) << "meta is the whole object's";
+  EXPECT_TRUE(got[1].status().IsNotFound()) << got[1].status().ToString();
+  EXPECT_EQ(data(2), "alpha");
+  EXPECT_EQ(got[2]->meta.size, 5u);
+  EXPECT_TRUE(got[3].status().IsInvalidArgument()) << got[3].status().ToString();
+  EXPECT_EQ(data(4), "");
+  EXPECT_EQ(data(5), "");
+  EXPECT_EQ(data(6), "89");
+  for (size_t i = 7; i < requests.size(); ++i) {
+    EXPECT_EQ(data(i), i % 2 ? "0123456789" : "alpha") << i;
+  }
+}
+
 TEST_P(ObjectStoreConformance, ListPrefixOrderAndPagination) {
   const std::vector<std::string> keys = {
       "ns/wal/00000000000000000001",

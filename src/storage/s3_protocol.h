@@ -59,6 +59,12 @@ Result<ListPage> ParseListObjectsV2(std::string_view xml);
 // The <Code> of an S3 error body ("SlowDown", "NoSuchKey", ...), or "" if none.
 std::string ParseErrorCode(std::string_view xml);
 
+// The unescaped text of the first <tag> element, or nullopt if there is none.
+std::optional<std::string> ParseXmlText(std::string_view xml, std::string_view tag);
+
+// The body of a CompleteMultipartUpload request for parts 1..n with these etags.
+std::string CompleteMultipartBody(const std::vector<std::string>& part_etags);
+
 // Decodes XML character references and the five predefined entities.
 std::string XmlUnescape(std::string_view text);
 

@@ -72,7 +72,7 @@ bool NeverSent(CURLcode code) {
 }
 
 const char* MethodName(int method) {
-  static constexpr const char* kNames[] = {"GET", "HEAD", "PUT", "DELETE"};
+  static constexpr const char* kNames[] = {"GET", "HEAD", "PUT", "DELETE", "POST"};
   return kNames[method];
 }
 
@@ -119,6 +119,13 @@ Result<std::shared_ptr<S3Store>> S3Store::Open(const S3Options& in) {
   if (options.max_retries < 0 || options.connect_timeout.count() <= 0 ||
       options.request_timeout.count() <= 0) {
     return Status::InvalidArgument("S3 timeouts must be positive and max_retries >= 0");
+  }
+  if (options.max_parallel_requests == 0) {
+    return Status::InvalidArgument("S3 max_parallel_requests must be at least 1");
+  }
+  if (options.multipart_part_size < (5ull << 20) || options.multipart_part_size > (5ull << 30)) {
+    return Status::InvalidArgument("S3 multipart_part_size must be 5 MiB to 5 GiB, not " +
+                                   std::to_string(options.multipart_part_size));
   }
   const std::string endpoint_url = options.endpoint.empty()
                                        ? "https://s3." + options.region + ".amazonaws.com"
@@ -201,108 +208,211 @@ std::string S3Store::Url(const Request& request) const {
   return url;
 }
 
-S3Store::Attempt S3Store::PerformOnce(const Request& request) {
-  Attempt attempt;
-  CURL* handle = AcquireHandle();
-  if (handle == nullptr) {
-    attempt.curl_code = CURLE_OUT_OF_MEMORY;
-    attempt.curl_error = "curl_easy_init failed";
-    return attempt;
-  }
-  curl_easy_reset(handle);
+namespace {
+
+// One request's easy handle and the buffers its options point at, alive until the
+// transfer is done.
+struct Transfer {
+  CURL* handle = nullptr;
+  curl_slist* headers = nullptr;
+  std::string url;
+  Upload upload;
   char error[CURL_ERROR_SIZE] = {0};
-  const std::string url = Url(request);
-  curl_slist* headers = curl_slist_append(nullptr, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-  if (!options_.session_token.empty()) {
-    headers =
-        curl_slist_append(headers, ("x-amz-security-token: " + options_.session_token).c_str());
+  bool done = false;
+  CURLcode code = CURLE_OK;
+};
+
+}  // namespace
+
+std::vector<S3Store::Attempt> S3Store::AttemptAll(const std::vector<const Request*>& requests) {
+  std::vector<Attempt> attempts(requests.size());
+  std::vector<Transfer> transfers(requests.size());
+  CURLM* multi = curl_multi_init();
+  if (multi == nullptr) {
+    for (Attempt& a : attempts) {
+      a.curl_code = CURLE_OUT_OF_MEMORY;
+      a.curl_error = "curl_multi_init failed";
+    }
+    return attempts;
   }
-  for (const std::string& header : request.headers) {
-    headers = curl_slist_append(headers, header.c_str());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const Request& request = *requests[i];
+    Transfer& t = transfers[i];
+    Attempt& attempt = attempts[i];
+    t.handle = AcquireHandle();
+    if (t.handle == nullptr) {
+      t.done = true;
+      t.code = CURLE_OUT_OF_MEMORY;
+      continue;
+    }
+    CURL* handle = t.handle;
+    curl_easy_reset(handle);
+    t.url = Url(request);
+    t.headers = curl_slist_append(nullptr, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    if (!options_.session_token.empty()) {
+      t.headers = curl_slist_append(t.headers,
+                                    ("x-amz-security-token: " + options_.session_token).c_str());
+    }
+    for (const std::string& header : request.headers) {
+      t.headers = curl_slist_append(t.headers, header.c_str());
+    }
+    t.upload = Upload{request.body, 0};
+    curl_easy_setopt(handle, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(handle, CURLOPT_SHARE, share_);
+    curl_easy_setopt(handle, CURLOPT_URL, t.url.c_str());
+    curl_easy_setopt(handle, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(handle, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, t.error);
+    curl_easy_setopt(handle, CURLOPT_AWS_SIGV4, sigv4_.c_str());
+    curl_easy_setopt(handle, CURLOPT_USERNAME, options_.access_key_id.c_str());
+    curl_easy_setopt(handle, CURLOPT_PASSWORD, options_.secret_access_key.c_str());
+    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, t.headers);
+    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(options_.request_timeout.count()));
+    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &WriteBody);
+    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &attempt.response.body);
+    curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &WriteHeader);
+    curl_easy_setopt(handle, CURLOPT_HEADERDATA, &attempt.response.headers);
+    switch (request.method) {
+      case Method::kGet:
+        break;
+      case Method::kHead:
+        curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
+        break;
+      case Method::kDelete:
+        curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "DELETE");
+        break;
+      case Method::kPut:
+      case Method::kPost:
+        curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(handle, CURLOPT_READFUNCTION, &ReadBody);
+        curl_easy_setopt(handle, CURLOPT_READDATA, &t.upload);
+        curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE,
+                         static_cast<curl_off_t>(request.body.size()));
+        if (request.method == Method::kPost) curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "POST");
+        break;
+    }
+    if (curl_multi_add_handle(multi, handle) != CURLM_OK) {
+      t.done = true;
+      t.code = CURLE_FAILED_INIT;
+    }
   }
-  Upload upload{request.body, 0};
-  curl_easy_setopt(handle, CURLOPT_SHARE, share_);
-  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(handle, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(handle, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(handle, CURLOPT_AWS_SIGV4, sigv4_.c_str());
-  curl_easy_setopt(handle, CURLOPT_USERNAME, options_.access_key_id.c_str());
-  curl_easy_setopt(handle, CURLOPT_PASSWORD, options_.secret_access_key.c_str());
-  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
-  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &attempt.response.body);
-  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &WriteHeader);
-  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &attempt.response.headers);
-  switch (request.method) {
-    case Method::kGet:
-      break;
-    case Method::kHead:
-      curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
-      break;
-    case Method::kDelete:
-      curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "DELETE");
-      break;
-    case Method::kPut:
-      curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(handle, CURLOPT_READFUNCTION, &ReadBody);
-      curl_easy_setopt(handle, CURLOPT_READDATA, &upload);
-      curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
-      break;
+  for (;;) {
+    int running = 0;
+    const CURLMcode mc = curl_multi_perform(multi, &running);
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      if (t != nullptr) {
+        t->done = true;
+        t->code = msg->data.result;
+      }
+    }
+    if (mc != CURLM_OK || running == 0) break;
+    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
   }
-  attempt.curl_code = curl_easy_perform(handle);
-  if (attempt.curl_code == CURLE_OK) {
-    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &attempt.response.status);
-  } else {
-    attempt.curl_error = error[0] != 0 ? error : curl_easy_strerror(attempt.curl_code);
+  for (size_t i = 0; i < transfers.size(); ++i) {
+    Transfer& t = transfers[i];
+    Attempt& attempt = attempts[i];
+    if (!t.done) {  // the multi handle failed under it
+      t.code = CURLE_FAILED_INIT;
+      std::snprintf(t.error, sizeof(t.error), "curl multi interface failed");
+    }
+    attempt.curl_code = t.code;
+    if (t.handle != nullptr) {
+      curl_multi_remove_handle(multi, t.handle);
+      if (t.code == CURLE_OK) {
+        curl_easy_getinfo(t.handle, CURLINFO_RESPONSE_CODE, &attempt.response.status);
+      }
+      // Options point at this function's buffers: clear them before the handle is reused.
+      curl_easy_reset(t.handle);
+      ReleaseHandle(t.handle);
+    }
+    if (t.code != CURLE_OK) {
+      attempt.curl_error = t.error[0] != 0 ? t.error : curl_easy_strerror(t.code);
+    }
+    curl_slist_free_all(t.headers);
   }
-  // Options point at this frame's buffers: clear them before the handle is reused.
-  curl_easy_reset(handle);
-  curl_slist_free_all(headers);
-  ReleaseHandle(handle);
-  return attempt;
+  curl_multi_cleanup(multi);
+  return attempts;
 }
 
 Result<S3Store::Response> S3Store::Perform(const Request& request) {
-  const std::string what = std::string(MethodName(static_cast<int>(request.method))) + " s3://" +
-                           options_.bucket + "/" + request.key +
-                           (request.query.empty() ? "" : "?" + request.query);
-  std::string last_error;
+  return std::move(PerformAll({request})[0]);
+}
+
+std::vector<Result<S3Store::Response>> S3Store::PerformAll(const std::vector<Request>& requests) {
+  std::vector<Result<Response>> out(requests.size(), Status::Internal("not sent"));
+  std::vector<bool> settled(requests.size(), false);
+  std::vector<std::string> last_error(requests.size());
+  std::vector<size_t> pending(requests.size());
+  for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
   const int attempts = 1 + options_.max_retries;
-  for (int attempt = 0; attempt < attempts; ++attempt) {
+  const size_t wave = std::max<size_t>(options_.max_parallel_requests, 1);
+  for (int attempt = 0; attempt < attempts && !pending.empty(); ++attempt) {
     if (attempt > 0) {
       std::this_thread::sleep_for(
           Backoff(attempt - 1, options_.retry_base_delay, options_.retry_max_delay));
     }
-    Attempt a = PerformOnce(request);
-    if (a.curl_code != CURLE_OK) {
-      last_error = a.curl_error;
-      if (a.curl_code == CURLE_OUT_OF_MEMORY) break;
-      if (request.conditional && !NeverSent(a.curl_code)) {
-        return Status::Unavailable(what + ": " + last_error + " (the write may have been applied)");
+    std::vector<size_t> retry;
+    for (size_t begin = 0; begin < pending.size(); begin += wave) {
+      const size_t end = std::min(pending.size(), begin + wave);
+      std::vector<const Request*> batch;
+      for (size_t p = begin; p < end; ++p) batch.push_back(&requests[pending[p]]);
+      std::vector<Attempt> tried = AttemptAll(batch);
+      for (size_t p = begin; p < end; ++p) {
+        const size_t i = pending[p];
+        const Request& request = requests[i];
+        Attempt& a = tried[p - begin];
+        if (a.curl_code != CURLE_OK) {
+          last_error[i] = a.curl_error;
+          if (a.curl_code == CURLE_OUT_OF_MEMORY) continue;  // given up below
+          if (request.conditional && !NeverSent(a.curl_code)) {
+            out[i] = Status::Unavailable(What(request) + ": " + last_error[i] +
+                                         " (the write may have been applied)");
+            settled[i] = true;
+            continue;
+          }
+          retry.push_back(i);
+          continue;
+        }
+        const long status = a.response.status;
+        const std::string code =
+            status >= 400 ? s3::ParseErrorCode(a.response.body) : std::string();
+        const bool throttled =
+            status == 429 || (status == 503 && code == "SlowDown") ||
+            (status == 409 && (code == "ConditionalRequestConflict" || code == "OperationAborted"));
+        const bool retryable =
+            throttled || status >= 500 || (status == 400 && code == "RequestTimeout");
+        // A 5xx on a conditional PUT is ambiguous: the caller must re-read.
+        if (!retryable || (request.conditional && !throttled)) {
+          out[i] = std::move(a.response);
+          settled[i] = true;
+          continue;
+        }
+        last_error[i] = "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code);
+        retry.push_back(i);
       }
-      continue;
     }
-    const long status = a.response.status;
-    const std::string code = status >= 400 ? s3::ParseErrorCode(a.response.body) : std::string();
-    const bool throttled =
-        status == 429 || (status == 503 && code == "SlowDown") ||
-        (status == 409 && (code == "ConditionalRequestConflict" || code == "OperationAborted"));
-    const bool retryable =
-        throttled || status >= 500 || (status == 400 && code == "RequestTimeout");
-    if (!retryable) return std::move(a.response);
-    // A 5xx on a conditional PUT is ambiguous: the caller must re-read.
-    if (request.conditional && !throttled) return std::move(a.response);
-    last_error = "HTTP " + std::to_string(status) + (code.empty() ? "" : " " + code);
+    pending = std::move(retry);
   }
-  return Status::Unavailable(what + ": " + last_error + " (after " + std::to_string(attempts) +
-                             " attempts)");
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (settled[i]) continue;
+    out[i] = Status::Unavailable(What(requests[i]) + ": " + last_error[i] + " (after " +
+                                 std::to_string(attempts) + " attempts)");
+  }
+  return out;
+}
+
+std::string S3Store::What(const Request& request) const {
+  return std::string(MethodName(static_cast<int>(request.method))) + " s3://" + options_.bucket +
+         "/" + request.key + (request.query.empty() ? "" : "?" + request.query);
 }
 
 Status S3Store::ErrorFor(const char* op, std::string_view key, const Response& response) const {
@@ -327,12 +437,8 @@ ObjectMeta S3Store::MetaFromHeaders(std::string_view key, const Response& respon
   return meta;
 }
 
-Result<GetResult> S3Store::Get(std::string_view key, std::optional<ByteRange> range) {
-  GANNET_RETURN_IF_ERROR(ValidateKey(key));
-  if (range && range->length == 0) {  // HTTP cannot ask for zero bytes
-    GANNET_ASSIGN_OR_RETURN(ObjectMeta meta, Head(key));
-    return GetResult{std::string(), std::move(meta)};
-  }
+S3Store::Request S3Store::GetRequestFor(std::string_view key,
+                                        const std::optional<ByteRange>& range) const {
   Request request;
   request.method = Method::kGet;
   request.key = FullKey(key);
@@ -343,7 +449,14 @@ Result<GetResult> S3Store::Get(std::string_view key, std::optional<ByteRange> ra
     }
     request.headers.push_back(std::move(header));
   }
-  GANNET_ASSIGN_OR_RETURN(Response response, Perform(request));
+  return request;
+}
+
+Result<GetResult> S3Store::GetResultFrom(std::string_view key,
+                                         const std::optional<ByteRange>& range,
+                                         Result<Response> sent) {
+  if (!sent.ok()) return sent.status();
+  Response& response = *sent;
   GetResult result;
   switch (response.status) {
     case 200:
@@ -375,6 +488,38 @@ Result<GetResult> S3Store::Get(std::string_view key, std::optional<ByteRange> ra
     default:
       return ErrorFor("GET", key, response);
   }
+}
+
+Result<GetResult> S3Store::Get(std::string_view key, std::optional<ByteRange> range) {
+  GANNET_RETURN_IF_ERROR(ValidateKey(key));
+  if (range && range->length == 0) {  // HTTP cannot ask for zero bytes
+    GANNET_ASSIGN_OR_RETURN(ObjectMeta meta, Head(key));
+    return GetResult{std::string(), std::move(meta)};
+  }
+  return GetResultFrom(key, range, Perform(GetRequestFor(key, range)));
+}
+
+std::vector<Result<GetResult>> S3Store::GetMany(const std::vector<GetRequest>& requests) {
+  std::vector<Result<GetResult>> out(requests.size(), Status::Internal("not fetched"));
+  std::vector<size_t> sent_for;  // index into `requests` of each request sent
+  std::vector<Request> sent;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const GetRequest& r = requests[i];
+    if (Status valid = ValidateKey(r.key); !valid.ok()) {
+      out[i] = std::move(valid);
+    } else if (r.range && r.range->length == 0) {
+      out[i] = Get(r.key, r.range);  // a HEAD; rare
+    } else {
+      sent_for.push_back(i);
+      sent.push_back(GetRequestFor(r.key, r.range));
+    }
+  }
+  std::vector<Result<Response>> responses = PerformAll(sent);
+  for (size_t j = 0; j < sent.size(); ++j) {
+    const GetRequest& r = requests[sent_for[j]];
+    out[sent_for[j]] = GetResultFrom(r.key, r.range, std::move(responses[j]));
+  }
+  return out;
 }
 
 Result<ObjectMeta> S3Store::Head(std::string_view key) {
@@ -482,9 +627,105 @@ Result<ObjectMeta> S3Store::ConditionalPut(std::string_view key, std::string_vie
 
 Result<ObjectMeta> S3Store::PutIfAbsent(std::string_view key, std::string_view data) {
   GANNET_RETURN_IF_ERROR(ValidateKey(key));
+  if (data.size() >= options_.multipart_threshold && options_.multipart_keys &&
+      options_.multipart_keys(key)) {
+    return MultipartPutIfAbsent(key, data);
+  }
   return ConditionalPut(key, data, "If-None-Match: *", [&] {
     return Status::AlreadyExists("object '" + std::string(key) + "' already exists");
   });
+}
+
+Result<ObjectMeta> S3Store::MultipartPutIfAbsent(std::string_view key, std::string_view data) {
+  auto exists = [&] {
+    return Status::AlreadyExists("object '" + std::string(key) + "' already exists");
+  };
+  // Creating an existing key is refused up front: RGW does not check the completion's
+  // condition, and parts are not worth sending for an object that is there.
+  Result<ObjectMeta> head = Head(key);
+  if (head.ok()) return exists();
+  if (!head.status().IsNotFound()) return head.status();
+
+  Request create;
+  create.method = Method::kPost;
+  create.key = FullKey(key);
+  create.query = "uploads=";  // written with '=' so that SigV4 signs it as S3 expects
+  GANNET_ASSIGN_OR_RETURN(Response created, Perform(create));
+  if (created.status != 200) return ErrorFor("CreateMultipartUpload", key, created);
+  std::optional<std::string> upload_id = s3::ParseXmlText(created.body, "UploadId");
+  if (!upload_id || upload_id->empty()) {
+    return Status::IOError("S3 CreateMultipartUpload " + std::string(key) + ": no UploadId");
+  }
+  const std::string id_query = "uploadId=" + s3::UriEncode(*upload_id, false);
+  // Abandoned uploads hold storage until aborted; a failed abort is left to the bucket's
+  // lifecycle rules (AbortIncompleteMultipartUpload).
+  auto abort = [&](Status why) {
+    Request request;
+    request.method = Method::kDelete;
+    request.key = FullKey(key);
+    request.query = id_query;
+    (void)Perform(request);
+    return why;
+  };
+
+  constexpr uint64_t kMaxParts = 10000;
+  const uint64_t part_size =
+      std::max<uint64_t>(options_.multipart_part_size, (data.size() + kMaxParts - 1) / kMaxParts);
+  const size_t parts = static_cast<size_t>((data.size() + part_size - 1) / part_size);
+  std::vector<Request> uploads(parts);
+  for (size_t p = 0; p < parts; ++p) {
+    Request& request = uploads[p];
+    request.method = Method::kPut;
+    request.key = FullKey(key);
+    // Parameters in canonical (sorted) order: SigV4 signs the query as sent.
+    request.query = "partNumber=" + std::to_string(p + 1) + "&" + id_query;
+    request.body = data.substr(p * part_size, part_size);
+  }
+  std::vector<Result<Response>> sent = PerformAll(uploads);
+  std::vector<std::string> etags(parts);
+  for (size_t p = 0; p < parts; ++p) {
+    if (!sent[p].ok()) return abort(sent[p].status());
+    if (sent[p]->status != 200) return abort(ErrorFor("UploadPart", key, *sent[p]));
+    etags[p] = s3::NormalizeEtag(sent[p]->Header("etag"));
+    if (!s3::IsWellFormedEtag(etags[p])) {
+      return abort(Status::IOError("S3 UploadPart " + std::string(key) + ": bad ETag '" +
+                                   sent[p]->Header("etag") + "'"));
+    }
+  }
+
+  const std::string body = s3::CompleteMultipartBody(etags);
+  Request complete;
+  complete.method = Method::kPost;
+  complete.key = FullKey(key);
+  complete.query = id_query;
+  complete.headers = {"Content-Type: application/xml", "If-None-Match: *"};
+  complete.body = body;
+  complete.conditional = true;
+  GANNET_ASSIGN_OR_RETURN(Response done, Perform(complete));
+  // S3 may answer 200 and report a failure in the body.
+  const std::string code = s3::ParseErrorCode(done.body);
+  if (done.status == 412) return abort(exists());
+  if (done.status >= 500 || (done.status == 200 && !code.empty())) {
+    return Status::Unavailable(ErrorFor("CompleteMultipartUpload", key, done).message() +
+                               (code.empty() ? "" : " " + code) +
+                               " (the write may have been applied)");
+  }
+  if (done.status != 200) return abort(ErrorFor("CompleteMultipartUpload", key, done));
+  ObjectMeta meta;
+  meta.key = std::string(key);
+  meta.size = data.size();
+  meta.etag = s3::NormalizeEtag(s3::ParseXmlText(done.body, "ETag").value_or(done.Header("etag")));
+  meta.mtime_ms = s3::ParseHttpDate(done.Header("date")).value_or(0);
+  if (meta.etag.empty()) {
+    // Ceph RGW 16 answers with an empty <ETag>: ask for the object's.
+    GANNET_ASSIGN_OR_RETURN(meta, Head(key));
+    if (meta.size != data.size()) {
+      return Status::IOError("S3 CompleteMultipartUpload " + std::string(key) + ": object has " +
+                             std::to_string(meta.size) + " bytes, not " +
+                             std::to_string(data.size()));
+    }
+  }
+  return meta;
 }
 
 Result<ObjectMeta> S3Store::PutIfMatch(std::string_view key, std::string_view data,

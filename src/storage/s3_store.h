@@ -40,6 +40,9 @@ class S3Store final : public ObjectStore {
   S3Store& operator=(const S3Store&) = delete;
 
   Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override;
+  // Every GET in flight at once (up to max_parallel_requests) through one curl multi
+  // handle driven by the calling thread; failed requests are retried together.
+  std::vector<Result<GetResult>> GetMany(const std::vector<GetRequest>& requests) override;
   Result<ObjectMeta> Head(std::string_view key) override;
   Result<ListResult> List(std::string_view prefix, std::string_view start_after,
                           size_t limit) override;
@@ -56,7 +59,7 @@ class S3Store final : public ObjectStore {
  private:
   explicit S3Store(S3Options options, s3::Endpoint endpoint);
 
-  enum class Method { kGet, kHead, kPut, kDelete };
+  enum class Method { kGet, kHead, kPut, kDelete, kPost };
   struct Request {
     Method method = Method::kGet;
     std::string key;    // object key inside the bucket (store prefix included), or ""
@@ -82,14 +85,26 @@ class S3Store final : public ObjectStore {
   // Sends `request`, retrying transient failures. Returns the final HTTP response (any
   // status), or Unavailable when no usable response arrived.
   Result<Response> Perform(const Request& request);
+  // Perform for each request, all in flight at once (at most max_parallel_requests),
+  // the retries of a round sent together after one backoff.
+  std::vector<Result<Response>> PerformAll(const std::vector<Request>& requests);
+  // One attempt of each request, concurrently through a curl multi handle.
+  std::vector<Attempt> AttemptAll(const std::vector<const Request*>& requests);
   // A PUT carrying one condition header: 200 -> the new object's meta, 412 ->
   // precondition_failed() (also a 404 for If-Match), 5xx -> Unavailable (the write
   // may have been applied).
   Result<ObjectMeta> ConditionalPut(std::string_view key, std::string_view data,
                                     std::string condition_header,
                                     const std::function<Status()>& precondition_failed);
-  Attempt PerformOnce(const Request& request);
+  // PutIfAbsent as a multipart upload (see S3Options::multipart_keys).
+  Result<ObjectMeta> MultipartPutIfAbsent(std::string_view key, std::string_view data);
+  Request GetRequestFor(std::string_view key, const std::optional<ByteRange>& range) const;
+  // Get's answer from the response to GetRequestFor(key, range).
+  Result<GetResult> GetResultFrom(std::string_view key, const std::optional<ByteRange>& range,
+                                  Result<Response> response);
   std::string Url(const Request& request) const;
+  // "METHOD s3://bucket/key?query", for error messages.
+  std::string What(const Request& request) const;
   std::string FullKey(std::string_view key) const { return options_.prefix + std::string(key); }
   // An error Status for a response the operation did not expect.
   Status ErrorFor(const char* op, std::string_view key, const Response& response) const;

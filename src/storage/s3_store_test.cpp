@@ -312,6 +312,68 @@ TEST_F(S3ServerTest, LargeObjectsAndRanges) {
   EXPECT_EQ(huge->data.size(), big.size() - 1);
 }
 
+TEST_F(S3ServerTest, MultipartUploadForApprovedLargeKeys) {
+  Result<S3Options> options = S3TestOptions("multipart-" + S3TestUniqueName());
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  options->multipart_threshold = 6 << 20;
+  options->multipart_part_size = 5 << 20;  // S3's smallest part
+  options->multipart_keys = [](std::string_view key) { return key.starts_with("seg/"); };
+  Result<ObjectStorePtr> opened = OpenS3Store(*options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  ObjectStorePtr store = *opened;
+  std::string big((12 << 20) + 12345, '\0');  // three parts, the last one short
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 11);
+  Result<ObjectMeta> put = store->PutIfAbsent("seg/big", big);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->size, big.size());
+  EXPECT_TRUE(put->etag.ends_with("-3")) << "a multipart etag names its part count: " << put->etag;
+  Result<GetResult> all = store->Get("seg/big");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_TRUE(all->data == big);
+  EXPECT_EQ(all->meta.etag, put->etag);
+  Result<GetResult> across = store->Get("seg/big", ByteRange{(5 << 20) - 10, 20});
+  ASSERT_TRUE(across.ok());
+  EXPECT_EQ(across->data, big.substr((5 << 20) - 10, 20)) << "bytes across a part boundary";
+  // Creating it again is refused, and the object is unchanged.
+  std::string other = big;
+  other[0] ^= 1;
+  EXPECT_TRUE(store->PutIfAbsent("seg/big", other).status().IsAlreadyExists());
+  EXPECT_EQ(store->Head("seg/big")->etag, put->etag);
+  // Keys not approved (commit points) stay single conditional PUTs.
+  Result<ObjectMeta> single = store->PutIfAbsent("wal/big", big);
+  ASSERT_TRUE(single.ok()) << single.status().ToString();
+  EXPECT_FALSE(single->etag.ends_with("-3"));
+  EXPECT_TRUE(store->PutIfAbsent("wal/big", big).status().IsAlreadyExists());
+  // No upload is left behind: the bucket lists only the two objects.
+  Result<ListResult> listed = store->List("");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->objects.size(), 2u);
+}
+
+TEST_F(S3ServerTest, GetManyFetchesABatchFromOneThread) {
+  Result<ObjectStorePtr> store = NewS3TestPrefixStore("getmany");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::vector<GetRequest> requests;
+  for (int i = 0; i < 150; ++i) {  // more than one wave of max_parallel_requests
+    const std::string key = "k/" + std::to_string(i);
+    if (i % 10 != 7) {
+      ASSERT_TRUE((*store)->PutIfAbsent(key, "value " + std::to_string(i)).ok());
+    }
+    requests.push_back({key, i % 3 == 0 ? std::optional<ByteRange>(ByteRange{6, 100})
+                                        : std::nullopt});
+  }
+  std::vector<Result<GetResult>> got = (*store)->GetMany(requests);
+  ASSERT_EQ(got.size(), requests.size());
+  for (int i = 0; i < 150; ++i) {
+    if (i % 10 == 7) {
+      EXPECT_TRUE(got[i].status().IsNotFound()) << i << ": " << got[i].status().ToString();
+      continue;
+    }
+    ASSERT_TRUE(got[i].ok()) << i << ": " << got[i].status().ToString();
+    EXPECT_EQ(got[i]->data, i % 3 == 0 ? std::to_string(i) : "value " + std::to_string(i));
+  }
+}
+
 TEST_F(S3ServerTest, ManyThreadsShareThePool) {
   Result<ObjectStorePtr> store = NewS3TestPrefixStore("pool");
   ASSERT_TRUE(store.ok()) << store.status().ToString();

@@ -154,6 +154,23 @@ Result<ListPage> ParseListObjectsV2(std::string_view xml) {
   return page;
 }
 
+std::optional<std::string> ParseXmlText(std::string_view xml, std::string_view tag) {
+  std::optional<std::string_view> text = FindElement(xml, tag);
+  if (!text) return std::nullopt;
+  return XmlUnescape(*text);
+}
+
+std::string CompleteMultipartBody(const std::vector<std::string>& part_etags) {
+  std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (size_t i = 0; i < part_etags.size(); ++i) {
+    // Etags are hex digits (and '-'), so they need no escaping; S3 wants them quoted.
+    body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>\"" +
+            part_etags[i] + "\"</ETag></Part>";
+  }
+  body += "</CompleteMultipartUpload>";
+  return body;
+}
+
 std::string ParseErrorCode(std::string_view xml) {
   std::optional<std::string_view> code = FindElement(xml, "Code");
   return code ? XmlUnescape(*code) : std::string();
