@@ -56,6 +56,12 @@ struct DatabaseOptions {
   std::chrono::milliseconds gc_grace{std::chrono::minutes(10)};
   // Limits on one write request.
   size_t max_write_rows = 1'000'000;
+  // Memory for decoded namespaces (segments, their vector and text indexes, WAL tails),
+  // shared by all namespaces: when the current snapshots together hold more, the least
+  // recently used namespaces drop theirs and reload them (from the cache tiers) when next
+  // used. 0 means half of the machine's physical memory. Namespaces with unindexed
+  // writes or pending compaction stay loaded until background maintenance is done.
+  uint64_t memory_budget_bytes = 0;
   // Clock used for created/updated times and GC ages (ms since epoch); tests override.
   std::function<int64_t()> clock_ms;
 };
@@ -138,7 +144,9 @@ class Database {
   // immutable objects (segments, indexes, deletion vectors) that survives restarts:
   // GANNET_CACHE_DIR (default $XDG_CACHE_HOME/gannet or ~/.cache/gannet; "off" disables
   // it), budget GANNET_CACHE_BYTES (default 10 GiB). GANNET_S3_HEDGE_MS > 0 hedges bucket
-  // GETs unanswered after that many milliseconds (HedgingStore).
+  // GETs unanswered after that many milliseconds (HedgingStore); segments and indexes of
+  // 64 MiB or more are uploaded in parts. GANNET_MEMORY_BYTES sets
+  // DatabaseOptions::memory_budget_bytes.
   static Result<std::unique_ptr<Database>> OpenPath(const std::string& dir);
 
   // A handle to the namespace; it need not exist yet (the first write creates it).

@@ -1,8 +1,13 @@
 #include "db/database_impl.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <vector>
+
+#include <unistd.h>
 
 #include "common/coding.h"
 #include "db/keys.h"
@@ -10,6 +15,11 @@
 namespace gannet::db {
 
 DatabaseImpl::DatabaseImpl(DatabaseOptions options) : options_(std::move(options)) {
+  memory_budget_ = options_.memory_budget_bytes;
+  if (memory_budget_ == 0) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    memory_budget_ = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * page / 2 : 8ull << 30;
+  }
   if (options_.background_indexing) background_ = std::thread([this] { BackgroundLoop(); });
 }
 
@@ -97,6 +107,37 @@ void DatabaseImpl::BackgroundLoop() {
   }
 }
 
+void DatabaseImpl::Account(NamespaceImpl* ns) {
+  std::lock_guard<std::mutex> l(memory_mu_);
+  const NamespaceImpl::Footprint mine = ns->footprint();
+  uint64_t& used = memory_used_[ns];
+  memory_total_ = memory_total_ - used + mine.bytes;
+  used = mine.bytes;
+  if (memory_total_ <= memory_budget_) return;
+  // Evict down to 90% of the budget, least recently used first, so that the next few
+  // loads do not each trigger a round of eviction.
+  const uint64_t target = memory_budget_ / 10 * 9;
+  std::vector<std::pair<uint64_t, NamespaceImpl*>> candidates;  // (last use, namespace)
+  for (const auto& [other, bytes] : memory_used_) {
+    if (other == ns || bytes == 0) continue;
+    const NamespaceImpl::Footprint f = other->footprint();
+    if (f.evictable) candidates.emplace_back(f.last_use, other);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  for (const auto& [last_use, victim] : candidates) {
+    if (memory_total_ <= target) break;
+    if (!victim->DropSnapshot()) continue;  // became busy meanwhile
+    memory_total_ -= memory_used_[victim];
+    memory_used_[victim] = 0;
+    ++memory_evictions_;
+  }
+}
+
+DatabaseImpl::MemoryStats DatabaseImpl::memory_stats() const {
+  std::lock_guard<std::mutex> l(memory_mu_);
+  return MemoryStats{memory_budget_, memory_total_, memory_evictions_};
+}
+
 }  // namespace gannet::db
 
 namespace gannet {
@@ -127,6 +168,19 @@ bool IsImmutableDataKey(std::string_view key) {
 
 namespace {
 
+// A positive byte count from the environment variable `name`, nullopt when it is unset.
+Result<std::optional<uint64_t>> EnvBytes(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return std::optional<uint64_t>();
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(text, &end, 10);
+  if (end == nullptr || *end != '\0' || v == 0 || text[0] == '-') {
+    return Status::InvalidArgument(std::string(name) + ": expected a positive byte count, got '" +
+                                   text + "'");
+  }
+  return std::optional<uint64_t>(v);
+}
+
 // The disk cache in front of a bucket: GANNET_CACHE_DIR (default
 // $XDG_CACHE_HOME/gannet or ~/.cache/gannet; "off" disables it), one subdirectory per
 // bucket URL, GANNET_CACHE_BYTES (default 10 GiB). Only immutable objects (segments,
@@ -151,15 +205,8 @@ Result<ObjectStorePtr> WithDiskCache(ObjectStorePtr store, const std::string& ur
   char sub[17];
   std::snprintf(sub, sizeof(sub), "%016llx", static_cast<unsigned long long>(Checksum64(url)));
   o.disk_dir = root + "/" + sub;
-  if (const char* bytes = std::getenv("GANNET_CACHE_BYTES"); bytes != nullptr && *bytes != '\0') {
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(bytes, &end, 10);
-    if (end == nullptr || *end != '\0' || v == 0) {
-      return Status::InvalidArgument("GANNET_CACHE_BYTES: expected a positive byte count, got '" +
-                                     std::string(bytes) + "'");
-    }
-    o.disk_budget_bytes = v;
-  }
+  GANNET_ASSIGN_OR_RETURN(std::optional<uint64_t> budget, EnvBytes("GANNET_CACHE_BYTES"));
+  if (budget) o.disk_budget_bytes = *budget;
   GANNET_ASSIGN_OR_RETURN(std::shared_ptr<CachingStore> cached,
                           OpenCachingStore(std::move(store), std::move(o)));
   return ObjectStorePtr(std::move(cached));
@@ -191,6 +238,8 @@ Result<std::unique_ptr<Database>> Database::OpenPath(const std::string& dir) {
   }
   DatabaseOptions options;
   options.store = std::move(store);
+  GANNET_ASSIGN_OR_RETURN(std::optional<uint64_t> memory, EnvBytes("GANNET_MEMORY_BYTES"));
+  if (memory) options.memory_budget_bytes = *memory;
   return Open(std::move(options));
 }
 

@@ -437,7 +437,10 @@ void NamespaceImpl::MaybeMaintain() {
   if (tail_rows >= opts.index_tail_rows || (tail_rows > 0 && (idle || lagging))) {
     IndexNow().IgnoreError();  // retried on the next round; queries stay correct meanwhile
   }
-  if (current()->segments.size() > opts.compact_max_segments) Compact().IgnoreError();
+  snap = current();  // null when the memory budget dropped it meanwhile
+  if (snap != nullptr && snap->segments.size() > opts.compact_max_segments) {
+    Compact().IgnoreError();
+  }
   bool gc_due;
   {
     std::lock_guard<std::mutex> l(maintenance_mu_);
@@ -445,7 +448,8 @@ void NamespaceImpl::MaybeMaintain() {
         std::max<std::chrono::milliseconds>(opts.gc_grace / 4, std::chrono::seconds(5));
     gc_due = Clock::now() - last_gc_ >= every;
   }
-  if (gc_due && current()->manifest->version > 0) CollectGarbage().IgnoreError();
+  snap = current();
+  if (gc_due && snap != nullptr && snap->manifest->version > 0) CollectGarbage().IgnoreError();
 }
 
 }  // namespace gannet::db

@@ -73,19 +73,51 @@ SnapshotPtr NamespaceImpl::current() const {
 }
 
 void NamespaceImpl::Publish(SnapshotPtr snap) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (current_ == nullptr || snap->head > current_->head ||
-      (snap->head == current_->head && snap->manifest->version > current_->manifest->version)) {
-    current_ = std::move(snap);
+  const uint64_t bytes = snap->approx_memory_bytes();
+  last_use_.store(db_.NextUse(), std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (current_ == nullptr || snap->head > current_->head ||
+        (snap->head == current_->head && snap->manifest->version > current_->manifest->version)) {
+      current_ = std::move(snap);
+      current_bytes_ = bytes;
+    }
   }
+  db_.Account(this);
 }
 
 void NamespaceImpl::Reset() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    current_ = nullptr;
+    current_bytes_ = 0;
+    last_manifest_load_ = Stamp{};
+    std::lock_guard<std::mutex> c(commit_mu_);
+    catalog_written_ = false;
+  }
+  db_.Account(this);
+}
+
+NamespaceImpl::Footprint NamespaceImpl::footprint() const {
   std::lock_guard<std::mutex> l(mu_);
+  Footprint f;
+  f.bytes = current_bytes_;
+  f.last_use = last_use_.load(std::memory_order_relaxed);
+  f.evictable = current_ != nullptr && current_->tail.empty() &&
+                current_->segments.size() <= db_.options().compact_max_segments;
+  return f;
+}
+
+bool NamespaceImpl::DropSnapshot() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (current_ == nullptr) return true;
+  if (!current_->tail.empty() || current_->segments.size() > db_.options().compact_max_segments) {
+    return false;
+  }
   current_ = nullptr;
+  current_bytes_ = 0;
   last_manifest_load_ = Stamp{};
-  std::lock_guard<std::mutex> c(commit_mu_);
-  catalog_written_ = false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -93,6 +125,7 @@ void NamespaceImpl::Reset() {
 // ---------------------------------------------------------------------------------------
 
 Result<SnapshotPtr> NamespaceImpl::Refresh(FetchStats* fs) {
+  last_use_.store(db_.NextUse(), std::memory_order_relaxed);
   // Any refresh that starts after this point sees every write acknowledged before it.
   const uint64_t arrived = refresh_started_.load();
   std::lock_guard<std::mutex> rl(refresh_mu_);
@@ -138,10 +171,14 @@ Result<SnapshotPtr> NamespaceImpl::Refresh(FetchStats* fs) {
     last_refresh_ = Now();
   }
   refresh_completed_.store(mine);
-  return current();
+  // The newest snapshot (another thread may have published a newer one), or ours when
+  // the memory budget dropped it already.
+  SnapshotPtr newest = current();
+  return newest != nullptr ? newest : snap;
 }
 
 Result<SnapshotPtr> NamespaceImpl::CachedOrRefresh(FetchStats* fs) {
+  last_use_.store(db_.NextUse(), std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (current_ != nullptr && !Expired(last_refresh_, kEventualStaleness)) {

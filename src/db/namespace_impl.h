@@ -69,6 +69,19 @@ class NamespaceImpl final : public Namespace {
   // Drops cached state (after the namespace was deleted).
   void Reset();
 
+  // For the database's memory budget: the current snapshot's size, when the namespace
+  // was last used (DatabaseImpl::NextUse), and whether the snapshot may be dropped (no
+  // unindexed writes and no compaction due, which background maintenance needs it for).
+  struct Footprint {
+    uint64_t bytes = 0;
+    uint64_t last_use = 0;
+    bool evictable = false;
+  };
+  Footprint footprint() const;
+  // Drops the current snapshot if it is still evictable; true if none is held now. The
+  // next read loads the namespace again (from the cache tiers when they hold it).
+  bool DropSnapshot();
+
  private:
   struct Pending {
     WriteRequest request;
@@ -123,6 +136,8 @@ class NamespaceImpl final : public Namespace {
 
   mutable std::mutex mu_;
   SnapshotPtr current_;       // guarded by mu_
+  uint64_t current_bytes_ = 0;  // current_->approx_memory_bytes(); guarded by mu_
+  std::atomic<uint64_t> last_use_{0};
   Stamp last_refresh_;        // guarded by mu_
   Stamp last_manifest_load_;  // guarded by mu_
 

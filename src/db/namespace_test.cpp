@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "db/database_impl.h"
 #include "gannet/database.h"
 #include "gannet/json.h"
 
@@ -474,6 +475,82 @@ TEST(DiskCacheEngineTest, RestartedProcessLoadsSegmentsFromDisk) {
   EXPECT_LE(r->stats.objects_fetched, 3u);
   EXPECT_LE(bucket->counters().gets, 3u);        // manifest, WAL probe (+ catalog)
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace gannet
+
+namespace gannet {
+namespace {
+
+// Decoded namespaces share one memory budget: past it, the least recently used ones drop
+// their snapshots and reload them when next used; namespaces with unindexed writes stay.
+TEST(MemoryBudgetTest, LeastRecentlyUsedNamespacesAreDroppedAndReloaded) {
+  ObjectStorePtr base = NewMemoryStore();
+  DatabaseOptions o;
+  o.store = base;
+  o.background_indexing = false;
+  auto write = [](Namespace& ns, int first, int n) {
+    std::string rows;
+    for (int i = first; i < first + n; ++i) {
+      if (i > first) rows += ",";
+      rows += R"({"id": )" + std::to_string(i) + R"(, "vector": [)" + std::to_string(i % 97) +
+              R"(, 1, 2, 3, 4, 5, 6, 7], "tag": "row number )" + std::to_string(i) + R"("})";
+    }
+    ASSERT_TRUE(ns.Write(*ParseWriteRequest(R"({"upsert_rows": [)" + rows + "]}")).ok());
+  };
+  uint64_t one = 0;  // bytes one loaded namespace holds
+  {
+    auto writer = Database::Open(o);
+    ASSERT_TRUE(writer.ok());
+    for (const char* name : {"a", "b", "c"}) {
+      auto ns = *(*writer)->OpenNamespace(name);
+      write(*ns, 0, 2000);
+      ASSERT_TRUE(ns->IndexNow().ok());
+    }
+    auto stats = static_cast<db::DatabaseImpl*>(writer->get())->memory_stats();
+    one = stats.used_bytes / 3;
+    EXPECT_GT(one, 2000u * 8 * sizeof(float)) << "vectors alone take this much";
+    EXPECT_EQ(stats.evictions, 0u) << "the default budget is half of physical memory";
+  }
+  o.memory_budget_bytes = one * 5 / 2;  // room for two namespaces, not three
+  auto db = Database::Open(o);
+  ASSERT_TRUE(db.ok());
+  auto* impl = static_cast<db::DatabaseImpl*>(db->get());
+  auto query = [&](const char* name) {
+    auto ns = *(*db)->OpenNamespace(name);
+    auto r = ns->Query(*ParseQueryRequest(R"({"rank_by": ["vector", "kNN", [5, 1, 2, 3, 4, 5, 6, 7]],
+                                              "top_k": 3, "include_attributes": ["tag"]})"));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok()) {
+      EXPECT_EQ(r->rows[0].id, Id(uint64_t{5})) << name;
+    }
+    return r.ok() ? r->stats : QueryStats{};
+  };
+  EXPECT_GT(query("a").bytes_read, one / 10) << "a cold load reads the segment";
+  (void)query("b");
+  EXPECT_EQ(impl->memory_stats().evictions, 0u);
+  EXPECT_LT(query("b").bytes_read, 1000u) << "warm";
+  (void)query("c");  // over budget: "a", the least recently used, is dropped
+  EXPECT_EQ(impl->memory_stats().evictions, 1u);
+  EXPECT_LE(impl->memory_stats().used_bytes, o.memory_budget_bytes);
+  EXPECT_LT(query("b").bytes_read, 1000u) << "b stayed loaded";
+  EXPECT_LT(query("c").bytes_read, 1000u) << "c stayed loaded";
+  EXPECT_GT(query("a").bytes_read, one / 10) << "a was dropped and loads again";
+  EXPECT_EQ(impl->memory_stats().evictions, 2u) << "loading a dropped b";
+
+  // A namespace with unindexed writes is never dropped: background indexing needs it.
+  auto d = *(*db)->OpenNamespace("d");
+  write(*d, 0, 2000);  // WAL only
+  (void)query("c");
+  (void)query("a");
+  EXPECT_EQ(d->Query(*ParseQueryRequest(R"({"aggregate_by": {"n": ["Count"]}})"))
+                ->aggregations.at("n")
+                .as_uint(),
+            2000u);
+  auto warm_d = d->Query(*ParseQueryRequest(R"({"top_k": 1})"));
+  ASSERT_TRUE(warm_d.ok());
+  EXPECT_LT(warm_d->stats.bytes_read, 1000u) << "d kept its tail in memory";
 }
 
 }  // namespace

@@ -76,6 +76,22 @@ uint64_t Snapshot::approx_rows() const {
   return n;
 }
 
+uint64_t Snapshot::approx_memory_bytes() const {
+  uint64_t n = sizeof(Snapshot);
+  for (const LoadedSegmentPtr& s : segments) {
+    n += sizeof(LoadedSegment) + s->deleted.capacity() / 8;
+    if (s->segment != nullptr) n += s->segment->memory_bytes();
+    if (s->norms != nullptr) n += s->norms->capacity() * sizeof(float);
+    if (s->ann != nullptr) n += s->ann->MemoryBytes();
+    if (s->text != nullptr) {
+      for (const auto& field : s->text->fields()) n += field->memory_bytes();
+    }
+  }
+  // Decoded documents take a few times their encoded size.
+  for (const AppliedEntryPtr& e : tail) n += sizeof(AppliedEntry) + 4 * e->encoded_bytes;
+  return n;
+}
+
 DocPtr Snapshot::Lookup(const Id& id) const {
   const TailMap& tm = tail_map();
   auto it = tm.find(id);

@@ -106,6 +106,9 @@ struct Snapshot {
   // Live rows in segments plus live documents in the tail, approximately (ids upserted
   // in the tail that also live in a segment count twice).
   uint64_t approx_rows() const;
+  // Bytes held in memory by the decoded segments, their indexes and the tail,
+  // approximately (text indexes built later on demand are not included).
+  uint64_t approx_memory_bytes() const;
 
   // The current version of `id`: the document, nullptr if deleted or absent.
   DocPtr Lookup(const Id& id) const;

@@ -696,6 +696,40 @@ Result<SegmentDirectory> DecodeSegmentDirectory(std::string_view bytes,
 
 // ---- Segment::Decode --------------------------------------------------------------------
 
+namespace {
+
+// Heap bytes a value owns beyond sizeof(Value) (strings past the small-string buffer).
+size_t HeapBytes(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::kString:
+      return v.as_string().size() > 15 ? v.as_string().capacity() + 1 : 0;
+    case Value::Kind::kArray: {
+      size_t n = v.as_array().capacity() * sizeof(Value);
+      for (const Value& e : v.as_array()) n += HeapBytes(e);
+      return n;
+    }
+    case Value::Kind::kVector:
+      return v.as_vector().capacity() * sizeof(float);
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+size_t Segment::ComputeMemoryBytes() const {
+  size_t n = sizeof(Segment) + ids_.capacity() * sizeof(Id) +
+             vectors_.capacity() * sizeof(float) + vector_present_.capacity() / 8;
+  for (const Id& id : ids_) {
+    if (id.is_string() && id.as_string().size() > 15) n += id.as_string().capacity() + 1;
+  }
+  for (const Column& c : columns_) {
+    n += sizeof(Column) + c.name.capacity() + c.values.capacity() * sizeof(Value);
+    for (const Value& v : c.values) n += HeapBytes(v);
+  }
+  return n;
+}
+
 class SegmentDecoder {
  public:
   static Result<std::shared_ptr<const Segment>> Decode(std::string_view bytes) {
@@ -790,6 +824,7 @@ class SegmentDecoder {
           DecodeColumn(data, rows, &col).WithContext("column '" + b->name + "'"));
       seg->columns_.push_back(std::move(col));
     }
+    seg->memory_bytes_ = seg->ComputeMemoryBytes();
     return std::shared_ptr<const Segment>(std::move(seg));
   }
 

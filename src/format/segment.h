@@ -98,6 +98,8 @@ class Segment {
   // The full document at `row` (attributes plus "vector" if present).
   Document GetDocument(size_t row) const;
   uint64_t encoded_bytes() const { return encoded_bytes_; }
+  // Bytes this decoded segment holds in memory, approximately (computed at decode).
+  size_t memory_bytes() const { return memory_bytes_; }
   // Storage type of the vector block (meaningful when dims() > 0).
   VectorElem vector_elem() const { return vector_elem_; }
 
@@ -110,6 +112,8 @@ class Segment {
   std::vector<bool> vector_present_;
   std::vector<Column> columns_;
   uint64_t encoded_bytes_ = 0;
+  size_t memory_bytes_ = 0;
+  size_t ComputeMemoryBytes() const;
 };
 
 // Deletion vector: the rows of one segment that are deleted as of a manifest version.
