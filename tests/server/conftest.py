@@ -118,11 +118,22 @@ def make_server(tmp_path):
         assert rc in (0, 1, 2), f"server exit code {rc}\n{s.log()}"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One shared server without authentication (loopback)."""
+def _backends():
+    # With an S3 server configured (scripts/run-tests.sh starts Ceph RGW), every test of
+    # the shared server also runs against `gannet serve --data s3://...`.
+    return ["local", "s3"] if os.environ.get("GANNET_TEST_S3_BUCKET") else ["local"]
+
+
+@pytest.fixture(scope="module", params=_backends())
+def server(request, tmp_path_factory):
+    """One shared server without authentication (loopback), on a local directory and,
+    when an S3 server is configured, on a fresh prefix of the test bucket."""
     d = tmp_path_factory.mktemp("gannet")
-    s = Server(d / "data", d / "server.log").wait_ready()
+    data, env = d / "data", None
+    if request.param == "s3":
+        data = f"s3://{os.environ['GANNET_TEST_S3_BUCKET']}/e2e-{uuid.uuid4().hex[:12]}"
+        env = {"GANNET_CACHE_DIR": str(d / "cache")}
+    s = Server(data, d / "server.log", env=env).wait_ready()
     yield s
     rc = s.stop()
     assert rc == 0, f"graceful shutdown failed: exit {rc}\n{s.log()}"
