@@ -86,7 +86,8 @@ struct IvfIndex::Query {
   std::vector<float> list_dist;
   std::vector<uint32_t> order;
   size_t sorted = 0;
-  std::vector<float> scan;
+  std::vector<int16_t> w;     // the residual as DotSq8 weights
+  std::vector<int32_t> dots;  // DotSq8 of one list
 };
 
 uint32_t IvfIndex::NprobeFor(double recall_target, double k) const {
@@ -174,6 +175,8 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   const float* lo = quantizer_.lo().data();
   const float* scale = quantizer_.scale().data();
   q.a.resize(dims_);
+  q.w.resize(dims_);
+  const int32_t max_weight = MaxDotWeight(dims_);
   size_t found = 0, probed = 0, scanned = 0;
   for (size_t i = 0; i < nlist; ++i) {
     ensure_sorted(i + 1);
@@ -190,24 +193,44 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     ++probed;
     if (begin == end) continue;
     const float* c = centroids_.data() + size_t{list} * dims_;
-    for (uint32_t d = 0; d < dims_; ++d) q.a[d] = q.unit[d] - c[d] - lo[d];
+    // est(code) = Σ (a - scale·code)² = Σ a² - 2 Σ (scale·a)·code + Σ (scale·code)²; the
+    // middle term in integers (DotSq8) with scale·a quantized to w·beta, the last one
+    // precomputed per code (code_norms_).
+    float a2 = 0, wmax = 0;
+    for (uint32_t d = 0; d < dims_; ++d) {
+      const float a = q.unit[d] - c[d] - lo[d];
+      q.a[d] = a * scale[d];
+      a2 += a * a;
+      wmax = std::max(wmax, std::abs(q.a[d]));
+    }
+    const float beta = wmax > 0 ? wmax / static_cast<float>(max_weight) : 1.0f;
+    const float inv_beta = 1.0f / beta;
+    for (uint32_t d = 0; d < dims_; ++d) {
+      q.w[d] = static_cast<int16_t>(std::lrint(q.a[d] * inv_beta));
+    }
     const size_t n = end - begin;
-    q.scan.resize(n);
+    q.dots.resize(n);
     const uint8_t* codes = codes_.data() + size_t{begin} * dims_;
     const uint32_t* rows = list_rows_.data() + begin;
+    const float* norms = code_norms_.data() + begin;
+    const float two_beta = 2 * beta;
     scanned += n;
     if (filter == nullptr) {
-      ScanSq8(codes, n, dims_, q.a.data(), scale, q.scan.data());
+      DotSq8(codes, n, dims_, q.w.data(), q.dots.data());
       found += n;
       for (size_t r = 0; r < n; ++r) {
-        if (q.scan[r] < best.worst()) best.Push(rows[r], q.scan[r]);
+        const float est = a2 - two_beta * static_cast<float>(q.dots[r]) + norms[r];
+        if (est < best.worst()) best.Push(rows[r], est);
       }
     } else {
-      ScanSq8Filtered(codes, rows, n, dims_, q.a.data(), scale, filter->words(), q.scan.data());
+      // A dot product never reaches INT32_MIN (MaxDotWeight): it marks skipped codes.
+      std::fill(q.dots.begin(), q.dots.end(), std::numeric_limits<int32_t>::min());
+      DotSq8Filtered(codes, rows, n, dims_, q.w.data(), filter->words(), q.dots.data());
       for (size_t r = 0; r < n; ++r) {
-        if (q.scan[r] == std::numeric_limits<float>::infinity()) continue;
+        if (q.dots[r] == std::numeric_limits<int32_t>::min()) continue;
         ++found;
-        if (q.scan[r] < best.worst()) best.Push(rows[r], q.scan[r]);
+        const float est = a2 - two_beta * static_cast<float>(q.dots[r]) + norms[r];
+        if (est < best.worst()) best.Push(rows[r], est);
       }
     }
   }
@@ -331,8 +354,24 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
     residual(pos);
     idx->quantizer_.Encode(res.data(), idx->codes_.data() + pos * dims);
   }
+  idx->ComputeCodeNorms();
   idx->Calibrate(data, options);
   return std::shared_ptr<const IvfIndex>(std::move(idx));
+}
+
+void IvfIndex::ComputeCodeNorms() {
+  const float* scale = quantizer_.scale().data();
+  const size_t n = list_rows_.size();
+  code_norms_.resize(n);
+  for (size_t pos = 0; pos < n; ++pos) {
+    const uint8_t* code = codes_.data() + pos * dims_;
+    float sum = 0;
+    for (uint32_t d = 0; d < dims_; ++d) {
+      const float v = scale[d] * static_cast<float>(code[d]);
+      sum += v * v;
+    }
+    code_norms_[pos] = sum;
+  }
 }
 
 void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options) {
@@ -468,7 +507,7 @@ size_t IvfIndex::MemoryBytes() const {
   return sizeof(*this) + centroids_.size() * sizeof(float) +
          centroid_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
          list_offsets_.size() * sizeof(uint32_t) + list_rows_.size() * sizeof(uint32_t) +
-         codes_.size() + calibration_.size() * sizeof(CalibrationCurve) +
+         codes_.size() + code_norms_.size() * sizeof(float) + calibration_.size() * sizeof(CalibrationCurve) +
          kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size();
 }
 
@@ -610,6 +649,7 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes)
     idx->calibration_.push_back(std::move(curve));
   }
   if (!r.done()) return bad("trailing bytes");
+  idx->ComputeCodeNorms();
   return std::shared_ptr<const IvfIndex>(std::move(idx));
 }
 

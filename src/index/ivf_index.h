@@ -151,6 +151,8 @@ class IvfIndex {
   std::vector<Neighbor> SearchExact(Query& q, const VectorRows& data, uint32_t k,
                                     const RowFilter& filter, IvfSearchStats* stats) const;
   void Calibrate(const VectorRows& data, const IvfBuildOptions& options);
+  // code_norms_ from codes_ and the quantizer (after Build's encoding and Decode).
+  void ComputeCodeNorms();
 
   DistanceMetric metric_ = DistanceMetric::kCosineDistance;
   uint32_t dims_ = 0;
@@ -161,6 +163,7 @@ class IvfIndex {
   std::vector<uint32_t> list_offsets_;  // lists + 1 entries into list_rows_
   std::vector<uint32_t> list_rows_;     // row ids, grouped by list, ascending within
   std::vector<uint8_t> codes_;          // indexed_rows × dims, parallel to list_rows_
+  std::vector<float> code_norms_;       // Σ_d (scale[d]·code[d])², parallel to list_rows_
   std::vector<CalibrationCurve> calibration_;
 };
 

@@ -53,47 +53,40 @@ float L2SquaredImpl(const float* a, const float* b, size_t n) {
   return sum;
 }
 
-// One code: Σ (a - scale·code)².
-HWY_INLINE float OneCode(const uint8_t* code, size_t dims, const float* a, const float* scale) {
-  const hn::ScalableTag<float> df;
-  const hn::Rebind<int32_t, decltype(df)> di;
-  const hn::Rebind<uint8_t, decltype(df)> du8;
-  const size_t N = hn::Lanes(df);
-  auto acc0 = hn::Zero(df), acc1 = hn::Zero(df);
+// Σ_d w[d]·code[d] in 32-bit integers: codes widened to i16 and multiplied pairwise into
+// i32 lanes (pmaddwd on x86), two accumulators deep.
+HWY_INLINE int32_t DotCode(const uint8_t* code, size_t dims, const int16_t* w) {
+  const hn::ScalableTag<int16_t> d16;
+  const hn::RepartitionToWide<decltype(d16)> d32;
+  const hn::Rebind<uint8_t, decltype(d16)> du8;
+  const size_t N = hn::Lanes(d16);
+  auto a0 = hn::Zero(d32), a1 = hn::Zero(d32), b0 = hn::Zero(d32), b1 = hn::Zero(d32);
   size_t i = 0;
   for (; i + 2 * N <= dims; i += 2 * N) {
-    const auto c0 = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(du8, code + i)));
-    const auto c1 = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(du8, code + i + N)));
-    const auto d0 = hn::NegMulAdd(hn::LoadU(df, scale + i), c0, hn::LoadU(df, a + i));
-    const auto d1 = hn::NegMulAdd(hn::LoadU(df, scale + i + N), c1, hn::LoadU(df, a + i + N));
-    acc0 = hn::MulAdd(d0, d0, acc0);
-    acc1 = hn::MulAdd(d1, d1, acc1);
+    const auto c0 = hn::PromoteTo(d16, hn::LoadU(du8, code + i));
+    const auto c1 = hn::PromoteTo(d16, hn::LoadU(du8, code + i + N));
+    a0 = hn::ReorderWidenMulAccumulate(d32, c0, hn::LoadU(d16, w + i), a0, a1);
+    b0 = hn::ReorderWidenMulAccumulate(d32, c1, hn::LoadU(d16, w + i + N), b0, b1);
   }
   for (; i + N <= dims; i += N) {
-    const auto c0 = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(du8, code + i)));
-    const auto d0 = hn::NegMulAdd(hn::LoadU(df, scale + i), c0, hn::LoadU(df, a + i));
-    acc0 = hn::MulAdd(d0, d0, acc0);
+    const auto c0 = hn::PromoteTo(d16, hn::LoadU(du8, code + i));
+    a0 = hn::ReorderWidenMulAccumulate(d32, c0, hn::LoadU(d16, w + i), a0, a1);
   }
-  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
-  for (; i < dims; ++i) {
-    const float e = a[i] - scale[i] * static_cast<float>(code[i]);
-    sum += e * e;
-  }
-  return sum;
+  const auto sum = hn::Add(hn::RearrangeToOddPlusEven(a0, a1), hn::RearrangeToOddPlusEven(b0, b1));
+  int32_t total = hn::GetLane(hn::SumOfLanes(d32, sum));
+  for (; i < dims; ++i) total += int32_t{w[i]} * int32_t{code[i]};
+  return total;
 }
 
-void ScanSq8Impl(const uint8_t* codes, size_t count, size_t dims, const float* a,
-                 const float* scale, float* out) {
-  for (size_t r = 0; r < count; ++r) out[r] = OneCode(codes + r * dims, dims, a, scale);
+void DotSq8Impl(const uint8_t* codes, size_t count, size_t dims, const int16_t* w, int32_t* out) {
+  for (size_t r = 0; r < count; ++r) out[r] = DotCode(codes + r * dims, dims, w);
 }
 
-void ScanSq8FilteredImpl(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
-                         const float* a, const float* scale, const uint64_t* allowed, float* out) {
+void DotSq8FilteredImpl(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
+                        const int16_t* w, const uint64_t* allowed, int32_t* out) {
   for (size_t r = 0; r < count; ++r) {
     const uint32_t row = rows[r];
-    out[r] = ((allowed[row >> 6] >> (row & 63)) & 1) != 0
-                 ? OneCode(codes + r * dims, dims, a, scale)
-                 : std::numeric_limits<float>::infinity();
+    if (((allowed[row >> 6] >> (row & 63)) & 1) != 0) out[r] = DotCode(codes + r * dims, dims, w);
   }
 }
 
@@ -109,8 +102,8 @@ namespace gannet::index {
 HWY_EXPORT(DotImpl);
 HWY_EXPORT(L2SquaredImpl);
 HWY_EXPORT(DotManyImpl);
-HWY_EXPORT(ScanSq8Impl);
-HWY_EXPORT(ScanSq8FilteredImpl);
+HWY_EXPORT(DotSq8Impl);
+HWY_EXPORT(DotSq8FilteredImpl);
 HWY_EXPORT(TargetImpl);
 
 float Dot(const float* a, const float* b, size_t n) {
@@ -125,14 +118,13 @@ void DotMany(const float* x, const float* base, size_t count, size_t dims, float
   HWY_DYNAMIC_DISPATCH(DotManyImpl)(x, base, count, dims, out);
 }
 
-void ScanSq8(const uint8_t* codes, size_t count, size_t dims, const float* a, const float* scale,
-             float* out) {
-  HWY_DYNAMIC_DISPATCH(ScanSq8Impl)(codes, count, dims, a, scale, out);
+void DotSq8(const uint8_t* codes, size_t count, size_t dims, const int16_t* w, int32_t* out) {
+  HWY_DYNAMIC_DISPATCH(DotSq8Impl)(codes, count, dims, w, out);
 }
 
-void ScanSq8Filtered(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
-                     const float* a, const float* scale, const uint64_t* allowed, float* out) {
-  HWY_DYNAMIC_DISPATCH(ScanSq8FilteredImpl)(codes, rows, count, dims, a, scale, allowed, out);
+void DotSq8Filtered(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
+                    const int16_t* w, const uint64_t* allowed, int32_t* out) {
+  HWY_DYNAMIC_DISPATCH(DotSq8FilteredImpl)(codes, rows, count, dims, w, allowed, out);
 }
 
 const char* KernelTarget() { return HWY_DYNAMIC_DISPATCH(TargetImpl)(); }

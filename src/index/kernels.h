@@ -1,5 +1,5 @@
 // SIMD kernels of the vector index: f32 dot products and squared distances (k-means,
-// re-ranking) and the SQ8 code scan (the posting-list hot loop).
+// re-ranking) and the SQ8 code scan (the posting-list hot loop) in integers.
 //
 // kernels.cpp is compiled once per instruction set with Highway (foreach_target.h) and
 // the best one the CPU supports is chosen at run time on the first call (AVX-512, AVX2,
@@ -21,18 +21,21 @@ float L2Squared(const float* a, const float* b, size_t n);
 // out[j] = Dot(x, base + j*dims, dims) for j in [0, count).
 void DotMany(const float* x, const float* base, size_t count, size_t dims, float* out);
 
-// The SQ8 code scan. For each of `count` codes of `dims` bytes each (code r at
-// codes + r*dims), writes out[r] = Σ_d (a[d] - scale[d]·code[d])², i.e. the squared
-// distance between a query offset `a` (query minus the decode origin) and the decoded
-// vector. REQUIRES: `out` has room for `count` floats.
-void ScanSq8(const uint8_t* codes, size_t count, size_t dims, const float* a, const float* scale,
-             float* out);
-
-// As ScanSq8, but only for the codes whose index i (0..count) has bit (base + i) set in
-// `allowed` (64-bit words, bit b of word w is row 64w+b); other out[i] are +infinity.
-// `rows[i]` maps code i to its row id (the bit tested).
-void ScanSq8Filtered(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
-                     const float* a, const float* scale, const uint64_t* allowed, float* out);
+// The SQ8 code scan (the posting-list hot loop): out[r] = Σ_d w[d]·code_r[d] for each of `count`
+// codes, exactly, in 32-bit arithmetic. REQUIRES: dims·255·max|w[d]| < 2^31 (see
+// MaxDotWeight). With w = round(scale·a / β), Σ_d (a[d] - scale[d]·c[d])² =
+// Σ a² - 2β·out[r] + Σ (scale·c)² up to the rounding of w: the estimate without
+// converting a single code to float.
+void DotSq8(const uint8_t* codes, size_t count, size_t dims, const int16_t* w, int32_t* out);
+// As DotSq8, only for the codes whose row (rows[i]) has its bit set in `allowed`; the
+// other out[i] are left unchanged.
+void DotSq8Filtered(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
+                    const int16_t* w, const uint64_t* allowed, int32_t* out);
+// The largest |w[d]| DotSq8 allows for `dims` dimensions (at most 32767).
+inline int32_t MaxDotWeight(size_t dims) {
+  const int64_t limit = ((int64_t{1} << 31) - 1) / (static_cast<int64_t>(dims) * 255 + 1);
+  return static_cast<int32_t>(limit < 32767 ? limit : 32767);
+}
 
 // The name of the instruction set the dispatcher picked, e.g. "AVX2" (for reports).
 const char* KernelTarget();

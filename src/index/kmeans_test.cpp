@@ -30,28 +30,28 @@ TEST(KernelsTest, MatchScalarReference) {
   EXPECT_NE(std::string(KernelTarget()), "");
 }
 
-TEST(KernelsTest, ScanSq8MatchesEstimate) {
-  const uint32_t dims = 37;
-  auto data = testing::Clustered(50, dims, 3, 1);
-  Sq8Quantizer::Trainer t(dims);
-  for (size_t r = 0; r < 50; ++r) t.Add(data.data() + r * dims);
-  Sq8Quantizer q = t.Finish();
-  std::vector<uint8_t> codes(50 * dims);
-  for (size_t r = 0; r < 50; ++r) q.Encode(data.data() + r * dims, codes.data() + r * dims);
-  std::vector<float> a(dims), out(50), filtered(50);
-  q.PrepareQuery(data.data() + 7 * dims, a.data());
-  ScanSq8(codes.data(), 50, dims, a.data(), q.scale().data(), out.data());
-  std::vector<uint32_t> rows(50);
-  std::iota(rows.begin(), rows.end(), 0u);
-  uint64_t allowed = 0x5555'5555'5555'5555ull;
-  ScanSq8Filtered(codes.data(), rows.data(), 50, dims, a.data(), q.scale().data(), &allowed,
-                  filtered.data());
-  for (size_t r = 0; r < 50; ++r) {
-    EXPECT_NEAR(out[r], q.EstimateL2(a.data(), codes.data() + r * dims), 1e-3 + 1e-4 * out[r]);
-    if (r % 2 == 0) {
-      EXPECT_EQ(filtered[r], out[r]);
-    } else {
-      EXPECT_TRUE(std::isinf(filtered[r]));
+TEST(KernelsTest, DotSq8IsExactAtTheWeightLimit) {
+  for (size_t dims : {1, 7, 16, 31, 33, 128, 130, 1536, 4096}) {
+    const int32_t wmax = MaxDotWeight(dims);
+    EXPECT_LE(int64_t{wmax} * 255 * static_cast<int64_t>(dims), (int64_t{1} << 31) - 1) << dims;
+    const size_t count = 9;
+    std::vector<uint8_t> codes(count * dims);
+    std::vector<int16_t> w(dims);
+    for (size_t d = 0; d < dims; ++d) w[d] = static_cast<int16_t>(d % 3 == 0 ? -wmax : wmax);
+    for (size_t i = 0; i < codes.size(); ++i) {
+      codes[i] = i < dims ? 255 : static_cast<uint8_t>((i * 2654435761u) >> 24);
+    }
+    std::vector<int32_t> out(count), filtered(count, -7);
+    DotSq8(codes.data(), count, dims, w.data(), out.data());
+    std::vector<uint32_t> rows(count);
+    std::iota(rows.begin(), rows.end(), 0u);
+    const uint64_t allowed = 0b101010101;
+    DotSq8Filtered(codes.data(), rows.data(), count, dims, w.data(), &allowed, filtered.data());
+    for (size_t r = 0; r < count; ++r) {
+      int64_t want = 0;
+      for (size_t d = 0; d < dims; ++d) want += int64_t{w[d]} * codes[r * dims + d];
+      EXPECT_EQ(out[r], want) << dims << " " << r;
+      EXPECT_EQ(filtered[r], r % 2 == 0 ? want : -7) << dims << " " << r;
     }
   }
 }

@@ -63,17 +63,4 @@ void Sq8Quantizer::Decode(const uint8_t* code, float* out) const {
   for (size_t d = 0; d < lo_.size(); ++d) out[d] = lo_[d] + scale_[d] * code[d];
 }
 
-void Sq8Quantizer::PrepareQuery(const float* q, float* a) const {
-  for (size_t d = 0; d < lo_.size(); ++d) a[d] = q[d] - lo_[d];
-}
-
-float Sq8Quantizer::EstimateL2(const float* a, const uint8_t* code) const {
-  float sum = 0;
-  for (size_t d = 0; d < lo_.size(); ++d) {
-    const float e = a[d] - scale_[d] * static_cast<float>(code[d]);
-    sum += e * e;
-  }
-  return sum;
-}
-
 }  // namespace gannet::index

@@ -7,8 +7,9 @@
 // much narrower than the vectors', so the 256 levels are spent where the data is.
 //
 // Distances are estimated on codes without decoding: for a query (residual) q,
-// |q - decode(c)|² = Σ_d (a[d] - scale[d]·c[d])² with a = q - lo (PrepareQuery), which
-// ScanSq8 (kernels.h) evaluates with SIMD.
+// |q - decode(c)|² = Σ_d (a[d] - scale[d]·c[d])² with a = q - lo, which the IVF index
+// evaluates as Σ a² - 2·Σ (scale·a)·c + Σ (scale·c)², the middle term in integers
+// (DotSq8, kernels.h).
 //
 // Thread safety: immutable after construction.
 #pragma once
@@ -48,10 +49,6 @@ class Sq8Quantizer {
   void Encode(const float* x, uint8_t* code) const;
   // out[0..dims) := the decoded vector.
   void Decode(const uint8_t* code, float* out) const;
-  // a[0..dims) := q - lo, the query form ScanSq8 takes.
-  void PrepareQuery(const float* q, float* a) const;
-  // Σ_d (a[d] - scale[d]·code[d])²: the estimated squared distance (scalar reference).
-  float EstimateL2(const float* a, const uint8_t* code) const;
 
  private:
   std::vector<float> lo_, scale_, inv_scale_;
