@@ -276,8 +276,8 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     if (allowed <= std::max(4 * candidates, nlist) || nprobe >= nlist / 2) {
       return SearchExact(q, data, p.k, *p.filter, stats);
     }
-    return SearchLists(q, data, p.k, nprobe, candidates, p.nprobe == 0 ? p.recall_target : 0,
-                       p.filter, stats);
+    return SearchLists(q, data, p.k, nprobe, 2 * candidates,
+                       p.nprobe == 0 ? p.recall_target : 0, p.filter, stats);
   }
   return SearchLists(q, data, p.k, nprobe, candidates, 0, nullptr, stats);
 }

@@ -61,7 +61,7 @@ class RowFilter {
 };
 
 struct IvfBuildOptions {
-  double lists_per_sqrt_rows = 2.0;  // nlist = round(this × √rows), at most rows / 8
+  double lists_per_sqrt_rows = 4.0;  // nlist = round(this × √rows), at most rows / 8
   KMeansOptions kmeans;              // clusters is set by the build
   size_t calibration_queries = 64;   // sampled rows the recall ladder is measured on
   int threads = 1;                   // worker threads for k-means and calibration
