@@ -53,6 +53,42 @@ class Candidates {
   std::vector<Neighbor> heap_;
 };
 
+// DotSq8 weights for the residual `a` (query minus the codes' origin): w = round(scale·a/β)
+// with β chosen so that |w| <= max_weight. Returns β; *a2 = Σ a². Then
+// Σ_d (a[d] - scale[d]·code[d])² = a2 - 2β·DotSq8(code, w) + Σ_d (scale[d]·code[d])².
+float Sq8Weights(const float* a, const float* scale, uint32_t dims, int32_t max_weight,
+                 int16_t* w, float* a2) {
+  float sum = 0, wmax = 0;
+  for (uint32_t d = 0; d < dims; ++d) {
+    sum += a[d] * a[d];
+    wmax = std::max(wmax, std::abs(a[d] * scale[d]));
+  }
+  *a2 = sum;
+  const float beta = wmax > 0 ? wmax / static_cast<float>(max_weight) : 1.0f;
+  const float inv_beta = 1.0f / beta;
+  for (uint32_t d = 0; d < dims; ++d) {
+    w[d] = static_cast<int16_t>(std::lrint(a[d] * scale[d] * inv_beta));
+  }
+  return beta;
+}
+
+// out[i] = Σ_d (scale[d]·code_i[d])² for n codes.
+std::vector<float> Sq8CodeNorms(const Sq8Quantizer& quantizer, const uint8_t* codes, size_t n) {
+  const uint32_t dims = quantizer.dims();
+  const float* scale = quantizer.scale().data();
+  std::vector<float> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* code = codes + i * dims;
+    float sum = 0;
+    for (uint32_t d = 0; d < dims; ++d) {
+      const float v = scale[d] * static_cast<float>(code[d]);
+      sum += v * v;
+    }
+    out[i] = sum;
+  }
+  return out;
+}
+
 }  // namespace
 
 // ---- RowFilter ----------------------------------------------------------------------------
@@ -154,16 +190,40 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
                                             uint32_t nprobe, size_t candidates, double adapt_target,
                                             const RowFilter* filter, IvfSearchStats* stats) const {
   const size_t nlist = lists();
-  // Centroid order, sorted lazily: the first nprobe now, more if the probe widens.
+  const int32_t max_weight = MaxDotWeight(dims_);
+  q.a.resize(dims_);
+  q.w.resize(dims_);
+  // Rank the lists by |query - centroid|² estimated on the centroids' SQ8 codes (a
+  // quarter of the bytes of the float centroids, which dominate the cost when there are
+  // thousands of lists), then exactly for the nearest few the probe will surely visit.
   q.list_dist.resize(nlist);
-  DotMany(q.unit.data(), centroids_.data(), nlist, dims_, q.list_dist.data());
-  for (size_t j = 0; j < nlist; ++j) q.list_dist[j] = centroid_norms_[j] - 2 * q.list_dist[j];
+  q.dots.resize(nlist);
+  {
+    const float* clo = centroid_quantizer_.lo().data();
+    for (uint32_t d = 0; d < dims_; ++d) q.a[d] = q.unit[d] - clo[d];
+    float a2 = 0;
+    const float beta = Sq8Weights(q.a.data(), centroid_quantizer_.scale().data(), dims_,
+                                  max_weight, q.w.data(), &a2);
+    DotSq8(centroid_codes_.data(), nlist, dims_, q.w.data(), q.dots.data());
+    for (size_t j = 0; j < nlist; ++j) {
+      q.list_dist[j] = a2 - 2 * beta * static_cast<float>(q.dots[j]) + centroid_code_norms_[j];
+    }
+  }
   q.order.resize(nlist);
   for (size_t j = 0; j < nlist; ++j) q.order[j] = static_cast<uint32_t>(j);
-  q.sorted = 0;
   auto by_dist = [&](uint32_t a, uint32_t b) {
     return q.list_dist[a] != q.list_dist[b] ? q.list_dist[a] < q.list_dist[b] : a < b;
   };
+  // Centroid order, sorted lazily: the first lists now, more if the probe widens.
+  const size_t exact = std::min<size_t>(nlist, 2 * size_t{nprobe} + 16);
+  std::partial_sort(q.order.begin(), q.order.begin() + exact, q.order.end(), by_dist);
+  for (size_t i = 0; i < exact; ++i) {
+    const uint32_t j = q.order[i];
+    q.list_dist[j] = q.unit_norm2 + centroid_norms_[j] -
+                     2 * Dot(q.unit.data(), centroids_.data() + size_t{j} * dims_, dims_);
+  }
+  std::sort(q.order.begin(), q.order.begin() + exact, by_dist);
+  q.sorted = exact;
   auto ensure_sorted = [&](size_t upto) {
     if (upto <= q.sorted) return;
     const size_t end = std::min(nlist, std::max(upto, 2 * q.sorted));
@@ -174,9 +234,6 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   Candidates best(candidates);
   const float* lo = quantizer_.lo().data();
   const float* scale = quantizer_.scale().data();
-  q.a.resize(dims_);
-  q.w.resize(dims_);
-  const int32_t max_weight = MaxDotWeight(dims_);
   size_t found = 0, probed = 0, scanned = 0;
   for (size_t i = 0; i < nlist; ++i) {
     ensure_sorted(i + 1);
@@ -193,21 +250,10 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     ++probed;
     if (begin == end) continue;
     const float* c = centroids_.data() + size_t{list} * dims_;
-    // est(code) = Σ (a - scale·code)² = Σ a² - 2 Σ (scale·a)·code + Σ (scale·code)²; the
-    // middle term in integers (DotSq8) with scale·a quantized to w·beta, the last one
-    // precomputed per code (code_norms_).
-    float a2 = 0, wmax = 0;
-    for (uint32_t d = 0; d < dims_; ++d) {
-      const float a = q.unit[d] - c[d] - lo[d];
-      q.a[d] = a * scale[d];
-      a2 += a * a;
-      wmax = std::max(wmax, std::abs(q.a[d]));
-    }
-    const float beta = wmax > 0 ? wmax / static_cast<float>(max_weight) : 1.0f;
-    const float inv_beta = 1.0f / beta;
-    for (uint32_t d = 0; d < dims_; ++d) {
-      q.w[d] = static_cast<int16_t>(std::lrint(q.a[d] * inv_beta));
-    }
+    // est(code) = Σ (a - scale·code)², as a2 - 2β·DotSq8 + code_norms_ (Sq8Weights).
+    for (uint32_t d = 0; d < dims_; ++d) q.a[d] = q.unit[d] - c[d] - lo[d];
+    float a2 = 0;
+    const float beta = Sq8Weights(q.a.data(), scale, dims_, max_weight, q.w.data(), &a2);
     const size_t n = end - begin;
     q.dots.resize(n);
     const uint8_t* codes = codes_.data() + size_t{begin} * dims_;
@@ -360,18 +406,17 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
 }
 
 void IvfIndex::ComputeCodeNorms() {
-  const float* scale = quantizer_.scale().data();
-  const size_t n = list_rows_.size();
-  code_norms_.resize(n);
-  for (size_t pos = 0; pos < n; ++pos) {
-    const uint8_t* code = codes_.data() + pos * dims_;
-    float sum = 0;
-    for (uint32_t d = 0; d < dims_; ++d) {
-      const float v = scale[d] * static_cast<float>(code[d]);
-      sum += v * v;
-    }
-    code_norms_[pos] = sum;
+  code_norms_ = Sq8CodeNorms(quantizer_, codes_.data(), list_rows_.size());
+  // The centroids' own SQ8 codes, for ranking the lists without reading their floats.
+  const size_t nlist = lists();
+  Sq8Quantizer::Trainer trainer(dims_);
+  for (size_t j = 0; j < nlist; ++j) trainer.Add(centroids_.data() + j * dims_);
+  centroid_quantizer_ = trainer.Finish();
+  centroid_codes_.resize(nlist * dims_);
+  for (size_t j = 0; j < nlist; ++j) {
+    centroid_quantizer_.Encode(centroids_.data() + j * dims_, centroid_codes_.data() + j * dims_);
   }
+  centroid_code_norms_ = Sq8CodeNorms(centroid_quantizer_, centroid_codes_.data(), nlist);
 }
 
 void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options) {
@@ -507,7 +552,8 @@ size_t IvfIndex::MemoryBytes() const {
   return sizeof(*this) + centroids_.size() * sizeof(float) +
          centroid_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
          list_offsets_.size() * sizeof(uint32_t) + list_rows_.size() * sizeof(uint32_t) +
-         codes_.size() + code_norms_.size() * sizeof(float) + calibration_.size() * sizeof(CalibrationCurve) +
+         codes_.size() + code_norms_.size() * sizeof(float) + centroid_codes_.size() +
+         centroid_code_norms_.size() * sizeof(float) + calibration_.size() * sizeof(CalibrationCurve) +
          kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size();
 }
 

@@ -151,7 +151,8 @@ class IvfIndex {
   std::vector<Neighbor> SearchExact(Query& q, const VectorRows& data, uint32_t k,
                                     const RowFilter& filter, IvfSearchStats* stats) const;
   void Calibrate(const VectorRows& data, const IvfBuildOptions& options);
-  // code_norms_ from codes_ and the quantizer (after Build's encoding and Decode).
+  // code_norms_ and the centroid codes, derived from codes_, the quantizer and the
+  // centroids (after Build's encoding and after Decode).
   void ComputeCodeNorms();
 
   DistanceMetric metric_ = DistanceMetric::kCosineDistance;
@@ -164,6 +165,10 @@ class IvfIndex {
   std::vector<uint32_t> list_rows_;     // row ids, grouped by list, ascending within
   std::vector<uint8_t> codes_;          // indexed_rows × dims, parallel to list_rows_
   std::vector<float> code_norms_;       // Σ_d (scale[d]·code[d])², parallel to list_rows_
+  // The centroids quantized (ranking the lists; not stored, derived on load).
+  Sq8Quantizer centroid_quantizer_;
+  std::vector<uint8_t> centroid_codes_;    // lists × dims
+  std::vector<float> centroid_code_norms_;
   std::vector<CalibrationCurve> calibration_;
 };
 
