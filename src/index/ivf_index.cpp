@@ -318,8 +318,13 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     // fewer matching rows than that (a filter correlated with the vectors).
     const double sel = static_cast<double>(allowed) / static_cast<double>(indexed_rows());
     if (p.nprobe == 0) nprobe = NprobeFor(p.recall_target, p.k / sel);
-    // Exact search over the allowed rows when that is about as cheap as probing.
-    if (allowed <= std::max(4 * candidates, nlist) || nprobe >= nlist / 2) {
+    // Exact search over the allowed rows when that is about as cheap as probing: it reads
+    // 4 bytes per dimension of each allowed row; the probe 1 byte per dimension of each
+    // row in nprobe lists (and widens when the filter is correlated with the vectors).
+    const double probed_rows =
+        static_cast<double>(nprobe) * static_cast<double>(indexed_rows()) / nlist;
+    if (allowed <= std::max(4 * candidates, nlist) || nprobe >= nlist / 2 ||
+        4.0 * static_cast<double>(allowed) <= 2.0 * probed_rows) {
       return SearchExact(q, data, p.k, *p.filter, stats);
     }
     return SearchLists(q, data, p.k, nprobe, 2 * candidates,
