@@ -2,16 +2,30 @@
 """One peer library on a data set from gen.py, in its own process (so its resident memory
 is its own): build with BUILD_THREADS threads, then recall@10 and single-thread QPS over a
 sweep of its search parameter (all queries in one batched call with one thread, so Python
-call overhead does not count). Prints JSON.
+call overhead does not count). Prints JSON; a library that cannot be imported is reported
+as {"library": ..., "skipped": reason} (exit 0) so the rest of the run goes on.
 
-  peers.py --lib hnswlib|faiss-ivf|faiss-hnsw|usearch --dir DIR --n N --dims D --queries Q"""
+  peers.py --lib hnswlib|faiss-ivf|faiss-hnsw|usearch|lancedb|chroma --dir DIR --n N
+           --dims D --queries Q
+
+LanceDB and Chroma are databases with their own thread pools (Rust/tokio): their whole
+process is confined to BUILD_THREADS CPUs for the build and to one CPU for the queries
+(sched_setaffinity on every thread), so their batched query calls are single-core too."""
 import argparse
+import atexit
 import gc
 import json
+import math
+import os
+import shutil
 import sys
+import tempfile
 import time
 
 import numpy as np
+
+DIST = {"hnswlib": "hnswlib", "faiss-ivf": "faiss-cpu", "faiss-hnsw": "faiss-cpu",
+        "usearch": "usearch", "lancedb": "lancedb", "chroma": "chromadb"}
 
 
 def rss_mb():
@@ -29,6 +43,35 @@ def recall(found, gt):
     return hits / max(1, int((gt >= 0).sum()))
 
 
+def confine_to_cpus(k):
+    """Restricts every thread of this process (and the threads they start later) to the
+    first k CPUs it may use. Returns the CPU set."""
+    cpus = set(sorted(os.sched_getaffinity(0))[:max(1, k)])
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except OSError:  # the thread ended meanwhile
+            pass
+    return cpus
+
+
+def dir_mb(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total / 1e6
+
+
+def skip(lib, reason):
+    print(f"peers: {lib} skipped: {reason}", file=sys.stderr)
+    print(json.dumps({"library": lib, "skipped": reason}))
+    sys.exit(0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
@@ -39,17 +82,42 @@ def main():
     ap.add_argument("--build-threads", type=int, default=2)
     a = ap.parse_args()
     d = a.dims
-    if a.lib.startswith("faiss"):
-        import faiss
-    elif a.lib == "hnswlib":
-        import hnswlib
-    elif a.lib == "usearch":
-        from usearch.index import Index
+    if a.lib not in DIST:
+        sys.exit(f"unknown library {a.lib}")
+    if a.lib in ("lancedb", "chroma"):
+        # Before the import: their runtimes size their worker pools from the CPUs allowed.
+        confine_to_cpus(a.build_threads)
+    try:
+        if a.lib.startswith("faiss"):
+            import faiss
+        elif a.lib == "hnswlib":
+            import hnswlib
+        elif a.lib == "usearch":
+            from usearch.index import Index
+        elif a.lib == "lancedb":
+            import lancedb
+            import pyarrow as pa
+            from lancedb.index import HnswSq
+        elif a.lib == "chroma":
+            import chromadb
+            from chromadb.config import Settings
+    except Exception as e:  # ImportError, or a broken install failing at import time
+        skip(a.lib, f"cannot import {DIST[a.lib]}: {type(e).__name__}: {e}")
+    try:
+        from importlib.metadata import version
+        lib_version = version(DIST[a.lib])
+    except Exception:
+        lib_version = None
     rss0 = rss_mb()
     base = np.fromfile(f"{a.dir}/base.f32", dtype=np.float32).reshape(a.n, d)
     queries = np.fromfile(f"{a.dir}/queries.f32", dtype=np.float32).reshape(a.queries, d)
     gt = np.fromfile(f"{a.dir}/gt.i32", dtype=np.int32).reshape(a.queries, 10)
-    out = {"library": a.lib, "build_threads": a.build_threads}
+    out = {"library": a.lib, "version": lib_version, "build_threads": a.build_threads}
+    label = None       # p -> "param" string; default f"{pname}={p}"
+    before = None      # p -> None, untimed preparation of a sweep point
+    warm = None        # () -> None, run once after the build, before the memory reading
+    decode = None      # search(p)'s result -> array of row ids, after the timing
+    tmpdir = None
     t0 = time.perf_counter()
     if a.lib == "hnswlib":
         M, efc = 16, 200
@@ -104,22 +172,159 @@ def main():
             index.expansion_search = ef
             return index.search(queries, 10, threads=1).keys
         pname = "expansion_search"
-    else:
-        sys.exit(f"unknown library {a.lib}")
+    elif a.lib == "lancedb":
+        # Embedded LanceDB (a directory of Lance files), IVF_HNSW_SQ: LanceDB's recommended
+        # index for the best recall/latency trade-off. Its HNSW default target partition
+        # size is 1,048,576 rows, so up to 1M rows that is one partition (one HNSW graph over
+        # 8-bit scalar-quantized vectors), all of it probed. m=20 and ef_construction=300
+        # are LanceDB's defaults. The knob is ef; SQ8 distances cap recall, so a second
+        # pass re-ranks 2×10 candidates with the f32 vectors (refine_factor=2).
+        tmpdir = tempfile.mkdtemp(prefix="ann-lancedb-")
+        atexit.register(shutil.rmtree, tmpdir, True)
+        parts = max(1, math.ceil(a.n / 1_048_576))
+        db = lancedb.connect(tmpdir)
+        vectors = pa.FixedSizeListArray.from_arrays(pa.array(base.reshape(-1)), d)
+        table = db.create_table("vectors", pa.table(
+            {"id": pa.array(np.arange(a.n, dtype=np.int64)), "vector": vectors}))
+        del vectors
+        table.create_index("vector", config=HnswSq(distance_type="l2", num_partitions=parts))
+        out["config"] = (f"IVF_HNSW_SQ partitions={parts} m=20 ef_construction=300 "
+                         "(defaults), SQ8; refine_factor=2 re-ranks in f32")
+        params = ([(ef, None) for ef in (10, 16, 24, 32, 48, 64, 96, 128, 192, 256)] +
+                  [(ef, 2) for ef in (20, 24, 32, 48, 64, 96, 128, 192, 256)])
+
+        def lance_query(qs, p):
+            ef, refine = p
+            q = table.search(qs).nprobes(parts).ef(ef).limit(10)
+            if refine:
+                q = q.refine_factor(refine)
+            return q.select(["id", "_distance"])
+
+        def decode(res):
+            # Several query vectors: one result table with a query_index column.
+            qi = res["query_index"].to_numpy()
+            ids = res["id"].to_numpy()
+            order = np.lexsort((res["_distance"].to_numpy(), qi))
+            found = np.full((a.queries, 10), -1, dtype=np.int64)
+            fill = np.zeros(a.queries, dtype=np.int64)
+            for j in order:
+                r = qi[j]
+                if fill[r] < 10:
+                    found[r, fill[r]] = ids[j]
+                    fill[r] += 1
+            return found
+
+        def warm():
+            lance_query(queries[:1], (10, None)).to_arrow()
+
+        def before(p):
+            lance_query(queries[:10], p).to_arrow()
+
+        def search(p):
+            return lance_query(queries, p).to_arrow()
+
+        def label(p):
+            return f"ef={p[0]}" + (f",refine_factor={p[1]}" if p[1] else "")
+        pname = "ef"
+    elif a.lib == "chroma":
+        # Chroma (embedded, Rust core; its HNSW is a fork of hnswlib), persistent client in
+        # a temp dir, M=16 ef_construction=200 as for the hnswlib peer. Its ef_search can be
+        # changed with collection.modify(), but a loaded index keeps the ef it was loaded
+        # with, so each sweep point reopens the client (the index is read back from disk;
+        # untimed, no rebuild).
+        tmpdir = tempfile.mkdtemp(prefix="ann-chroma-")
+        atexit.register(shutil.rmtree, tmpdir, True)
+        settings = Settings(anonymized_telemetry=False)
+        M, efc, ef0 = 16, 200, 100
+        client = chromadb.PersistentClient(path=tmpdir, settings=settings)
+        col = client.create_collection(
+            "ann-bench", metadata={"hnsw:space": "l2"}, embedding_function=None,
+            configuration={"hnsw": {"ef_construction": efc, "max_neighbors": M,
+                                    "ef_search": ef0, "num_threads": a.build_threads}})
+        batch = client.get_max_batch_size() if hasattr(client, "get_max_batch_size") else 5000
+        ids = [str(i) for i in range(a.n)]
+        for s in range(0, a.n, batch):
+            col.add(ids=ids[s:s + batch], embeddings=base[s:s + batch])
+        del ids
+        out["config"] = (f"HNSW max_neighbors={M} ef_construction={efc}, persistent "
+                         f"client, adds of {batch}")
+        params = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256]
+        state = {"client": client, "col": col, "ef": ef0}
+        qbatch = batch
+
+        def chroma_query(qs):
+            found = []
+            for s in range(0, len(qs), qbatch):
+                found += state["col"].query(query_embeddings=qs[s:s + qbatch], n_results=10,
+                                            include=[])["ids"]
+            return found
+
+        def warm():
+            chroma_query(queries[:1])
+
+        def before(ef):
+            if ef != state["ef"]:
+                state["col"].modify(configuration={"hnsw": {"ef_search": ef}})
+                state["client"].clear_system_cache()
+                state["col"] = state["client"] = None
+                gc.collect()
+                state["client"] = chromadb.PersistentClient(path=tmpdir, settings=settings)
+                state["col"] = state["client"].get_collection("ann-bench",
+                                                             embedding_function=None)
+                got = state["col"].configuration.get("hnsw", {}).get("ef_search")
+                if got != ef:
+                    raise RuntimeError(f"chroma: ef_search is {got} after setting {ef}")
+                state["ef"] = ef
+            chroma_query(queries[:10])  # loads the index
+
+        def search(ef):
+            return chroma_query(queries)
+
+        def decode(found):
+            return np.array([[int(x) for x in row] + [-1] * (10 - len(row)) for row in found])
+        pname = "ef_search"
     out["build_s"] = time.perf_counter() - t0
     del base
     gc.collect()
+    if warm is not None:
+        warm()  # LanceDB and Chroma load an index lazily on the first query
     out["memory_mb"] = rss_mb() - rss0
+    if tmpdir is not None:
+        out["disk_mb"] = dir_mb(tmpdir)
+    if a.lib in ("lancedb", "chroma"):
+        confine_to_cpus(1)
+    if label is None:
+        def label(p):
+            return f"{pname}={p}"
     curve = []
     for p in params:
+        if before is not None:
+            before(p)
         t = time.perf_counter()
         found = search(p)
         secs = time.perf_counter() - t
+        if decode is not None:
+            found = decode(found)
         r = recall(np.asarray(found), gt)
-        curve.append({"param": f"{pname}={p}", "recall": r, "qps": a.queries / secs})
-        print(f"{a.lib} {pname}={p} recall={r:.4f} qps={a.queries / secs:.0f}", file=sys.stderr)
+        curve.append({"param": label(p), "recall": r, "qps": a.queries / secs})
+        print(f"{a.lib} {label(p)} recall={r:.4f} qps={a.queries / secs:.0f} "
+              f"rss={rss_mb() - rss0:.0f}MB", file=sys.stderr)
         if r > 0.999:
             break
+    if a.lib == "lancedb":
+        # Also one query per call, at the fastest point with recall >= 0.95 (else the most
+        # accurate one): what an application searching one vector at a time gets.
+        ok = [(c, p) for c, p in zip(curve, params) if c["recall"] >= 0.95]
+        c, p = (max(ok, key=lambda x: x[0]["qps"]) if ok else
+                max(zip(curve, params), key=lambda x: x[0]["recall"]))
+        t = time.perf_counter()
+        found = [lance_query(queries[i], p).to_arrow()["id"].to_numpy()
+                 for i in range(a.queries)]
+        secs = time.perf_counter() - t
+        r = recall(found, gt)
+        out["one_query_per_call"] = {"param": label(p), "recall": r, "qps": a.queries / secs}
+        print(f"{a.lib} {label(p)} one query per call: recall={r:.4f} "
+              f"qps={a.queries / secs:.0f}", file=sys.stderr)
     out["curve"] = curve
     print(json.dumps(out))
 

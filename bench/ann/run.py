@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""`make bench-ann`: Gannet's vector index against hnswlib, faiss (IVF-Flat and HNSW) and
-usearch on generated clustered data, side by side on this machine.
+"""`make bench-ann`: Gannet's vector index against hnswlib, faiss (IVF-Flat and HNSW),
+usearch, LanceDB and Chroma on generated clustered data, side by side on this machine.
 
   run.py --size 200000x128 [--queries 1000] [--build BUILD_DIR] [--libs ...] [--out DIR]
+         [--data-root DIR]
 
-Generates (and caches under bench/ann/data/) the data set, runs build/ann_bench and each
-peer in its own process, and writes DIR/<size>.json, DIR/<size>.md (table) and
-DIR/<size>.png (recall@10 vs single-thread QPS) when matplotlib is available."""
+Generates (and caches under bench/ann/data/, or --data-root) the data set, runs
+build/ann_bench and each peer in its own process, and writes DIR/<size>.json,
+DIR/<size>.md (table) and DIR/<size>.png (recall@10 vs single-thread QPS) when matplotlib
+is available. A peer that is not installed, or that fails, is listed as skipped (with the
+reason) and the run goes on."""
 import argparse
 import json
 import os
@@ -27,15 +30,17 @@ def main():
     ap.add_argument("--size", default="200000x128")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--libs", default="gannet,hnswlib,faiss-ivf,faiss-hnsw,usearch")
+    ap.add_argument("--libs",
+                    default="gannet,hnswlib,faiss-ivf,faiss-hnsw,usearch,lancedb,chroma")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--data-root", default=os.path.join(HERE, "data"))
     ap.add_argument("--build-threads", type=int, default=2)
     a = ap.parse_args()
     n, dims = (int(x) for x in a.size.lower().split("x"))
-    data = os.path.join(HERE, "data", f"{n}x{dims}")
+    data = os.path.join(a.data_root, f"{n}x{dims}")
     subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "--n", str(n), "--dims",
                     str(dims), "--queries", str(a.queries), "--dir", data], check=True)
-    results = []
+    results, skipped = [], []
     for lib in a.libs.split(","):
         print(f"bench-ann: {lib}", file=sys.stderr)
         if lib == "gannet":
@@ -45,11 +50,26 @@ def main():
             cmd = [sys.executable, os.path.join(HERE, "peers.py"), "--lib", lib, "--dir", data,
                    "--n", str(n), "--dims", str(dims), "--queries", str(a.queries),
                    "--build-threads", str(a.build_threads)]
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        try:
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        except OSError as e:
+            r = subprocess.CompletedProcess(cmd, -1, stdout="")
+            print(f"bench-ann: {lib}: {e}", file=sys.stderr)
         if r.returncode != 0:
             print(f"bench-ann: {lib} failed (exit {r.returncode}); skipped", file=sys.stderr)
+            skipped.append({"library": lib, "reason": f"failed (exit {r.returncode})"})
             continue
-        results.append(json.loads(r.stdout))
+        try:
+            res = json.loads(r.stdout)
+        except ValueError:
+            print(f"bench-ann: {lib} printed no JSON; skipped", file=sys.stderr)
+            skipped.append({"library": lib, "reason": "printed no JSON result"})
+            continue
+        if "skipped" in res:
+            print(f"bench-ann: {lib} skipped: {res['skipped']}", file=sys.stderr)
+            skipped.append({"library": lib, "reason": res["skipped"]})
+            continue
+        results.append(res)
     os.makedirs(a.out, exist_ok=True)
     cpu = ""
     try:
@@ -58,7 +78,7 @@ def main():
     except (OSError, StopIteration):
         pass
     doc = {"size": a.size, "n": n, "dims": dims, "queries": a.queries, "cpu": cpu,
-           "cores": os.cpu_count(), "results": results}
+           "cores": os.cpu_count(), "results": results, "skipped": skipped}
     base = os.path.join(a.out, a.size)
     json.dump(doc, open(base + ".json", "w"), indent=2)
 
@@ -73,6 +93,13 @@ def main():
             r["library"], r.get("config", ""), r["build_s"], r["memory_mb"],
             f"{b['qps']:.0f} ({b['param']})" if b else "not reached",
             f"{b['recall']:.4f}" if b else "-", max(p["recall"] for p in r["curve"])))
+    for r in results:
+        o = r.get("one_query_per_call")
+        if o:
+            lines += ["", f"{r['library']} with one query per call from Python (no batched "
+                      f"call): {o['qps']:.0f} QPS at {o['param']} (recall {o['recall']:.4f})."]
+    if skipped:
+        lines += [""] + [f"Skipped: {s['library']}: {s['reason']}" for s in skipped]
     g = next((r for r in results if r["library"] == "gannet"), None)
     if g is not None:
         lines += ["", "Gannet's recall knob (`ann_recall`, the calibrated default is 0.95):", "",

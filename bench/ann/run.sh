@@ -2,8 +2,10 @@
 # `make bench-ann`: ./bench/ann/run.sh [BUILD_DIR] [run.py flags, e.g. --size 1000000x128]
 #
 # Installs the peers from PyPI when missing (hnswlib, faiss-cpu, usearch, numpy,
-# matplotlib; GANNET_BENCH_NO_PIP=1 skips that), builds ann_bench if needed, and runs
-# bench/ann/run.py. Default size 200000x128 takes about 5 minutes on 2 cores.
+# matplotlib, lancedb, chromadb; GANNET_BENCH_NO_PIP=1 skips that), builds ann_bench if
+# needed, and runs bench/ann/run.py. LanceDB and Chroma are optional: one that cannot be
+# installed is reported as skipped by the run. Default size 200000x128 takes about
+# 5 minutes on 2 cores without them.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD_DIR="${1:-build}"
@@ -14,6 +16,13 @@ if [ "${GANNET_BENCH_NO_PIP:-0}" != 1 ]; then
   if ! "$PY" -c "import numpy, hnswlib, faiss, usearch, matplotlib" 2>/dev/null; then
     "$PY" -m pip install --quiet numpy hnswlib faiss-cpu usearch matplotlib
   fi
+  # One at a time and not fatal, so one that fails to install leaves the rest of the run.
+  for pkg in lancedb chromadb; do
+    if ! "$PY" -c "import $pkg" 2>/dev/null; then
+      "$PY" -m pip install --quiet "$pkg" ||
+        echo "bench-ann: could not install $pkg; its peer will be skipped" >&2
+    fi
+  done
 fi
 if [ ! -x "$BUILD_DIR/ann_bench" ]; then
   if [ ! -f "$BUILD_DIR/build.ninja" ]; then
