@@ -81,8 +81,10 @@ class ObjectStore {
   // Several independent Gets at once (one round trip when the backend allows): the
   // results are in the order of `requests`, each what Get would have returned. The
   // default runs Get on up to kGetManyThreads threads (the caller's among them);
-  // S3Store overrides it with libcurl's multi interface (every request in flight from
-  // the calling thread), and the wrappers pass batches through.
+  // S3Store overrides it with libcurl's multi interface (up to max_parallel_requests in
+  // flight from the calling thread); the counting, latency and caching wrappers pass
+  // batches through (the hedging and fault-injecting ones use the default, so that each
+  // Get is hedged or faulted on its own).
   static constexpr size_t kGetManyThreads = 16;
   virtual std::vector<Result<GetResult>> GetMany(const std::vector<GetRequest>& requests);
 };
@@ -127,8 +129,10 @@ struct S3Options {
   std::chrono::milliseconds retry_max_delay{2000};
   // Idle connections kept for reuse.
   size_t max_idle_connections = 32;
-  // Requests in flight at once from one GetMany or one multipart upload (curl multi).
-  size_t max_parallel_requests = 64;
+  // Requests in flight at once from one GetMany or one multipart upload (curl multi;
+  // a new one starts as soon as one finishes). request_timeout applies to each, so
+  // this bounds how thin the link is shared.
+  size_t max_parallel_requests = 16;
   // Multipart upload: a PutIfAbsent of at least multipart_threshold bytes whose key
   // multipart_keys approves (null approves none) is sent in parts of multipart_part_size
   // bytes (5 MiB to 5 GiB; larger when 10,000 parts would not hold the object), in

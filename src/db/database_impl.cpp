@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -108,6 +109,8 @@ void DatabaseImpl::BackgroundLoop() {
 }
 
 void DatabaseImpl::Account(NamespaceImpl* ns) {
+  // Dropped snapshots are freed after the lock is released (a large one takes a while).
+  std::vector<SnapshotPtr> dropped;
   std::lock_guard<std::mutex> l(memory_mu_);
   const NamespaceImpl::Footprint mine = ns->footprint();
   uint64_t& used = memory_used_[ns];
@@ -126,7 +129,9 @@ void DatabaseImpl::Account(NamespaceImpl* ns) {
   std::sort(candidates.begin(), candidates.end());
   for (const auto& [last_use, victim] : candidates) {
     if (memory_total_ <= target) break;
-    if (!victim->DropSnapshot()) continue;  // became busy meanwhile
+    SnapshotPtr snap;
+    if (!victim->DropSnapshot(&snap)) continue;  // became busy meanwhile
+    dropped.push_back(std::move(snap));
     memory_total_ -= memory_used_[victim];
     memory_used_[victim] = 0;
     ++memory_evictions_;
@@ -174,7 +179,8 @@ Result<std::optional<uint64_t>> EnvBytes(const char* name) {
   if (text == nullptr || *text == '\0') return std::optional<uint64_t>();
   char* end = nullptr;
   const unsigned long long v = std::strtoull(text, &end, 10);
-  if (end == nullptr || *end != '\0' || v == 0 || text[0] == '-') {
+  if (text[0] < '0' || text[0] > '9' || end == nullptr || *end != '\0' || v == 0 ||
+      v == ULLONG_MAX) {
     return Status::InvalidArgument(std::string(name) + ": expected a positive byte count, got '" +
                                    text + "'");
   }

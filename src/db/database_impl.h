@@ -32,7 +32,7 @@ class DatabaseImpl final : public Database {
   // ---- memory budget (DatabaseOptions::memory_budget_bytes) ----
   // Records `ns`'s current snapshot size (after it published one) and drops the least
   // recently used other namespaces' snapshots while the total exceeds the budget.
-  // REQUIRES: the caller holds none of `ns`'s locks.
+  // REQUIRES: the caller holds no NamespaceImpl::mu_ (of any namespace).
   void Account(NamespaceImpl* ns);
   // A logical clock for least-recently-used order.
   uint64_t NextUse() { return use_clock_.fetch_add(1, std::memory_order_relaxed) + 1; }
@@ -54,7 +54,7 @@ class DatabaseImpl final : public Database {
 
   uint64_t memory_budget_ = 0;  // resolved from the options
   std::atomic<uint64_t> use_clock_{0};
-  mutable std::mutex memory_mu_;  // ordered before any NamespaceImpl lock
+  mutable std::mutex memory_mu_;  // taken before NamespaceImpl::mu_, never inside one
   std::map<NamespaceImpl*, uint64_t> memory_used_;  // bytes per namespace; memory_mu_
   uint64_t memory_total_ = 0;                       // guarded by memory_mu_
   uint64_t memory_evictions_ = 0;                   // guarded by memory_mu_

@@ -402,13 +402,17 @@ Status NamespaceImpl::CollectGarbage() {
     if (!s.deletes_key.empty()) referenced.insert(s.deletes_key);
   }
   const int64_t cutoff = db_.NowMs() - db_.options().gc_grace.count();
+  bool waiting = false;  // garbage younger than the grace period remains
   auto sweep = [&](const std::string& prefix, auto&& collectable) -> Status {
     std::string after;
     for (;;) {
       GANNET_ASSIGN_OR_RETURN(ListResult list, store.List(prefix, after, 1000));
       for (const ObjectMeta& o : list.objects) {
-        if (o.mtime_ms < cutoff && collectable(o)) {
+        if (!collectable(o)) continue;
+        if (o.mtime_ms < cutoff) {
           GANNET_RETURN_IF_ERROR(store.Delete(o.key));
+        } else {
+          waiting = true;
         }
       }
       if (!list.truncated || list.objects.empty()) return Status::OK();
@@ -419,15 +423,29 @@ Status NamespaceImpl::CollectGarbage() {
   GANNET_RETURN_IF_ERROR(sweep(keys_.base() + "segments/", unreferenced));
   GANNET_RETURN_IF_ERROR(sweep(keys_.base() + "deletes/", unreferenced));
   // WAL entries folded into segments.
-  return sweep(keys_.wal_prefix(), [&](const ObjectMeta& o) {
+  GANNET_RETURN_IF_ERROR(sweep(keys_.wal_prefix(), [&](const ObjectMeta& o) {
     std::optional<uint64_t> seq = keys_.ParseWalKey(o.key);
     return seq && *seq <= m.indexed_through;
-  });
+  }));
+  gc_waiting_.store(waiting, std::memory_order_relaxed);
+  return Status::OK();
+}
+
+bool NamespaceImpl::GcDue() {
+  std::lock_guard<std::mutex> l(maintenance_mu_);
+  const auto every = std::max<std::chrono::milliseconds>(db_.options().gc_grace / 4,
+                                                         std::chrono::seconds(5));
+  return Clock::now() - last_gc_ >= every;
 }
 
 void NamespaceImpl::MaybeMaintain() {
   SnapshotPtr snap = current();
-  if (snap == nullptr) return;
+  if (snap == nullptr) {
+    // Dropped by the memory budget (or never loaded here): nothing to index or compact,
+    // but garbage the last indexing left may still be waiting out its grace period.
+    if (gc_waiting_.load(std::memory_order_relaxed) && GcDue()) CollectGarbage().IgnoreError();
+    return;
+  }
   const DatabaseOptions& opts = db_.options();
   const uint64_t tail_rows = snap->tail_rows();
   const int64_t now = db_.NowMs();
@@ -441,15 +459,8 @@ void NamespaceImpl::MaybeMaintain() {
   if (snap != nullptr && snap->segments.size() > opts.compact_max_segments) {
     Compact().IgnoreError();
   }
-  bool gc_due;
-  {
-    std::lock_guard<std::mutex> l(maintenance_mu_);
-    const auto every =
-        std::max<std::chrono::milliseconds>(opts.gc_grace / 4, std::chrono::seconds(5));
-    gc_due = Clock::now() - last_gc_ >= every;
-  }
   snap = current();
-  if (gc_due && snap != nullptr && snap->manifest->version > 0) CollectGarbage().IgnoreError();
+  if (snap != nullptr && snap->manifest->version > 0 && GcDue()) CollectGarbage().IgnoreError();
 }
 
 }  // namespace gannet::db

@@ -108,15 +108,17 @@ NamespaceImpl::Footprint NamespaceImpl::footprint() const {
   return f;
 }
 
-bool NamespaceImpl::DropSnapshot() {
+bool NamespaceImpl::DropSnapshot(SnapshotPtr* dropped) {
   std::lock_guard<std::mutex> l(mu_);
   if (current_ == nullptr) return true;
   if (!current_->tail.empty() || current_->segments.size() > db_.options().compact_max_segments) {
     return false;
   }
+  *dropped = std::move(current_);
   current_ = nullptr;
   current_bytes_ = 0;
   last_manifest_load_ = Stamp{};
+  gc_waiting_.store(true, std::memory_order_relaxed);
   return true;
 }
 

@@ -9,6 +9,9 @@
 //   (so strong reads stay strong).
 // - commit_mu_ guards the group-commit queue; one thread at a time is the leader and
 //   commits everything queued as one WAL entry, the others wait for their result.
+// - DatabaseImpl::memory_mu_ (the memory budget) is taken after this namespace's mu_ is
+//   released (Publish, Reset), and takes other namespaces' mu_ inside it (footprint,
+//   DropSnapshot): never call into the budget while holding any namespace's mu_.
 // - maintenance_mu_ makes index/compact/GC of one namespace run one at a time per
 //   process; across processes the manifest CAS keeps them safe.
 #pragma once
@@ -79,8 +82,9 @@ class NamespaceImpl final : public Namespace {
   };
   Footprint footprint() const;
   // Drops the current snapshot if it is still evictable; true if none is held now. The
+  // snapshot is moved to *dropped, so the caller frees it outside its own locks. The
   // next read loads the namespace again (from the cache tiers when they hold it).
-  bool DropSnapshot();
+  bool DropSnapshot(SnapshotPtr* dropped);
 
  private:
   struct Pending {
@@ -153,6 +157,10 @@ class NamespaceImpl final : public Namespace {
 
   std::mutex maintenance_mu_;
   std::chrono::steady_clock::time_point last_gc_{};  // guarded by maintenance_mu_
+  // The last GC left garbage younger than the grace period (or the namespace was dropped
+  // before one ran): background GC keeps visiting it even while no snapshot is loaded.
+  std::atomic<bool> gc_waiting_{false};
+  bool GcDue();  // a GC period has passed since the last one
 };
 
 }  // namespace gannet::db

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "db/database_impl.h"
+#include "db/keys.h"
 #include "gannet/database.h"
 #include "gannet/json.h"
 
@@ -551,6 +552,42 @@ TEST(MemoryBudgetTest, LeastRecentlyUsedNamespacesAreDroppedAndReloaded) {
   auto warm_d = d->Query(*ParseQueryRequest(R"({"top_k": 1})"));
   ASSERT_TRUE(warm_d.ok());
   EXPECT_LT(warm_d->stats.bytes_read, 1000u) << "d kept its tail in memory";
+}
+
+// Regression: background maintenance skipped namespaces without a loaded snapshot, so
+// the WAL entries an indexing had just folded into a segment stayed in the store for as
+// long as the memory budget kept the namespace dropped.
+TEST(MemoryBudgetTest, DroppedNamespacesAreStillGarbageCollected) {
+  ObjectStorePtr store = NewMemoryStore();
+  DatabaseOptions o;
+  o.store = store;
+  o.background_indexing = false;
+  o.gc_grace = std::chrono::milliseconds(0);
+  o.memory_budget_bytes = 1;
+  auto db = Database::Open(o);
+  ASSERT_TRUE(db.ok());
+  auto a = *(*db)->OpenNamespace("a");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(a->Write(*ParseWriteRequest(R"({"upsert_rows": [{"id": )" + std::to_string(i) +
+                                            "}]}"))
+                    .ok());
+  }
+  ASSERT_TRUE(a->IndexNow().ok());
+  auto b = *(*db)->OpenNamespace("b");
+  ASSERT_TRUE(b->Write(*ParseWriteRequest(R"({"upsert_rows": [{"id": 1}]})")).ok());
+  ASSERT_TRUE(b->IndexNow().ok());  // loading b drops a
+  auto* impl = static_cast<db::NamespaceImpl*>(a.get());
+  ASSERT_EQ(impl->footprint().bytes, 0u) << "a was not dropped";
+  const std::string wal = db::Keys("", "a").wal_prefix();
+  ASSERT_EQ(store->List(wal)->objects.size(), 3u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // older than the grace of 0
+  impl->MaybeMaintain();
+  EXPECT_EQ(store->List(wal)->objects.size(), 0u) << "indexed WAL entries were collected";
+  EXPECT_EQ(impl->footprint().bytes, 0u) << "collecting did not load the namespace";
+  EXPECT_EQ(a->Query(*ParseQueryRequest(R"({"aggregate_by": {"n": ["Count"]}})"))
+                ->aggregations.at("n")
+                .as_uint(),
+            3u);
 }
 
 // Readers and a writer on several namespaces while the budget keeps dropping them:

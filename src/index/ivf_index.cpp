@@ -64,7 +64,11 @@ float Sq8Weights(const float* a, const float* scale, uint32_t dims, int32_t max_
     wmax = std::max(wmax, std::abs(a[d] * scale[d]));
   }
   *a2 = sum;
-  const float beta = wmax > 0 ? wmax / static_cast<float>(max_weight) : 1.0f;
+  if (!(wmax > 1e-30f) || !std::isfinite(wmax)) {  // all zero (or not finite): no dot term
+    std::fill(w, w + dims, int16_t{0});
+    return 1.0f;
+  }
+  const float beta = wmax / static_cast<float>(max_weight);
   const float inv_beta = 1.0f / beta;
   for (uint32_t d = 0; d < dims; ++d) {
     w[d] = static_cast<int16_t>(std::lrint(a[d] * scale[d] * inv_beta));
@@ -219,8 +223,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   std::partial_sort(q.order.begin(), q.order.begin() + exact, q.order.end(), by_dist);
   for (size_t i = 0; i < exact; ++i) {
     const uint32_t j = q.order[i];
-    q.list_dist[j] = q.unit_norm2 + centroid_norms_[j] -
-                     2 * Dot(q.unit.data(), centroids_.data() + size_t{j} * dims_, dims_);
+    q.list_dist[j] = L2Squared(q.unit.data(), centroids_.data() + size_t{j} * dims_, dims_);
   }
   std::sort(q.order.begin(), q.order.begin() + exact, by_dist);
   q.sorted = exact;
@@ -557,7 +560,8 @@ size_t IvfIndex::MemoryBytes() const {
   return sizeof(*this) + centroids_.size() * sizeof(float) +
          centroid_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
          list_offsets_.size() * sizeof(uint32_t) + list_rows_.size() * sizeof(uint32_t) +
-         codes_.size() + code_norms_.size() * sizeof(float) + centroid_codes_.size() +
+         codes_.size() + code_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
+         centroid_codes_.size() +
          centroid_code_norms_.size() * sizeof(float) + calibration_.size() * sizeof(CalibrationCurve) +
          kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size();
 }

@@ -6,12 +6,15 @@
 // centroid. For cosine distance the vectors are scaled to unit length first, so that
 // squared Euclidean distance orders them like cosine distance.
 //
-// A search ranks the centroids, scans the codes of the nprobe nearest lists with the
-// SIMD kernel (kernels.h), keeps the k·rerank_factor best estimates, and re-ranks those
-// with the exact f32 distance on the segment's vectors. A row filter (RowFilter) is
-// applied during the posting scan; the probe widens with the filter's selectivity (as
-// deep as k / selectivity) and until enough matching rows were seen, and a filter
-// matching few rows is answered by an exact scan of just those rows.
+// A search ranks the centroids (estimated on SQ8 codes of the centroids, derived on
+// load; exactly for the nearest 2·nprobe + 16), scans the codes of the nprobe nearest
+// lists with the integer SIMD kernel (kernels.h), keeps the k·rerank_factor best
+// estimates (twice as many under a filter), and re-ranks those with the exact f32
+// distance on the segment's vectors. A row filter (RowFilter) is applied during the
+// posting scan; the probe widens with the filter's selectivity (as deep as
+// k / selectivity) and until enough matching rows were seen, and a filter is answered by
+// an exact scan of just its rows when that reads at most about twice the bytes the
+// probe would (or it matches few rows).
 //
 // The recall knob: the build measures recall@10 against exact search on sampled rows
 // for a ladder of nprobe values ("calibration"), and how much of the true top-100 and
@@ -77,7 +80,7 @@ struct IvfSearchParams {
   // Wanted recall@10 in (0, 1]; the calibration table maps it to nprobe. 1 probes every
   // list (still approximate only through the re-rank cut, which is then exact).
   double recall_target = kDefaultRecallTarget;
-  uint32_t rerank_factor = 4;         // candidates re-ranked = k × this
+  uint32_t rerank_factor = 4;         // candidates re-ranked = k × this (× 2 filtered)
   const RowFilter* filter = nullptr;  // null: every indexed row is eligible
 };
 

@@ -62,6 +62,9 @@ std::string ParseErrorCode(std::string_view xml);
 // The unescaped text of the first <tag> element, or nullopt if there is none.
 std::optional<std::string> ParseXmlText(std::string_view xml, std::string_view tag);
 
+// The keys of a ListMultipartUploadsResult's <Upload> elements, in order.
+std::vector<std::string> ParseMultipartUploadKeys(std::string_view xml);
+
 // The body of a CompleteMultipartUpload request for parts 1..n with these etags.
 std::string CompleteMultipartBody(const std::vector<std::string>& part_etags);
 

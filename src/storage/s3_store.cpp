@@ -68,7 +68,7 @@ size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
 // Transport errors after which the request certainly never reached the server.
 bool NeverSent(CURLcode code) {
   return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
-         code == CURLE_COULDNT_RESOLVE_PROXY;
+         code == CURLE_COULDNT_RESOLVE_PROXY || code == CURLE_FAILED_INIT;
 }
 
 const char* MethodName(int method) {
@@ -122,6 +122,9 @@ Result<std::shared_ptr<S3Store>> S3Store::Open(const S3Options& in) {
   }
   if (options.max_parallel_requests == 0) {
     return Status::InvalidArgument("S3 max_parallel_requests must be at least 1");
+  }
+  if (options.multipart_threshold == 0) {
+    return Status::InvalidArgument("S3 multipart_threshold must be positive");
   }
   if (options.multipart_part_size < (5ull << 20) || options.multipart_part_size > (5ull << 30)) {
     return Status::InvalidArgument("S3 multipart_part_size must be 5 MiB to 5 GiB, not " +
@@ -218,6 +221,7 @@ struct Transfer {
   std::string url;
   Upload upload;
   char error[CURL_ERROR_SIZE] = {0};
+  bool added = false;  // on the multi handle
   bool done = false;
   CURLcode code = CURLE_OK;
 };
@@ -235,7 +239,9 @@ std::vector<S3Store::Attempt> S3Store::AttemptAll(const std::vector<const Reques
     }
     return attempts;
   }
-  for (size_t i = 0; i < requests.size(); ++i) {
+  // Sets up request i on a pooled handle and adds it to the multi handle; false if it
+  // could not be started (then it is done, with a code saying it was never sent).
+  auto start = [&](size_t i) -> bool {
     const Request& request = *requests[i];
     Transfer& t = transfers[i];
     Attempt& attempt = attempts[i];
@@ -243,7 +249,7 @@ std::vector<S3Store::Attempt> S3Store::AttemptAll(const std::vector<const Reques
     if (t.handle == nullptr) {
       t.done = true;
       t.code = CURLE_OUT_OF_MEMORY;
-      continue;
+      return false;
     }
     CURL* handle = t.handle;
     curl_easy_reset(handle);
@@ -298,10 +304,50 @@ std::vector<S3Store::Attempt> S3Store::AttemptAll(const std::vector<const Reques
     }
     if (curl_multi_add_handle(multi, handle) != CURLM_OK) {
       t.done = true;
-      t.code = CURLE_FAILED_INIT;
+      t.code = CURLE_FAILED_INIT;  // never sent
+      return false;
     }
-  }
-  for (;;) {
+    t.added = true;
+    return true;
+  };
+  // Takes a finished (or abandoned) transfer off the multi handle and returns its easy
+  // handle to the pool; the options point at this function's buffers, so reset first.
+  auto finish = [&](size_t i) {
+    Transfer& t = transfers[i];
+    Attempt& attempt = attempts[i];
+    if (t.handle != nullptr) {
+      if (t.added) curl_multi_remove_handle(multi, t.handle);
+      if (t.code == CURLE_OK) {
+        curl_easy_getinfo(t.handle, CURLINFO_RESPONSE_CODE, &attempt.response.status);
+      }
+      curl_easy_reset(t.handle);
+      ReleaseHandle(t.handle);
+      t.handle = nullptr;
+    }
+    attempt.curl_code = t.code;
+    if (t.code != CURLE_OK) {
+      attempt.curl_error = t.error[0] != 0 ? t.error : curl_easy_strerror(t.code);
+    }
+    curl_slist_free_all(t.headers);
+    t.headers = nullptr;
+  };
+
+  // A window of at most max_parallel_requests transfers: the next request starts as soon
+  // as one finishes.
+  const size_t window = std::max<size_t>(options_.max_parallel_requests, 1);
+  size_t next = 0, in_flight = 0;
+  auto fill = [&] {
+    while (next < requests.size() && in_flight < window) {
+      const size_t i = next++;
+      if (start(i)) {
+        ++in_flight;
+      } else {
+        finish(i);
+      }
+    }
+  };
+  fill();
+  while (in_flight > 0) {
     int running = 0;
     const CURLMcode mc = curl_multi_perform(multi, &running);
     int queued = 0;
@@ -309,35 +355,29 @@ std::vector<S3Store::Attempt> S3Store::AttemptAll(const std::vector<const Reques
       if (msg->msg != CURLMSG_DONE) continue;
       Transfer* t = nullptr;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
-      if (t != nullptr) {
-        t->done = true;
-        t->code = msg->data.result;
-      }
+      if (t == nullptr || t->done) continue;
+      t->done = true;
+      t->code = msg->data.result;
+      finish(static_cast<size_t>(t - transfers.data()));
+      --in_flight;
     }
-    if (mc != CURLM_OK || running == 0) break;
-    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    if (mc != CURLM_OK) break;
+    fill();
+    if (in_flight > 0) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
   }
+  // Only when the multi handle itself failed: whatever did not finish was abandoned.
   for (size_t i = 0; i < transfers.size(); ++i) {
     Transfer& t = transfers[i];
-    Attempt& attempt = attempts[i];
-    if (!t.done) {  // the multi handle failed under it
-      t.code = CURLE_FAILED_INIT;
-      std::snprintf(t.error, sizeof(t.error), "curl multi interface failed");
+    if (t.done) continue;
+    t.done = true;
+    t.code = CURLE_FAILED_INIT;
+    std::snprintf(t.error, sizeof(t.error), "curl multi interface failed");
+    if (t.added) {
+      finish(i);
+    } else {
+      attempts[i].curl_code = t.code;
+      attempts[i].curl_error = t.error;
     }
-    attempt.curl_code = t.code;
-    if (t.handle != nullptr) {
-      curl_multi_remove_handle(multi, t.handle);
-      if (t.code == CURLE_OK) {
-        curl_easy_getinfo(t.handle, CURLINFO_RESPONSE_CODE, &attempt.response.status);
-      }
-      // Options point at this function's buffers: clear them before the handle is reused.
-      curl_easy_reset(t.handle);
-      ReleaseHandle(t.handle);
-    }
-    if (t.code != CURLE_OK) {
-      attempt.curl_error = t.error[0] != 0 ? t.error : curl_easy_strerror(t.code);
-    }
-    curl_slist_free_all(t.headers);
   }
   curl_multi_cleanup(multi);
   return attempts;
@@ -354,22 +394,20 @@ std::vector<Result<S3Store::Response>> S3Store::PerformAll(const std::vector<Req
   std::vector<size_t> pending(requests.size());
   for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
   const int attempts = 1 + options_.max_retries;
-  const size_t wave = std::max<size_t>(options_.max_parallel_requests, 1);
   for (int attempt = 0; attempt < attempts && !pending.empty(); ++attempt) {
     if (attempt > 0) {
       std::this_thread::sleep_for(
           Backoff(attempt - 1, options_.retry_base_delay, options_.retry_max_delay));
     }
     std::vector<size_t> retry;
-    for (size_t begin = 0; begin < pending.size(); begin += wave) {
-      const size_t end = std::min(pending.size(), begin + wave);
+    {
       std::vector<const Request*> batch;
-      for (size_t p = begin; p < end; ++p) batch.push_back(&requests[pending[p]]);
+      for (size_t i : pending) batch.push_back(&requests[i]);
       std::vector<Attempt> tried = AttemptAll(batch);
-      for (size_t p = begin; p < end; ++p) {
+      for (size_t p = 0; p < pending.size(); ++p) {
         const size_t i = pending[p];
         const Request& request = requests[i];
-        Attempt& a = tried[p - begin];
+        Attempt& a = tried[p];
         if (a.curl_code != CURLE_OK) {
           last_error[i] = a.curl_error;
           if (a.curl_code == CURLE_OUT_OF_MEMORY) continue;  // given up below
@@ -706,9 +744,11 @@ Result<ObjectMeta> S3Store::MultipartPutIfAbsent(std::string_view key, std::stri
   const std::string code = s3::ParseErrorCode(done.body);
   if (done.status == 412) return abort(exists());
   if (done.status >= 500 || (done.status == 200 && !code.empty())) {
-    return Status::Unavailable(ErrorFor("CompleteMultipartUpload", key, done).message() +
-                               (code.empty() ? "" : " " + code) +
-                               " (the write may have been applied)");
+    // Whether the object was created is unknown: abort what may remain of the upload
+    // (harmless if it completed) and let the caller resolve the outcome.
+    return abort(Status::Unavailable(ErrorFor("CompleteMultipartUpload", key, done).message() +
+                                     (code.empty() ? "" : " " + code) +
+                                     " (the write may have been applied)"));
   }
   if (done.status != 200) return abort(ErrorFor("CompleteMultipartUpload", key, done));
   ObjectMeta meta;
@@ -738,6 +778,16 @@ Result<ObjectMeta> S3Store::PutIfMatch(std::string_view key, std::string_view da
   };
   if (!s3::IsWellFormedEtag(unquoted)) return mismatch();  // no object has this etag
   return ConditionalPut(key, data, "If-Match: " + unquoted, mismatch);
+}
+
+Result<std::vector<std::string>> S3Store::ListMultipartUploads(std::string_view prefix) {
+  Request request;
+  request.method = Method::kGet;
+  const std::string full = FullKey(prefix);
+  request.query = full.empty() ? "uploads=" : "prefix=" + s3::UriEncode(full, false) + "&uploads=";
+  GANNET_ASSIGN_OR_RETURN(Response response, Perform(request));
+  if (response.status != 200) return ErrorFor("ListMultipartUploads", prefix, response);
+  return s3::ParseMultipartUploadKeys(response.body);
 }
 
 Status S3Store::CreateBucket() {

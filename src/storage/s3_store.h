@@ -3,7 +3,14 @@
 // Requests are signed by libcurl's own SigV4 (CURLOPT_AWS_SIGV4) with an
 // `x-amz-content-sha256: UNSIGNED-PAYLOAD` header (objects carry their own checksums).
 // Easy handles are pooled and share one connection cache and DNS cache, so requests
-// from any thread reuse keep-alive connections.
+// from any thread reuse keep-alive connections. Every request runs on a curl multi handle
+// driven by the calling thread; GetMany and the parts of a multipart upload keep up to
+// max_parallel_requests in flight on one.
+//
+// Multipart upload: a PutIfAbsent of at least multipart_threshold bytes to a key that
+// multipart_keys approves is a HEAD (AlreadyExists if present), CreateMultipartUpload,
+// the parts in parallel (each retried on its own) and CompleteMultipartUpload with
+// If-None-Match: *; any failure aborts the upload (AbortMultipartUpload).
 //
 // Conditional writes: PutIfAbsent sends `If-None-Match: *`, PutIfMatch sends `If-Match`
 // with the etag unquoted (Ceph RGW only matches an unquoted etag; S3 accepts both). A
@@ -55,6 +62,10 @@ class S3Store final : public ObjectStore {
   // Creates the bucket (PUT Bucket). OK if this account already owns it. For tests and
   // tools; the store itself never creates buckets.
   Status CreateBucket();
+  // The multipart uploads in progress (started, neither completed nor aborted) under
+  // `prefix` (relative to the store's prefix): their keys, at most 1000. For tests and
+  // tools.
+  Result<std::vector<std::string>> ListMultipartUploads(std::string_view prefix);
 
  private:
   explicit S3Store(S3Options options, s3::Endpoint endpoint);
@@ -65,7 +76,7 @@ class S3Store final : public ObjectStore {
     std::string key;    // object key inside the bucket (store prefix included), or ""
     std::string query;  // canonical (sorted, encoded) query string without '?', or ""
     std::vector<std::string> headers;  // "Name: value"
-    std::string_view body;             // for PUT
+    std::string_view body;             // for PUT and POST
     // A conditional PUT: an ambiguous failure is not retried (see the file comment).
     bool conditional = false;
   };
@@ -85,8 +96,8 @@ class S3Store final : public ObjectStore {
   // Sends `request`, retrying transient failures. Returns the final HTTP response (any
   // status), or Unavailable when no usable response arrived.
   Result<Response> Perform(const Request& request);
-  // Perform for each request, all in flight at once (at most max_parallel_requests),
-  // the retries of a round sent together after one backoff.
+  // Perform for each request, up to max_parallel_requests in flight at a time, the
+  // retries of a round sent together after one backoff.
   std::vector<Result<Response>> PerformAll(const std::vector<Request>& requests);
   // One attempt of each request, concurrently through a curl multi handle.
   std::vector<Attempt> AttemptAll(const std::vector<const Request*>& requests);

@@ -151,6 +151,21 @@ TEST(S3ProtocolTest, ParseListObjectsV2) {
     s3::ParseListObjectsV2(xml.substr(0, n)).status().IgnoreError();
 }
 
+TEST(S3ProtocolTest, MultipartUploadKeys) {
+  const std::string xml =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListMultipartUploadsResult><Bucket>b</Bucket>"
+      "<KeyMarker></KeyMarker><Upload><Key>p/seg/a&amp;b</Key><UploadId>2~x</UploadId>"
+      "<Initiator><ID>u</ID></Initiator></Upload><Upload><Key>p/seg/c</Key>"
+      "<UploadId>2~y</UploadId></Upload><IsTruncated>false</IsTruncated>"
+      "</ListMultipartUploadsResult>";
+  EXPECT_EQ(s3::ParseMultipartUploadKeys(xml), (std::vector<std::string>{"p/seg/a&b", "p/seg/c"}));
+  EXPECT_TRUE(s3::ParseMultipartUploadKeys("<ListMultipartUploadsResult/>").empty());
+  EXPECT_EQ(s3::CompleteMultipartBody({"abc", "def"}),
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Part>"
+            "<PartNumber>1</PartNumber><ETag>\"abc\"</ETag></Part><Part><PartNumber>2</PartNumber>"
+            "<ETag>\"def\"</ETag></Part></CompleteMultipartUpload>");
+}
+
 TEST(S3ProtocolTest, ErrorCodeAndUnescape) {
   EXPECT_EQ(s3::ParseErrorCode("<Error><Code>SlowDown</Code><Message>x</Message></Error>"),
             "SlowDown");
@@ -344,10 +359,16 @@ TEST_F(S3ServerTest, MultipartUploadForApprovedLargeKeys) {
   ASSERT_TRUE(single.ok()) << single.status().ToString();
   EXPECT_FALSE(single->etag.ends_with("-3"));
   EXPECT_TRUE(store->PutIfAbsent("wal/big", big).status().IsAlreadyExists());
-  // No upload is left behind: the bucket lists only the two objects.
   Result<ListResult> listed = store->List("");
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->objects.size(), 2u);
+  // No upload is left in progress: not the completed one, nor the refused second one.
+  Result<std::shared_ptr<S3Store>> raw = S3Store::Open(*options);
+  ASSERT_TRUE(raw.ok());
+  Result<std::vector<std::string>> uploads = (*raw)->ListMultipartUploads("");
+  ASSERT_TRUE(uploads.ok()) << uploads.status().ToString();
+  EXPECT_TRUE(uploads->empty()) << uploads->size() << " uploads in progress, first "
+                                << uploads->front();
 }
 
 TEST_F(S3ServerTest, GetManyFetchesABatchFromOneThread) {

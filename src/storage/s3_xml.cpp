@@ -160,6 +160,17 @@ std::optional<std::string> ParseXmlText(std::string_view xml, std::string_view t
   return XmlUnescape(*text);
 }
 
+std::vector<std::string> ParseMultipartUploadKeys(std::string_view xml) {
+  std::vector<std::string> keys;
+  size_t pos = 0;
+  while (std::optional<std::string_view> upload = NextElement(xml, "Upload", &pos, xml.size())) {
+    if (std::optional<std::string_view> key = FindElement(*upload, "Key")) {
+      keys.push_back(XmlUnescape(*key));
+    }
+  }
+  return keys;
+}
+
 std::string CompleteMultipartBody(const std::vector<std::string>& part_etags) {
   std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (size_t i = 0; i < part_etags.size(); ++i) {
