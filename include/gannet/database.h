@@ -30,8 +30,8 @@
 namespace gannet {
 
 struct DatabaseOptions {
-  ObjectStorePtr store;      // required
-  std::string prefix;        // key prefix inside the store ("" or "a/b/")
+  ObjectStorePtr store;  // required
+  std::string prefix;    // key prefix inside the store ("" or "a/b/")
 
   // Background indexing folds the WAL tail into segments once it holds this many
   // rows, or after it has been idle for index_idle.
@@ -87,7 +87,7 @@ struct NamespaceList {
 
 // What Namespace::Verify found.
 struct VerifyReport {
-  uint64_t objects_checked = 0;       // objects read and decoded
+  uint64_t objects_checked = 0;  // objects read and decoded
   uint64_t bytes_checked = 0;
   uint64_t unreferenced_objects = 0;  // left by lost races or compaction, awaiting GC
   uint64_t unknown_objects = 0;       // keys of kinds this version does not check
@@ -116,9 +116,9 @@ class Namespace {
 
   // Maintenance, normally done in the background. Each is safe to run concurrently with
   // writes, queries and the same operation in other processes.
-  virtual Status IndexNow() = 0;           // fold the whole WAL tail into a segment
-  virtual Status Compact() = 0;            // merge segments when there are too many
-  virtual Status CollectGarbage() = 0;     // delete unreferenced objects past grace
+  virtual Status IndexNow() = 0;        // fold the whole WAL tail into a segment
+  virtual Status Compact() = 0;         // merge segments when there are too many
+  virtual Status CollectGarbage() = 0;  // delete unreferenced objects past grace
 
   // Reads every object of the namespace and checks magic, version, checksum and
   // structure, plus the references between them (the manifest's segments and deletion

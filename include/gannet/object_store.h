@@ -37,8 +37,8 @@ struct ByteRange {
 };
 
 struct GetResult {
-  std::string data;  // the object's bytes, or the requested range of them
-  ObjectMeta meta;   // meta of the whole object (size is the whole object's size)
+  std::string data;         // the object's bytes, or the requested range of them
+  ObjectMeta meta;          // meta of the whole object (size is the whole object's size)
   bool from_cache = false;  // served by a CachingStore tier, not the backing store
 };
 
@@ -182,8 +182,8 @@ std::shared_ptr<CountingStore> NewCountingStore(ObjectStorePtr base);
 // byte budget, and optionally in a local-disk tier below it (its own directory and
 // budget; survives restarts; every file checksum-verified on read, a damaged one is
 // dropped and refetched). Get (whole or ranged) and Head of a cached key are served from
-// memory or disk; List always goes to the base store. Writes and deletes through this wrapper update or
-// invalidate the cache, and a Get racing with a write never caches the older bytes.
+// memory or disk; List always goes to the base store. Writes and deletes through this wrapper
+// update or invalidate the cache, and a Get racing with a write never caches the older bytes.
 // Writes by OTHER clients of the base store are not seen: objects they may replace
 // (PutIfMatch) or delete-and-recreate must be excluded with `cacheable`. Objects larger
 // than budget_bytes / 8 are not cached. Thread-safe.
@@ -191,7 +191,7 @@ struct CacheOptions {
   uint64_t budget_bytes = 256ull << 20;  // memory tier; 0 disables it
   // Which keys may be cached; null means every key.
   std::function<bool(std::string_view key)> cacheable;
-  std::string disk_dir = {};              // disk tier directory; "" disables it
+  std::string disk_dir = {};  // disk tier directory; "" disables it
   uint64_t disk_budget_bytes = 10ull << 30;
 };
 struct CacheStats {
@@ -238,9 +238,9 @@ ObjectStorePtr NewLatencyStore(ObjectStorePtr base, std::chrono::microseconds la
 // faults fire with the given probability per call (seeded, so runs are reproducible).
 enum class FaultOp { kGet, kHead, kList, kDelete, kPutIfAbsent, kPutIfMatch, kAny };
 enum class FaultKind {
-  kError,            // fail with Unavailable and do nothing
-  kTimeoutApplied,   // apply the operation, then report Unavailable ("timed out")
-  kIOError,          // fail with IOError and do nothing
+  kError,           // fail with Unavailable and do nothing
+  kTimeoutApplied,  // apply the operation, then report Unavailable ("timed out")
+  kIOError,         // fail with IOError and do nothing
 };
 struct FaultRule {
   FaultOp op = FaultOp::kAny;

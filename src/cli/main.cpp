@@ -58,10 +58,9 @@ int RunCommand(Context& ctx, std::string_view name, const Args& args) {
     CommandFn fn;
   };
   static constexpr Entry kCommands[] = {
-      {"write", CmdWrite}, {"query", CmdQuery},     {"get", CmdGet},
-      {"ns", CmdNs},       {"index", CmdIndex},     {"compact", CmdCompact},
-      {"gc", CmdGc},       {"inspect", CmdInspect}, {"shell", CmdShell},
-      {"serve", CmdServe},
+      {"write", CmdWrite}, {"query", CmdQuery},     {"get", CmdGet}, {"ns", CmdNs},
+      {"index", CmdIndex}, {"compact", CmdCompact}, {"gc", CmdGc},   {"inspect", CmdInspect},
+      {"shell", CmdShell}, {"serve", CmdServe},
   };
   if (name == "help") {
     PrintHelp(std::cout);

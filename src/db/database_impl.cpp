@@ -1,5 +1,7 @@
 #include "db/database_impl.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -7,8 +9,6 @@
 #include <cstdlib>
 #include <optional>
 #include <vector>
-
-#include <unistd.h>
 
 #include "common/coding.h"
 #include "db/keys.h"
@@ -233,8 +233,9 @@ Result<std::unique_ptr<Database>> Database::OpenPath(const std::string& dir) {
       char* end = nullptr;
       const long ms = std::strtol(hedge, &end, 10);
       if (end == nullptr || *end != '\0' || ms <= 0 || ms > 60000) {
-        return Status::InvalidArgument("GANNET_S3_HEDGE_MS: expected milliseconds in 1..60000, got '" +
-                                       std::string(hedge) + "'");
+        return Status::InvalidArgument(
+            "GANNET_S3_HEDGE_MS: expected milliseconds in 1..60000, got '" + std::string(hedge) +
+            "'");
       }
       store = NewHedgingStore(std::move(store), HedgeOptions{std::chrono::milliseconds(ms), 1});
     }

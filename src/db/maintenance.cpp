@@ -65,9 +65,11 @@ Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
 // Builds the inverted index of a newly written segment's full_text_search attributes and
 // stores it at <segment key>.fts (before the manifest that will name it); sets
 // ref->text_index. nullptr when the schema has no such attribute.
-Result<std::shared_ptr<const index::TextIndex>> MaybeBuildTextIndex(
-    ObjectStore& store, const Keys& keys, const Schema& schema, const format::Segment& segment,
-    format::SegmentRef* ref) {
+Result<std::shared_ptr<const index::TextIndex>> MaybeBuildTextIndex(ObjectStore& store,
+                                                                    const Keys& keys,
+                                                                    const Schema& schema,
+                                                                    const format::Segment& segment,
+                                                                    format::SegmentRef* ref) {
   ref->text_index = false;
   std::vector<std::pair<std::string, std::shared_ptr<const text::Analyzer>>> fields;
   for (const auto& [name, attr] : schema.attributes) {
@@ -79,17 +81,17 @@ Result<std::shared_ptr<const index::TextIndex>> MaybeBuildTextIndex(
   if (fields.empty() || segment.rows() == 0) return std::shared_ptr<const index::TextIndex>();
   std::vector<const format::Segment::Column*> cols;
   for (const auto& f : fields) cols.push_back(segment.column(f.first));
-  auto text = std::make_shared<const index::TextIndex>(index::BuildTextFields(
-      static_cast<uint32_t>(segment.rows()), fields,
-      [&](uint32_t row, const std::string& attr) -> const Value* {
-        for (size_t i = 0; i < fields.size(); ++i) {
-          if (fields[i].first != attr) continue;
-          if (cols[i] == nullptr) return nullptr;
-          const Value& v = cols[i]->values[row];
-          return v.is_null() ? nullptr : &v;
-        }
-        return nullptr;
-      }));
+  auto text = std::make_shared<const index::TextIndex>(
+      index::BuildTextFields(static_cast<uint32_t>(segment.rows()), fields,
+                             [&](uint32_t row, const std::string& attr) -> const Value* {
+                               for (size_t i = 0; i < fields.size(); ++i) {
+                                 if (fields[i].first != attr) continue;
+                                 if (cols[i] == nullptr) return nullptr;
+                                 const Value& v = cols[i]->values[row];
+                                 return v.is_null() ? nullptr : &v;
+                               }
+                               return nullptr;
+                             }));
   GANNET_RETURN_IF_ERROR(PutNew(store, keys.text_index(ref->id), text->Encode()));
   ref->text_index = true;
   return text;
@@ -433,8 +435,8 @@ Status NamespaceImpl::CollectGarbage() {
 
 bool NamespaceImpl::GcDue() {
   std::lock_guard<std::mutex> l(maintenance_mu_);
-  const auto every = std::max<std::chrono::milliseconds>(db_.options().gc_grace / 4,
-                                                         std::chrono::seconds(5));
+  const auto every =
+      std::max<std::chrono::milliseconds>(db_.options().gc_grace / 4, std::chrono::seconds(5));
   return Clock::now() - last_gc_ >= every;
 }
 

@@ -449,18 +449,18 @@ Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request, const
   query::ExecInput in;
   in.schema = &snap->schema;
   for (const LoadedSegmentPtr& s : snap->segments) {
-    in.segments.push_back({s->segment.get(), &s->deleted, s->norms.get(), s->ann.get(),
-                           [s](const std::string& attr,
-                               const std::shared_ptr<const text::Analyzer>& analyzer) {
-                             return s->TextField(attr, analyzer);
-                           }});
+    in.segments.push_back(
+        {s->segment.get(), &s->deleted, s->norms.get(), s->ann.get(),
+         [s](const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer) {
+           return s->TextField(attr, analyzer);
+         }});
   }
   in.tail = &snap->tail_map();
   if (bound.rank_by.kind == RankBy::Kind::kText) {
     for (const AppliedEntryPtr& e : snap->tail) {
       in.tail_entries.push_back(
-          {&e->changes, [e](const std::string& attr,
-                            const std::shared_ptr<const text::Analyzer>& analyzer) {
+          {&e->changes,
+           [e](const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer) {
              return e->text_cache->Get(attr, analyzer, [&] {
                return index::BuildTextFields(
                    static_cast<uint32_t>(e->changes.size()), {{attr, analyzer}},

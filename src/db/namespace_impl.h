@@ -139,7 +139,7 @@ class NamespaceImpl final : public Namespace {
   const Keys keys_;
 
   mutable std::mutex mu_;
-  SnapshotPtr current_;       // guarded by mu_
+  SnapshotPtr current_;         // guarded by mu_
   uint64_t current_bytes_ = 0;  // current_->approx_memory_bytes(); guarded by mu_
   std::atomic<uint64_t> last_use_{0};
   Stamp last_refresh_;        // guarded by mu_

@@ -449,13 +449,14 @@ TEST(DiskCacheEngineTest, RestartedProcessLoadsSegmentsFromDisk) {
     auto ns = *db->OpenNamespace("docs");
     std::string rows;
     for (int i = 0; i < 300; ++i) {
-      rows += (i ? "," : "") + std::string(R"({"id": )") + std::to_string(i) +
-              R"(, "vector": [)" + std::to_string(i % 7) + R"(, 1], "n": )" + std::to_string(i) +
+      rows += (i ? "," : "") + std::string(R"({"id": )") + std::to_string(i) + R"(, "vector": [)" +
+              std::to_string(i % 7) + R"(, 1], "n": )" + std::to_string(i) +
               R"(, "text": "gannet number )" + std::to_string(i % 13) + R"("})";
     }
     ASSERT_TRUE(ns->Write(*ParseWriteRequest(
                               R"({"schema": {"text": {"type": "string", "full_text_search": true}},
-                                  "upsert_rows": [)" + rows + "]}"))
+                                  "upsert_rows": [)" +
+                              rows + "]}"))
                     .ok());
     ASSERT_TRUE(ns->IndexNow().ok());
     auto r = ns->Query(*ParseQueryRequest(q));
@@ -471,10 +472,10 @@ TEST(DiskCacheEngineTest, RestartedProcessLoadsSegmentsFromDisk) {
   std::vector<Id> again;
   for (const auto& row : r->rows) again.push_back(row.id);
   EXPECT_EQ(again, first);
-  EXPECT_GE(cache->stats().disk_hits, 2u);       // the segment and its text index
-  EXPECT_GE(r->stats.cache_hits, 2u);            // and the query says so
+  EXPECT_GE(cache->stats().disk_hits, 2u);  // the segment and its text index
+  EXPECT_GE(r->stats.cache_hits, 2u);       // and the query says so
   EXPECT_LE(r->stats.objects_fetched, 3u);
-  EXPECT_LE(bucket->counters().gets, 3u);        // manifest, WAL probe (+ catalog)
+  EXPECT_LE(bucket->counters().gets, 3u);  // manifest, WAL probe (+ catalog)
   std::filesystem::remove_all(dir);
 }
 
@@ -520,7 +521,8 @@ TEST(MemoryBudgetTest, LeastRecentlyUsedNamespacesAreDroppedAndReloaded) {
   auto* impl = static_cast<db::DatabaseImpl*>(db->get());
   auto query = [&](const char* name) {
     auto ns = *(*db)->OpenNamespace(name);
-    auto r = ns->Query(*ParseQueryRequest(R"({"rank_by": ["vector", "kNN", [5, 1, 2, 3, 4, 5, 6, 7]],
+    auto r =
+        ns->Query(*ParseQueryRequest(R"({"rank_by": ["vector", "kNN", [5, 1, 2, 3, 4, 5, 6, 7]],
                                               "top_k": 3, "include_attributes": ["tag"]})"));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (r.ok()) {
@@ -568,9 +570,9 @@ TEST(MemoryBudgetTest, DroppedNamespacesAreStillGarbageCollected) {
   ASSERT_TRUE(db.ok());
   auto a = *(*db)->OpenNamespace("a");
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(a->Write(*ParseWriteRequest(R"({"upsert_rows": [{"id": )" + std::to_string(i) +
-                                            "}]}"))
-                    .ok());
+    ASSERT_TRUE(
+        a->Write(*ParseWriteRequest(R"({"upsert_rows": [{"id": )" + std::to_string(i) + "}]}"))
+            .ok());
   }
   ASSERT_TRUE(a->IndexNow().ok());
   auto b = *(*db)->OpenNamespace("b");
@@ -627,8 +629,7 @@ TEST(MemoryBudgetTest, ConcurrentUseWhileNamespacesAreDropped) {
   threads.emplace_back([&] {  // writes keep one namespace loaded (unindexed tail)
     auto ns = *(*db)->OpenNamespace("w");
     for (int i = 0; i < 20; ++i) {
-      if (!ns->Write(*ParseWriteRequest(R"({"upsert_rows": [{"id": )" + std::to_string(i) +
-                                        "}]}"))
+      if (!ns->Write(*ParseWriteRequest(R"({"upsert_rows": [{"id": )" + std::to_string(i) + "}]}"))
                .ok()) {
         ++failures;
       }

@@ -40,12 +40,11 @@ std::shared_ptr<const index::TextFieldIndex> LoadedSegment::TextField(
   const format::Segment::Column* col = segment->column(attr);
   if (col == nullptr) return nullptr;
   return text_cache->Get(attr, analyzer, [&] {
-    return index::BuildTextFields(
-        static_cast<uint32_t>(segment->rows()), {{attr, analyzer}},
-        [col](uint32_t row, const std::string&) -> const Value* {
-          const Value& v = col->values[row];
-          return v.is_null() ? nullptr : &v;
-        })[0];
+    return index::BuildTextFields(static_cast<uint32_t>(segment->rows()), {{attr, analyzer}},
+                                  [col](uint32_t row, const std::string&) -> const Value* {
+                                    const Value& v = col->values[row];
+                                    return v.is_null() ? nullptr : &v;
+                                  })[0];
   });
 }
 

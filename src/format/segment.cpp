@@ -718,8 +718,8 @@ size_t HeapBytes(const Value& v) {
 }  // namespace
 
 size_t Segment::ComputeMemoryBytes() const {
-  size_t n = sizeof(Segment) + ids_.capacity() * sizeof(Id) +
-             vectors_.capacity() * sizeof(float) + vector_present_.capacity() / 8;
+  size_t n = sizeof(Segment) + ids_.capacity() * sizeof(Id) + vectors_.capacity() * sizeof(float) +
+             vector_present_.capacity() / 8;
   for (const Id& id : ids_) {
     if (id.is_string() && id.as_string().size() > 15) n += id.as_string().capacity() + 1;
   }

@@ -56,8 +56,8 @@ class Candidates {
 // DotSq8 weights for the residual `a` (query minus the codes' origin): w = round(scale·a/β)
 // with β chosen so that |w| <= max_weight. Returns β; *a2 = Σ a². Then
 // Σ_d (a[d] - scale[d]·code[d])² = a2 - 2β·DotSq8(code, w) + Σ_d (scale[d]·code[d])².
-float Sq8Weights(const float* a, const float* scale, uint32_t dims, int32_t max_weight,
-                 int16_t* w, float* a2) {
+float Sq8Weights(const float* a, const float* scale, uint32_t dims, int32_t max_weight, int16_t* w,
+                 float* a2) {
   float sum = 0, wmax = 0;
   for (uint32_t d = 0; d < dims; ++d) {
     sum += a[d] * a[d];
@@ -206,8 +206,8 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     const float* clo = centroid_quantizer_.lo().data();
     for (uint32_t d = 0; d < dims_; ++d) q.a[d] = q.unit[d] - clo[d];
     float a2 = 0;
-    const float beta = Sq8Weights(q.a.data(), centroid_quantizer_.scale().data(), dims_,
-                                  max_weight, q.w.data(), &a2);
+    const float beta = Sq8Weights(q.a.data(), centroid_quantizer_.scale().data(), dims_, max_weight,
+                                  q.w.data(), &a2);
     DotSq8(centroid_codes_.data(), nlist, dims_, q.w.data(), q.dots.data());
     for (size_t j = 0; j < nlist; ++j) {
       q.list_dist[j] = a2 - 2 * beta * static_cast<float>(q.dots[j]) + centroid_code_norms_[j];
@@ -330,8 +330,8 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
         4.0 * static_cast<double>(allowed) <= 2.0 * probed_rows) {
       return SearchExact(q, data, p.k, *p.filter, stats);
     }
-    return SearchLists(q, data, p.k, nprobe, 2 * candidates,
-                       p.nprobe == 0 ? p.recall_target : 0, p.filter, stats);
+    return SearchLists(q, data, p.k, nprobe, 2 * candidates, p.nprobe == 0 ? p.recall_target : 0,
+                       p.filter, stats);
   }
   return SearchLists(q, data, p.k, nprobe, candidates, 0, nullptr, stats);
 }
@@ -561,8 +561,8 @@ size_t IvfIndex::MemoryBytes() const {
          centroid_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
          list_offsets_.size() * sizeof(uint32_t) + list_rows_.size() * sizeof(uint32_t) +
          codes_.size() + code_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
-         centroid_codes_.size() +
-         centroid_code_norms_.size() * sizeof(float) + calibration_.size() * sizeof(CalibrationCurve) +
+         centroid_codes_.size() + centroid_code_norms_.size() * sizeof(float) +
+         calibration_.size() * sizeof(CalibrationCurve) +
          kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size();
 }
 

@@ -170,7 +170,7 @@ class IvfIndex {
   std::vector<float> code_norms_;       // Σ_d (scale[d]·code[d])², parallel to list_rows_
   // The centroids quantized (ranking the lists; not stored, derived on load).
   Sq8Quantizer centroid_quantizer_;
-  std::vector<uint8_t> centroid_codes_;    // lists × dims
+  std::vector<uint8_t> centroid_codes_;  // lists × dims
   std::vector<float> centroid_code_norms_;
   std::vector<CalibrationCurve> calibration_;
 };

@@ -4,12 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <filesystem>
-#include <fstream>
 
 #include "gannet/object_store.h"
 #include "storage/test_temp_dir.h"
@@ -60,9 +59,10 @@ TEST_F(CachingStoreTest, GetManySendsOnlyMissesToTheBase) {
   }
   ASSERT_TRUE(cache_->Get("seg/a").ok());
   counting_->Reset();
-  std::vector<Result<GetResult>> got = cache_->GetMany(
-      {{"seg/a", std::nullopt}, {"seg/b", std::nullopt}, {"seg/c", ByteRange{9, 3}},
-       {"seg/none", std::nullopt}});
+  std::vector<Result<GetResult>> got = cache_->GetMany({{"seg/a", std::nullopt},
+                                                        {"seg/b", std::nullopt},
+                                                        {"seg/c", ByteRange{9, 3}},
+                                                        {"seg/none", std::nullopt}});
   ASSERT_EQ(got.size(), 4u);
   ASSERT_TRUE(got[0].ok() && got[1].ok() && got[2].ok());
   EXPECT_TRUE(got[0]->from_cache);
@@ -152,7 +152,8 @@ TEST_F(CachingStoreTest, ConcurrentReadersNeverCacheOlderBytes) {
 class DiskTierTest : public ::testing::Test {
  protected:
   std::shared_ptr<CachingStore> Open(uint64_t disk_budget = 1 << 20) {
-    auto c = OpenCachingStore(counting_, CacheOptions{0, IsSegment, dir_.path() + "/c", disk_budget});
+    auto c =
+        OpenCachingStore(counting_, CacheOptions{0, IsSegment, dir_.path() + "/c", disk_budget});
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return *c;
   }

@@ -163,10 +163,10 @@ TEST_P(ObjectStoreConformance, GetManyAnswersEachRequestInOrder) {
   Put("m/a", "alpha");
   Put("m/b", "0123456789");
   Put("m/empty", "");
-  std::vector<GetRequest> requests = {
-      {"m/b", ByteRange{2, 3}}, {"m/missing", std::nullopt}, {"m/a", std::nullopt},
-      {"../bad", std::nullopt}, {"m/b", ByteRange{0, 0}},     {"m/empty", std::nullopt},
-      {"m/b", ByteRange{8, 100}}};
+  std::vector<GetRequest> requests = {{"m/b", ByteRange{2, 3}},  {"m/missing", std::nullopt},
+                                      {"m/a", std::nullopt},     {"../bad", std::nullopt},
+                                      {"m/b", ByteRange{0, 0}},  {"m/empty", std::nullopt},
+                                      {"m/b", ByteRange{8, 100}}};
   // More requests than one wave of threads or connections, some repeated.
   for (int i = 0; i < 40; ++i) requests.push_back({i % 2 ? "m/a" : "m/b", std::nullopt});
   std::vector<Result<GetResult>> got = store_->GetMany(requests);
@@ -522,8 +522,8 @@ INSTANTIATE_TEST_SUITE_P(
         Backend{"HedgingOverMemory",
                 [](const std::string&) -> Result<ObjectStorePtr> {
                   // Every GET is hedged at once: duplicates must never change answers.
-                  return ObjectStorePtr(
-                      NewHedgingStore(NewMemoryStore(), HedgeOptions{std::chrono::milliseconds(0), 2}));
+                  return ObjectStorePtr(NewHedgingStore(
+                      NewMemoryStore(), HedgeOptions{std::chrono::milliseconds(0), 2}));
                 }},
         Backend{"DiskCacheOverMemory",
                 [](const std::string& dir) -> Result<ObjectStorePtr> {
@@ -539,8 +539,8 @@ INSTANTIATE_TEST_SUITE_P(
         Backend{"HedgingOverS3",
                 [](const std::string&) -> Result<ObjectStorePtr> {
                   GANNET_ASSIGN_OR_RETURN(ObjectStorePtr s3, NewS3TestBucketStore());
-                  return ObjectStorePtr(
-                      NewHedgingStore(std::move(s3), HedgeOptions{std::chrono::milliseconds(1), 1}));
+                  return ObjectStorePtr(NewHedgingStore(
+                      std::move(s3), HedgeOptions{std::chrono::milliseconds(1), 1}));
                 },
                 S3TestUnavailableReason}),
     PrintBackend);

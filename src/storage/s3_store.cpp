@@ -256,8 +256,8 @@ std::vector<S3Store::Attempt> S3Store::AttemptAll(const std::vector<const Reques
     t.url = Url(request);
     t.headers = curl_slist_append(nullptr, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
     if (!options_.session_token.empty()) {
-      t.headers = curl_slist_append(t.headers,
-                                    ("x-amz-security-token: " + options_.session_token).c_str());
+      t.headers =
+          curl_slist_append(t.headers, ("x-amz-security-token: " + options_.session_token).c_str());
     }
     for (const std::string& header : request.headers) {
       t.headers = curl_slist_append(t.headers, header.c_str());
@@ -299,7 +299,8 @@ std::vector<S3Store::Attempt> S3Store::AttemptAll(const std::vector<const Reques
         curl_easy_setopt(handle, CURLOPT_READDATA, &t.upload);
         curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE,
                          static_cast<curl_off_t>(request.body.size()));
-        if (request.method == Method::kPost) curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "POST");
+        if (request.method == Method::kPost)
+          curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, "POST");
         break;
     }
     if (curl_multi_add_handle(multi, handle) != CURLM_OK) {

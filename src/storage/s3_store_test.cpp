@@ -380,8 +380,8 @@ TEST_F(S3ServerTest, GetManyFetchesABatchFromOneThread) {
     if (i % 10 != 7) {
       ASSERT_TRUE((*store)->PutIfAbsent(key, "value " + std::to_string(i)).ok());
     }
-    requests.push_back({key, i % 3 == 0 ? std::optional<ByteRange>(ByteRange{6, 100})
-                                        : std::nullopt});
+    requests.push_back(
+        {key, i % 3 == 0 ? std::optional<ByteRange>(ByteRange{6, 100}) : std::nullopt});
   }
   std::vector<Result<GetResult>> got = (*store)->GetMany(requests);
   ASSERT_EQ(got.size(), requests.size());

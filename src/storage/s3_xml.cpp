@@ -175,8 +175,8 @@ std::string CompleteMultipartBody(const std::vector<std::string>& part_etags) {
   std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (size_t i = 0; i < part_etags.size(); ++i) {
     // Etags are hex digits (and '-'), so they need no escaping; S3 wants them quoted.
-    body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>\"" +
-            part_etags[i] + "\"</ETag></Part>";
+    body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>\"" + part_etags[i] +
+            "\"</ETag></Part>";
   }
   body += "</CompleteMultipartUpload>";
   return body;
