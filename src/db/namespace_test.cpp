@@ -8,6 +8,7 @@
 #include "db/keys.h"
 #include "gannet/database.h"
 #include "gannet/json.h"
+#include "storage/forwarding_store.h"
 
 namespace gannet {
 namespace {
@@ -280,31 +281,18 @@ namespace gannet {
 namespace {
 
 // A store whose listings miss one key, as a directory listing racing a create can.
-class ListMissesKeyStore final : public ObjectStore {
+class ListMissesKeyStore final : public storage::ForwardingStore<> {
  public:
   ListMissesKeyStore(ObjectStorePtr base, std::string missing)
-      : base_(std::move(base)), missing_(std::move(missing)) {}
-  Result<GetResult> Get(std::string_view k, std::optional<ByteRange> r) override {
-    return base_->Get(k, r);
-  }
-  Result<ObjectMeta> Head(std::string_view k) override { return base_->Head(k); }
+      : ForwardingStore(std::move(base)), missing_(std::move(missing)) {}
   Result<ListResult> List(std::string_view p, std::string_view a, size_t l) override {
     GANNET_ASSIGN_OR_RETURN(ListResult r, base_->List(p, a, l));
     std::erase_if(r.objects, [&](const ObjectMeta& o) { return o.key == missing_; });
     return r;
   }
-  Status Delete(std::string_view k) override { return base_->Delete(k); }
-  Result<ObjectMeta> PutIfAbsent(std::string_view k, std::string_view d) override {
-    return base_->PutIfAbsent(k, d);
-  }
-  Result<ObjectMeta> PutIfMatch(std::string_view k, std::string_view d,
-                                std::string_view e) override {
-    return base_->PutIfMatch(k, d, e);
-  }
   std::string Describe() const override { return "list-misses"; }
 
  private:
-  ObjectStorePtr base_;
   std::string missing_;
 };
 
@@ -339,9 +327,9 @@ namespace gannet {
 namespace {
 
 // Counts the most GETs in flight at once (each GET waits a little so overlaps show).
-class InFlightStore final : public ObjectStore {
+class InFlightStore final : public storage::ForwardingStore<> {
  public:
-  explicit InFlightStore(ObjectStorePtr base) : base_(std::move(base)) {}
+  explicit InFlightStore(ObjectStorePtr base) : ForwardingStore(std::move(base)) {}
   Result<GetResult> Get(std::string_view k, std::optional<ByteRange> r) override {
     const int now = ++in_flight_;
     int seen = max_in_flight_.load();
@@ -352,23 +340,10 @@ class InFlightStore final : public ObjectStore {
     --in_flight_;
     return out;
   }
-  Result<ObjectMeta> Head(std::string_view k) override { return base_->Head(k); }
-  Result<ListResult> List(std::string_view p, std::string_view a, size_t l) override {
-    return base_->List(p, a, l);
-  }
-  Status Delete(std::string_view k) override { return base_->Delete(k); }
-  Result<ObjectMeta> PutIfAbsent(std::string_view k, std::string_view d) override {
-    return base_->PutIfAbsent(k, d);
-  }
-  Result<ObjectMeta> PutIfMatch(std::string_view k, std::string_view d,
-                                std::string_view e) override {
-    return base_->PutIfMatch(k, d, e);
-  }
   std::string Describe() const override { return "in-flight"; }
   int max_in_flight() const { return max_in_flight_.load(); }
 
  private:
-  ObjectStorePtr base_;
   std::atomic<int> in_flight_{0}, max_in_flight_{0};
 };
 

@@ -11,15 +11,16 @@
 #include <thread>
 
 #include "gannet/object_store.h"
+#include "storage/forwarding_store.h"
 
 namespace gannet {
 
 namespace {
 
-class HedgingStoreImpl final : public HedgingStore {
+class HedgingStoreImpl final : public storage::ForwardingStore<HedgingStore> {
  public:
   HedgingStoreImpl(ObjectStorePtr base, HedgeOptions options)
-      : base_(std::move(base)), options_(options) {}
+      : ForwardingStore(std::move(base)), options_(options) {}
   ~HedgingStoreImpl() override {
     std::lock_guard<std::mutex> lock(threads_mu_);
     for (Worker& w : threads_) w.thread.join();
@@ -51,19 +52,7 @@ class HedgingStoreImpl final : public HedgingStore {
     return std::move(*call->result);
   }
 
-  Result<ObjectMeta> Head(std::string_view key) override { return base_->Head(key); }
-  Result<ListResult> List(std::string_view prefix, std::string_view start_after,
-                          size_t limit) override {
-    return base_->List(prefix, start_after, limit);
-  }
-  Status Delete(std::string_view key) override { return base_->Delete(key); }
-  Result<ObjectMeta> PutIfAbsent(std::string_view key, std::string_view data) override {
-    return base_->PutIfAbsent(key, data);
-  }
-  Result<ObjectMeta> PutIfMatch(std::string_view key, std::string_view data,
-                                std::string_view etag) override {
-    return base_->PutIfMatch(key, data, etag);
-  }
+  // Other calls pass through unchanged (ForwardingStore): writes are never duplicated.
   std::string Describe() const override { return "hedging(" + base_->Describe() + ")"; }
 
   HedgeStats stats() const override {
@@ -123,7 +112,6 @@ class HedgingStoreImpl final : public HedgingStore {
     std::shared_ptr<std::atomic<bool>> finished;
   };
 
-  const ObjectStorePtr base_;
   const HedgeOptions options_;
   mutable std::mutex stats_mu_;
   HedgeStats stats_;

@@ -2,15 +2,15 @@
 // (That they are otherwise transparent is covered by the conformance suite.)
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <mutex>
-
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "gannet/object_store.h"
+#include "storage/forwarding_store.h"
 
 namespace gannet {
 namespace {
@@ -176,9 +176,9 @@ namespace gannet {
 namespace {
 
 // A store whose first GET blocks until released: the straggler a hedge should overtake.
-class StragglerStore final : public ObjectStore {
+class StragglerStore final : public storage::ForwardingStore<> {
  public:
-  explicit StragglerStore(ObjectStorePtr base) : base_(std::move(base)) {}
+  explicit StragglerStore(ObjectStorePtr base) : ForwardingStore(std::move(base)) {}
   Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override {
     bool first;
     {
@@ -200,22 +200,9 @@ class StragglerStore final : public ObjectStore {
     std::lock_guard<std::mutex> lock(mu_);
     return gets_;
   }
-  Result<ObjectMeta> Head(std::string_view k) override { return base_->Head(k); }
-  Result<ListResult> List(std::string_view p, std::string_view s, size_t l) override {
-    return base_->List(p, s, l);
-  }
-  Status Delete(std::string_view k) override { return base_->Delete(k); }
-  Result<ObjectMeta> PutIfAbsent(std::string_view k, std::string_view d) override {
-    return base_->PutIfAbsent(k, d);
-  }
-  Result<ObjectMeta> PutIfMatch(std::string_view k, std::string_view d,
-                                std::string_view e) override {
-    return base_->PutIfMatch(k, d, e);
-  }
   std::string Describe() const override { return "straggler"; }
 
  private:
-  ObjectStorePtr base_;
   std::mutex mu_;
   std::condition_variable cv_;
   int gets_ = 0;
