@@ -18,6 +18,9 @@ namespace gannet {
 // Query-time state a bound full-text filter carries (its analyzer and query tokens);
 // defined by the query layer.
 struct FullTextFilterBinding;
+// Query-time state a bound full-text ranking carries (its analyzed plan); defined by the
+// query layer.
+struct TextRankBinding;
 
 // A filter expression: ["attr", "Op", value], ["And", [...]], ["Or", [...]], ["Not", f].
 struct Filter {
@@ -130,6 +133,7 @@ struct RankBy {
   std::vector<float> vector;   // query vector
   bool descending = false;     // for attribute ordering
   std::vector<TextRank> text = {};  // kText: one expression; results carry its score
+  std::shared_ptr<const TextRankBinding> text_binding = {};  // kText: set by binding
 };
 
 // include_attributes: true (all), false/absent (none but id), or a list.

@@ -23,7 +23,7 @@ std::shared_ptr<LoadedSegment> MakeLoadedSegment(const format::SegmentRef& ref,
 std::shared_ptr<const index::TextFieldIndex> TextFieldCache::Get(
     const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer,
     const std::function<std::shared_ptr<const index::TextFieldIndex>()>& build) {
-  const std::string key = attr + '\0' + analyzer->options().Fingerprint();
+  const std::string key = attr + '\0' + analyzer->fingerprint();
   std::lock_guard<std::mutex> lock(mu_);  // one build at a time; later queries reuse it
   auto it = built_.find(key);
   if (it != built_.end()) return it->second;
@@ -35,7 +35,7 @@ std::shared_ptr<const index::TextFieldIndex> TextFieldCache::Get(
 std::shared_ptr<const index::TextFieldIndex> LoadedSegment::TextField(
     const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer) const {
   if (text != nullptr) {
-    if (auto f = text->Field(attr, analyzer->options().Fingerprint())) return f;
+    if (auto f = text->Field(attr, analyzer->fingerprint())) return f;
   }
   const format::Segment::Column* col = segment->column(attr);
   if (col == nullptr) return nullptr;

@@ -231,9 +231,12 @@ bool PostingCursor::BoundAt(uint32_t target, BlockBound* out) {
 // ---- TextFieldIndex ----
 
 const TermInfo* TextFieldIndex::Find(std::string_view term) const {
-  auto it = std::lower_bound(terms_.begin(), terms_.end(), term);
-  if (it == terms_.end() || *it != term) return nullptr;
-  return &infos_[it - terms_.begin()];
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = Checksum64(term) & mask;; i = (i + 1) & mask) {
+    const uint32_t slot = slots_[i];
+    if (slot == 0) return nullptr;
+    if (terms_[slot - 1] == term) return &infos_[slot - 1];
+  }
 }
 
 void TextFieldIndex::ForEachWithPrefix(
@@ -247,7 +250,8 @@ void TextFieldIndex::ForEachWithPrefix(
 }
 
 size_t TextFieldIndex::memory_bytes() const {
-  return bytes_.size() + terms_.size() * (sizeof(std::string_view) + sizeof(TermInfo));
+  return bytes_.size() + terms_.size() * (sizeof(std::string_view) + sizeof(TermInfo)) +
+         slots_.size() * sizeof(uint32_t);
 }
 
 Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
@@ -296,6 +300,13 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
     f->infos_.push_back(info);
   }
   if (!r.GetBytes(&f->postings_) || !r.done()) return Bad("bad postings area");
+  f->slots_.assign(std::bit_ceil(2 * f->terms_.size() + 2), 0);
+  const size_t mask = f->slots_.size() - 1;
+  for (size_t t = 0; t < f->terms_.size(); ++t) {
+    size_t i = Checksum64(f->terms_[t]) & mask;
+    while (f->slots_[i] != 0) i = (i + 1) & mask;
+    f->slots_[i] = static_cast<uint32_t>(t + 1);
+  }
   // Every posting list must decode to ascending rows below `rows` with the stated bounds,
   // so that cursors never read outside the object.
   const auto* base = reinterpret_cast<const uint8_t*>(f->postings_.data());
@@ -518,7 +529,7 @@ std::vector<std::shared_ptr<const TextFieldIndex>> BuildTextFields(
   std::vector<std::shared_ptr<const TextFieldIndex>> out;
   std::vector<std::string> tokens;
   for (const auto& [attr, analyzer] : fields) {
-    TextFieldBuilder b(attr, analyzer->options().Fingerprint(), rows);
+    TextFieldBuilder b(attr, analyzer->fingerprint(), rows);
     for (uint32_t row = 0; row < rows; ++row) {
       const Value* v = value(row, attr);
       if (v == nullptr) continue;

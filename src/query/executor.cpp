@@ -329,7 +329,12 @@ void AddRequiredLists(TextSource& src, const std::vector<const Filter*>& leaves,
 
 // rank_by BM25 (and Sum/Max/Product of it): every segment and tail entry is a source.
 Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) {
-  GANNET_ASSIGN_OR_RETURN(TextPlan plan, TextPlan::Make(req.rank_by.text[0], *in.schema));
+  // The plan BindQuery made (the one request's analysis), or one made now.
+  std::optional<TextPlan> made;
+  if (req.rank_by.text_binding == nullptr) {
+    GANNET_ASSIGN_OR_RETURN(made, TextPlan::Make(req.rank_by.text[0], *in.schema));
+  }
+  const TextPlan& plan = made ? *made : req.rank_by.text_binding->plan;
   const std::vector<TextPlan::Attr>& attrs = plan.attrs();
   const TailMap* tail = in.tail != nullptr && !in.tail->empty() ? in.tail : nullptr;
   const std::vector<const Filter*> required = RequiredTokenLeaves(req.filters);
@@ -481,7 +486,8 @@ Status BindQuery(QueryRequest& request, const Schema& schema) {
   if (rb.kind == RankBy::Kind::kText) {
     if (rb.text.size() != 1) return Status::InvalidArgument("rank_by: expected one expression");
     GANNET_RETURN_IF_ERROR(BindTextRankFilters(rb.text[0], schema));
-    GANNET_RETURN_IF_ERROR(TextPlan::Make(rb.text[0], schema).status());
+    GANNET_ASSIGN_OR_RETURN(TextPlan plan, TextPlan::Make(rb.text[0], schema));
+    rb.text_binding = std::make_shared<const TextRankBinding>(TextRankBinding{std::move(plan)});
   }
   if (request.ann_recall && !(*request.ann_recall > 0 && *request.ann_recall <= 1)) {
     return Status::InvalidArgument("ann_recall: must be in (0, 1]");

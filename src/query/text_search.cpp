@@ -1,6 +1,7 @@
 #include "query/text_search.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <queue>
@@ -56,7 +57,7 @@ size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema&
   }
   if (expr.op == TextRank::Op::kFilter) {
     exhaustive_ = true;
-    nodes_[at].filter = &expr.filter.at(0);
+    nodes_[at].filter = std::make_shared<const Filter>(expr.filter.at(0));
     return at;
   }
   if (expr.op == TextRank::Op::kAttribute) {
@@ -239,6 +240,14 @@ class TextSearcher {
   }
 
   void ComputeStatistics() {
+    // Decoded norm codes (token counts), computed once per process.
+    static const std::array<double, 256> kDocLength = [] {
+      std::array<double, 256> dl{};
+      for (int code = 0; code < 256; ++code) {
+        dl[code] = index::DecodeFieldNorm(static_cast<uint8_t>(code));
+      }
+      return dl;
+    }();
     const auto& attrs = plan_.attrs_;
     attr_stats_.resize(attrs.size());
     for (size_t a = 0; a < attrs.size(); ++a) {
@@ -253,20 +262,29 @@ class TextSearcher {
       st.avgdl = docs == 0 ? 1.0 : static_cast<double>(tokens) / static_cast<double>(docs);
       const text::FtsOptions& o = attrs[a].analyzer->options();
       for (int code = 0; code < 256; ++code) {
-        const double dl = index::DecodeFieldNorm(static_cast<uint8_t>(code));
-        st.norm_factor[code] = o.k1 * (1 - o.b + o.b * dl / st.avgdl);
+        st.norm_factor[code] = o.k1 * (1 - o.b + o.b * kDocLength[code] / st.avgdl);
       }
     }
-    // Namespace-wide document frequency of every leaf term.
+    // Namespace-wide document frequency of every leaf term; the dictionary entries found
+    // are kept for MakeCursors (terms_[source * term_count_ + leaf_base_[leaf] + term]).
+    leaf_base_.assign(leaves_.size(), 0);
+    term_count_ = 0;
+    for (size_t l = 0; l < leaves_.size(); ++l) {
+      leaf_base_[l] = term_count_;
+      term_count_ += leaves_[l].terms.size();
+    }
+    terms_.assign(sources_.size() * term_count_, nullptr);
     idf_.resize(leaves_.size());
     for (size_t l = 0; l < leaves_.size(); ++l) {
       const TextPlan::Leaf& leaf = leaves_[l];
-      for (const auto& [term, reps] : leaf.terms) {
+      for (size_t t = 0; t < leaf.terms.size(); ++t) {
         uint64_t df = 0;
-        for (const TextSource& src : sources_) {
-          const index::TextFieldIndex* f = src.fields[leaf.attr].get();
+        for (size_t s = 0; s < sources_.size(); ++s) {
+          const index::TextFieldIndex* f = sources_[s].fields[leaf.attr].get();
           if (f == nullptr) continue;
-          if (const index::TermInfo* t = f->Find(term)) df += t->df;
+          const index::TermInfo* info = f->Find(leaf.terms[t].first);
+          terms_[s * term_count_ + leaf_base_[l] + t] = info;
+          if (info != nullptr) df += info->df;
         }
         const double n = static_cast<double>(attr_stats_[leaf.attr].docs);
         const double d = static_cast<double>(df);
@@ -315,7 +333,7 @@ class TextSearcher {
   void SearchEveryRow(size_t si) {
     TextSource& src = sources_[si];
     if (src.none_eligible) return;
-    std::vector<Cursor> cursors = MakeCursors(src);
+    std::vector<Cursor> cursors = MakeCursors(si);
     for (uint32_t row = 0; row < src.rows; ++row) {
       if (src.eligible && !src.eligible(row)) continue;
       if (stats_) ++stats_->candidates;
@@ -351,8 +369,9 @@ class TextSearcher {
     return target;
   }
 
-  // One cursor per (leaf, term) present in the source.
-  std::vector<Cursor> MakeCursors(const TextSource& src) const {
+  // One cursor per (leaf, term) present in source si.
+  std::vector<Cursor> MakeCursors(size_t si) const {
+    const TextSource& src = sources_[si];
     std::vector<Cursor> cursors;
     for (size_t l = 0; l < leaves_.size(); ++l) {
       const TextPlan::Leaf& leaf = leaves_[l];
@@ -360,7 +379,7 @@ class TextSearcher {
       if (f == nullptr) continue;
       const text::FtsOptions& o = plan_.attrs_[leaf.attr].analyzer->options();
       for (size_t t = 0; t < leaf.terms.size(); ++t) {
-        const index::TermInfo* info = f->Find(leaf.terms[t].first);
+        const index::TermInfo* info = terms_[si * term_count_ + leaf_base_[l] + t];
         if (info == nullptr) continue;
         Cursor c{index::PostingCursor(*f, *info)};
         c.leaf = l;
@@ -375,94 +394,101 @@ class TextSearcher {
     return cursors;
   }
 
+  // MaxScore over windows of rows (as Lucene's MaxScoreBulkScorer): a window runs from
+  // `start` to the nearest end of the blocks holding each list's first row >= start, and
+  // within it each list is bounded by that block's bound rather than its whole list's.
+  // Lists whose window bounds together cannot reach the k-th score are non-essential:
+  // only the essential lists produce candidates, and the others are advanced to a
+  // candidate only while its bound can still reach the threshold.
   void SearchSource(size_t si) {
+    constexpr uint32_t kEnd = index::PostingCursor::kEnd;
     TextSource& src = sources_[si];
     if (src.none_eligible) return;
-    std::vector<Cursor> cursors = MakeCursors(src);
+    std::vector<Cursor> cursors = MakeCursors(si);
     if (cursors.empty()) return;
-    std::sort(cursors.begin(), cursors.end(),
-              [](const Cursor& a, const Cursor& b) { return a.ub < b.ub; });
     const size_t n = cursors.size();
     if (n == 1) return SearchOneCursor(src, si, cursors[0]);
-    std::vector<double> prefix(n + 1, 0.0);  // prefix[i] = sum of ub of cursors [0, i)
-    for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + cursors[i].ub;
-    // Cursors [0, essential) cannot reach the threshold on their own.
+    // Scratch, n + 1 entries each (n >= 2 here).
+    std::vector<size_t> order(n + 1);  // cursor indexes by window bound, ascending
+    std::vector<double> wub(n + 1);    // per cursor: its bound over the window
+    std::vector<double> prefix(n + 1);  // prefix[k]: sum of wub of order[0, k)
+    std::vector<double> raw(n + 1);    // per position in order: the leaf score at the candidate
+    std::vector<char> at(n + 1);       // per position in order: whether the list holds it
+    // Lists order[0, e) cannot reach the threshold together.
     auto essential_from = [&]() {
       size_t e = 0;
       while (e < n && !heap_.MayEnter(prefix[e + 1])) ++e;
       return e;
     };
-    size_t essential = essential_from();
-    std::vector<double> contrib(n, 0.0);
-    while (essential < n) {
-      uint32_t d = index::PostingCursor::kEnd;
-      for (size_t i = essential; i < n; ++i) d = std::min(d, cursors[i].postings.doc());
-      if (d == index::PostingCursor::kEnd) break;
-      if (!src.required.empty()) {
-        const uint32_t t = Leap(src.required, d);
-        if (t == index::PostingCursor::kEnd) break;
-        if (t != d) {
-          for (size_t i = essential; i < n; ++i) cursors[i].postings.Advance(t);
-          continue;
-        }
-      }
-      if (heap_.full()) {
-        // Block-max skip: when even the essential cursors' block bounds (plus every
-        // non-essential list's bound) cannot reach the threshold, no row up to the
-        // nearest block end can; jump past it without decoding those rows.
-        double block_bound = prefix[essential];
-        uint32_t until = index::PostingCursor::kEnd;
-        for (size_t i = essential; i < n; ++i) {
-          double b = 0;
-          uint32_t last = 0;
-          if (!cursors[i].BoundFrom(d, &b, &last)) continue;
-          block_bound += b;
-          until = std::min(until, last);
-        }
-        if (!heap_.MayEnter(block_bound)) {
-          if (until == index::PostingCursor::kEnd) break;
-          for (size_t i = essential; i < n; ++i) cursors[i].postings.Advance(until + 1);
-          continue;
-        }
-      }
-      if (stats_) ++stats_->candidates;
-      // Exact contributions of the essential cursors on d.
-      double bound = 0;
-      for (size_t i = essential; i < n; ++i) {
-        Cursor& c = cursors[i];
-        contrib[i] = c.postings.doc() == d
-                         ? c.path_weight * c.Score(c.postings.tf(), c.field->norm(d))
-                         : 0.0;
-        bound += contrib[i];
-      }
-      bool keep = heap_.MayEnter(bound + prefix[essential]);
-      // Tighten with the non-essential cursors' block bounds, largest first.
-      for (size_t i = essential; keep && i-- > 0;) {
+    for (uint32_t start = 0;;) {
+      uint32_t end = kEnd;
+      bool any = false;
+      for (size_t i = 0; i < n; ++i) {
         double b = 0;
         uint32_t last = 0;
-        if (cursors[i].BoundFrom(d, &b, &last)) bound += b;
-        keep = heap_.MayEnter(bound + prefix[i]);
+        wub[i] = 0;
+        if (cursors[i].BoundFrom(start, &b, &last)) {
+          any = true;
+          wub[i] = b;
+          end = std::min(end, last);
+        }
       }
-      if (keep && src.eligible && !src.eligible(d)) keep = false;
-      if (keep) {
-        std::fill(leaf_scores_.begin(), leaf_scores_.end(), 0.0);
-        for (size_t i = 0; i < n; ++i) {
-          Cursor& c = cursors[i];
-          if (i < essential) c.postings.Advance(d);
-          if (c.postings.doc() == d) {
-            leaf_scores_[c.leaf] += c.Score(c.postings.tf(), c.field->norm(d));
+      if (!any) return;
+      for (size_t i = 0; i < n; ++i) order[i] = i;
+      std::sort(order.begin(), order.begin() + n, [&](size_t x, size_t y) { return wub[x] < wub[y]; });
+      for (size_t k = 0; k < n; ++k) prefix[k + 1] = prefix[k] + wub[order[k]];
+      size_t essential = essential_from();
+      for (size_t k = essential; k < n; ++k) cursors[order[k]].postings.Advance(start);
+      while (essential < n) {
+        uint32_t d = kEnd;
+        for (size_t k = essential; k < n; ++k) d = std::min(d, cursors[order[k]].postings.doc());
+        if (d > end || d == kEnd) break;
+        if (!src.required.empty()) {
+          const uint32_t t = Leap(src.required, d);
+          if (t == kEnd) return;
+          if (t != d) {
+            for (size_t k = essential; k < n; ++k) cursors[order[k]].postings.Advance(t);
+            continue;
           }
         }
-        const double score = Evaluate(0);
-        if (stats_) ++stats_->scored;
-        if (score > 0) {
-          heap_.Push(TextHit{score, si, d, src.id(d)});
-          essential = essential_from();
+        if (stats_) ++stats_->candidates;
+        // Exact scores of the essential lists, then the others (largest bound first)
+        // while the row can still enter.
+        double bound = 0;
+        for (size_t k = essential; k < n; ++k) {
+          Cursor& c = cursors[order[k]];
+          at[k] = c.postings.doc() == d;
+          raw[k] = at[k] ? c.Score(c.postings.tf(), c.field->norm(d)) : 0.0;
+          bound += c.path_weight * raw[k];
+        }
+        bool keep = heap_.MayEnter(bound + prefix[essential]);
+        for (size_t k = essential; keep && k-- > 0;) {
+          Cursor& c = cursors[order[k]];
+          c.postings.Advance(d);
+          at[k] = c.postings.doc() == d;
+          raw[k] = at[k] ? c.Score(c.postings.tf(), c.field->norm(d)) : 0.0;
+          bound += c.path_weight * raw[k];
+          keep = heap_.MayEnter(bound + prefix[k]);
+        }
+        if (keep && src.eligible && !src.eligible(d)) keep = false;
+        if (keep) {
+          std::fill(leaf_scores_.begin(), leaf_scores_.end(), 0.0);
+          for (size_t k = 0; k < n; ++k) {
+            if (at[k]) leaf_scores_[cursors[order[k]].leaf] += raw[k];
+          }
+          const double score = Evaluate(0);
+          if (stats_) ++stats_->scored;
+          if (score > 0 && heap_.MayEnter(score)) {  // the id only for rows that may enter
+            heap_.Push(TextHit{score, si, d, src.id(d)});
+            essential = essential_from();
+          }
+        }
+        for (size_t k = essential; k < n; ++k) {
+          if (cursors[order[k]].postings.doc() == d) cursors[order[k]].postings.Next();
         }
       }
-      for (size_t i = essential; i < n; ++i) {
-        if (cursors[i].postings.doc() == d) cursors[i].postings.Next();
-      }
+      if (end == kEnd) return;
+      start = end + 1;
     }
   }
 
@@ -510,6 +536,9 @@ class TextSearcher {
   std::vector<AttrStats> attr_stats_;
   std::vector<TextPlan::Leaf> leaves_;     // the plan's, prefixes expanded
   std::vector<std::vector<double>> idf_;  // per leaf, per term
+  std::vector<size_t> leaf_base_;         // per leaf: its first term's index
+  size_t term_count_ = 0;                 // terms of all leaves
+  std::vector<const index::TermInfo*> terms_;  // per source, per term: null when absent
   std::vector<double> leaf_scores_;
 };
 

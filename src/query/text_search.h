@@ -14,9 +14,10 @@
 // Sum and Max combine children; Product multiplies by a weight. Rows matching no query
 // token are not returned.
 //
-// Top-k: the posting cursors are ordered by their upper bound; cursors whose bounds
-// together cannot reach the current k-th score are "non-essential" and only probed
-// (first through their block bounds) for rows the essential cursors produce. Results
+// Top-k: MaxScore over windows of rows. A window ends where the first of the posting
+// lists' current blocks ends; within it each list is bounded by its block's bound, lists
+// whose bounds together cannot reach the current k-th score are "non-essential" and only
+// probed for rows the essential lists produce, while the row can still enter. Results
 // equal exhaustive evaluation, ties broken by id.
 //
 // Thread safety: a TextPlan is immutable; SearchText only reads its inputs.
@@ -64,7 +65,7 @@ class TextPlan {
     TextRank::Op op = TextRank::Op::kBM25;
     double weight = 1;
     size_t leaf = 0;                 // kBM25
-    const Filter* filter = nullptr;  // kFilter (bound, owned by the expression)
+    std::shared_ptr<const Filter> filter;  // kFilter (a bound copy of the expression's)
     std::string attr;                // kAttribute
     std::vector<size_t> children;    // node indexes
   };
@@ -78,6 +79,19 @@ class TextPlan {
 
 // Binds the filters inside a ranking expression (kFilter clauses) against `schema`.
 Status BindTextRankFilters(TextRank& expr, const Schema& schema);
+
+}  // namespace gannet::query
+
+namespace gannet {
+
+// A bound ranking's plan (RankBy::text_binding), made once per query by BindQuery.
+struct TextRankBinding {
+  query::TextPlan plan;
+};
+
+}  // namespace gannet
+
+namespace gannet::query {
 
 // One place rows come from (a segment, or documents of the WAL tail).
 struct TextSource {

@@ -230,7 +230,8 @@ std::string FtsOptionsJson(const FtsOptions& o) {
   return j.dump();
 }
 
-Analyzer::Analyzer(const FtsOptions& options) : options_(options) {
+Analyzer::Analyzer(const FtsOptions& options)
+    : options_(options), fingerprint_(options.Fingerprint()) {
   if (options_.remove_stopwords) {
     for (const StopwordList& l : StopwordLists()) {
       if (l.language == options_.language) stopwords_ = &l.words;

@@ -66,6 +66,8 @@ class Analyzer {
   static Result<std::shared_ptr<const Analyzer>> ForSchemaText(std::string_view json);
 
   const FtsOptions& options() const { return options_; }
+  // options().Fingerprint(), computed once.
+  const std::string& fingerprint() const { return fingerprint_; }
 
   // Appends the tokens of `text` to `out`, in text order.
   void Analyze(std::string_view text, std::vector<std::string>* out) const;
@@ -79,6 +81,7 @@ class Analyzer {
   void Emit(std::string_view raw, std::vector<std::string>* out) const;
 
   FtsOptions options_;
+  std::string fingerprint_;
   const std::vector<std::string_view>* stopwords_ = nullptr;  // null: none
 };
 
