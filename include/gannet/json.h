@@ -7,6 +7,7 @@
 // Thread safety: free functions without shared state.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,28 @@ Result<Filter> ParseFilter(std::string_view json);
 Result<Schema> ParseSchema(std::string_view json);
 std::string SchemaToJson(const Schema& schema);
 
+// A JSON document as a stream of events in document order: what the response writers
+// emit. The serializer behind the *ToJson functions is one consumer; the Python binding
+// builds its objects from the same events, so both see the same document. Every Key is
+// followed by exactly one value (a scalar, or Begin ... End).
+class JsonEvents {
+ public:
+  virtual ~JsonEvents() = default;
+  virtual void BeginObject() = 0;
+  virtual void EndObject() = 0;
+  virtual void BeginArray() = 0;
+  virtual void EndArray() = 0;
+  virtual void Key(std::string_view key) = 0;
+  virtual void Null() = 0;
+  virtual void Bool(bool b) = 0;
+  virtual void Int(int64_t v) = 0;
+  virtual void Uint(uint64_t v) = 0;
+  virtual void Double(double d) = 0;  // the serializer writes non-finite values as null
+  virtual void Float(float f) = 0;    // a vector element; likewise
+  // UTF-8 as stored; the serializer replaces invalid sequences with U+FFFD.
+  virtual void String(std::string_view s) = 0;
+};
+
 std::string WriteResponseToJson(const WriteResponse& response);
 // {"rows": [...], "aggregations": ..., "performance": {...}}.
 std::string QueryResponseToJson(const QueryResponse& response, bool vector_base64 = false);
@@ -66,6 +89,12 @@ std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses
 std::string MultiQueryBodyResponseToJson(const QueryBody& body,
                                          const std::vector<QueryResponse>& responses,
                                          bool vector_base64 = false);
+
+// The events of QueryResponseToJson and MultiQueryBodyResponseToJson.
+void QueryResponseToEvents(const QueryResponse& response, bool vector_base64, JsonEvents& out);
+void MultiQueryBodyResponseToEvents(const QueryBody& body,
+                                    const std::vector<QueryResponse>& responses,
+                                    bool vector_base64, JsonEvents& out);
 
 // One document as a JSON object {"id": ..., "attr": ...}.
 std::string DocumentToJson(const Document& doc);

@@ -23,11 +23,14 @@ Filter = Sequence[Any]
 
 
 class _Transport(Protocol):
-    """The engine calls, JSON text in and out (the `_gannet.Database` methods)."""
+    """The engine calls, JSON text in and out (the `_gannet.Database` methods), except
+    query, which returns the decoded response."""
 
     def write(self, namespace: str, body: str) -> str: ...
 
-    def query(self, namespace: str, body: str) -> str: ...
+    def query(self, namespace: str, body: str) -> Any:
+        """The response decoded (the embedded engine builds it without JSON text)."""
+        ...
 
     def metadata(self, namespace: str) -> str: ...
 
@@ -85,8 +88,8 @@ class _Http:
     def write(self, namespace: str, body: str) -> str:
         return self._call("POST", f"/v2/namespaces/{self._ns(namespace)}", body)
 
-    def query(self, namespace: str, body: str) -> str:
-        return self._call("POST", f"/v2/namespaces/{self._ns(namespace)}/query", body)
+    def query(self, namespace: str, body: str) -> Any:
+        return json.loads(self._call("POST", f"/v2/namespaces/{self._ns(namespace)}/query", body))
 
     def metadata(self, namespace: str) -> str:
         return self._call("GET", f"/v1/namespaces/{self._ns(namespace)}/metadata")
@@ -207,7 +210,7 @@ class Namespace:
             distance_metric=distance_metric,
             ann_recall=ann_recall,
         )
-        return QueryResult.from_json(json.loads(self._t.query(self._name, _encode.dumps(body))))
+        return QueryResult.from_json(self._t.query(self._name, _encode.dumps(body)))
 
     def multi_query(
         self,
@@ -268,7 +271,7 @@ class Namespace:
         if consistency is not None:
             body["consistency"] = _encode.consistency(consistency)
         body.update({k: v for k, v in options.items() if v is not None})
-        out: dict[str, Any] = json.loads(self._t.query(self._name, _encode.dumps(body)))
+        out: dict[str, Any] = self._t.query(self._name, _encode.dumps(body))
         return out
 
     @staticmethod

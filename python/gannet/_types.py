@@ -42,10 +42,21 @@ class Row:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> "Row":
+        # On the path of every result row: the fields are set directly (as the dataclass
+        # __init__ would), and a row of only id and $dist skips the attribute copy.
+        row = object.__new__(cls)
+        d = row.__dict__
+        d["id"] = obj["id"]
+        d["dist"] = obj.get("$dist")
+        n = len(obj)
+        if n == 1 or (n == 2 and "$dist" in obj):
+            d["attributes"] = {}
+            return row
         attrs = {k: v for k, v in obj.items() if k != "id" and k != "$dist"}
         if "vector" in attrs:
             attrs["vector"] = decode_vector(attrs["vector"])
-        return cls(id=obj["id"], dist=obj.get("$dist"), attributes=attrs)
+        d["attributes"] = attrs
+        return row
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names that are not dataclass fields.

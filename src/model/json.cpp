@@ -652,67 +652,67 @@ Result<uint32_t> JsonToLimit(El j, std::string_view path) {
 
 // ------------------------------------------------------------------------ writer
 
-class Writer {
+class Writer final : public JsonEvents {
  public:
   std::string Take() { return std::move(out_); }
 
-  void BeginObject() {
+  void BeginObject() override {
     Sep();
     out_ += '{';
     first_.push_back(true);
   }
-  void EndObject() {
+  void EndObject() override {
     out_ += '}';
     first_.pop_back();
   }
-  void BeginArray() {
+  void BeginArray() override {
     Sep();
     out_ += '[';
     first_.push_back(true);
   }
-  void EndArray() {
+  void EndArray() override {
     out_ += ']';
     first_.pop_back();
   }
-  void Key(std::string_view k) {
+  void Key(std::string_view k) override {
     Sep();
     Escaped(k);
     out_ += ':';
     after_key_ = true;
   }
-  void Null() {
+  void Null() override {
     Sep();
     out_ += "null";
   }
-  void Bool(bool b) {
+  void Bool(bool b) override {
     Sep();
     out_ += b ? "true" : "false";
   }
-  void Int(int64_t v) {
+  void Int(int64_t v) override {
     Sep();
     out_ += std::to_string(v);
   }
-  void Uint(uint64_t v) {
+  void Uint(uint64_t v) override {
     Sep();
     out_ += std::to_string(v);
   }
   // Shortest round-trip form; always has a '.' or exponent so it reads back as a float.
   // Non-finite values have no JSON form and print as null.
-  void Double(double d) {
+  void Double(double d) override {
     if (!std::isfinite(d)) return Null();
     Sep();
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof(buf), d);
     AppendNumber(buf, r.ptr);
   }
-  void Float(float f) {
+  void Float(float f) override {
     if (!std::isfinite(f)) return Null();
     Sep();
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof(buf), f);
     AppendNumber(buf, r.ptr);
   }
-  void String(std::string_view s) {
+  void String(std::string_view s) override {
     Sep();
     Escaped(s);
   }
@@ -823,7 +823,7 @@ class Writer {
   bool after_key_ = false;
 };
 
-void WriteId(Writer& w, const Id& id) {
+void WriteId(JsonEvents& w, const Id& id) {
   if (id.is_uint()) {
     w.Uint(id.as_uint());
   } else {
@@ -831,7 +831,7 @@ void WriteId(Writer& w, const Id& id) {
   }
 }
 
-void WriteValue(Writer& w, const Value& v, bool vector_base64) {
+void WriteValue(JsonEvents& w, const Value& v, bool vector_base64) {
   switch (v.kind()) {
     case Value::Kind::kNull:
       w.Null();
@@ -874,7 +874,7 @@ void WriteValue(Writer& w, const Value& v, bool vector_base64) {
   }
 }
 
-void WriteIdList(Writer& w, std::string_view key, const std::optional<std::vector<Id>>& ids) {
+void WriteIdList(JsonEvents& w, std::string_view key, const std::optional<std::vector<Id>>& ids) {
   if (!ids) return;
   w.Key(key);
   w.BeginArray();
@@ -882,7 +882,7 @@ void WriteIdList(Writer& w, std::string_view key, const std::optional<std::vecto
   w.EndArray();
 }
 
-void WriteAttrs(Writer& w, const std::vector<std::pair<std::string, Value>>& attrs,
+void WriteAttrs(JsonEvents& w, const std::vector<std::pair<std::string, Value>>& attrs,
                 bool vector_base64) {
   for (const auto& [name, value] : attrs) {
     w.Key(name);
@@ -1483,7 +1483,7 @@ std::string WriteResponseToJson(const WriteResponse& r) {
 namespace {
 
 // The result members of a query response: rows, aggregations, aggregation_groups.
-void WriteRows(Writer& w, const std::vector<ResultRow>& rows, bool vector_base64) {
+void WriteRows(JsonEvents& w, const std::vector<ResultRow>& rows, bool vector_base64) {
   w.BeginArray();
   for (const ResultRow& row : rows) {
     w.BeginObject();
@@ -1499,7 +1499,7 @@ void WriteRows(Writer& w, const std::vector<ResultRow>& rows, bool vector_base64
   w.EndArray();
 }
 
-void WriteQueryResult(Writer& w, const QueryResponse& r, bool vector_base64) {
+void WriteQueryResult(JsonEvents& w, const QueryResponse& r, bool vector_base64) {
   const bool aggregate = !r.aggregations.empty() || !r.aggregation_groups.empty();
   if (!aggregate) {
     w.Key("rows");
@@ -1527,7 +1527,7 @@ void WriteQueryResult(Writer& w, const QueryResponse& r, bool vector_base64) {
 }
 
 // "performance" and "billing" members for one or several queries' stats.
-void WriteQueryCosts(Writer& w, const QueryStats& s) {
+void WriteQueryCosts(JsonEvents& w, const QueryStats& s) {
   const uint64_t lookups = s.cache_hits + s.objects_fetched;
   const double ratio = lookups == 0 ? 1.0 : static_cast<double>(s.cache_hits) / lookups;
   w.Key("performance");
@@ -1568,19 +1568,11 @@ void WriteQueryCosts(Writer& w, const QueryStats& s) {
 
 }  // namespace
 
-std::string QueryResponseToJson(const QueryResponse& r, bool vector_base64) {
-  Writer w;
-  w.BeginObject();
-  WriteQueryResult(w, r, vector_base64);
-  WriteQueryCosts(w, r.stats);
-  w.EndObject();
-  return w.Take();
-}
+namespace {
 
-std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses,
-                                     bool vector_base64, const std::vector<ResultRow>* fused,
-                                     bool fused_only) {
-  Writer w;
+void MultiQueryResponseToEvents(const std::vector<QueryResponse>& responses, bool vector_base64,
+                                const std::vector<ResultRow>* fused, bool fused_only,
+                                JsonEvents& w) {
   w.BeginObject();
   w.Key("results");
   w.BeginArray();
@@ -1617,18 +1609,48 @@ std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses
   }
   WriteQueryCosts(w, total);
   w.EndObject();
+}
+
+}  // namespace
+
+void QueryResponseToEvents(const QueryResponse& r, bool vector_base64, JsonEvents& w) {
+  w.BeginObject();
+  WriteQueryResult(w, r, vector_base64);
+  WriteQueryCosts(w, r.stats);
+  w.EndObject();
+}
+
+std::string QueryResponseToJson(const QueryResponse& r, bool vector_base64) {
+  Writer w;
+  QueryResponseToEvents(r, vector_base64, w);
   return w.Take();
+}
+
+std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses,
+                                     bool vector_base64, const std::vector<ResultRow>* fused,
+                                     bool fused_only) {
+  Writer w;
+  MultiQueryResponseToEvents(responses, vector_base64, fused, fused_only, w);
+  return w.Take();
+}
+
+void MultiQueryBodyResponseToEvents(const QueryBody& body,
+                                    const std::vector<QueryResponse>& responses,
+                                    bool vector_base64, JsonEvents& w) {
+  if (!body.fusion) return MultiQueryResponseToEvents(responses, vector_base64, nullptr, false, w);
+  RankFusion fusion = *body.fusion;
+  fusion.top_k += body.offset;
+  std::vector<ResultRow> fused = FuseRankings(body.queries, responses, fusion);
+  fused.erase(fused.begin(), fused.begin() + std::min<size_t>(body.offset, fused.size()));
+  MultiQueryResponseToEvents(responses, vector_base64, &fused, body.rerank, w);
 }
 
 std::string MultiQueryBodyResponseToJson(const QueryBody& body,
                                          const std::vector<QueryResponse>& responses,
                                          bool vector_base64) {
-  if (!body.fusion) return MultiQueryResponseToJson(responses, vector_base64);
-  RankFusion fusion = *body.fusion;
-  fusion.top_k += body.offset;
-  std::vector<ResultRow> fused = FuseRankings(body.queries, responses, fusion);
-  fused.erase(fused.begin(), fused.begin() + std::min<size_t>(body.offset, fused.size()));
-  return MultiQueryResponseToJson(responses, vector_base64, &fused, body.rerank);
+  Writer w;
+  MultiQueryBodyResponseToEvents(body, responses, vector_base64, w);
+  return w.Take();
 }
 
 std::string DocumentToJson(const Document& doc) {

@@ -1,9 +1,11 @@
 // The `gannet._gannet` extension: the embedded engine for the Python package.
 //
-// Thin by design: requests and responses cross the boundary as JSON text in the shapes of
-// the HTTP API (gannet/json.h), so `gannet.open(...)` and `gannet.connect(...)` share the
-// request building and response decoding in python/gannet/. Engine work runs with the GIL
-// released. A failed call raises the typed exception from gannet._errors that matches the
+// Thin by design: requests cross the boundary as JSON text in the shapes of the HTTP API
+// (gannet/json.h), and responses as JSON text too, except query responses: those are
+// built as Python objects straight from the serializer's events (gannet::JsonEvents), the
+// same document the HTTP server sends, without printing and re-parsing it. So
+// `gannet.open(...)` and `gannet.connect(...)` share the request building and response
+// decoding in python/gannet/. Engine work runs with the GIL released. A failed call raises the typed exception from gannet._errors that matches the
 // Status code (gannet._errors.from_code), carrying the engine's message.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
@@ -11,13 +13,17 @@
 #include <nanobind/stl/unique_ptr.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "gannet/database.h"
 #include "gannet/json.h"
@@ -38,10 +44,75 @@ using gannet::Status;
   throw nb::python_error();
 }
 
-// The outcome of engine work done without the GIL: a JSON text or a Status.
-struct Outcome {
-  Status status;
-  std::string json;
+// Builds the Python object of a JSON document from its events (GIL held): dicts, lists,
+// str, int, float, bool and None, as json.loads would give. Vector elements are the f32
+// values widened to float (json.loads would read their shortest decimal form, which
+// rounds to the same f32). Invalid UTF-8 in strings is replaced by U+FFFD.
+class PyObjectBuilder final : public gannet::JsonEvents {
+ public:
+  nb::object Take() { return std::move(root_); }
+
+  void BeginObject() override { Open(nb::steal(PyDict_New())); }
+  void EndObject() override { stack_.pop_back(); }
+  void BeginArray() override { Open(nb::steal(PyList_New(0))); }
+  void EndArray() override { stack_.pop_back(); }
+  void Key(std::string_view k) override {
+    // Keys repeat in every row ("id", "$dist", attribute names): made once per response.
+    auto it = keys_.find(k);
+    if (it == keys_.end()) it = keys_.emplace(std::string(k), Str(k)).first;
+    key_ = it->second;
+  }
+  void Null() override { Add(nb::none()); }
+  void Bool(bool b) override { Add(nb::bool_(b)); }
+  void Int(int64_t v) override { Add(nb::steal(PyLong_FromLongLong(v))); }
+  void Uint(uint64_t v) override { Add(nb::steal(PyLong_FromUnsignedLongLong(v))); }
+  void Double(double d) override {
+    if (!std::isfinite(d)) return Null();  // as the serializer
+    Add(nb::steal(PyFloat_FromDouble(d)));
+  }
+  void Float(float f) override { Double(f); }
+  void String(std::string_view s) override { Add(Str(s)); }
+
+ private:
+  static nb::object Str(std::string_view s) {
+    PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+    if (o == nullptr) throw nb::python_error();
+    return nb::steal(o);
+  }
+  void Open(nb::object container) {
+    if (!container.is_valid()) throw nb::python_error();
+    Add(container);
+    stack_.push_back(std::move(container));
+  }
+  void Add(const nb::object& v) {
+    if (!v.is_valid()) throw nb::python_error();
+    if (stack_.empty()) {
+      root_ = v;
+    } else if (PyList_Check(stack_.back().ptr())) {
+      if (PyList_Append(stack_.back().ptr(), v.ptr()) != 0) throw nb::python_error();
+    } else if (PyDict_SetItem(stack_.back().ptr(), key_.ptr(), v.ptr()) != 0) {
+      throw nb::python_error();
+    }
+  }
+
+  nb::object root_;
+  std::vector<nb::object> stack_;
+  nb::object key_;
+  std::map<std::string, nb::object, std::less<>> keys_;
+};
+
+// T of a Result<T>.
+template <typename R>
+struct ResultValue;
+template <typename T>
+struct ResultValue<Result<T>> {
+  using type = T;
+};
+
+// What a query computed without the GIL, turned into Python objects with it.
+struct QueryAnswer {
+  gannet::QueryBody body;
+  std::vector<gannet::QueryResponse> responses;
 };
 
 std::string MetadataJson(const gannet::NamespaceInfo& info) {
@@ -93,102 +164,108 @@ class PyDatabase {
   }
 
   std::string Write(std::string_view ns, std::string_view body) {
-    return Run([&](gannet::Database& db) -> Outcome {
+    return Run([&](gannet::Database& db) -> Result<std::string> {
       Result<gannet::WriteRequest> req = gannet::ParseWriteRequest(body);
-      if (!req.ok()) return {req.status(), {}};
+      if (!req.ok()) return req.status();
       Result<std::shared_ptr<gannet::Namespace>> handle = Handle(db, ns);
-      if (!handle.ok()) return {handle.status(), {}};
+      if (!handle.ok()) return handle.status();
       Result<gannet::WriteResponse> w = (*handle)->Write(std::move(req).value());
-      if (!w.ok()) return {w.status(), {}};
-      return {Status::OK(), gannet::WriteResponseToJson(*w)};
+      if (!w.ok()) return w.status();
+      return gannet::WriteResponseToJson(*w);
     });
   }
 
-  std::string Query(std::string_view ns, std::string_view body) {
-    return Run([&](gannet::Database& db) -> Outcome {
-      Result<gannet::QueryBody> parsed = gannet::ParseQueryBody(body);
-      if (!parsed.ok()) return {parsed.status(), {}};
-      Result<std::shared_ptr<gannet::Namespace>> handle = Handle(db, ns);
-      if (!handle.ok()) return {handle.status(), {}};
-      const bool b64 = parsed->queries[0].vector_encoding_base64;
-      if (!parsed->multi) {
-        Result<gannet::QueryResponse> q = (*handle)->Query(parsed->queries[0]);
-        if (!q.ok()) return {q.status(), {}};
-        return {Status::OK(), gannet::QueryResponseToJson(*q, b64)};
+  // The response as Python objects (what json.loads of the HTTP response gives).
+  nb::object Query(std::string_view ns, std::string_view body) {
+    QueryAnswer answer = Run([&](gannet::Database& db) -> Result<QueryAnswer> {
+      GANNET_ASSIGN_OR_RETURN(gannet::QueryBody parsed, gannet::ParseQueryBody(body));
+      GANNET_ASSIGN_OR_RETURN(std::shared_ptr<gannet::Namespace> handle, Handle(db, ns));
+      QueryAnswer a{std::move(parsed), {}};
+      if (!a.body.multi) {
+        GANNET_ASSIGN_OR_RETURN(gannet::QueryResponse q, handle->Query(a.body.queries[0]));
+        a.responses.push_back(std::move(q));
+      } else {
+        GANNET_ASSIGN_OR_RETURN(a.responses, handle->MultiQuery(a.body.queries));
       }
-      Result<std::vector<gannet::QueryResponse>> qs = (*handle)->MultiQuery(parsed->queries);
-      if (!qs.ok()) return {qs.status(), {}};
-      return {Status::OK(), gannet::MultiQueryBodyResponseToJson(*parsed, *qs, b64)};
+      return a;
     });
+    const bool b64 = answer.body.queries[0].vector_encoding_base64;
+    PyObjectBuilder out;
+    if (answer.body.multi) {
+      gannet::MultiQueryBodyResponseToEvents(answer.body, answer.responses, b64, out);
+    } else {
+      gannet::QueryResponseToEvents(answer.responses[0], b64, out);
+    }
+    return out.Take();
   }
-
   std::string Metadata(std::string_view ns) {
-    return Run([&](gannet::Database& db) -> Outcome {
+    return Run([&](gannet::Database& db) -> Result<std::string> {
       Result<std::shared_ptr<gannet::Namespace>> handle = Handle(db, ns);
-      if (!handle.ok()) return {handle.status(), {}};
+      if (!handle.ok()) return handle.status();
       Result<gannet::NamespaceInfo> info = (*handle)->Info();
-      if (!info.ok()) return {info.status(), {}};
-      return {Status::OK(), MetadataJson(*info)};
+      if (!info.ok()) return info.status();
+      return MetadataJson(*info);
     });
   }
 
   std::string GetSchema(std::string_view ns) {
-    return Run([&](gannet::Database& db) -> Outcome {
+    return Run([&](gannet::Database& db) -> Result<std::string> {
       Result<std::shared_ptr<gannet::Namespace>> handle = Handle(db, ns);
-      if (!handle.ok()) return {handle.status(), {}};
+      if (!handle.ok()) return handle.status();
       Result<gannet::Schema> schema = (*handle)->GetSchema();
-      if (!schema.ok()) return {schema.status(), {}};
-      return {Status::OK(), gannet::SchemaToJson(*schema)};
+      if (!schema.ok()) return schema.status();
+      return gannet::SchemaToJson(*schema);
     });
   }
 
   // Merges declared attribute types into the schema; returns the schema after.
   std::string UpdateSchema(std::string_view ns, std::string_view body) {
-    return Run([&](gannet::Database& db) -> Outcome {
+    return Run([&](gannet::Database& db) -> Result<std::string> {
       Result<gannet::Schema> schema = gannet::ParseSchema(body);
-      if (!schema.ok()) return {schema.status(), {}};
+      if (!schema.ok()) return schema.status();
       Result<std::shared_ptr<gannet::Namespace>> handle = Handle(db, ns);
-      if (!handle.ok()) return {handle.status(), {}};
+      if (!handle.ok()) return handle.status();
       gannet::WriteRequest w;
       w.schema = std::move(schema).value();
       Result<gannet::WriteResponse> done = (*handle)->Write(std::move(w));
-      if (!done.ok()) return {done.status(), {}};
+      if (!done.ok()) return done.status();
       Result<gannet::Schema> after = (*handle)->GetSchema();
-      if (!after.ok()) return {after.status(), {}};
-      return {Status::OK(), gannet::SchemaToJson(*after)};
+      if (!after.ok()) return after.status();
+      return gannet::SchemaToJson(*after);
     });
   }
 
   void DeleteNamespace(std::string_view ns) {
-    Run([&](gannet::Database& db) -> Outcome {
+    Run([&](gannet::Database& db) -> Result<std::string> {
       Status st = db.DeleteNamespace(ns);
-      if (st.ok()) {
-        std::lock_guard<std::mutex> l(mu_);
-        handles_.erase(std::string(ns));
-      }
-      return {st, {}};
+      if (!st.ok()) return st;
+      std::lock_guard<std::mutex> l(mu_);
+      handles_.erase(std::string(ns));
+      return std::string();
     });
   }
 
   // {"namespaces": [{"id": ...}], "next_cursor": ...}, as GET /v1/namespaces.
   std::string ListNamespaces(std::string_view prefix, std::string_view cursor, size_t page_size) {
-    return Run([&](gannet::Database& db) -> Outcome {
+    return Run([&](gannet::Database& db) -> Result<std::string> {
       Result<gannet::NamespaceList> list = db.ListNamespaces(prefix, cursor, page_size);
-      if (!list.ok()) return {list.status(), {}};
+      if (!list.ok()) return list.status();
       nlohmann::json j = nlohmann::json::object();
       j["namespaces"] = nlohmann::json::array();
       for (const std::string& n : list->names) j["namespaces"].push_back({{"id", n}});
       if (list->next_cursor) j["next_cursor"] = *list->next_cursor;
-      return {Status::OK(), j.dump()};
+      return j.dump();
     });
   }
 
   // Folds the namespace's WAL tail into a segment now.
   void IndexNow(std::string_view ns) {
-    Run([&](gannet::Database& db) -> Outcome {
+    Run([&](gannet::Database& db) -> Result<std::string> {
       Result<std::shared_ptr<gannet::Namespace>> handle = Handle(db, ns);
-      if (!handle.ok()) return {handle.status(), {}};
-      return {(*handle)->IndexNow(), {}};
+      if (!handle.ok()) return handle.status();
+      Status st = (*handle)->IndexNow();
+      if (!st.ok()) return st;
+      return std::string();
     });
   }
 
@@ -211,23 +288,24 @@ class PyDatabase {
   }
 
  private:
-  // Runs `work` without the GIL; raises its Status, returns its JSON.
+  // Runs `work` (Database& -> Result<T>) without the GIL; raises its Status, returns its
+  // value.
   template <typename F>
-  std::string Run(F&& work) {
+  typename ResultValue<std::invoke_result_t<F&, gannet::Database&>>::type Run(F&& work) {
     std::shared_ptr<gannet::Database> db;
     {
       std::lock_guard<std::mutex> l(mu_);
       db = db_;
     }
     if (!db) Raise(Status::InvalidArgument("the database is closed"));
-    Outcome out;
+    std::optional<decltype(work(*db))> out;
     {
       nb::gil_scoped_release release;
-      out = work(*db);
+      out.emplace(work(*db));
       db.reset();  // the last reference may close the database: not under the GIL
     }
-    if (!out.status.ok()) Raise(out.status);
-    return std::move(out.json);
+    if (!out->ok()) Raise(out->status());
+    return std::move(*out).value();
   }
 
   Result<std::shared_ptr<gannet::Namespace>> Handle(gannet::Database& db, std::string_view ns) {

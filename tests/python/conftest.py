@@ -51,6 +51,7 @@ class Server:
             pytest.fail(f"gannet binary not found at {BIN}; build it or set GANNET_BIN")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.api_key = API_KEY
         env = dict(os.environ)
         env.pop("GANNET_DATA", None)
         env["GANNET_API_KEYS"] = API_KEY

@@ -3,6 +3,8 @@ remote). Each test uses its own namespace."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -283,3 +285,71 @@ def test_remote_api_key_is_checked(client: gannet.Client, server: Any) -> None:
     down = gannet.connect(f"http://127.0.0.1:{1}", timeout=2)
     with pytest.raises(gannet.Unavailable):
         list(down.namespaces())
+
+
+def _without_timings(obj: Any) -> Any:
+    """A response with the figures that differ between two engines (timings, cache and
+    fetch counts) removed, vectors as float32 lists."""
+    if isinstance(obj, dict):
+        return {
+            k: (np.asarray(v, dtype=np.float32).tolist() if k == "vector" and isinstance(v, list)
+                else _without_timings(v))
+            for k, v in obj.items()
+            if k not in ("performance", "billing")
+        }
+    if isinstance(obj, list):
+        return [_without_timings(v) for v in obj]
+    return obj
+
+
+def test_embedded_query_objects_equal_the_http_responses(
+    server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The embedded engine builds query responses as Python objects from the serializer's
+    events; they must equal json.loads of the server's JSON for every value kind."""
+    if importlib.util.find_spec("gannet._gannet") is None:
+        pytest.skip("gannet._gannet not built")
+    embedded = gannet.open(tmp_path_factory.mktemp("gannet-equal") / "data")
+    remote = gannet.connect(server.url, api_key=server.api_key)
+    name = "eq-" + uuid.uuid4().hex[:12]
+    rows = [
+        {"id": 1, "vector": [0.1, -2.5e-8], "s": "caf\u00e9 \"q\" \\ \n \u2603 \U0001F600",
+         "i": -7, "u": 18446744073709551615, "f": 0.1, "whole": 2.0, "b": True,
+         "t": datetime(2024, 3, 1, 12, 0, 0, 123000, tzinfo=timezone.utc),
+         "ref": uuid.UUID("0f0e0d0c-0b0a-0908-0706-050403020100"),
+         "tags": ["x", "y\u00ff"], "nums": [1, 2, 3], "text": "the walrus swims"},
+        {"id": 2, "vector": [1e-3, 3.0e38], "s": "", "b": False, "tags": [],
+         "text": "walrus walrus"},
+    ]
+    schema = {"u": {"type": "uint"}, "t": {"type": "datetime"}, "ref": {"type": "uuid"},
+              "nums": {"type": "[]int"}, "text": {"type": "string", "full_text_search": True}}
+    bodies = [
+        {"rank_by": ["id", "asc"], "top_k": 10, "include_attributes": True},
+        {"rank_by": ["id", "asc"], "top_k": 10, "include_attributes": True,
+         "vector_encoding": "base64"},
+        {"rank_by": ["vector", "kNN", [0.1, 0.2]], "top_k": 10, "include_attributes": ["s", "t"]},
+        {"rank_by": ["text", "BM25", "walrus"], "top_k": 10},
+        {"aggregate_by": {"n": ["Count"]}},
+        {"aggregate_by": {"n": ["Count"]}, "group_by": ["b"]},
+        {"queries": [{"rank_by": ["text", "BM25", "walrus"], "top_k": 5},
+                     {"rank_by": ["id", "desc"], "top_k": 1, "include_attributes": ["tags"]}]},
+        {"queries": [{"rank_by": ["text", "BM25", "walrus"], "top_k": 5},
+                     {"rank_by": ["vector", "kNN", [1.0, 0.0]], "top_k": 5}],
+         "rank_fusion": {"method": "rrf"}},
+    ]
+    try:
+        for c in (embedded, remote):
+            c.namespace(name).write(upsert_rows=rows, schema=schema,
+                                    distance_metric="cosine_distance")
+        for body in bodies:
+            text = json.dumps(body)
+            got = embedded._t.query(name, text)
+            want = remote._t.query(name, text)
+            assert set(got) == set(want), body
+            assert _without_timings(got) == _without_timings(want), body
+            assert set(got.get("performance", {})) == set(want.get("performance", {}))
+    finally:
+        if remote.namespace(name).exists():
+            remote.namespace(name).delete_all()
+        embedded.close()
+        remote.close()
