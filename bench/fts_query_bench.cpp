@@ -45,6 +45,23 @@ int main(int argc, char** argv) {
     if (!kinds.count(kind)) order.push_back(kind);
     kinds[kind].emplace_back(body, *req);
   }
+  {  // The codec alone: parse every body, serialise one response, 10k times each.
+    std::vector<std::string> all;
+    for (const auto& kind : order) {
+      for (const auto& q : kinds[kind]) all.push_back(q.first);
+    }
+    auto res = (*ns)->Query(kinds[order[0]][0].second);
+    const auto t0 = std::chrono::steady_clock::now();
+    size_t n = 0;
+    for (int i = 0; i < 10000; ++i) n += gannet::ParseQueryRequest(all[i % all.size()]).ok();
+    const auto t1 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 10000; ++i) n += gannet::QueryResponseToJson(*res).size();
+    const auto t2 = std::chrono::steady_clock::now();
+    std::printf("parse %.2f us, serialise (%zu rows) %.2f us  (%zu)\n",
+                std::chrono::duration<double, std::micro>(t1 - t0).count() / 10000,
+                res->rows.size(),
+                std::chrono::duration<double, std::micro>(t2 - t1).count() / 10000, n);
+  }
   for (const auto& kind : order) {
     auto& qs = kinds[kind];
     std::vector<double> lat;

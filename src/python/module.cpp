@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,10 +58,22 @@ class PyObjectBuilder final : public gannet::JsonEvents {
   void BeginArray() override { Open(nb::steal(PyList_New(0))); }
   void EndArray() override { stack_.pop_back(); }
   void Key(std::string_view k) override {
-    // Keys repeat in every row ("id", "$dist", attribute names): made once per response.
-    auto it = keys_.find(k);
-    if (it == keys_.end()) it = keys_.emplace(std::string(k), Str(k)).first;
-    key_ = it->second;
+    // Keys repeat in every row ("id", "$dist", attribute names): each distinct key is
+    // made once per response (str objects cache their hash for the dict inserts). The
+    // writers' keys are mostly literals, so the same bytes at the same address: matched
+    // by pointer first, then by content.
+    for (const CachedKey& c : keys_) {
+      if (c.data == k.data() && c.size == k.size()) return void(key_ = c.str);
+    }
+    for (const CachedKey& c : keys_) {
+      if (c.size == k.size() && std::memcmp(c.text.data(), k.data(), k.size()) == 0) {
+        return void(key_ = c.str);
+      }
+    }
+    key_ = Str(k);
+    if (keys_.size() < kMaxCachedKeys) {
+      keys_.push_back({k.data(), k.size(), std::string(k), key_});
+    }
   }
   void Null() override { Add(nb::none()); }
   void Bool(bool b) override { Add(nb::bool_(b)); }
@@ -95,10 +108,18 @@ class PyObjectBuilder final : public gannet::JsonEvents {
     }
   }
 
+  struct CachedKey {
+    const char* data;  // where the key's bytes were first seen
+    size_t size;
+    std::string text;
+    nb::object str;
+  };
+  static constexpr size_t kMaxCachedKeys = 64;
+
   nb::object root_;
   std::vector<nb::object> stack_;
   nb::object key_;
-  std::map<std::string, nb::object, std::less<>> keys_;
+  std::vector<CachedKey> keys_;
 };
 
 // T of a Result<T>.
