@@ -1,7 +1,9 @@
 #include "index/text_index.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <utility>
 #include <cstring>
 
 #include "common/coding.h"
@@ -52,24 +54,73 @@ void PackBits(const uint32_t* v, uint32_t n, uint32_t bits, std::string* out) {
   if (have > 0) out->push_back(static_cast<char>(acc & 0xFF));
 }
 
+// Reads values at 64-bit words (value i at bit i·bits: one unaligned load, shift, mask),
+// bytewise only within the last 8 bytes so nothing past the packed area is read.
 void UnpackBits(const uint8_t* in, uint32_t n, uint32_t bits, uint32_t* out) {
   if (bits == 0) {
     std::fill(out, out + n, 0u);
     return;
   }
   const uint64_t mask = bits == 32 ? 0xFFFFFFFFull : (uint64_t{1} << bits) - 1;
-  uint64_t acc = 0;
-  uint32_t have = 0;
-  size_t p = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    while (have < bits) {
-      acc |= static_cast<uint64_t>(in[p++]) << have;
-      have += 8;
-    }
-    out[i] = static_cast<uint32_t>(acc & mask);
-    acc >>= bits;
-    have -= bits;
+  const size_t bytes = (static_cast<size_t>(n) * bits + 7) / 8;
+  uint32_t i = 0;
+  for (size_t bit = 0; i < n && (bit >> 3) + 8 <= bytes; ++i, bit += bits) {
+    uint64_t w;
+    std::memcpy(&w, in + (bit >> 3), 8);
+    out[i] = static_cast<uint32_t>((w >> (bit & 7)) & mask);
   }
+  for (size_t bit = static_cast<size_t>(i) * bits; i < n; ++i, bit += bits) {
+    uint64_t w = 0;
+    const size_t at = bit >> 3;
+    std::memcpy(&w, in + at, std::min<size_t>(8, bytes - at));
+    out[i] = static_cast<uint32_t>((w >> (bit & 7)) & mask);
+  }
+}
+
+// A full block (kPostingBlock values) at a width known at compile time: 16 groups of 8
+// values, each group starting on a byte boundary, so every load has a constant offset.
+// Reads up to 8 bytes past the packed values (callers check that they are there).
+template <uint32_t kBits>
+void UnpackFullBlock(const uint8_t* in, uint32_t* out) {
+  constexpr uint64_t kMask = kBits == 32 ? 0xFFFFFFFFull : (uint64_t{1} << kBits) - 1;
+  for (uint32_t g = 0; g < kPostingBlock / 8; ++g) {
+    const uint8_t* base = in + g * kBits;  // 8 values take kBits bytes
+#pragma GCC unroll 8
+    for (uint32_t j = 0; j < 8; ++j) {
+      uint64_t w;
+      std::memcpy(&w, base + (j * kBits) / 8, 8);
+      out[g * 8 + j] = static_cast<uint32_t>((w >> ((j * kBits) % 8)) & kMask);
+    }
+  }
+}
+
+template <size_t... kWidths>
+constexpr auto MakeFullBlockUnpackers(std::index_sequence<kWidths...>) {
+  return std::array<void (*)(const uint8_t*, uint32_t*), sizeof...(kWidths)>{
+      &UnpackFullBlock<static_cast<uint32_t>(kWidths)>...};
+}
+
+// UnpackBits for n values that may read up to 8 bytes past them when `slack` says the
+// bytes are there: full blocks through the fixed-width unpackers.
+void UnpackBitsFast(const uint8_t* in, uint32_t n, uint32_t bits, uint32_t* out, bool slack) {
+  static constexpr auto kFullBlock = MakeFullBlockUnpackers(std::make_index_sequence<33>());
+  if (slack && n == kPostingBlock && bits > 0 && bits <= 32) return kFullBlock[bits](in, out);
+  UnpackBits(in, n, bits, out);
+}
+
+// Skips `count` varints of a validated area: 8 bytes at a time while at least 8 varints
+// remain (they span at least 8 bytes), counting the bytes without a continuation bit.
+const uint8_t* SkipVarints(const uint8_t* p, uint64_t count) {
+  while (count >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    count -= static_cast<uint64_t>(std::popcount(~w & 0x8080808080808080ull));
+    p += 8;
+  }
+  while (count > 0) {
+    if ((*p++ & 0x80) == 0) --count;
+  }
+  return p;
 }
 
 size_t PackedBytes(uint32_t n, uint32_t bits) { return (static_cast<size_t>(n) * bits + 7) / 8; }
@@ -109,6 +160,7 @@ PostingCursor::PostingCursor(const TextFieldIndex& field, const TermInfo& term) 
   const auto* base = reinterpret_cast<const uint8_t*>(field.postings_.data()) + term.offset;
   skips_ = base;
   data_ = base + static_cast<size_t>(term.blocks) * kSkipBytes;
+  end_ = reinterpret_cast<const uint8_t*>(field.postings_.data()) + field.postings_.size();
   df_ = term.df;
   blocks_ = term.blocks;
   if (blocks_ > 0) LoadBlock(0);
@@ -127,22 +179,31 @@ void PostingCursor::LoadBlock(uint32_t block) {
     doc_ = kEnd;
     len_ = 0;
     tfs_[0] = 0;
+    tfs_ready_ = true;
     return;
   }
   const Skip s = ReadSkip(block);
   len_ = block + 1 < blocks_ ? kPostingBlock : df_ - block * kPostingBlock;
   const uint8_t* p = data_ + s.offset;
-  UnpackBits(p, len_, s.doc_bits, docs_);
-  UnpackBits(p + PackedBytes(len_, s.doc_bits), len_, s.tf_bits, tfs_);
+  tf_data_ = p + PackedBytes(len_, s.doc_bits);
+  UnpackBitsFast(p, len_, s.doc_bits, docs_, end_ - tf_data_ >= 8);
+  tf_bits_ = s.tf_bits;
+  tfs_ready_ = false;
   // Deltas to rows: the first delta is relative to the previous block's last row + 1.
   uint32_t prev = block == 0 ? 0 : ReadSkip(block - 1).last_row + 1;
   for (uint32_t i = 0; i < len_; ++i) {
     prev += docs_[i];
     docs_[i] = prev;
     ++prev;
-    ++tfs_[i];
   }
   doc_ = docs_[0];
+}
+
+void PostingCursor::DecodeTfs() {
+  UnpackBitsFast(tf_data_, len_, tf_bits_, tfs_,
+                 static_cast<size_t>(end_ - tf_data_) >= 8 + PackedBytes(len_, tf_bits_));
+  for (uint32_t i = 0; i < len_; ++i) ++tfs_[i];
+  tfs_ready_ = true;
 }
 
 void PostingCursor::Next() {
@@ -190,22 +251,28 @@ uint32_t DecodeVarint32(const uint8_t*& p) {
 }
 
 const uint32_t* PostingCursor::Positions() {
+  if (!tfs_ready_) DecodeTfs();
   if (pos_block_ != block_) {
-    const Skip s = ReadSkip(block_);
-    const uint8_t* p = data_ + s.pos_offset;
-    positions_.clear();
-    for (uint32_t i = 0; i < len_; ++i) {
-      pos_start_[i] = static_cast<uint32_t>(positions_.size());
-      uint32_t prev = 0;
-      for (uint32_t j = 0; j < tfs_[i]; ++j) {
-        prev = (j == 0 ? 0 : prev + 1) + DecodeVarint32(p);
-        positions_.push_back(prev);
-      }
-    }
-    pos_start_[len_] = static_cast<uint32_t>(positions_.size());
     pos_block_ = block_;
+    pos_next_ = 0;
+    pos_at_ = UINT32_MAX;
+    pos_ptr_ = data_ + ReadSkip(block_).pos_offset;
   }
-  return positions_.data() + pos_start_[pos_];
+  if (pos_at_ != pos_) {  // postings only move forward within a block
+    uint64_t skip = 0;
+    for (uint32_t i = pos_next_; i < pos_; ++i) skip += tfs_[i];
+    const uint8_t* p = SkipVarints(pos_ptr_, skip);
+    positions_.resize(tfs_[pos_]);
+    uint32_t prev = 0;
+    for (uint32_t j = 0; j < tfs_[pos_]; ++j) {
+      prev = (j == 0 ? 0 : prev + 1) + DecodeVarint32(p);
+      positions_[j] = prev;
+    }
+    pos_ptr_ = p;
+    pos_next_ = pos_ + 1;
+    pos_at_ = pos_;
+  }
+  return positions_.data();
 }
 
 bool PostingCursor::BoundAt(uint32_t target, BlockBound* out) {

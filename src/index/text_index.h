@@ -68,7 +68,12 @@ class PostingCursor {
   static constexpr uint32_t kEnd = UINT32_MAX;
   PostingCursor(const TextFieldIndex& field, const TermInfo& term);
   uint32_t doc() const { return doc_; }
-  uint32_t tf() const { return tfs_[pos_]; }
+  // The current posting's frequency (a block's frequencies are decoded on first use: a
+  // cursor that only leaps through rows never decodes them).
+  uint32_t tf() {
+    if (!tfs_ready_) DecodeTfs();
+    return tfs_[pos_];
+  }
   void Next();
   // Moves to the first row >= target (kEnd when none).
   void Advance(uint32_t target);
@@ -76,7 +81,8 @@ class PostingCursor {
   // false when no such block.
   bool BoundAt(uint32_t target, BlockBound* out);
   // The current posting's token positions (ascending, tf() of them). REQUIRES: doc() !=
-  // kEnd. Valid until the cursor moves.
+  // kEnd. Valid until the cursor moves. Only the postings asked for are decoded; the
+  // ones between are skipped.
   const uint32_t* Positions();
 
  private:
@@ -87,16 +93,25 @@ class PostingCursor {
   Skip ReadSkip(uint32_t block) const;
   uint32_t FindBlock(uint32_t from, uint32_t target) const;  // first block with last >= target
   void LoadBlock(uint32_t block);
+  void DecodeTfs();
 
   const uint8_t* skips_ = nullptr;
   const uint8_t* data_ = nullptr;
+  const uint8_t* end_ = nullptr;  // the end of the postings area (of every list)
   uint32_t df_ = 0, blocks_ = 0;
   uint32_t block_ = 0, pos_ = 0, len_ = 0, doc_ = kEnd;
+  bool tfs_ready_ = false;           // tfs_ holds the current block's frequencies
+  uint32_t tf_bits_ = 0;             // the current block's frequency width
+  const uint8_t* tf_data_ = nullptr;  // and where they are packed
   uint32_t docs_[kPostingBlock];
   uint32_t tfs_[kPostingBlock];
-  uint32_t pos_block_ = UINT32_MAX;           // block whose positions are decoded
-  std::vector<uint32_t> positions_;           // that block's positions, posting after posting
-  uint32_t pos_start_[kPostingBlock + 1] = {};  // posting i's positions start here
+  // Positions of the current block: postings before pos_next_ are passed, pos_ptr_ is
+  // where posting pos_next_'s varints start; positions_ holds posting pos_at_'s.
+  uint32_t pos_block_ = UINT32_MAX;
+  uint32_t pos_next_ = 0;
+  uint32_t pos_at_ = UINT32_MAX;
+  const uint8_t* pos_ptr_ = nullptr;
+  std::vector<uint32_t> positions_;
 };
 
 class TextFieldIndex {
