@@ -235,8 +235,14 @@ void PostingCursor::Advance(uint32_t target) {
     LoadBlock(b);
     if (doc_ == kEnd) return;
   }
-  const uint32_t* it = std::lower_bound(docs_ + pos_, docs_ + len_, target);
-  pos_ = static_cast<uint32_t>(it - docs_);
+  // Branch-free lower bound over the rest of the block (its last row is >= target).
+  const uint32_t* base = docs_ + pos_;
+  for (uint32_t n = len_ - pos_; n > 1;) {
+    const uint32_t half = n / 2;
+    base = base[half - 1] < target ? base + half : base;
+    n -= half;
+  }
+  pos_ = static_cast<uint32_t>(base - docs_);
   doc_ = docs_[pos_];
 }
 

@@ -123,6 +123,7 @@ class TextFieldIndex {
   uint64_t docs() const { return docs_; }      // rows with at least one token
   uint64_t tokens() const { return tokens_; }  // sum of row lengths
   uint8_t norm(uint32_t row) const { return static_cast<uint8_t>(norms_[row]); }
+  const uint8_t* norms() const { return reinterpret_cast<const uint8_t*>(norms_.data()); }
   size_t num_terms() const { return terms_.size(); }
   const TermInfo* Find(std::string_view term) const;
   // Calls fn(term, info) for each term starting with `prefix`, in order, at most `limit`.
