@@ -50,9 +50,13 @@ def _default(o: Any) -> Any:
     raise TypeError(f"cannot encode {type(o).__name__} as JSON")
 
 
+# One encoder for every request (json.dumps with these options would build one per call).
+_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(body: Mapping[str, Any]) -> str:
     try:
-        return json.dumps(body, default=_default, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(body)
     except ValueError as e:  # NaN or infinity: JSON has no such numbers
         raise InvalidArgument(f"request: {e}") from None
     except TypeError as e:

@@ -103,12 +103,14 @@ class QueryResult:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> "QueryResult":
+        """From a decoded response, which it takes over (its dicts are not copied)."""
+        row = Row.from_json
         return cls(
-            rows=[Row.from_json(r) for r in obj.get("rows") or ()],
+            rows=[row(r) for r in obj.get("rows") or ()],
             aggregations=obj.get("aggregations"),
             aggregation_groups=obj.get("aggregation_groups"),
-            performance=dict(obj.get("performance") or {}),
-            billing=dict(obj.get("billing") or {}),
+            performance=obj.get("performance") or {},
+            billing=obj.get("billing") or {},
         )
 
     @property
