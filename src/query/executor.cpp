@@ -309,22 +309,27 @@ std::vector<const Filter*> RequiredTokenLeaves(const std::optional<Filter>& filt
 void AddRequiredLists(TextSource& src, const std::vector<const Filter*>& leaves,
                       const TextFieldSource& text) {
   if (!text) return;
+  std::vector<std::pair<const index::TextFieldIndex*, const index::TermInfo*>> lists;
   for (const Filter* leaf : leaves) {
     std::shared_ptr<const index::TextFieldIndex> field = text(leaf->attr, leaf->full_text->analyzer);
     if (field == nullptr || leaf->full_text->tokens.empty()) {
       src.none_eligible = true;
       return;
     }
-    src.required_fields.push_back(field);  // before any cursor points into it
+    src.required_fields.push_back(field);  // keeps the lists alive
     for (const std::string& t : leaf->full_text->tokens) {
       const index::TermInfo* info = field->Find(t);
       if (info == nullptr) {
         src.none_eligible = true;
         return;
       }
-      src.required.emplace_back(*field, *info);
+      lists.emplace_back(field.get(), info);
     }
   }
+  // Rarest first: leaps then take the longest strides before the long lists move.
+  std::sort(lists.begin(), lists.end(),
+            [](const auto& a, const auto& b) { return a.second->df < b.second->df; });
+  for (const auto& [field, info] : lists) src.required.emplace_back(*field, *info);
 }
 
 // rank_by BM25 (and Sum/Max/Product of it): every segment and tail entry is a source.
