@@ -28,7 +28,7 @@ def _parse_time(text: Any) -> Optional[datetime]:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One result row: `id`, `dist` (the "$dist" of a vector ranking) and attributes.
 
@@ -42,28 +42,29 @@ class Row:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> "Row":
-        # On the path of every result row: the fields are set directly (as the dataclass
+        # On the path of every result row: the slots are set directly (as the dataclass
         # __init__ would), and a row of only id and $dist skips the attribute copy.
         row = object.__new__(cls)
-        d = row.__dict__
-        d["id"] = obj["id"]
-        d["dist"] = obj.get("$dist")
+        row.id = obj["id"]
+        row.dist = obj.get("$dist")
         n = len(obj)
         if n == 1 or (n == 2 and "$dist" in obj):
-            d["attributes"] = {}
+            row.attributes = {}
             return row
         attrs = {k: v for k, v in obj.items() if k != "id" and k != "$dist"}
         if "vector" in attrs:
             attrs["vector"] = decode_vector(attrs["vector"])
-        d["attributes"] = attrs
+        row.attributes = attrs
         return row
 
     def __getattr__(self, name: str) -> Any:
-        # Only called for names that are not dataclass fields.
-        attrs = self.__dict__.get("attributes")
-        if attrs is not None and name in attrs:
+        # Only called for names that are not fields (or fields not set yet).
+        if name in Row.__slots__:
+            raise AttributeError(name)
+        attrs = self.attributes
+        if name in attrs:
             return attrs[name]
-        raise AttributeError(f"row {self.__dict__.get('id')!r} has no attribute {name!r}")
+        raise AttributeError(f"row {self.id!r} has no attribute {name!r}")
 
     def __getitem__(self, key: str) -> Any:
         if key == "id":
