@@ -200,8 +200,10 @@ def report(results: list[EngineResult], meta: dict[str, Any], kinds: Sequence[st
              f"{meta['tokens']:,} tokens (parsed in {meta['parse_s']:.1f} s)")
     L.append(f"- queries: {meta['per_kind']} per kind, seed {meta['seed']}, digest "
              f"{meta['digest']}, top {meta['k']}, one thread; an untimed warm-up pass, "
-             "then a timed pass. Every engine is called through its Python binding (Gannet: "
-             "the embedded client, JSON in and out, about 0.02 ms a call)")
+             "then a timed pass (after gc.collect(), with the collector off). Every engine is "
+             "called through its Python binding (Gannet: the embedded client, a JSON request "
+             "and the response built as Python objects; bench/fts_query_bench times the same "
+             "queries through the C++ API)")
     L.append("- kinds: N-term = N words of one entry (df <= 5000); frequent = 1-3 words of df "
              "500-5000; rare = 1-2 words of df 2-20; phrase = 2-3 consecutive words of an "
              "entry, as a phrase filter + BM25 of its words (Gannet, tantivy, Xapian) or a "
