@@ -2,13 +2,15 @@
 // comparison with in-memory ANN libraries in bench/ann/ (`make bench-ann`).
 //
 //   ann_bench --dir DIR --n N --dims D --queries Q [--metric l2|cosine] [--threads T]
-//             [--out FILE]
+//             [--out FILE] [--grow F]
 //
 // DIR holds raw little-endian files written by bench/ann/gen.py: base.f32 (N×D),
 // queries.f32 (Q×D), gt.i32 (Q×10 exact neighbours), labels.u8 (N, a label 0..99) and
 // gt_sel{1,10,50}.i32 (exact neighbours among rows with label < 1, 10, 50). Prints JSON:
 // build time, memory, recall@10 and single-thread QPS per nprobe, at the default recall
-// target, and filtered at 1%, 10% and 50% selectivity.
+// target, and filtered at 1%, 10% and 50% selectivity. --grow F also times what compaction
+// does when a namespace grows: a build over all rows seeded by the centroids of an index
+// over the first F of them, against the build from scratch.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
   int threads = 2;
   uint32_t rerank = gannet::index::IvfSearchParams{}.rerank_factor;
   gannet::index::IvfBuildOptions opt;
+  double grow = 0;  // > 0: also time a build seeded from an index of this share of rows
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--dir")
@@ -86,6 +89,10 @@ int main(int argc, char** argv) {
       opt.kmeans.iterations = std::stoi(v);
     else if (a == "--train-rows")
       opt.kmeans.max_train_rows = std::stoul(v);
+    else if (a == "--calibration")
+      opt.calibration_queries = std::stoul(v);
+    else if (a == "--grow")
+      grow = std::stod(v);
     else {
       std::fprintf(stderr, "ann_bench: unknown flag %s\n", a.c_str());
       return 2;
@@ -121,14 +128,15 @@ int main(int argc, char** argv) {
   const IvfIndex& ix = **built;
   const double rss_built = RssMb();
 
-  auto run = [&](const std::vector<int32_t>& truth, gannet::index::IvfSearchParams p) {
+  auto run_on = [&](const IvfIndex& index, const std::vector<int32_t>& truth,
+                    gannet::index::IvfSearchParams p) {
     Point pt;
     size_t hits = 0;
     gannet::index::IvfSearchStats st;
     const auto s0 = Clock::now();
     for (size_t i = 0; i < nq; ++i) {
       gannet::index::IvfSearchStats one;
-      auto got = ix.Search(queries.data() + i * dims, rows, p, &one);
+      auto got = index.Search(queries.data() + i * dims, rows, p, &one);
       st.codes_scanned += one.codes_scanned;
       pt.exact += one.exact_fallback ? 1 : 0;
       for (const auto& nb : got) {
@@ -142,6 +150,9 @@ int main(int argc, char** argv) {
     pt.qps = static_cast<double>(nq) / secs;
     pt.codes = static_cast<double>(st.codes_scanned) / nq;
     return pt;
+  };
+  auto run = [&](const std::vector<int32_t>& truth, gannet::index::IvfSearchParams p) {
+    return run_on(ix, truth, p);
   };
 
   nlohmann::json res;
@@ -206,6 +217,57 @@ int main(int argc, char** argv) {
                  pt.qps, pt.exact);
   }
   res["filtered"] = filtered;
+  if (grow > 0) {
+    // Incremental maintenance, as compaction does it: an index over the first `grow`
+    // share of the rows, then the index over all rows built from its centroids.
+    gannet::index::VectorRows part = rows;
+    part.rows = static_cast<size_t>(grow * static_cast<double>(n));
+    const auto g0 = Clock::now();
+    auto first = IvfIndex::Build(part, metric, opt);
+    const double first_s = std::chrono::duration<double>(Clock::now() - g0).count();
+    gannet::index::IvfBuildOptions seeded = opt;
+    seeded.seed = first.ok() ? first->get() : nullptr;
+    const auto g1 = Clock::now();
+    auto grown = IvfIndex::Build(rows, metric, seeded);
+    const double grown_s = std::chrono::duration<double>(Clock::now() - g1).count();
+    if (!first.ok() || !grown.ok()) {
+      std::fprintf(stderr, "ann_bench: grow build failed\n");
+      return 1;
+    }
+    const Point from_scratch = run(gt, {});
+    const Point from_seed = run_on(**grown, gt, {});
+    nlohmann::json grown_curve = nlohmann::json::array();
+    for (uint32_t nprobe : {2u, 4u, 8u, 16u, 32u}) {
+      gannet::index::IvfSearchParams p;
+      p.nprobe = nprobe;
+      const Point pt = run_on(**grown, gt, p);
+      grown_curve.push_back({{"nprobe", nprobe}, {"recall", pt.recall}, {"qps", pt.qps}});
+      std::fprintf(stderr, "gannet seeded nprobe=%u recall=%.4f qps=%.0f\n", nprobe, pt.recall,
+                   pt.qps);
+    }
+    std::fprintf(stderr, "gannet seeded ann_recall=0.95 nprobe=%u, scratch nprobe=%u\n",
+                 (*grown)->NprobeFor(0.95), ix.NprobeFor(0.95));
+    size_t grown_largest = 0;
+    for (size_t j = 0; j < (*grown)->lists(); ++j) {
+      grown_largest = std::max(grown_largest, (*grown)->list_size(j));
+    }
+    res["grow"] = {{"first_rows", part.rows},
+                   {"first_build_s", first_s},
+                   {"seeded_build_s", grown_s},
+                   {"scratch_build_s", build_s},
+                   {"seeded_lists", (*grown)->lists()},
+                   {"seeded_largest_list", grown_largest},
+                   {"seeded_recall", from_seed.recall},
+                   {"seeded_qps", from_seed.qps},
+                   {"scratch_recall", from_scratch.recall},
+                   {"scratch_qps", from_scratch.qps},
+                   {"seeded_curve", grown_curve}};
+    std::fprintf(stderr,
+                 "gannet grow from %zu rows: seeded build %.1fs (scratch %.1fs), default recall "
+                 "%.4f at %.0f QPS (scratch %.4f at %.0f)\n",
+                 part.rows, grown_s, build_s, from_seed.recall, from_seed.qps,
+                 from_scratch.recall, from_scratch.qps);
+  }
   const std::string text = res.dump(2);
   if (out.empty()) {
     std::cout << text << "\n";

@@ -40,9 +40,12 @@ Status PutNew(ObjectStore& store, const std::string& key, std::string_view bytes
 // Builds the vector index of a newly written segment when it holds at least
 // ann_min_rows vectors, and stores it at <segment key>.ivf (before the manifest that will
 // name it); sets ref->vector_index. nullptr when the segment gets no index.
+// `seed`: an index over most of the same rows (compaction's largest input), whose
+// centroids the clustering starts from; null builds from scratch.
 Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
     ObjectStore& store, const Keys& keys, const DatabaseOptions& opts, const Schema& schema,
-    const format::Segment& segment, format::SegmentRef* ref) {
+    const format::Segment& segment, format::SegmentRef* ref,
+    const index::IvfIndex* seed = nullptr) {
   ref->vector_index = false;
   if (opts.ann_min_rows == 0 || segment.dims() == 0 || segment.rows() < opts.ann_min_rows) {
     return std::shared_ptr<const index::IvfIndex>();
@@ -52,6 +55,7 @@ Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
   if (with_vector < opts.ann_min_rows) return std::shared_ptr<const index::IvfIndex>();
   index::IvfBuildOptions build;
   build.threads = std::max(1, opts.ann_build_threads);
+  build.seed = seed;
   GANNET_ASSIGN_OR_RETURN(
       std::shared_ptr<const index::IvfIndex> ann,
       index::IvfIndex::Build(index::VectorRows::Of(segment),
@@ -304,12 +308,18 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
   std::vector<Document> docs;
   format::SegmentRef merged;
   merged.min_sequence = UINT64_MAX;
+  // Incremental maintenance: the merged segment's vector index starts from the clusters
+  // of the input index that covers the most rows.
+  std::shared_ptr<const index::IvfIndex> seed;
   for (size_t i = 0; i < n; ++i) {
     const LoadedSegmentPtr& s = snap->segments[i];
     if (chosen.count(i) == 0) {
       next.segments.push_back(s->ref);
       segments.push_back(s);
       continue;
+    }
+    if (s->ann != nullptr && (seed == nullptr || s->ann->indexed_rows() > seed->indexed_rows())) {
+      seed = s->ann;
     }
     merged.min_sequence = std::min(merged.min_sequence, s->ref.min_sequence);
     merged.max_sequence = std::max(merged.max_sequence, s->ref.max_sequence);
@@ -333,7 +343,8 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
     bytes = std::string();
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::IvfIndex> ann,
-        MaybeBuildVectorIndex(*db_.store(), keys_, opts, snap->manifest->schema, *seg, &merged));
+        MaybeBuildVectorIndex(*db_.store(), keys_, opts, snap->manifest->schema, *seg, &merged,
+                              seed.get()));
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::TextIndex> text,
         MaybeBuildTextIndex(*db_.store(), keys_, snap->manifest->schema, *seg, &merged));

@@ -360,6 +360,9 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
 
   KMeansOptions km = options.kmeans;
   km.threads = options.threads;
+  if (options.seed != nullptr && options.seed->dims() == dims && options.seed->metric() == metric) {
+    km.initial_centroids = &options.seed->centroids();
+  }
   const double want = std::round(options.lists_per_sqrt_rows * std::sqrt(static_cast<double>(n)));
   km.clusters =
       std::clamp<size_t>(static_cast<size_t>(std::max(want, 1.0)), 1, std::max<size_t>(1, n / 8));

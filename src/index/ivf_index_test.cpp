@@ -83,6 +83,34 @@ TEST_P(IvfRecallTest, DefaultRecallAtLeast95) {
   EXPECT_GE(MeanRecall(f, metric, all), 0.99);
 }
 
+// Incremental maintenance: an index over all rows built from the centroids of an index
+// over three quarters of them (what compaction does) recalls like one built from scratch.
+TEST_P(IvfRecallTest, SeededBuildRecallsLikeAFullBuild) {
+  const DistanceMetric metric = GetParam();
+  const Fixture& f = Get(metric);
+  VectorRows part = f.rows;
+  part.rows = kRows * 3 / 4;
+  IvfBuildOptions opt;
+  opt.threads = 2;
+  auto first = IvfIndex::Build(part, metric, opt);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  opt.seed = first->get();
+  auto grown = IvfIndex::Build(f.rows, metric, opt);
+  ASSERT_TRUE(grown.ok()) << grown.status().ToString();
+  EXPECT_GT((*grown)->lists(), (*first)->lists());  // the list count follows √rows
+  Fixture seeded = f;
+  seeded.index = *grown;
+  const double full = MeanRecall(f, metric, IvfSearchParams{});
+  const double from_seed = MeanRecall(seeded, metric, IvfSearchParams{});
+  EXPECT_GE(from_seed, 0.95);
+  EXPECT_GE(from_seed, full - 0.02);
+  // A seed of another metric is not used (the build still succeeds from scratch).
+  const DistanceMetric other = metric == DistanceMetric::kCosineDistance
+                                   ? DistanceMetric::kEuclideanSquared
+                                   : DistanceMetric::kCosineDistance;
+  EXPECT_TRUE(IvfIndex::Build(f.rows, other, opt).ok());
+}
+
 TEST_P(IvfRecallTest, FilteredRecallAtLeast95) {
   const DistanceMetric metric = GetParam();
   const Fixture& f = Get(metric);

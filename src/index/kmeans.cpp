@@ -19,34 +19,51 @@ std::vector<float> Norms(const std::vector<float>& centroids, size_t k, uint32_t
   return n;
 }
 
-// k-means++ seeding on `sample` (rows × dims): D² sampling.
+// k-means++ seeding on `sample` (rows × dims): D² sampling of k centroids after the
+// `initial` ones (m × dims, possibly none), which are kept first. Distances to the initial
+// centroids and the D² updates run on `threads` threads; the result does not depend on
+// the thread count.
 std::vector<float> SeedPlusPlus(const std::vector<float>& sample, size_t rows, uint32_t dims,
-                                size_t k, std::mt19937_64& rng) {
-  std::vector<float> centroids(k * dims);
+                                size_t k, const std::vector<float>& initial, int threads,
+                                std::mt19937_64& rng) {
+  const size_t m = initial.size() / dims;
+  std::vector<float> centroids(initial);
+  centroids.resize((m + k) * dims);
   std::vector<float> mind(rows, std::numeric_limits<float>::infinity());
-  size_t pick = std::uniform_int_distribution<size_t>(0, rows - 1)(rng);
-  for (size_t c = 0; c < k; ++c) {
-    std::copy_n(sample.data() + pick * dims, dims, centroids.data() + c * dims);
+  if (m > 0) {
+    const std::vector<float> norms = Norms(initial, m, dims);
+    ParallelFor(rows, threads, [&](size_t b, size_t e) {
+      std::vector<float> scratch;
+      for (size_t i = b; i < e; ++i) {
+        uint32_t best;
+        NearestCentroids(sample.data() + i * dims, initial.data(), norms.data(), m, dims, 1,
+                         scratch, &best, &mind[i]);
+      }
+    });
+  }
+  auto pick_by_distance = [&]() {
     double total = 0;
-    for (size_t i = 0; i < rows; ++i) {
-      const float d = L2Squared(sample.data() + i * dims, centroids.data() + c * dims, dims);
-      mind[i] = std::min(mind[i], d);
-      total += mind[i];
-    }
-    if (c + 1 == k) break;
-    if (total <= 0) {  // fewer distinct points than clusters: any point will do
-      pick = std::uniform_int_distribution<size_t>(0, rows - 1)(rng);
-      continue;
+    for (size_t i = 0; i < rows; ++i) total += mind[i];
+    if (!(total > 0) || std::isinf(total)) {  // no distances yet, or all points covered
+      return std::uniform_int_distribution<size_t>(0, rows - 1)(rng);
     }
     double target = std::uniform_real_distribution<double>(0, total)(rng);
-    pick = rows - 1;
     for (size_t i = 0; i < rows; ++i) {
       target -= mind[i];
-      if (target <= 0) {
-        pick = i;
-        break;
-      }
+      if (target <= 0) return i;
     }
+    return rows - 1;
+  };
+  for (size_t c = m; c < m + k; ++c) {
+    const size_t pick = pick_by_distance();
+    float* centroid = centroids.data() + c * dims;
+    std::copy_n(sample.data() + pick * dims, dims, centroid);
+    if (c + 1 == m + k) break;
+    ParallelFor(rows, threads, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        mind[i] = std::min(mind[i], L2Squared(sample.data() + i * dims, centroid, dims));
+      }
+    });
   }
   return centroids;
 }
@@ -88,6 +105,10 @@ Result<Clustering> BalancedKMeans(const VectorRows& data, const std::vector<uint
   if (opt.candidates == 0 || opt.max_cluster_factor < 1.0) {
     return Status::InvalidArgument("kmeans: candidates must be >= 1 and the cluster cap >= 1");
   }
+  if (opt.initial_centroids != nullptr && opt.initial_centroids->size() % dims != 0) {
+    return Status::InvalidArgument("kmeans: initial centroids are not whole vectors of " +
+                                   std::to_string(dims) + " dimensions");
+  }
   for (uint32_t id : ids) {
     if (id >= data.rows) return Status::InvalidArgument("kmeans: row id out of range");
   }
@@ -111,11 +132,29 @@ Result<Clustering> BalancedKMeans(const VectorRows& data, const std::vector<uint
   out.dims = dims;
   out.clusters = k;
   const size_t seed_rows = std::min(s, std::max<size_t>(16 * k, 4096));
-  out.centroids = SeedPlusPlus(sample, seed_rows, dims, k, rng);
+  const std::vector<float>* initial = opt.initial_centroids;
+  const bool seeded = initial != nullptr && !initial->empty() && initial->size() % dims == 0;
+  if (!seeded) {
+    out.centroids = SeedPlusPlus(sample, seed_rows, dims, k, {}, opt.threads, rng);
+  } else if (const size_t m = initial->size() / dims; m >= k) {
+    std::vector<size_t> keep(m);  // a random k of them, in their order
+    std::iota(keep.begin(), keep.end(), size_t{0});
+    for (size_t i = 0; i < k; ++i) {
+      std::swap(keep[i], keep[std::uniform_int_distribution<size_t>(i, m - 1)(rng)]);
+    }
+    std::sort(keep.begin(), keep.begin() + static_cast<std::ptrdiff_t>(k));
+    out.centroids.resize(k * dims);
+    for (size_t j = 0; j < k; ++j) {
+      std::copy_n(initial->data() + keep[j] * dims, dims, out.centroids.data() + j * dims);
+    }
+  } else {
+    out.centroids = SeedPlusPlus(sample, seed_rows, dims, k - m, *initial, opt.threads, rng);
+  }
 
   // ---- Lloyd iterations on the sample ----
   std::vector<uint32_t> assign(s);
-  for (int it = 0; it < opt.iterations; ++it) {
+  const int iterations = seeded ? opt.seeded_iterations : opt.iterations;
+  for (int it = 0; it < iterations; ++it) {
     const std::vector<float> cn = Norms(out.centroids, k, dims);
     ParallelFor(s, opt.threads, [&](size_t b, size_t e) {
       std::vector<float> scratch;

@@ -1,6 +1,10 @@
 // Balanced k-means: the coarse quantizer of the IVF index.
 //
-// Training runs k-means++ seeding and a few Lloyd iterations on a random sample; then
+// Training runs k-means++ seeding and a few Lloyd iterations on a random sample — or,
+// given initial centroids (an index of most of the same rows, when compaction merges
+// segments), starts from them: a random k of them when there are more, all of them plus
+// k-means++ picks for the rest when fewer (new centroids land where rows are far from
+// every old one: the regions that grew), then fewer Lloyd iterations. Then
 // every input vector is assigned to one of its `candidates` nearest centroids, greedily
 // (vectors closest to a centroid first) under a cap of max_cluster_factor × the mean
 // cluster size, so no posting list grows far beyond the others. (The cap is soft: a
@@ -31,6 +35,11 @@ struct KMeansOptions {
   size_t candidates = 4;  // nearest centroids a vector may be balanced into
   uint64_t seed = 0x67616e6e6574;
   int threads = 1;
+  // Optional starting centroids (m × dims, row-major, m >= 1; in the normalized space
+  // when `normalize`); not owned, must outlive the call. Lloyd iterations are then
+  // seeded_iterations.
+  const std::vector<float>* initial_centroids = nullptr;
+  int seeded_iterations = 2;
 };
 
 struct Clustering {

@@ -98,6 +98,52 @@ TEST(KMeansTest, BalancedAndDeterministic) {
   EXPECT_EQ(a->centroids, b->centroids);
 }
 
+TEST(KMeansTest, SeededClusteringStartsFromTheGivenCentroids) {
+  const uint32_t dims = 8;
+  auto data = testing::Clustered(4000, dims, 5, 3);
+  VectorRows v = testing::View(data, dims);
+  std::vector<uint32_t> ids(4000);
+  std::iota(ids.begin(), ids.end(), 0u);
+  KMeansOptions opt;
+  opt.clusters = 20;
+  auto full = BalancedKMeans(v, ids, false, opt);
+  ASSERT_TRUE(full.ok());
+  // Seeded with the clustering's own centroids and no iterations, vectors are placed
+  // much as the full run placed them (only boundary vectors move: the final centroids are
+  // their members' means, not a fixed point of the assignment); clusters keep their
+  // numbers, where a fresh start would permute them.
+  KMeansOptions seeded = opt;
+  seeded.initial_centroids = &full->centroids;
+  seeded.seeded_iterations = 0;
+  auto same = BalancedKMeans(v, ids, false, seeded);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->clusters, 20u);
+  size_t moved = 0;
+  for (size_t i = 0; i < ids.size(); ++i) moved += same->assignment[i] != full->assignment[i];
+  EXPECT_LT(moved, ids.size() / 10) << "a seeded run should keep the clusters it was given";
+
+  // Fewer seeds than clusters: the seeds come first and k-means++ adds the rest; more: a
+  // subset. Every cluster ends up with members either way, deterministically.
+  for (size_t k : {30u, 12u}) {
+    seeded.clusters = k;
+    seeded.seeded_iterations = 2;
+    auto a = BalancedKMeans(v, ids, false, seeded);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    ASSERT_EQ(a->centroids.size(), k * dims);
+    std::vector<size_t> size(k, 0);
+    for (uint32_t c : a->assignment) ++size[c];
+    for (size_t c = 0; c < k; ++c) EXPECT_GT(size[c], 0u) << "empty cluster " << c << " of " << k;
+    seeded.threads = 2;
+    auto b = BalancedKMeans(v, ids, false, seeded);
+    seeded.threads = 1;
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(a->assignment, b->assignment);
+  }
+  std::vector<float> ragged(dims + 1, 0.0f);
+  seeded.initial_centroids = &ragged;
+  EXPECT_TRUE(BalancedKMeans(v, ids, false, seeded).status().IsInvalidArgument());
+}
+
 TEST(KMeansTest, RejectsBadInput) {
   std::vector<float> data(10 * 4, 1.0f);
   VectorRows v = testing::View(data, 4);
