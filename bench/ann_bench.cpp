@@ -265,8 +265,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "gannet grow from %zu rows: seeded build %.1fs (scratch %.1fs), default recall "
                  "%.4f at %.0f QPS (scratch %.4f at %.0f)\n",
-                 part.rows, grown_s, build_s, from_seed.recall, from_seed.qps,
-                 from_scratch.recall, from_scratch.qps);
+                 part.rows, grown_s, build_s, from_seed.recall, from_seed.qps, from_scratch.recall,
+                 from_scratch.qps);
   }
   const std::string text = res.dump(2);
   if (out.empty()) {

@@ -93,8 +93,8 @@ std::string MultiQueryBodyResponseToJson(const QueryBody& body,
 // The events of QueryResponseToJson and MultiQueryBodyResponseToJson.
 void QueryResponseToEvents(const QueryResponse& response, bool vector_base64, JsonEvents& out);
 void MultiQueryBodyResponseToEvents(const QueryBody& body,
-                                    const std::vector<QueryResponse>& responses,
-                                    bool vector_base64, JsonEvents& out);
+                                    const std::vector<QueryResponse>& responses, bool vector_base64,
+                                    JsonEvents& out);
 
 // One document as a JSON object {"id": ..., "attr": ...}.
 std::string DocumentToJson(const Document& doc);

@@ -36,13 +36,13 @@ struct Filter {
     kLte,
     kGt,
     kGte,
-    kContains,        // array attribute contains value
+    kContains,  // array attribute contains value
     kNotContains,
-    kContainsAny,     // array attribute contains any of values
+    kContainsAny,  // array attribute contains any of values
     kNotContainsAny,
-    kGlob,            // Unix glob on strings, case-sensitive
+    kGlob,  // Unix glob on strings, case-sensitive
     kNotGlob,
-    kIGlob,           // case-insensitive glob
+    kIGlob,  // case-insensitive glob
     kNotIGlob,
     // Full-text filters on a full_text_search attribute; the operand is query text,
     // analyzed like the attribute.
@@ -51,10 +51,10 @@ struct Filter {
     kContainsTokenSequence,  // the query tokens occur consecutively (a phrase)
   };
   Op op = Op::kAnd;
-  std::string attr;               // for comparison ops; "id" addresses the document id
-  Value value;                    // operand; for In/NotIn/ContainsAny an array
+  std::string attr;                    // for comparison ops; "id" addresses the document id
+  Value value;                         // operand; for In/NotIn/ContainsAny an array
   std::optional<std::string> ref_new;  // operand is {"$ref_new": "attr"} (conditions only)
-  std::vector<Filter> children;   // for And/Or (any number) and Not (exactly one)
+  std::vector<Filter> children;        // for And/Or (any number) and Not (exactly one)
   // Full-text filters: {"last_as_prefix": true} makes the last query token match any token
   // it is a prefix of (type-ahead search).
   bool last_as_prefix = false;
@@ -113,25 +113,25 @@ struct WriteResponse {
 struct TextRank {
   enum class Op : uint8_t { kBM25, kSum, kMax, kProduct, kFilter, kAttribute };
   Op op = Op::kBM25;
-  std::string attr;                   // kBM25, kAttribute
-  std::string query;                  // kBM25 (text form)
+  std::string attr;                       // kBM25, kAttribute
+  std::string query;                      // kBM25 (text form)
   std::vector<std::string> query_tokens;  // kBM25 (array form)
   bool query_is_array = false;
-  bool last_as_prefix = false;        // kBM25
-  double weight = 1;                  // kProduct
+  bool last_as_prefix = false;  // kBM25
+  double weight = 1;            // kProduct
   std::vector<TextRank> children;
-  std::vector<Filter> filter;         // kFilter: exactly one
+  std::vector<Filter> filter;  // kFilter: exactly one
 };
 
 struct RankBy {
   enum class Kind : uint8_t { kNone, kVector, kAttribute, kText };
   Kind kind = Kind::kNone;
-  std::string attr;            // "vector" for vector ranking; attribute for ordering
+  std::string attr;  // "vector" for vector ranking; attribute for ordering
   // "ANN" (true): indexed segments are searched with their vector index (approximate);
   // "kNN" (false): exhaustive and exact.
   bool approximate = false;
-  std::vector<float> vector;   // query vector
-  bool descending = false;     // for attribute ordering
+  std::vector<float> vector;        // query vector
+  bool descending = false;          // for attribute ordering
   std::vector<TextRank> text = {};  // kText: one expression; results carry its score
   std::shared_ptr<const TextRankBinding> text_binding = {};  // kText: set by binding
 };
@@ -162,12 +162,12 @@ struct QueryRequest {
 
 // What a query cost: reported with every result.
 struct QueryStats {
-  uint64_t rows_scanned = 0;          // rows examined (segments + WAL tail)
+  uint64_t rows_scanned = 0;             // rows examined (segments + WAL tail)
   uint64_t exhaustive_search_count = 0;  // rows examined by exhaustive (non-index) search
-  uint64_t tail_rows = 0;             // rows read from unindexed WAL entries
-  uint64_t objects_fetched = 0;       // object-store GETs/HEADs/LISTs issued
-  uint64_t round_trips = 0;           // sequential waves of object-store requests
-  uint64_t bytes_read = 0;            // bytes fetched from the object store
+  uint64_t tail_rows = 0;                // rows read from unindexed WAL entries
+  uint64_t objects_fetched = 0;          // object-store GETs/HEADs/LISTs issued
+  uint64_t round_trips = 0;              // sequential waves of object-store requests
+  uint64_t bytes_read = 0;               // bytes fetched from the object store
   // Objects the query needed without an object-store request: reused from the previous
   // snapshot, or served by the memory or disk cache tier.
   uint64_t cache_hits = 0;

@@ -341,10 +341,9 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
                             format::Segment::Decode(bytes));
     bytes = std::string();
-    GANNET_ASSIGN_OR_RETURN(
-        std::shared_ptr<const index::IvfIndex> ann,
-        MaybeBuildVectorIndex(*db_.store(), keys_, opts, snap->manifest->schema, *seg, &merged,
-                              seed.get()));
+    GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const index::IvfIndex> ann,
+                            MaybeBuildVectorIndex(*db_.store(), keys_, opts, snap->manifest->schema,
+                                                  *seg, &merged, seed.get()));
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::TextIndex> text,
         MaybeBuildTextIndex(*db_.store(), keys_, snap->manifest->schema, *seg, &merged));

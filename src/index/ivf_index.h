@@ -72,7 +72,7 @@ struct IvfBuildOptions {
   // pick nprobe 2 (recall 0.941 on held-out queries) where 4 was needed for 0.95 on a
   // 1M × 128 index; 256 picked nprobe 23 (0.975) on it, for about 20% more build time.
   size_t calibration_queries = 256;
-  int threads = 1;                   // worker threads for k-means and calibration
+  int threads = 1;  // worker threads for k-means and calibration
   // Incremental maintenance: the centroids of an index over most of the same rows (the
   // largest input of a compaction), of the same dimensions and metric. The clustering
   // starts from them (kmeans.h) instead of from scratch. Not owned; must outlive Build.

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <utility>
 #include <cstring>
+#include <utility>
 
 #include "common/coding.h"
 #include "format/frame.h"
@@ -137,9 +137,7 @@ void Store32(std::string* out, uint32_t v) {
   out->append(b, 4);
 }
 
-Status Bad(std::string_view what) {
-  return Status::Corruption("text index: " + std::string(what));
-}
+Status Bad(std::string_view what) { return Status::Corruption("text index: " + std::string(what)); }
 
 }  // namespace
 
@@ -168,8 +166,7 @@ PostingCursor::PostingCursor(const TextFieldIndex& field, const TermInfo& term) 
 
 PostingCursor::Skip PostingCursor::ReadSkip(uint32_t block) const {
   const uint8_t* p = skips_ + static_cast<size_t>(block) * kSkipBytes;
-  return Skip{Load32(p),  Load32(p + 4), Load32(p + 8), Load32(p + 12),
-              p[16],      p[17],         p[18],         p[19]};
+  return Skip{Load32(p), Load32(p + 4), Load32(p + 8), Load32(p + 12), p[16], p[17], p[18], p[19]};
 }
 
 void PostingCursor::LoadBlock(uint32_t block) {
@@ -354,8 +351,8 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
     std::string_view term;
     uint64_t df = 0, max_tf = 0, delta = 0;
     uint8_t min_norm = 0;
-    if (!r.GetBytes(&term) || !r.GetVarint(&df) || !r.GetVarint(&max_tf) ||
-        !r.GetU8(&min_norm) || !r.GetVarint(&delta)) {
+    if (!r.GetBytes(&term) || !r.GetVarint(&df) || !r.GetVarint(&max_tf) || !r.GetU8(&min_norm) ||
+        !r.GetVarint(&delta)) {
       return Bad("truncated term dictionary");
     }
     if (!f->terms_.empty() && !(f->terms_.back() < term)) return Bad("terms out of order");
@@ -414,7 +411,8 @@ Result<std::shared_ptr<const TextFieldIndex>> TextFieldIndex::Parse(
         for (uint32_t k = 0; k < npts && !dominated; ++k) {
           uint16_t ptf;
           std::memcpy(&ptf, p + 20 + 3 * k, 2);
-          dominated = ptf >= tfs[i] + 1 && p[20 + 3 * k + 2] <= static_cast<uint8_t>(f->norms_[row]);
+          dominated =
+              ptf >= tfs[i] + 1 && p[20 + 3 * k + 2] <= static_cast<uint8_t>(f->norms_[row]);
         }
         if (!dominated) return Bad("frontier does not bound a posting");
         if (p[16] > static_cast<uint8_t>(f->norms_[row])) return Bad("block norm bound too high");
@@ -488,7 +486,7 @@ std::shared_ptr<const TextFieldIndex> TextFieldBuilder::Finish() {
     const uint32_t blocks = (df + kPostingBlock - 1) / kPostingBlock;
     const uint64_t offset = postings.size();
     std::string skips, data;
-    Writer positions;  // appended after `data`; offsets patched below
+    Writer positions;            // appended after `data`; offsets patched below
     std::vector<size_t> pos_at;  // per block: offset in `positions`
     size_t next_pos = 0;         // index into listp->positions
     uint32_t max_tf = 0;
@@ -632,8 +630,7 @@ std::string TextIndex::Encode() const {
   return format::EncodeFrame(format::ObjectKind::kTextIndex, w.buffer());
 }
 
-Result<std::shared_ptr<const TextIndex>> TextIndex::Decode(std::string_view bytes,
-                                                           uint64_t rows) {
+Result<std::shared_ptr<const TextIndex>> TextIndex::Decode(std::string_view bytes, uint64_t rows) {
   std::string storage;
   GANNET_ASSIGN_OR_RETURN(std::string_view payload,
                           format::DecodeFrame(format::ObjectKind::kTextIndex, bytes, &storage));

@@ -39,11 +39,11 @@ uint8_t EncodeFieldNorm(uint32_t length);
 uint32_t DecodeFieldNorm(uint8_t code);
 
 struct TermInfo {
-  uint32_t df = 0;        // rows containing the term
-  uint32_t max_tf = 0;    // largest frequency in any row
-  uint8_t min_norm = 0;   // shortest row (norm code) containing the term
+  uint32_t df = 0;       // rows containing the term
+  uint32_t max_tf = 0;   // largest frequency in any row
+  uint8_t min_norm = 0;  // shortest row (norm code) containing the term
   uint32_t blocks = 0;
-  uint64_t offset = 0;    // of the posting list in the postings area
+  uint64_t offset = 0;  // of the posting list in the postings area
 };
 
 class TextFieldIndex;
@@ -100,8 +100,8 @@ class PostingCursor {
   const uint8_t* end_ = nullptr;  // the end of the postings area (of every list)
   uint32_t df_ = 0, blocks_ = 0;
   uint32_t block_ = 0, pos_ = 0, len_ = 0, doc_ = kEnd;
-  bool tfs_ready_ = false;           // tfs_ holds the current block's frequencies
-  uint32_t tf_bits_ = 0;             // the current block's frequency width
+  bool tfs_ready_ = false;            // tfs_ holds the current block's frequencies
+  uint32_t tf_bits_ = 0;              // the current block's frequency width
   const uint8_t* tf_data_ = nullptr;  // and where they are packed
   uint32_t docs_[kPostingBlock];
   uint32_t tfs_[kPostingBlock];

@@ -14,8 +14,6 @@
 // where its exceptions are caught or cannot occur.
 #include "gannet/json.h"
 
-#include "text/analyzer.h"
-
 #include <simdjson.h>
 
 #include <algorithm>
@@ -27,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/base64.h"
+#include "text/analyzer.h"
 
 namespace gannet {
 
@@ -960,8 +959,10 @@ Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth) {
     return Bad(path, "ranking expression nested deeper than " + std::to_string(kMaxDepth));
   }
   if (!IsArray(j) || ArraySize(j) < 2 || !IsString(Items(j)[0])) {
-    return Expected(path, "[\"attr\", \"BM25\", \"query\"], [\"Sum\", [...]], [\"Max\", [...]], "
-                    "[\"Product\", weight, expr], a filter or [\"Attribute\", \"attr\"]", j);
+    return Expected(path,
+                    "[\"attr\", \"BM25\", \"query\"], [\"Sum\", [...]], [\"Max\", [...]], "
+                    "[\"Product\", weight, expr], a filter or [\"Attribute\", \"attr\"]",
+                    j);
   }
   const std::vector<El> items = Items(j);
   const std::string head(AsString(items[0]));
@@ -1076,8 +1077,9 @@ Result<QueryRequest> MembersToQuery(const Obj& members) {
       }
       if (items.size() < 2 || !IsString(items[0]) || !IsString(items[1])) {
         return Bad(
-            k, "expected [\"vector\", \"ANN\"|\"kNN\", vector], [\"attr\", \"asc\"|\"desc\"] or "
-               "[\"attr\", \"BM25\", \"query\"]");
+            k,
+            "expected [\"vector\", \"ANN\"|\"kNN\", vector], [\"attr\", \"asc\"|\"desc\"] or "
+            "[\"attr\", \"BM25\", \"query\"]");
       }
       const std::string attr(AsString(items[0]));
       const std::string fn(AsString(items[1]));
@@ -1260,7 +1262,8 @@ Result<RankFusion> JsonToRerank(El j, const std::vector<QueryRequest>& queries) 
   }
   const std::vector<El> items = Items(j);
   if (AsString(items[0]) != "RRF") {
-    return Bad(Idx(path, 0), "unsupported reranker '" + std::string(AsString(items[0])).substr(0, 64) +
+    return Bad(Idx(path, 0), "unsupported reranker '" +
+                                 std::string(AsString(items[0])).substr(0, 64) +
                                  "' (supported: RRF)");
   }
   RankFusion f;
@@ -1635,8 +1638,8 @@ std::string MultiQueryResponseToJson(const std::vector<QueryResponse>& responses
 }
 
 void MultiQueryBodyResponseToEvents(const QueryBody& body,
-                                    const std::vector<QueryResponse>& responses,
-                                    bool vector_base64, JsonEvents& w) {
+                                    const std::vector<QueryResponse>& responses, bool vector_base64,
+                                    JsonEvents& w) {
   if (!body.fusion) return MultiQueryResponseToEvents(responses, vector_base64, nullptr, false, w);
   RankFusion fusion = *body.fusion;
   fusion.top_k += body.offset;

@@ -5,8 +5,9 @@
 // built as Python objects straight from the serializer's events (gannet::JsonEvents), the
 // same document the HTTP server sends, without printing and re-parsing it. So
 // `gannet.open(...)` and `gannet.connect(...)` share the request building and response
-// decoding in python/gannet/. Engine work runs with the GIL released. A failed call raises the typed exception from gannet._errors that matches the
-// Status code (gannet._errors.from_code), carrying the engine's message.
+// decoding in python/gannet/. Engine work runs with the GIL released. A failed call raises the
+// typed exception from gannet._errors that matches the Status code (gannet._errors.from_code),
+// carrying the engine's message.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
@@ -18,8 +19,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>

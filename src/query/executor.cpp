@@ -280,8 +280,7 @@ void CollectFullTextLeaves(const Filter& f, std::vector<const Filter*>* out) {
 
 // The index of `attr` over rows [0, rows) whose values `value(row)` gives, for one query.
 std::shared_ptr<const index::TextFieldIndex> BuildFieldNow(
-    const TextPlan::Attr& attr, uint32_t rows,
-    const std::function<const Value*(uint32_t)>& value) {
+    const TextPlan::Attr& attr, uint32_t rows, const std::function<const Value*(uint32_t)>& value) {
   return index::BuildTextFields(rows, {{attr.name, attr.analyzer}},
                                 [&](uint32_t row, const std::string&) { return value(row); })[0];
 }
@@ -311,7 +310,8 @@ void AddRequiredLists(TextSource& src, const std::vector<const Filter*>& leaves,
   if (!text) return;
   std::vector<std::pair<const index::TextFieldIndex*, const index::TermInfo*>> lists;
   for (const Filter* leaf : leaves) {
-    std::shared_ptr<const index::TextFieldIndex> field = text(leaf->attr, leaf->full_text->analyzer);
+    std::shared_ptr<const index::TextFieldIndex> field =
+        text(leaf->attr, leaf->full_text->analyzer);
     if (field == nullptr || leaf->full_text->tokens.empty()) {
       src.none_eligible = true;
       return;

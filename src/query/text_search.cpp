@@ -63,10 +63,9 @@ size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema&
   if (expr.op == TextRank::Op::kAttribute) {
     exhaustive_ = true;
     const AttributeSchema* a = schema.Find(expr.attr);
-    if (a != nullptr && (a->type.kind != AttrType::Kind::kScalar ||
-                         a->type.scalar == ScalarType::kString ||
-                         a->type.scalar == ScalarType::kUuid ||
-                         a->type.scalar == ScalarType::kBool)) {
+    if (a != nullptr &&
+        (a->type.kind != AttrType::Kind::kScalar || a->type.scalar == ScalarType::kString ||
+         a->type.scalar == ScalarType::kUuid || a->type.scalar == ScalarType::kBool)) {
       *st = Status::InvalidArgument("rank_by: Attribute '" + expr.attr + "' has type " +
                                     a->type.ToString() + "; expected int, uint, float or datetime");
       return at;
@@ -105,16 +104,14 @@ namespace {
 struct Cursor {
   index::PostingCursor postings;
   size_t leaf = 0;
-  double weight = 0;        // idf · (k1 + 1) · repetitions
-  double path_weight = 1;   // Product weights above the leaf
+  double weight = 0;                    // idf · (k1 + 1) · repetitions
+  double path_weight = 1;               // Product weights above the leaf
   const double* norm_factor = nullptr;  // per norm code: k1 · (1 − b + b · dl / avgdl)
   const index::TextFieldIndex* field = nullptr;
   const uint8_t* norms = nullptr;  // field's, per row
-  double ub = 0;            // bound of path_weight · score over the whole list
+  double ub = 0;                   // bound of path_weight · score over the whole list
 
-  double Score(uint32_t tf, uint8_t norm) const {
-    return weight * tf / (tf + norm_factor[norm]);
-  }
+  double Score(uint32_t tf, uint8_t norm) const { return weight * tf / (tf + norm_factor[norm]); }
   // Score of the current posting, which is row d.
   double ScoreAt(uint32_t d) { return Score(postings.tf(), norms[d]); }
   // Bound of path_weight · score over a block.
@@ -228,9 +225,7 @@ class TextSearcher {
         const index::TextFieldIndex* f = src.fields[leaf.attr].get();
         if (f == nullptr) continue;
         f->ForEachWithPrefix(leaf.prefix, kMaxPrefixTerms,
-                             [&](std::string_view t, const index::TermInfo&) {
-                               found.emplace(t);
-                             });
+                             [&](std::string_view t, const index::TermInfo&) { found.emplace(t); });
       }
       std::map<std::string, uint32_t> terms(leaf.terms.begin(), leaf.terms.end());
       size_t added = 0;
@@ -321,11 +316,16 @@ class TextSearcher {
         const Value* v = src != nullptr && src->value ? src->value(row, n.attr) : nullptr;
         if (v == nullptr) return 0;
         switch (v->kind()) {
-          case Value::Kind::kInt: return static_cast<double>(v->as_int());
-          case Value::Kind::kUint: return static_cast<double>(v->as_uint());
-          case Value::Kind::kFloat: return v->as_float();
-          case Value::Kind::kDatetime: return static_cast<double>(v->as_datetime().ms);
-          default: return 0;
+          case Value::Kind::kInt:
+            return static_cast<double>(v->as_int());
+          case Value::Kind::kUint:
+            return static_cast<double>(v->as_uint());
+          case Value::Kind::kFloat:
+            return v->as_float();
+          case Value::Kind::kDatetime:
+            return static_cast<double>(v->as_datetime().ms);
+          default:
+            return 0;
         }
       }
     }
@@ -414,11 +414,11 @@ class TextSearcher {
     const size_t n = cursors.size();
     if (n == 1) return SearchOneCursor(src, si, cursors[0]);
     // Scratch, n + 1 entries each (n >= 2 here).
-    std::vector<size_t> order(n + 1);  // cursor indexes by window bound, ascending
-    std::vector<double> wub(n + 1);    // per cursor: its bound over the window
+    std::vector<size_t> order(n + 1);   // cursor indexes by window bound, ascending
+    std::vector<double> wub(n + 1);     // per cursor: its bound over the window
     std::vector<double> prefix(n + 1);  // prefix[k]: sum of wub of order[0, k)
-    std::vector<double> raw(n + 1);    // per cursor: the leaf score at the candidate
-    std::vector<char> at(n + 1);       // per cursor: whether its list holds it
+    std::vector<double> raw(n + 1);     // per cursor: the leaf score at the candidate
+    std::vector<char> at(n + 1);        // per cursor: whether its list holds it
     // Lists order[0, e) cannot reach the threshold together.
     auto essential_from = [&]() {
       size_t e = 0;
@@ -440,7 +440,8 @@ class TextSearcher {
       }
       if (!any) return;
       for (size_t i = 0; i < n; ++i) order[i] = i;
-      std::sort(order.begin(), order.begin() + n, [&](size_t x, size_t y) { return wub[x] < wub[y]; });
+      std::sort(order.begin(), order.begin() + n,
+                [&](size_t x, size_t y) { return wub[x] < wub[y]; });
       for (size_t k = 0; k < n; ++k) prefix[k + 1] = prefix[k] + wub[order[k]];
       size_t essential = essential_from();
       for (size_t k = essential; k < n; ++k) cursors[order[k]].postings.Advance(start);
@@ -543,17 +544,17 @@ class TextSearcher {
   HitHeap heap_;
   TextSearchStats* stats_;
   std::vector<AttrStats> attr_stats_;
-  std::vector<TextPlan::Leaf> leaves_;     // the plan's, prefixes expanded
-  std::vector<std::vector<double>> idf_;  // per leaf, per term
-  std::vector<size_t> leaf_base_;         // per leaf: its first term's index
-  size_t term_count_ = 0;                 // terms of all leaves
+  std::vector<TextPlan::Leaf> leaves_;         // the plan's, prefixes expanded
+  std::vector<std::vector<double>> idf_;       // per leaf, per term
+  std::vector<size_t> leaf_base_;              // per leaf: its first term's index
+  size_t term_count_ = 0;                      // terms of all leaves
   std::vector<const index::TermInfo*> terms_;  // per source, per term: null when absent
 
   std::vector<double> leaf_scores_;
 };
 
-std::vector<TextHit> SearchText(const TextPlan& plan, std::vector<TextSource>& sources,
-                                uint32_t k, TextSearchStats* stats) {
+std::vector<TextHit> SearchText(const TextPlan& plan, std::vector<TextSource>& sources, uint32_t k,
+                                TextSearchStats* stats) {
   return TextSearcher(plan, sources, k, stats).Run();
 }
 

@@ -64,10 +64,10 @@ class TextPlan {
   struct Node {
     TextRank::Op op = TextRank::Op::kBM25;
     double weight = 1;
-    size_t leaf = 0;                 // kBM25
+    size_t leaf = 0;                       // kBM25
     std::shared_ptr<const Filter> filter;  // kFilter (a bound copy of the expression's)
-    std::string attr;                // kAttribute
-    std::vector<size_t> children;    // node indexes
+    std::string attr;                      // kAttribute
+    std::vector<size_t> children;          // node indexes
   };
   size_t AddNode(const TextRank& expr, double path_weight, const Schema& schema, Status* st);
 
@@ -127,7 +127,7 @@ struct TextSearchStats {
 
 // The best k rows by score (descending; ties by ascending id). Advances the sources'
 // required cursors.
-std::vector<TextHit> SearchText(const TextPlan& plan, std::vector<TextSource>& sources,
-                                uint32_t k, TextSearchStats* stats);
+std::vector<TextHit> SearchText(const TextPlan& plan, std::vector<TextSource>& sources, uint32_t k,
+                                TextSearchStats* stats);
 
 }  // namespace gannet::query

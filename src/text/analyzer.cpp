@@ -21,17 +21,21 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr const char* kLanguages[] = {
-    "arabic",    "danish",    "dutch",    "english", "finnish", "french",
-    "german",    "greek",     "hungarian", "italian", "norwegian", "portuguese",
-    "romanian",  "russian",   "spanish",  "swedish", "tamil",   "turkish"};
+constexpr const char* kLanguages[] = {"arabic",    "danish",     "dutch",    "english",   "finnish",
+                                      "french",    "german",     "greek",    "hungarian", "italian",
+                                      "norwegian", "portuguese", "romanian", "russian",   "spanish",
+                                      "swedish",   "tamil",      "turkish"};
 
 std::string_view TokenizerName(TokenizerKind k) {
   switch (k) {
-    case TokenizerKind::kWordV0: return "word_v0";
-    case TokenizerKind::kWordV1: return "word_v1";
-    case TokenizerKind::kWordV2: return "word_v2";
-    case TokenizerKind::kPreTokenizedArray: return "pre_tokenized_array";
+    case TokenizerKind::kWordV0:
+      return "word_v0";
+    case TokenizerKind::kWordV1:
+      return "word_v1";
+    case TokenizerKind::kWordV2:
+      return "word_v2";
+    case TokenizerKind::kPreTokenizedArray:
+      return "pre_tokenized_array";
   }
   return "word_v1";
 }
@@ -107,21 +111,52 @@ void AppendUtf8(UChar32 c, std::string* out) {
 // The ASCII spelling of a letter with diacritics, or false to keep it.
 bool FoldToAscii(UChar32 c, std::string* out) {
   switch (c) {
-    case 0xDF: out->append("ss"); return true;
-    case 0xE6: out->append("ae"); return true;
-    case 0xC6: out->append("AE"); return true;
-    case 0x153: out->append("oe"); return true;
-    case 0x152: out->append("OE"); return true;
-    case 0xF8: out->push_back('o'); return true;
-    case 0xD8: out->push_back('O'); return true;
-    case 0x111: case 0xF0: out->push_back('d'); return true;
-    case 0x110: case 0xD0: out->push_back('D'); return true;
-    case 0x142: out->push_back('l'); return true;
-    case 0x141: out->push_back('L'); return true;
-    case 0xFE: out->append("th"); return true;
-    case 0xDE: out->append("TH"); return true;
-    case 0x131: out->push_back('i'); return true;
-    default: break;
+    case 0xDF:
+      out->append("ss");
+      return true;
+    case 0xE6:
+      out->append("ae");
+      return true;
+    case 0xC6:
+      out->append("AE");
+      return true;
+    case 0x153:
+      out->append("oe");
+      return true;
+    case 0x152:
+      out->append("OE");
+      return true;
+    case 0xF8:
+      out->push_back('o');
+      return true;
+    case 0xD8:
+      out->push_back('O');
+      return true;
+    case 0x111:
+    case 0xF0:
+      out->push_back('d');
+      return true;
+    case 0x110:
+    case 0xD0:
+      out->push_back('D');
+      return true;
+    case 0x142:
+      out->push_back('l');
+      return true;
+    case 0x141:
+      out->push_back('L');
+      return true;
+    case 0xFE:
+      out->append("th");
+      return true;
+    case 0xDE:
+      out->append("TH");
+      return true;
+    case 0x131:
+      out->push_back('i');
+      return true;
+    default:
+      break;
   }
   UErrorCode err = U_ZERO_ERROR;
   static const UNormalizer2* nfd = unorm2_getNFDInstance(&err);
@@ -168,9 +203,8 @@ Result<FtsOptions> ParseFtsOptions(std::string_view text) {
     if (key == "language") {
       if (!v.is_string()) return Bad(key, "must be a string");
       o.language = v.get<std::string>();
-      if (std::find_if(std::begin(kLanguages), std::end(kLanguages), [&](const char* l) {
-            return o.language == l;
-          }) == std::end(kLanguages)) {
+      if (std::find_if(std::begin(kLanguages), std::end(kLanguages),
+                       [&](const char* l) { return o.language == l; }) == std::end(kLanguages)) {
         return Bad(key, "unsupported language '" + o.language + "'");
       }
     } else if (key == "stemming") {
@@ -302,8 +336,8 @@ void Analyzer::Emit(std::string_view raw, std::vector<std::string>* out) const {
     }
   }
   if (t.empty() || t.size() > options_.max_token_length) return;
-  if (stopwords_ != nullptr && std::binary_search(stopwords_->begin(), stopwords_->end(),
-                                                  std::string_view(t))) {
+  if (stopwords_ != nullptr &&
+      std::binary_search(stopwords_->begin(), stopwords_->end(), std::string_view(t))) {
     return;
   }
   if (options_.stemming) {
