@@ -360,8 +360,12 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
 
   KMeansOptions km = options.kmeans;
   km.threads = options.threads;
-  if (options.seed != nullptr && options.seed->dims() == dims && options.seed->metric() == metric) {
-    km.initial_centroids = &options.seed->centroids();
+  // A seed that covers at most half the rows would leave most centroids to k-means++ with
+  // only the seeded run's few iterations: build from scratch then.
+  const IvfIndex* seed = options.seed;
+  if (seed != nullptr && seed->dims() == dims && seed->metric() == metric &&
+      2 * seed->indexed_rows() > n) {
+    km.initial_centroids = &seed->centroids();
   }
   const double want = std::round(options.lists_per_sqrt_rows * std::sqrt(static_cast<double>(n)));
   km.clusters =

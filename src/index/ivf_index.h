@@ -75,7 +75,8 @@ struct IvfBuildOptions {
   int threads = 1;  // worker threads for k-means and calibration
   // Incremental maintenance: the centroids of an index over most of the same rows (the
   // largest input of a compaction), of the same dimensions and metric. The clustering
-  // starts from them (kmeans.h) instead of from scratch. Not owned; must outlive Build.
+  // starts from them (kmeans.h) instead of from scratch when the seed indexes more than
+  // half as many rows as the build; otherwise it is ignored. Not owned; must outlive Build.
   const IvfIndex* seed = nullptr;
 };
 

@@ -301,6 +301,7 @@ bool PostingCursor::BoundAt(uint32_t target, BlockBound* out) {
 // ---- TextFieldIndex ----
 
 const TermInfo* TextFieldIndex::Find(std::string_view term) const {
+  if (slots_.empty()) return nullptr;  // not made by Parse
   const size_t mask = slots_.size() - 1;
   for (size_t i = Checksum64(term) & mask;; i = (i + 1) & mask) {
     const uint32_t slot = slots_[i];

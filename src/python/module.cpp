@@ -49,7 +49,8 @@ using gannet::Status;
 // Builds the Python object of a JSON document from its events (GIL held): dicts, lists,
 // str, int, float, bool and None, as json.loads would give. Vector elements are the f32
 // values widened to float (json.loads would read their shortest decimal form, which
-// rounds to the same f32). Invalid UTF-8 in strings is replaced by U+FFFD.
+// rounds to the same f32). Invalid UTF-8 in strings (possible only through the C++ API)
+// is replaced by U+FFFD per maximal invalid sequence (the serializer: per byte).
 class PyObjectBuilder final : public gannet::JsonEvents {
  public:
   nb::object Take() { return std::move(root_); }
@@ -60,21 +61,15 @@ class PyObjectBuilder final : public gannet::JsonEvents {
   void EndArray() override { stack_.pop_back(); }
   void Key(std::string_view k) override {
     // Keys repeat in every row ("id", "$dist", attribute names): each distinct key is
-    // made once per response (str objects cache their hash for the dict inserts). The
-    // writers' keys are mostly literals, so the same bytes at the same address: matched
-    // by pointer first, then by content.
+    // made once per response (str objects cache their hash for the dict inserts).
     for (const CachedKey& c : keys_) {
-      if (c.data == k.data() && c.size == k.size()) return void(key_ = c.str);
-    }
-    for (const CachedKey& c : keys_) {
-      if (c.size == k.size() && std::memcmp(c.text.data(), k.data(), k.size()) == 0) {
-        return void(key_ = c.str);
+      if (c.text.size() == k.size() && std::memcmp(c.text.data(), k.data(), k.size()) == 0) {
+        key_ = c.str;
+        return;
       }
     }
     key_ = Str(k);
-    if (keys_.size() < kMaxCachedKeys) {
-      keys_.push_back({k.data(), k.size(), std::string(k), key_});
-    }
+    if (keys_.size() < kMaxCachedKeys) keys_.push_back({std::string(k), key_});
   }
   void Null() override { Add(nb::none()); }
   void Bool(bool b) override { Add(nb::bool_(b)); }
@@ -110,8 +105,6 @@ class PyObjectBuilder final : public gannet::JsonEvents {
   }
 
   struct CachedKey {
-    const char* data;  // where the key's bytes were first seen
-    size_t size;
     std::string text;
     nb::object str;
   };

@@ -1,0 +1,207 @@
+// ann_engine_bench: vector queries through the embedded engine (Namespace::Query with
+// rank_by ANN, as a user sends them), on a data set written by bench/ann/gen.py: ingest,
+// index (IndexNow until nothing is unindexed), then warm single-thread latency and
+// recall@10 against the exact neighbours. Where ann_bench measures one index alone, this
+// measures what a query pays on a namespace: one index per segment, the manifest check of
+// a strong read, merging the segments' answers, the response rows.
+//
+//   ann_engine_bench --dir DIR --n N --dims D --queries Q [--data STORE_DIR]
+//                    [--threads T] [--batch B] [--out FILE]
+//
+// STORE_DIR: the local store (default: a fresh directory under /tmp, removed at exit); one
+// that already holds N rows is queried without writing them again.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gannet/database.h"
+#include "gannet/object_store.h"
+#include "gannet/request.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <typename T>
+std::vector<T> ReadRaw(const std::string& path, size_t count) {
+  std::vector<T> v(count);
+  std::ifstream f(path, std::ios::binary);
+  if (!f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(count * sizeof(T)))) {
+    std::fprintf(stderr, "ann_engine_bench: cannot read %zu items from %s\n", count, path.c_str());
+    std::exit(2);
+  }
+  return v;
+}
+
+double RssMb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+[[noreturn]] void Fail(const std::string& what, const gannet::Status& st) {
+  std::fprintf(stderr, "ann_engine_bench: %s: %s\n", what.c_str(), st.ToString().c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir, out, data_dir;
+  size_t n = 0, dims = 0, nq = 0, batch = 10000;
+  int threads = 2;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--dir") {
+      dir = v;
+    } else if (a == "--n") {
+      n = std::stoul(v);
+    } else if (a == "--dims") {
+      dims = std::stoul(v);
+    } else if (a == "--queries") {
+      nq = std::stoul(v);
+    } else if (a == "--data") {
+      data_dir = v;
+    } else if (a == "--threads") {
+      threads = std::stoi(v);
+    } else if (a == "--batch") {
+      batch = std::stoul(v);
+    } else if (a == "--out") {
+      out = v;
+    } else {
+      std::fprintf(stderr, "ann_engine_bench: unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (dir.empty() || n == 0 || dims == 0 || nq == 0 || batch == 0) {
+    std::fprintf(stderr,
+                 "usage: ann_engine_bench --dir DIR --n N --dims D --queries Q [--data STORE_DIR] "
+                 "[--threads T] [--batch B] [--out FILE]\n");
+    return 2;
+  }
+  const bool temp_store = data_dir.empty();
+  if (temp_store) {
+    data_dir = "/tmp/ann_engine_bench." + std::to_string(getpid());
+  }
+  const auto base = ReadRaw<float>(dir + "/base.f32", n * dims);
+  const auto queries = ReadRaw<float>(dir + "/queries.f32", nq * dims);
+  const auto gt = ReadRaw<int32_t>(dir + "/gt.i32", nq * 10);
+
+  auto store = gannet::OpenLocalStore(data_dir);
+  if (!store.ok()) Fail("open store", store.status());
+  gannet::DatabaseOptions o;
+  o.store = *store;
+  o.background_indexing = false;
+  o.ann_build_threads = threads;
+  auto db = gannet::Database::Open(o);
+  if (!db.ok()) Fail("open", db.status());
+  auto ns = (*db)->OpenNamespace("bench");
+  if (!ns.ok()) Fail("namespace", ns.status());
+
+  // Ingest in batches, then fold everything into indexed segments (a --data store that
+  // already holds the rows is reused as it is).
+  auto before = (*ns)->Info();
+  const bool reuse = before.ok() && before->approx_row_count >= n;
+  const auto t_ingest = Clock::now();
+  for (size_t start = 0; start < n && !reuse; start += batch) {
+    gannet::WriteRequest w;
+    if (start == 0) w.distance_metric = gannet::DistanceMetric::kEuclideanSquared;
+    for (size_t r = start; r < std::min(n, start + batch); ++r) {
+      gannet::Document d;
+      d.id = gannet::Id(static_cast<uint64_t>(r));
+      d.Set("vector", gannet::Value::Vector(std::vector<float>(
+                          base.begin() + static_cast<std::ptrdiff_t>(r * dims),
+                          base.begin() + static_cast<std::ptrdiff_t>((r + 1) * dims))));
+      w.upserts.push_back(std::move(d));
+    }
+    auto done = (*ns)->Write(std::move(w));
+    if (!done.ok()) Fail("write", done.status());
+  }
+  const double ingest_s = Seconds(t_ingest);
+  const auto t_index = Clock::now();
+  for (;;) {
+    auto info = (*ns)->Info();
+    if (!info.ok()) Fail("info", info.status());
+    if (info->unindexed_rows == 0) break;
+    gannet::Status st = (*ns)->IndexNow();
+    if (!st.ok()) Fail("index", st);
+  }
+  const double index_s = Seconds(t_index);
+  auto info = (*ns)->Info();
+  if (!info.ok()) Fail("info", info.status());
+  std::fprintf(stderr, "ann_engine_bench: ingest %.1fs, index %.1fs, %llu segments\n", ingest_s,
+               index_s, static_cast<unsigned long long>(info->segment_count));
+
+  nlohmann::json res;
+  res["n"] = n;
+  res["dims"] = dims;
+  res["ingest_s"] = ingest_s;
+  res["index_s"] = index_s;
+  res["segments"] = info->segment_count;
+  res["build_threads"] = threads;
+  for (const gannet::Consistency consistency :
+       {gannet::Consistency::kStrong, gannet::Consistency::kEventual}) {
+    auto ask = [&](size_t i) {
+      gannet::QueryRequest q;
+      q.rank_by.kind = gannet::RankBy::Kind::kVector;
+      q.rank_by.attr = "vector";
+      q.rank_by.approximate = true;
+      q.rank_by.vector.assign(queries.begin() + static_cast<std::ptrdiff_t>(i * dims),
+                              queries.begin() + static_cast<std::ptrdiff_t>((i + 1) * dims));
+      q.top_k = 10;
+      q.consistency = consistency;
+      auto r = (*ns)->Query(q);
+      if (!r.ok()) Fail("query", r.status());
+      return std::move(r).value();
+    };
+    for (size_t i = 0; i < nq; ++i) (void)ask(i);  // warm: everything loaded
+    std::vector<double> lat;
+    size_t hits = 0;
+    for (size_t i = 0; i < nq; ++i) {
+      const auto t0 = Clock::now();
+      const gannet::QueryResponse r = ask(i);
+      lat.push_back(Seconds(t0) * 1e3);
+      for (const gannet::ResultRow& row : r.rows) {
+        for (size_t j = 0; j < 10; ++j) {
+          hits += row.id.is_uint() && gt[i * 10 + j] == static_cast<int32_t>(row.id.as_uint());
+        }
+      }
+    }
+    std::sort(lat.begin(), lat.end());
+    double sum = 0;
+    for (double v : lat) sum += v;
+    const double recall = static_cast<double>(hits) / static_cast<double>(nq * 10);
+    const char* name = consistency == gannet::Consistency::kStrong ? "strong" : "eventual";
+    res[name] = {{"p50_ms", lat[lat.size() / 2]},
+                 {"p95_ms", lat[lat.size() * 95 / 100]},
+                 {"mean_ms", sum / static_cast<double>(lat.size())},
+                 {"recall", recall}};
+    std::fprintf(stderr, "ann_engine_bench: %s p50 %.3f ms p95 %.3f ms recall@10 %.4f\n", name,
+                 lat[lat.size() / 2], lat[lat.size() * 95 / 100], recall);
+  }
+  res["rss_mb"] = RssMb();
+  (*db)->Close();
+  if (temp_store) std::filesystem::remove_all(data_dir);
+  const std::string text = res.dump(2);
+  if (out.empty()) {
+    std::cout << text << "\n";
+  } else {
+    std::ofstream(out) << text << "\n";
+  }
+  return 0;
+}
