@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import json
 import math
 import os
 import platform
@@ -117,8 +118,12 @@ def make_engine(key: str, workdir: str, tantivy_stemmer: str = "tantivy") -> eng
 
 
 def bench_engine(key: str, records: Sequence[gcide.Record], by_kind: dict[str, list[queries.Query]],
-                 k: int, log: Callable[[str], None], tantivy_stemmer: str) -> EngineResult:
-    workdir = tempfile.mkdtemp(prefix=f"gannet-bench-fts-{key}-")
+                 k: int, log: Callable[[str], None], tantivy_stemmer: str,
+                 keep_dir: Optional[str] = None) -> EngineResult:
+    """keep_dir: the engine's directory, kept afterwards (otherwise a temporary one)."""
+    if keep_dir is not None:
+        os.makedirs(keep_dir, exist_ok=True)
+    workdir = keep_dir or tempfile.mkdtemp(prefix=f"gannet-bench-fts-{key}-")
     res = EngineResult(name=key)
     e: Optional[engines.Engine] = None
     try:
@@ -145,7 +150,8 @@ def bench_engine(key: str, records: Sequence[gcide.Record], by_kind: dict[str, l
     finally:
         if e is not None:
             e.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def versions() -> dict[str, str]:
@@ -289,6 +295,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          "by Gannet's libstemmer (exact agreement; slower indexing)")
     ap.add_argument("--out", default=None,
                     help="report file (default bench/results/fts-<UTC time>.md; '-' for none)")
+    ap.add_argument("--keep-gannet", default=None, metavar="DIR",
+                    help="keep Gannet's store in DIR/gannet and write the queries to "
+                         "DIR/queries.tsv, for build/fts_query_bench (the C++ API alone)")
     args = ap.parse_args(argv)
     keys = [k.strip() for k in args.engines.split(",") if k.strip()]
     for key in keys:
@@ -324,7 +333,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "k": args.k,
         "tantivy_stemmer": args.tantivy_stemmer,
     }
-    results = [bench_engine(key, records, by_kind, args.k, log, args.tantivy_stemmer)
+    if args.keep_gannet:
+        os.makedirs(args.keep_gannet, exist_ok=True)
+        with open(os.path.join(args.keep_gannet, "queries.tsv"), "w") as f:
+            for q in qs:
+                f.write(f"{q.kind}\t{json.dumps(engines.GannetEngine.body(q, args.k))}\n")
+    results = [bench_engine(key, records, by_kind, args.k, log, args.tantivy_stemmer,
+                            args.keep_gannet if key == "gannet" else None)
                for key in keys]
     text = report(results, meta, list(queries.KINDS))
     print(text)

@@ -133,9 +133,16 @@ class GannetEngine(Engine):
             self.db._t.index_now(self.ns.name)  # the extension's Database.index_now
         raise RuntimeError("Gannet still has unindexed rows after 100 IndexNow calls")
 
+    @staticmethod
+    def body(q: Query, k: int = 10) -> dict[str, Any]:
+        """The query as Gannet's API takes it (ns.query's arguments, the HTTP body)."""
+        out: dict[str, Any] = {"rank_by": ["text", "BM25", q.text], "top_k": k}
+        if q.kind == "phrase":
+            out["filters"] = ["text", "ContainsTokenSequence", q.text]
+        return out
+
     def search(self, q: Query, k: int = 10) -> list[Hit]:
-        filters = ["text", "ContainsTokenSequence", q.text] if q.kind == "phrase" else None
-        res = self.ns.query(rank_by=["text", "BM25", q.text], top_k=k, filters=filters)
+        res = self.ns.query(**self.body(q, k))
         return [(int(r.id), float(r.dist)) for r in res.rows]
 
     def _live_segments(self) -> Optional[set[str]]:
