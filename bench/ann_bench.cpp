@@ -23,31 +23,15 @@
 
 #include "index/ivf_index.h"
 #include "index/kernels.h"
+#include "raw_data.h"
 
 namespace {
 
+using gannet::bench::ReadRaw;
+using gannet::bench::RssMb;
+
 using gannet::index::IvfIndex;
 using Clock = std::chrono::steady_clock;
-
-template <typename T>
-std::vector<T> ReadRaw(const std::string& path, size_t count) {
-  std::vector<T> v(count);
-  std::ifstream f(path, std::ios::binary);
-  if (!f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(count * sizeof(T)))) {
-    std::fprintf(stderr, "ann_bench: cannot read %zu items from %s\n", count, path.c_str());
-    std::exit(2);
-  }
-  return v;
-}
-
-double RssMb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
 
 struct Point {
   double recall = 0, qps = 0, codes = 0;
@@ -108,10 +92,10 @@ int main(int argc, char** argv) {
                                             ? gannet::DistanceMetric::kCosineDistance
                                             : gannet::DistanceMetric::kEuclideanSquared;
   const double rss0 = RssMb();
-  const auto base = ReadRaw<float>(dir + "/base.f32", n * dims);
-  const auto queries = ReadRaw<float>(dir + "/queries.f32", nq * dims);
-  const auto gt = ReadRaw<int32_t>(dir + "/gt.i32", nq * 10);
-  const auto labels = ReadRaw<uint8_t>(dir + "/labels.u8", n);
+  const auto base = ReadRaw<float>("ann_bench", dir + "/base.f32", n * dims);
+  const auto queries = ReadRaw<float>("ann_bench", dir + "/queries.f32", nq * dims);
+  const auto gt = ReadRaw<int32_t>("ann_bench", dir + "/gt.i32", nq * 10);
+  const auto labels = ReadRaw<uint8_t>("ann_bench", dir + "/labels.u8", n);
   gannet::index::VectorRows rows;
   rows.data = base.data();
   rows.rows = n;
@@ -201,7 +185,8 @@ int main(int argc, char** argv) {
   res["recall_targets"] = targets;
   nlohmann::json filtered = nlohmann::json::array();
   for (int pct : {1, 10, 50}) {
-    const auto truth = ReadRaw<int32_t>(dir + "/gt_sel" + std::to_string(pct) + ".i32", nq * 10);
+    const auto truth =
+        ReadRaw<int32_t>("ann_bench", dir + "/gt_sel" + std::to_string(pct) + ".i32", nq * 10);
     gannet::index::RowFilter filter(n);
     for (size_t r = 0; r < n; ++r) {
       if (labels[r] < pct) filter.Allow(r);

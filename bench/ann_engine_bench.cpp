@@ -25,30 +25,14 @@
 #include "gannet/database.h"
 #include "gannet/object_store.h"
 #include "gannet/request.h"
+#include "raw_data.h"
 
 namespace {
 
+using gannet::bench::ReadRaw;
+using gannet::bench::RssMb;
+
 using Clock = std::chrono::steady_clock;
-
-template <typename T>
-std::vector<T> ReadRaw(const std::string& path, size_t count) {
-  std::vector<T> v(count);
-  std::ifstream f(path, std::ios::binary);
-  if (!f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(count * sizeof(T)))) {
-    std::fprintf(stderr, "ann_engine_bench: cannot read %zu items from %s\n", count, path.c_str());
-    std::exit(2);
-  }
-  return v;
-}
-
-double RssMb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -98,9 +82,9 @@ int main(int argc, char** argv) {
   if (temp_store) {
     data_dir = "/tmp/ann_engine_bench." + std::to_string(getpid());
   }
-  const auto base = ReadRaw<float>(dir + "/base.f32", n * dims);
-  const auto queries = ReadRaw<float>(dir + "/queries.f32", nq * dims);
-  const auto gt = ReadRaw<int32_t>(dir + "/gt.i32", nq * 10);
+  const auto base = ReadRaw<float>("ann_engine_bench", dir + "/base.f32", n * dims);
+  const auto queries = ReadRaw<float>("ann_engine_bench", dir + "/queries.f32", nq * dims);
+  const auto gt = ReadRaw<int32_t>("ann_engine_bench", dir + "/gt.i32", nq * 10);
 
   auto store = gannet::OpenLocalStore(data_dir);
   if (!store.ok()) Fail("open store", store.status());

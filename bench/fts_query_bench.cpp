@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int reps = argc > 4 ? std::atoi(argv[4]) : 20;
+  if (reps < 1) {
+    std::fprintf(stderr, "REPS: must be a positive number, got '%s'\n", argv[4]);
+    return 2;
+  }
   const bool with_json = argc > 5 && std::string(argv[5]) == "--json";
   auto db = gannet::Database::OpenPath(argv[1]);
   if (!db.ok()) {
@@ -30,20 +34,47 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto ns = (*db)->OpenNamespace(argv[2]);
-  if (!ns.ok()) return 1;
+  if (!ns.ok()) {
+    std::fprintf(stderr, "namespace: %s\n", ns.status().ToString().c_str());
+    return 1;
+  }
   std::map<std::string, std::vector<std::pair<std::string, gannet::QueryRequest>>> kinds;
   std::ifstream in(argv[3]);
+  if (!in) {
+    std::fprintf(stderr, "%s: cannot be read\n", argv[3]);
+    return 1;
+  }
   std::vector<std::string> order;
+  size_t lineno = 0;
   for (std::string line; std::getline(in, line);) {
+    ++lineno;
     const size_t tab = line.find('\t');
+    if (tab == std::string::npos) {
+      std::fprintf(stderr, "%s:%zu: expected kind<TAB>query body\n", argv[3], lineno);
+      return 1;
+    }
     std::string kind = line.substr(0, tab), body = line.substr(tab + 1);
     auto req = gannet::ParseQueryRequest(body);
     if (!req.ok()) {
-      std::fprintf(stderr, "parse: %s\n", req.status().ToString().c_str());
+      std::fprintf(stderr, "%s:%zu: %s\n", argv[3], lineno, req.status().ToString().c_str());
       return 1;
     }
     if (!kinds.count(kind)) order.push_back(kind);
     kinds[kind].emplace_back(body, *req);
+  }
+  if (order.empty()) {
+    std::fprintf(stderr, "%s: no queries\n", argv[3]);
+    return 1;
+  }
+  // Every query once: errors stop here, so the timed loops below can assume success.
+  for (const auto& kind : order) {
+    for (const auto& [body, req] : kinds[kind]) {
+      auto res = (*ns)->Query(req);
+      if (!res.ok()) {
+        std::fprintf(stderr, "query %s: %s\n", body.c_str(), res.status().ToString().c_str());
+        return 1;
+      }
+    }
   }
   {  // The codec alone: parse every body, serialise one response, 10k times each.
     std::vector<std::string> all;

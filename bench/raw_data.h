@@ -1,0 +1,37 @@
+// Helpers the vector benchmarks share (ann_bench, ann_engine_bench): the raw files
+// bench/ann/gen.py writes, and this process's resident memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace gannet::bench {
+
+// `count` little-endian items of T from `path`; exits with a message naming `tool` when
+// the file is missing or short.
+template <typename T>
+std::vector<T> ReadRaw(const char* tool, const std::string& path, size_t count) {
+  std::vector<T> v(count);
+  std::ifstream f(path, std::ios::binary);
+  if (!f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(count * sizeof(T)))) {
+    std::fprintf(stderr, "%s: cannot read %zu items from %s\n", tool, count, path.c_str());
+    std::exit(2);
+  }
+  return v;
+}
+
+// VmRSS of this process in MiB (0 when /proc is not there).
+inline double RssMb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+}  // namespace gannet::bench
