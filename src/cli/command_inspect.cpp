@@ -2,6 +2,7 @@
 // prints a human-readable JSON summary.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -311,6 +312,16 @@ int CmdInspect(Context& ctx, const Args& args) {
       out["segment_rows"] = (*ix)->rows();
       out["indexed_rows"] = (*ix)->indexed_rows();
       out["lists"] = (*ix)->lists();
+      // List sizes (balance decides how many rows a probe reads): min, median, p90, max.
+      std::vector<size_t> sizes;
+      for (size_t l = 0; l < (*ix)->lists(); ++l) sizes.push_back((*ix)->list_size(l));
+      std::sort(sizes.begin(), sizes.end());
+      if (!sizes.empty()) {
+        out["list_rows"] = {{"min", sizes.front()},
+                            {"p50", sizes[sizes.size() / 2]},
+                            {"p90", sizes[sizes.size() * 9 / 10]},
+                            {"max", sizes.back()}};
+      }
       Json curves = Json::array();
       for (const auto& c : (*ix)->calibration()) {
         Json points = Json::array();

@@ -416,7 +416,10 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
     idx->quantizer_.Encode(res.data(), idx->codes_.data() + pos * dims);
   }
   idx->ComputeCodeNorms();
-  idx->Calibrate(data, options);
+  std::vector<uint32_t> held_out;
+  held_out.reserve(cl.held_out.size());
+  for (uint32_t i : cl.held_out) held_out.push_back(ids[i]);
+  idx->Calibrate(data, options, held_out);
   return std::shared_ptr<const IvfIndex>(std::move(idx));
 }
 
@@ -434,15 +437,18 @@ void IvfIndex::ComputeCodeNorms() {
   centroid_code_norms_ = Sq8CodeNorms(centroid_quantizer_, centroid_codes_.data(), nlist);
 }
 
-void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options) {
+void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
+                         const std::vector<uint32_t>& held_out) {
   const size_t n = indexed_rows();
   const size_t nq = std::min(options.calibration_queries, n);
   calibration_.clear();
   if (nq == 0 || n <= kCalibrationK) return;
   std::mt19937_64 rng(options.kmeans.seed ^ 0x63616c6962);
   std::vector<uint32_t> queries(nq);
+  // Rows the centroids were fitted to sit closer to them than a new query would.
+  const std::vector<uint32_t>& pool = held_out.size() >= nq ? held_out : list_rows_;
   for (uint32_t& r : queries) {
-    r = list_rows_[std::uniform_int_distribution<size_t>(0, n - 1)(rng)];
+    r = pool[std::uniform_int_distribution<size_t>(0, pool.size() - 1)(rng)];
   }
   // Ground truth: the exact nearest other rows of each sampled row, as deep as the
   // deepest curve.

@@ -165,7 +165,10 @@ class IvfIndex {
                                     IvfSearchStats* stats) const;
   std::vector<Neighbor> SearchExact(Query& q, const VectorRows& data, uint32_t k,
                                     const RowFilter& filter, IvfSearchStats* stats) const;
-  void Calibrate(const VectorRows& data, const IvfBuildOptions& options);
+  // Queries are sampled from `held_out` (rows the clustering was not trained on) when it
+  // holds enough of them, else from every indexed row.
+  void Calibrate(const VectorRows& data, const IvfBuildOptions& options,
+                 const std::vector<uint32_t>& held_out);
   // code_norms_ and the centroid codes, derived from codes_, the quantizer and the
   // centroids (after Build's encoding and after Decode).
   void ComputeCodeNorms();

@@ -33,6 +33,52 @@ void DotManyImpl(const float* x, const float* base, size_t count, size_t dims, f
   for (size_t j = 0; j < count; ++j) out[j] = DotImpl(x, base + j * dims, dims);
 }
 
+// R rows of xs against C centroids of base at once (R·C accumulators; each centroid and
+// row load is reused C or R times). Every (row, centroid) dot product is summed the same
+// way whatever R and C, so results do not depend on how rows are grouped.
+template <size_t R, size_t C>
+HWY_INLINE void DotBlock(const float* xs, size_t dims, const float* base, size_t count,
+                         float* out) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  using V = hn::Vec<decltype(d)>;
+  V acc[R][C];
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t c = 0; c < C; ++c) acc[r][c] = hn::Zero(d);
+  }
+  size_t t = 0;
+  for (; t + N <= dims; t += N) {
+    V cv[C];
+    for (size_t c = 0; c < C; ++c) cv[c] = hn::LoadU(d, base + c * dims + t);
+    for (size_t r = 0; r < R; ++r) {
+      const V xv = hn::LoadU(d, xs + r * dims + t);
+      for (size_t c = 0; c < C; ++c) acc[r][c] = hn::MulAdd(xv, cv[c], acc[r][c]);
+    }
+  }
+  for (size_t r = 0; r < R; ++r) {
+    for (size_t c = 0; c < C; ++c) {
+      float sum = hn::GetLane(hn::SumOfLanes(d, acc[r][c]));
+      for (size_t u = t; u < dims; ++u) sum += xs[r * dims + u] * base[c * dims + u];
+      out[r * count + c] = sum;
+    }
+  }
+}
+
+template <size_t R>
+HWY_INLINE void DotRowsOf(const float* xs, const float* base, size_t count, size_t dims,
+                          float* out) {
+  size_t j = 0;
+  for (; j + 2 <= count; j += 2) DotBlock<R, 2>(xs, dims, base + j * dims, count, out + j);
+  for (; j < count; ++j) DotBlock<R, 1>(xs, dims, base + j * dims, count, out + j);
+}
+
+void DotRowsImpl(const float* xs, size_t nx, const float* base, size_t count, size_t dims,
+                 float* out) {
+  size_t i = 0;
+  for (; i + 4 <= nx; i += 4) DotRowsOf<4>(xs + i * dims, base, count, dims, out + i * count);
+  for (; i < nx; ++i) DotRowsOf<1>(xs + i * dims, base, count, dims, out + i * count);
+}
+
 float L2SquaredImpl(const float* a, const float* b, size_t n) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
@@ -102,6 +148,7 @@ namespace gannet::index {
 HWY_EXPORT(DotImpl);
 HWY_EXPORT(L2SquaredImpl);
 HWY_EXPORT(DotManyImpl);
+HWY_EXPORT(DotRowsImpl);
 HWY_EXPORT(DotSq8Impl);
 HWY_EXPORT(DotSq8FilteredImpl);
 HWY_EXPORT(TargetImpl);
@@ -116,6 +163,10 @@ float L2Squared(const float* a, const float* b, size_t n) {
 
 void DotMany(const float* x, const float* base, size_t count, size_t dims, float* out) {
   HWY_DYNAMIC_DISPATCH(DotManyImpl)(x, base, count, dims, out);
+}
+
+void DotRows(const float* xs, size_t nx, const float* base, size_t count, size_t dims, float* out) {
+  HWY_DYNAMIC_DISPATCH(DotRowsImpl)(xs, nx, base, count, dims, out);
 }
 
 void DotSq8(const uint8_t* codes, size_t count, size_t dims, const int16_t* w, int32_t* out) {

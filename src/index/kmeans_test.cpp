@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 
 #include "index/kernels.h"
 #include "index/quantizer.h"
@@ -52,6 +54,27 @@ TEST(KernelsTest, DotSq8IsExactAtTheWeightLimit) {
       for (size_t d = 0; d < dims; ++d) want += int64_t{w[d]} * codes[r * dims + d];
       EXPECT_EQ(out[r], want) << dims << " " << r;
       EXPECT_EQ(filtered[r], r % 2 == 0 ? want : -7) << dims << " " << r;
+    }
+  }
+}
+
+TEST(KernelsTest, DotRowsMatchesDotAndIgnoresGrouping) {
+  for (size_t dims : {1, 7, 16, 33, 385}) {
+    for (size_t count : {1, 2, 3, 9}) {
+      const size_t nx = 7;  // one block of 4, then 3 single rows
+      std::vector<float> xs(nx * dims), base(count * dims);
+      for (size_t i = 0; i < xs.size(); ++i) xs[i] = std::sin(static_cast<float>(i) * 0.7f);
+      for (size_t i = 0; i < base.size(); ++i) base[i] = std::cos(static_cast<float>(i) * 1.3f);
+      std::vector<float> all(nx * count), one(count);
+      DotRows(xs.data(), nx, base.data(), count, dims, all.data());
+      for (size_t r = 0; r < nx; ++r) {
+        DotRows(xs.data() + r * dims, 1, base.data(), count, dims, one.data());
+        for (size_t j = 0; j < count; ++j) {
+          // Bit-identical whatever the grouping: k-means stays independent of threads.
+          EXPECT_EQ(all[r * count + j], one[j]) << dims << " " << count << " " << r;
+          EXPECT_NEAR(one[j], Dot(xs.data() + r * dims, base.data() + j * dims, dims), 1e-3);
+        }
+      }
     }
   }
 }
@@ -142,6 +165,44 @@ TEST(KMeansTest, SeededClusteringStartsFromTheGivenCentroids) {
   std::vector<float> ragged(dims + 1, 0.0f);
   seeded.initial_centroids = &ragged;
   EXPECT_TRUE(BalancedKMeans(v, ids, false, seeded).status().IsInvalidArgument());
+}
+
+// A dense blob and three far, tiny ones: with four clusters, k-means++ puts one centroid
+// on each, so plain Lloyd leaves the blob as one cluster of 1200. Splitting gives the
+// blob two centroids, the second taking a tiny cluster's slot.
+TEST(KMeansTest, SplitsAnOversizedClusterIntoAnUndersizedOnesSlot) {
+  const uint32_t dims = 4;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> data;
+  auto blob = [&](size_t rows, float at) {
+    for (size_t r = 0; r < rows; ++r) {
+      for (uint32_t d = 0; d < dims; ++d) data.push_back((d == 0 ? at : 0.0f) + g(rng));
+    }
+  };
+  blob(1200, 0);
+  blob(20, 1000);
+  blob(20, -1000);
+  blob(20, 3000);
+  VectorRows v = testing::View(data, dims);
+  std::vector<uint32_t> ids(v.rows);
+  std::iota(ids.begin(), ids.end(), 0u);
+  auto largest = [&](const KMeansOptions& opt) {
+    auto c = BalancedKMeans(v, ids, false, opt);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    std::vector<size_t> size(opt.clusters, 0);
+    for (uint32_t a : c->assignment) ++size[a];
+    return *std::max_element(size.begin(), size.end());
+  };
+  KMeansOptions plain;
+  plain.clusters = 4;
+  plain.max_cluster_factor = 1e6;  // no cap anywhere: only the split changes sizes
+  plain.lloyd_cluster_factor = 0;
+  plain.split_factor = 0;
+  EXPECT_EQ(largest(plain), 1200u);
+  KMeansOptions split = plain;
+  split.split_factor = 3.0;
+  EXPECT_LT(largest(split), 900u);
 }
 
 TEST(KMeansTest, RejectsBadInput) {
