@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """One peer library on a data set from gen.py, in its own process (so its resident memory
-is its own): build with BUILD_THREADS threads, then recall@10 and single-thread QPS over a
-sweep of its search parameter (all queries in one batched call with one thread, so Python
-call overhead does not count). Prints JSON; a library that cannot be imported is reported
+is its own): build with BUILD_THREADS threads, then recall@10 and QPS over a sweep of its
+search parameter, once on all the CPUs the process may use and once on one thread (all
+queries in one batched call, so Python call overhead does not count). Prints JSON; a library that cannot be imported is reported
 as {"library": ..., "skipped": reason} (exit 0) so the rest of the run goes on.
 
   peers.py --lib hnswlib|faiss-ivf|faiss-hnsw|usearch|lancedb|chroma --dir DIR --n N
            --dims D --queries Q
 
 LanceDB and Chroma are databases with their own thread pools (Rust/tokio): their whole
-process is confined to BUILD_THREADS CPUs for the build and to one CPU for the queries
-(sched_setaffinity on every thread), so their batched query calls are single-core too."""
+process is confined to BUILD_THREADS CPUs for the build and the all-cores sweep, and to
+one CPU for the single-thread sweep (sched_setaffinity on every thread), so their batched
+query calls are single-core there too."""
 import argparse
 import atexit
 import gc
@@ -128,9 +129,9 @@ def main():
         out["config"] = f"HNSW M={M} ef_construction={efc}"
         params = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256]
 
-        def search(ef):
+        def search(ef, threads):
             index.set_ef(max(ef, 10))
-            labels, _ = index.knn_query(queries, k=10, num_threads=1)
+            labels, _ = index.knn_query(queries, k=10, num_threads=threads)
             return labels
         pname = "ef"
     elif a.lib == "faiss-hnsw":
@@ -142,8 +143,8 @@ def main():
         out["config"] = f"IndexHNSWFlat M={M} efConstruction=40"
         params = [16, 24, 32, 48, 64, 96, 128, 192, 256]
 
-        def search(ef):
-            faiss.omp_set_num_threads(1)
+        def search(ef, threads):
+            faiss.omp_set_num_threads(threads)
             index.hnsw.efSearch = ef
             return index.search(queries, 10)[1]
         pname = "efSearch"
@@ -157,8 +158,8 @@ def main():
         out["config"] = f"IndexIVFFlat nlist={nlist}"
         params = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
 
-        def search(nprobe):
-            faiss.omp_set_num_threads(1)
+        def search(nprobe, threads):
+            faiss.omp_set_num_threads(threads)
             index.nprobe = nprobe
             return index.search(queries, 10)[1]
         pname = "nprobe"
@@ -168,9 +169,9 @@ def main():
         out["config"] = "usearch defaults (connectivity 16, expansion_add 128), f32"
         params = [16, 24, 32, 48, 64, 96, 128, 192, 256]
 
-        def search(ef):
+        def search(ef, threads):
             index.expansion_search = ef
-            return index.search(queries, 10, threads=1).keys
+            return index.search(queries, 10, threads=threads).keys
         pname = "expansion_search"
     elif a.lib == "lancedb":
         # Embedded LanceDB (a directory of Lance files), IVF_HNSW_SQ: LanceDB's recommended
@@ -220,7 +221,7 @@ def main():
         def before(p):
             lance_query(queries[:10], p).to_arrow()
 
-        def search(p):
+        def search(p, threads):  # threads: the CPUs the process is confined to
             return lance_query(queries, p).to_arrow()
 
         def label(p):
@@ -277,7 +278,7 @@ def main():
                 state["ef"] = ef
             chroma_query(queries[:10])  # loads the index
 
-        def search(ef):
+        def search(ef, threads):  # threads: the CPUs the process is confined to
             return chroma_query(queries)
 
         def decode(found):
@@ -291,26 +292,42 @@ def main():
     out["memory_mb"] = rss_mb() - rss0
     if tmpdir is not None:
         out["disk_mb"] = dir_mb(tmpdir)
-    if a.lib in ("lancedb", "chroma"):
-        confine_to_cpus(1)
     if label is None:
         def label(p):
             return f"{pname}={p}"
-    curve = []
-    for p in params:
-        if before is not None:
-            before(p)
-        t = time.perf_counter()
-        found = search(p)
-        secs = time.perf_counter() - t
-        if decode is not None:
-            found = decode(found)
-        r = recall(np.asarray(found), gt)
-        curve.append({"param": label(p), "recall": r, "qps": a.queries / secs})
-        print(f"{a.lib} {label(p)} recall={r:.4f} qps={a.queries / secs:.0f} "
-              f"rss={rss_mb() - rss0:.0f}MB", file=sys.stderr)
-        if r > 0.999:
-            break
+
+    def sweep(threads):
+        curve = []
+        for p in params:
+            if before is not None:
+                before(p)
+            # Repeated until 0.2 s have passed: one pass of a fast library takes a few
+            # milliseconds, too short to time on its own.
+            t = time.perf_counter()
+            found = search(p, threads)
+            passes = 1
+            while time.perf_counter() - t < 0.2:
+                search(p, threads)
+                passes += 1
+            secs = (time.perf_counter() - t) / passes
+            if decode is not None:
+                found = decode(found)
+            r = recall(np.asarray(found), gt)
+            curve.append({"param": label(p), "recall": r, "qps": a.queries / secs})
+            print(f"{a.lib} {label(p)} threads={threads} recall={r:.4f} "
+                  f"qps={a.queries / secs:.0f} rss={rss_mb() - rss0:.0f}MB", file=sys.stderr)
+            if r > 0.999:
+                break
+        return curve
+
+    # All cores first: LanceDB and Chroma size their pools from the CPUs allowed, which
+    # are all of them until confined to one for the single-thread sweep.
+    cores = len(os.sched_getaffinity(0))
+    out["query_threads_all_cores"] = cores
+    out["curve_all_cores"] = sweep(cores)
+    if a.lib in ("lancedb", "chroma"):
+        confine_to_cpus(1)
+    curve = sweep(1)
     if a.lib == "lancedb":
         # Also one query per call, at the fastest point with recall >= 0.95 (else the most
         # accurate one): what an application searching one vector at a time gets.

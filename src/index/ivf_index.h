@@ -17,10 +17,11 @@
 // probe would (or it matches few rows).
 //
 // The recall knob: the build measures recall@10 against exact search on sampled rows
-// for a ladder of nprobe values ("calibration"), and how much of the true top-100 and
-// top-1000 the probed lists hold; a search asks for a recall target and gets the
-// smallest nprobe whose measured recall at its depth (k, or k / selectivity when
-// filtered) reaches the target plus a safety margin.
+// (outside the k-means training sample when there are enough of them) for a ladder of
+// nprobe values ("calibration"), and how much of the true top-100 and top-1000 the
+// probed lists hold; a search asks for a recall target and gets the smallest nprobe
+// whose measured recall at its depth (k, or k / selectivity when filtered) reaches the
+// target plus a safety margin.
 //
 // The index refers to rows by their position in the segment and never copies the f32
 // vectors: searches take the segment's vectors (VectorRows) to re-rank.
