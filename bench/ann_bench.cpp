@@ -2,7 +2,7 @@
 // comparison with in-memory ANN libraries in bench/ann/ (`make bench-ann`).
 //
 //   ann_bench --dir DIR --n N --dims D --queries Q [--metric l2|cosine] [--threads T]
-//             [--query-threads QT] [--out FILE] [--grow F]
+//             [--query-threads QT] [--out FILE] [--grow F] [--next F]
 //
 // DIR holds raw little-endian files written by bench/ann/gen.py: base.f32 (N×D),
 // queries.f32 (Q×D), gt.i32 (Q×10 exact neighbours), labels.u8 (N, a label 0..99) and
@@ -11,7 +11,9 @@
 // every core; queries shared out, QPS over the wall time), at the default recall target,
 // and filtered at 1%, 10% and 50% selectivity. --grow F also times what compaction
 // does when a namespace grows: a build over all rows seeded by the centroids of an index
-// over the first F of them, against the build from scratch.
+// over the first F of them, against the build from scratch. --next F times what indexing
+// new rows does: the rows after the first F as a new segment, clustered from scratch and
+// seeded by an index over the first F, with recall@10 on the new segment alone.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
   uint32_t rerank = gannet::index::IvfSearchParams{}.rerank_factor;
   gannet::index::IvfBuildOptions opt;
   double grow = 0;  // > 0: also time a build seeded from an index of this share of rows
+  double next = 0;  // > 0: also a new segment of the rest seeded by an index of this share
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--dir")
@@ -82,6 +85,10 @@ int main(int argc, char** argv) {
       opt.calibration_queries = std::stoul(v);
     else if (a == "--grow")
       grow = std::stod(v);
+    else if (a == "--seeded-iterations")
+      opt.kmeans.seeded_iterations = std::stoi(v);
+    else if (a == "--next")
+      next = std::stod(v);
     else {
       std::fprintf(stderr, "ann_bench: unknown flag %s\n", a.c_str());
       return 2;
@@ -239,19 +246,75 @@ int main(int argc, char** argv) {
                  pt.qps, pt.exact);
   }
   res["filtered"] = filtered;
+  // A build and its wall time in seconds.
+  auto timed_build = [&](const gannet::index::VectorRows& data,
+                         const gannet::index::IvfBuildOptions& o) {
+    const auto t0 = Clock::now();
+    auto built = IvfIndex::Build(data, metric, o);
+    return std::make_pair(std::move(built),
+                          std::chrono::duration<double>(Clock::now() - t0).count());
+  };
+  if (next > 0) {
+    // What indexing the WAL tail would do: an older segment (the first `next` share of the
+    // rows) is indexed, then a new segment of the remaining rows is indexed from scratch
+    // and seeded by the older index; recall@10 on the new segment alone (exact truth
+    // computed here), per nprobe.
+    gannet::index::VectorRows older = rows, newer = rows;
+    older.rows = static_cast<size_t>(next * static_cast<double>(n));
+    newer.data = base.data() + older.rows * dims;
+    newer.rows = n - older.rows;
+    auto [old_ix, old_s] = timed_build(older, opt);
+    auto [scratch, scratch_s] = timed_build(newer, opt);
+    gannet::index::IvfBuildOptions seeded = opt;
+    seeded.seed = old_ix.ok() ? old_ix->get() : nullptr;
+    auto [from_seed, seeded_s] = timed_build(newer, seeded);
+    if (!old_ix.ok() || !scratch.ok() || !from_seed.ok()) {
+      std::fprintf(stderr, "ann_bench: next build failed\n");
+      return 1;
+    }
+    const size_t nq_next = std::min<size_t>(nq, 300);
+    std::vector<std::vector<uint32_t>> truth(nq_next);
+    for (size_t i = 0; i < nq_next; ++i) {
+      std::vector<std::pair<float, uint32_t>> d(newer.rows);
+      for (size_t r = 0; r < newer.rows; ++r) {
+        d[r] = {gannet::index::L2Squared(queries.data() + i * dims, newer.row(r), dims),
+                static_cast<uint32_t>(r)};
+      }
+      std::partial_sort(d.begin(), d.begin() + 10, d.end());
+      for (size_t j = 0; j < 10; ++j) truth[i].push_back(d[j].second);
+    }
+    nlohmann::json curves;
+    for (const auto& [name, ix_next] :
+         {std::pair<const char*, const IvfIndex*>{"scratch", scratch->get()},
+          std::pair<const char*, const IvfIndex*>{"seeded", from_seed->get()}}) {
+      for (uint32_t nprobe : {1u, 2u, 4u, 8u, 16u, 0u}) {
+        gannet::index::IvfSearchParams p;
+        p.nprobe = nprobe;  // 0: the default knob
+        size_t hits = 0;
+        for (size_t i = 0; i < nq_next; ++i) {
+          for (const auto& nb : ix_next->Search(queries.data() + i * dims, newer, p)) {
+            hits += std::count(truth[i].begin(), truth[i].end(), nb.row);
+          }
+        }
+        const double recall = static_cast<double>(hits) / static_cast<double>(nq_next * 10);
+        curves[name].push_back({{"nprobe", nprobe}, {"recall", recall}});
+        std::fprintf(stderr, "gannet next %s nprobe=%u recall=%.4f\n", name, nprobe, recall);
+      }
+    }
+    res["next"] = {{"older_rows", older.rows},   {"older_build_s", old_s},
+                   {"newer_rows", newer.rows},   {"scratch_build_s", scratch_s},
+                   {"seeded_build_s", seeded_s}, {"curves", curves}};
+    std::fprintf(stderr, "gannet next: scratch build %.1fs, seeded %.1fs\n", scratch_s, seeded_s);
+  }
   if (grow > 0) {
     // Incremental maintenance, as compaction does it: an index over the first `grow`
     // share of the rows, then the index over all rows built from its centroids.
     gannet::index::VectorRows part = rows;
     part.rows = static_cast<size_t>(grow * static_cast<double>(n));
-    const auto g0 = Clock::now();
-    auto first = IvfIndex::Build(part, metric, opt);
-    const double first_s = std::chrono::duration<double>(Clock::now() - g0).count();
+    auto [first, first_s] = timed_build(part, opt);
     gannet::index::IvfBuildOptions seeded = opt;
     seeded.seed = first.ok() ? first->get() : nullptr;
-    const auto g1 = Clock::now();
-    auto grown = IvfIndex::Build(rows, metric, seeded);
-    const double grown_s = std::chrono::duration<double>(Clock::now() - g1).count();
+    auto [grown, grown_s] = timed_build(rows, seeded);
     if (!first.ok() || !grown.ok()) {
       std::fprintf(stderr, "ann_bench: grow build failed\n");
       return 1;

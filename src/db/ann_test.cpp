@@ -140,6 +140,28 @@ TEST_P(AnnTest, IndexIsBuiltAndUsedWithRecall) {
   EXPECT_GE(Recall({}, 1.0), 0.999);
 }
 
+// Indexing more rows into a namespace with an index seeds the new segment's clusters from
+// it (incremental maintenance); the new segment's index must recall as well as one built
+// from scratch.
+TEST_P(AnnTest, NewSegmentIndexedFromExistingClustersKeepsRecall) {
+  std::mt19937_64 rng(8);
+  WriteRequest w;
+  for (uint64_t i = kRows; i < 2 * kRows; ++i) {
+    Document d;
+    d.id = Id(i);
+    d.Set("bucket", Value::Uint(i % 100));
+    d.Set("cat", Value::Uint(i % 10));
+    d.Set("vector", Value::Vector(Sample(rng)));
+    w.upserts.push_back(std::move(d));
+  }
+  ASSERT_TRUE(ns_->Write(std::move(w)).ok());
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  EXPECT_EQ(IndexKeys().size(), 2u);
+  EXPECT_EQ(Run(queries_[0], true).stats.exhaustive_search_count, 0u);
+  EXPECT_GE(Recall(), 0.95);
+  EXPECT_GE(Recall(Cmp("cat", Filter::Op::kEq, Value::Uint(3))), 0.95);
+}
+
 TEST_P(AnnTest, FilteredRecall) {
   // 1% (answered exactly over the matching rows), 10%, 50%.
   EXPECT_GE(Recall(Cmp("bucket", Filter::Op::kEq, Value::Uint(7))), 0.95);

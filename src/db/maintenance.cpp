@@ -40,8 +40,8 @@ Status PutNew(ObjectStore& store, const std::string& key, std::string_view bytes
 // Builds the vector index of a newly written segment when it holds at least
 // ann_min_rows vectors, and stores it at <segment key>.ivf (before the manifest that will
 // name it); sets ref->vector_index. nullptr when the segment gets no index.
-// `seed`: an index over most of the same rows (compaction's largest input), whose
-// centroids the clustering starts from; null builds from scratch.
+// `seed`: the namespace's largest index (the indexer) or compaction's largest input,
+// whose centroids the clustering starts from; null builds from scratch.
 Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
     ObjectStore& store, const Keys& keys, const DatabaseOptions& opts, const Schema& schema,
     const format::Segment& segment, format::SegmentRef* ref,
@@ -64,6 +64,15 @@ Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
   GANNET_RETURN_IF_ERROR(PutNew(store, keys.vector_index(ref->id), ann->Encode()));
   ref->vector_index = true;
   return ann;
+}
+
+// Sets *largest to s's vector index when it indexes more rows than *largest (or that is
+// null): the seed of a build's clustering.
+void KeepLargestIndex(const LoadedSegment& s, std::shared_ptr<const index::IvfIndex>* largest) {
+  if (s.ann != nullptr &&
+      (*largest == nullptr || s.ann->indexed_rows() > (*largest)->indexed_rows())) {
+    *largest = s.ann;
+  }
 }
 
 // Builds the inverted index of a newly written segment's full_text_search attributes and
@@ -234,6 +243,11 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     segments.push_back(
         MakeLoadedSegment(ref, s->segment, std::move(deleted), s->norms, s->ann, s->text));
   }
+  // Incremental maintenance: the new segment's vector index starts from the clusters of
+  // the namespace's largest index (its rows join the existing clusters) when that index
+  // covers at least half as many rows (IvfBuildOptions::seed).
+  std::shared_ptr<const index::IvfIndex> seed;
+  for (const LoadedSegmentPtr& s : snap->segments) KeepLargestIndex(*s, &seed);
   // The tail's live documents become a new segment.
   std::vector<Document> docs;
   for (const auto& [id, doc] : tail) {
@@ -258,7 +272,7 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     bytes = std::string();
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::IvfIndex> ann,
-        MaybeBuildVectorIndex(store, keys_, db_.options(), snap->schema, *seg, &ref));
+        MaybeBuildVectorIndex(store, keys_, db_.options(), snap->schema, *seg, &ref, seed.get()));
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const index::TextIndex> text,
                             MaybeBuildTextIndex(store, keys_, snap->schema, *seg, &ref));
     next.segments.push_back(ref);
@@ -318,9 +332,7 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
       segments.push_back(s);
       continue;
     }
-    if (s->ann != nullptr && (seed == nullptr || s->ann->indexed_rows() > seed->indexed_rows())) {
-      seed = s->ann;
-    }
+    KeepLargestIndex(*s, &seed);
     merged.min_sequence = std::min(merged.min_sequence, s->ref.min_sequence);
     merged.max_sequence = std::max(merged.max_sequence, s->ref.max_sequence);
     for (size_t row = 0; row < s->segment->rows(); ++row) {

@@ -55,9 +55,11 @@ struct KMeansOptions {
   int threads = 1;
   // Optional starting centroids (m × dims, row-major, m >= 1; in the normalized space
   // when `normalize`); not owned, must outlive the call. Lloyd iterations are then
-  // seeded_iterations.
+  // seeded_iterations at most. With 2, a new 50k × 768 segment seeded from the index of
+  // another 50k rows recalled 1–1.5 points less at fixed nprobe than one clustered from
+  // scratch; with 5, the same (and built in about half the time).
   const std::vector<float>* initial_centroids = nullptr;
-  int seeded_iterations = 2;
+  int seeded_iterations = 5;
 };
 
 struct Clustering {
