@@ -149,9 +149,8 @@ TEST(TextIndexTest, PositionsListEveryOccurrence) {
 TEST(TextIndexTest, PrefixEnumerationIsOrderedAndBounded) {
   Fixture fx = Build(2000, 300, 4);
   std::vector<std::string> seen;
-  fx.field->ForEachWithPrefix("t1", 1000, [&](std::string_view t, const TermInfo&) {
-    seen.emplace_back(t);
-  });
+  fx.field->ForEachWithPrefix("t1", 1000,
+                              [&](std::string_view t, const TermInfo&) { seen.emplace_back(t); });
   ASSERT_FALSE(seen.empty());
   EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
   for (const auto& s : seen) EXPECT_EQ(s.substr(0, 2), "t1");
