@@ -16,6 +16,7 @@
 // seeded by an index over the first F, with recall@10 on the new segment alone.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -275,13 +276,16 @@ int main(int argc, char** argv) {
     const size_t nq_next = std::min<size_t>(nq, 300);
     std::vector<std::vector<uint32_t>> truth(nq_next);
     for (size_t i = 0; i < nq_next; ++i) {
+      const float* q = queries.data() + i * dims;
+      const float qn = std::sqrt(gannet::index::Dot(q, q, dims));
       std::vector<std::pair<float, uint32_t>> d(newer.rows);
       for (size_t r = 0; r < newer.rows; ++r) {
-        d[r] = {gannet::index::L2Squared(queries.data() + i * dims, newer.row(r), dims),
+        d[r] = {gannet::index::ExactDistance(metric, q, qn, newer.row(r), dims),
                 static_cast<uint32_t>(r)};
       }
-      std::partial_sort(d.begin(), d.begin() + 10, d.end());
-      for (size_t j = 0; j < 10; ++j) truth[i].push_back(d[j].second);
+      const size_t depth = std::min<size_t>(10, d.size());
+      std::partial_sort(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(depth), d.end());
+      for (size_t j = 0; j < depth; ++j) truth[i].push_back(d[j].second);
     }
     nlohmann::json curves;
     for (const auto& [name, ix_next] :
@@ -296,7 +300,10 @@ int main(int argc, char** argv) {
             hits += std::count(truth[i].begin(), truth[i].end(), nb.row);
           }
         }
-        const double recall = static_cast<double>(hits) / static_cast<double>(nq_next * 10);
+        size_t want = 0;
+        for (const auto& t : truth) want += t.size();
+        const double recall =
+            static_cast<double>(hits) / static_cast<double>(std::max<size_t>(1, want));
         curves[name].push_back({{"nprobe", nprobe}, {"recall", recall}});
         std::fprintf(stderr, "gannet next %s nprobe=%u recall=%.4f\n", name, nprobe, recall);
       }

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
     } else if (a == "--recall") {
       for (size_t pos = 0; pos <= v.size();) {
         const size_t comma = std::min(v.find(',', pos), v.size());
-        targets.emplace_back(std::stod(v.substr(pos, comma - pos)));
+        if (comma > pos) targets.emplace_back(std::stod(v.substr(pos, comma - pos)));
         pos = comma + 1;
       }
     } else if (a == "--out") {

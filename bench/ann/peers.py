@@ -44,10 +44,14 @@ def recall(found, gt):
     return hits / max(1, int((gt >= 0).sum()))
 
 
+# The CPUs this process may use when it starts: "all cores" for the all-cores sweep.
+ALL_CPUS = sorted(os.sched_getaffinity(0))
+
+
 def confine_to_cpus(k):
     """Restricts every thread of this process (and the threads they start later) to the
-    first k CPUs it may use. Returns the CPU set."""
-    cpus = set(sorted(os.sched_getaffinity(0))[:max(1, k)])
+    first k CPUs it was started with (so it can widen again). Returns the CPU set."""
+    cpus = set(ALL_CPUS[:max(1, k)])
     for tid in os.listdir("/proc/self/task"):
         try:
             os.sched_setaffinity(int(tid), cpus)
@@ -320,9 +324,11 @@ def main():
                 break
         return curve
 
-    # All cores first: LanceDB and Chroma size their pools from the CPUs allowed, which
-    # are all of them until confined to one for the single-thread sweep.
-    cores = len(os.sched_getaffinity(0))
+    # All cores first. LanceDB and Chroma were confined to BUILD_THREADS CPUs before their
+    # import (their pools are sized then); they get every CPU for this sweep, then one.
+    cores = len(ALL_CPUS)
+    if a.lib in ("lancedb", "chroma"):
+        confine_to_cpus(cores)
     out["query_threads_all_cores"] = cores
     out["curve_all_cores"] = sweep(cores)
     if a.lib in ("lancedb", "chroma"):

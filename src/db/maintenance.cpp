@@ -37,6 +37,10 @@ Status PutNew(ObjectStore& store, const std::string& key, std::string_view bytes
   return last.WithContext(key);
 }
 
+DistanceMetric MetricOf(const Schema& schema) {
+  return schema.distance_metric.value_or(DistanceMetric::kCosineDistance);
+}
+
 // Builds the vector index of a newly written segment when it holds at least
 // ann_min_rows vectors, and stores it at <segment key>.ivf (before the manifest that will
 // name it); sets ref->vector_index. nullptr when the segment gets no index.
@@ -58,20 +62,20 @@ Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
   build.seed = seed;
   GANNET_ASSIGN_OR_RETURN(
       std::shared_ptr<const index::IvfIndex> ann,
-      index::IvfIndex::Build(index::VectorRows::Of(segment),
-                             schema.distance_metric.value_or(DistanceMetric::kCosineDistance),
-                             build));
+      index::IvfIndex::Build(index::VectorRows::Of(segment), MetricOf(schema), build));
   GANNET_RETURN_IF_ERROR(PutNew(store, keys.vector_index(ref->id), ann->Encode()));
   ref->vector_index = true;
   return ann;
 }
 
-// Sets *largest to s's vector index when it indexes more rows than *largest (or that is
-// null): the seed of a build's clustering.
-void KeepLargestIndex(const LoadedSegment& s, std::shared_ptr<const index::IvfIndex>* largest) {
-  if (s.ann != nullptr &&
-      (*largest == nullptr || s.ann->indexed_rows() > (*largest)->indexed_rows())) {
-    *largest = s.ann;
+// Sets *seed to s's vector index when it has `dims` and `metric` and more live rows than
+// the segment of *seed (or *seed is null): the index a new clustering starts from.
+void KeepLargestIndex(const LoadedSegment& s, uint32_t dims, DistanceMetric metric,
+                      const LoadedSegment** seed) {
+  auto live = [](const LoadedSegment& x) { return x.ref.rows - x.ref.deleted_rows; };
+  if (s.ann != nullptr && s.ann->dims() == dims && s.ann->metric() == metric &&
+      (*seed == nullptr || live(s) > live(**seed))) {
+    *seed = &s;
   }
 }
 
@@ -243,11 +247,6 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     segments.push_back(
         MakeLoadedSegment(ref, s->segment, std::move(deleted), s->norms, s->ann, s->text));
   }
-  // Incremental maintenance: the new segment's vector index starts from the clusters of
-  // the namespace's largest index (its rows join the existing clusters) when that index
-  // covers at least half as many rows (IvfBuildOptions::seed).
-  std::shared_ptr<const index::IvfIndex> seed;
-  for (const LoadedSegmentPtr& s : snap->segments) KeepLargestIndex(*s, &seed);
   // The tail's live documents become a new segment.
   std::vector<Document> docs;
   for (const auto& [id, doc] : tail) {
@@ -270,9 +269,17 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
                             format::Segment::Decode(bytes));
     bytes = std::string();
+    // Incremental maintenance: the new segment's clustering starts from the index of the
+    // kept segment with the most live rows (IvfBuildOptions::seed decides whether it
+    // covers enough rows to be used).
+    const LoadedSegment* seed = nullptr;
+    for (const LoadedSegmentPtr& s : segments) {
+      KeepLargestIndex(*s, seg->dims(), MetricOf(snap->schema), &seed);
+    }
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::IvfIndex> ann,
-        MaybeBuildVectorIndex(store, keys_, db_.options(), snap->schema, *seg, &ref, seed.get()));
+        MaybeBuildVectorIndex(store, keys_, db_.options(), snap->schema, *seg, &ref,
+                              seed != nullptr ? seed->ann.get() : nullptr));
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const index::TextIndex> text,
                             MaybeBuildTextIndex(store, keys_, snap->schema, *seg, &ref));
     next.segments.push_back(ref);
@@ -324,7 +331,7 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
   merged.min_sequence = UINT64_MAX;
   // Incremental maintenance: the merged segment's vector index starts from the clusters
   // of the input index that covers the most rows.
-  std::shared_ptr<const index::IvfIndex> seed;
+  const LoadedSegment* seed = nullptr;
   for (size_t i = 0; i < n; ++i) {
     const LoadedSegmentPtr& s = snap->segments[i];
     if (chosen.count(i) == 0) {
@@ -332,7 +339,7 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
       segments.push_back(s);
       continue;
     }
-    KeepLargestIndex(*s, &seed);
+    KeepLargestIndex(*s, s->segment->dims(), MetricOf(snap->manifest->schema), &seed);
     merged.min_sequence = std::min(merged.min_sequence, s->ref.min_sequence);
     merged.max_sequence = std::max(merged.max_sequence, s->ref.max_sequence);
     for (size_t row = 0; row < s->segment->rows(); ++row) {
@@ -353,9 +360,10 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
                             format::Segment::Decode(bytes));
     bytes = std::string();
-    GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const index::IvfIndex> ann,
-                            MaybeBuildVectorIndex(*db_.store(), keys_, opts, snap->manifest->schema,
-                                                  *seg, &merged, seed.get()));
+    GANNET_ASSIGN_OR_RETURN(
+        std::shared_ptr<const index::IvfIndex> ann,
+        MaybeBuildVectorIndex(*db_.store(), keys_, opts, snap->manifest->schema, *seg, &merged,
+                              seed != nullptr ? seed->ann.get() : nullptr));
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::TextIndex> text,
         MaybeBuildTextIndex(*db_.store(), keys_, snap->manifest->schema, *seg, &merged));

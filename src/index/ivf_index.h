@@ -74,10 +74,11 @@ struct IvfBuildOptions {
   // 1M × 128 index; 256 picked nprobe 23 (0.975) on it, for about 20% more build time.
   size_t calibration_queries = 256;
   int threads = 1;  // worker threads for k-means and calibration
-  // Incremental maintenance: the centroids of an index over most of the same rows (the
-  // largest input of a compaction), of the same dimensions and metric. The clustering
-  // starts from them (kmeans.h) instead of from scratch when the seed indexes more than
-  // half as many rows as the build; otherwise it is ignored. Not owned; must outlive Build.
+  // Incremental maintenance: the centroids of an index over rows like these (the largest
+  // input of a compaction, or the namespace's largest index when new rows are indexed).
+  // The clustering starts from them (kmeans.h) instead of from scratch when the seed has
+  // the same dimensions and metric and indexes more than half as many rows as the build;
+  // otherwise it is ignored. Not owned; must outlive Build.
   const IvfIndex* seed = nullptr;
 };
 

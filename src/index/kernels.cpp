@@ -1,6 +1,7 @@
 // Highway kernels, compiled for every target in HWY_TARGETS; see kernels.h.
 #include "index/kernels.h"
 
+#include <cmath>
 #include <limits>
 
 #undef HWY_TARGET_INCLUDE
@@ -33,50 +34,82 @@ void DotManyImpl(const float* x, const float* base, size_t count, size_t dims, f
   for (size_t j = 0; j < count; ++j) out[j] = DotImpl(x, base + j * dims, dims);
 }
 
-// R rows of xs against C centroids of base at once (R·C accumulators; each centroid and
-// row load is reused C or R times). Every (row, centroid) dot product is summed the same
-// way whatever R and C, so results do not depend on how rows are grouped.
-template <size_t R, size_t C>
-HWY_INLINE void DotBlock(const float* xs, size_t dims, const float* base, size_t count,
-                         float* out) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  using V = hn::Vec<decltype(d)>;
-  V acc[R][C];
-  for (size_t r = 0; r < R; ++r) {
-    for (size_t c = 0; c < C; ++c) acc[r][c] = hn::Zero(d);
-  }
-  size_t t = 0;
-  for (; t + N <= dims; t += N) {
-    V cv[C];
-    for (size_t c = 0; c < C; ++c) cv[c] = hn::LoadU(d, base + c * dims + t);
-    for (size_t r = 0; r < R; ++r) {
-      const V xv = hn::LoadU(d, xs + r * dims + t);
-      for (size_t c = 0; c < C; ++c) acc[r][c] = hn::MulAdd(xv, cv[c], acc[r][c]);
-    }
-  }
-  for (size_t r = 0; r < R; ++r) {
-    for (size_t c = 0; c < C; ++c) {
-      float sum = hn::GetLane(hn::SumOfLanes(d, acc[r][c]));
-      for (size_t u = t; u < dims; ++u) sum += xs[r * dims + u] * base[c * dims + u];
-      out[r * count + c] = sum;
-    }
-  }
+// Σ_t x[t]·c[t] for t in [from, dims) by std::fma (never contracted differently per
+// caller), added to the reduced vector part: the tail of every DotRows product.
+HWY_INLINE float FinishDot(float vector_part, const float* x, const float* c, size_t from,
+                           size_t dims) {
+  for (size_t u = from; u < dims; ++u) vector_part = std::fma(x[u], c[u], vector_part);
+  return vector_part;
 }
 
-template <size_t R>
-HWY_INLINE void DotRowsOf(const float* xs, const float* base, size_t count, size_t dims,
-                          float* out) {
-  size_t j = 0;
-  for (; j + 2 <= count; j += 2) DotBlock<R, 2>(xs, dims, base + j * dims, count, out + j);
-  for (; j < count; ++j) DotBlock<R, 1>(xs, dims, base + j * dims, count, out + j);
+// Rows of xs against centroids of base, several at once (each centroid load reused by 4
+// rows, each row load by 2 centroids). Every (row, centroid) product has its own
+// accumulator, summed in the same order whatever the block shape, so results do not
+// depend on how rows are grouped. Named accumulators, not arrays: SVE and RVV vectors are
+// sizeless types that cannot be array elements.
+HWY_INLINE void DotBlock4x2(const float* xs, size_t dims, const float* c0, size_t count,
+                            float* out) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const float* c1 = c0 + dims;
+  const float *x0 = xs, *x1 = xs + dims, *x2 = xs + 2 * dims, *x3 = xs + 3 * dims;
+  auto a00 = hn::Zero(d), a01 = hn::Zero(d), a10 = hn::Zero(d), a11 = hn::Zero(d);
+  auto a20 = hn::Zero(d), a21 = hn::Zero(d), a30 = hn::Zero(d), a31 = hn::Zero(d);
+  size_t t = 0;
+  for (; t + N <= dims; t += N) {
+    const auto v0 = hn::LoadU(d, c0 + t), v1 = hn::LoadU(d, c1 + t);
+    const auto y0 = hn::LoadU(d, x0 + t), y1 = hn::LoadU(d, x1 + t);
+    a00 = hn::MulAdd(y0, v0, a00);
+    a01 = hn::MulAdd(y0, v1, a01);
+    a10 = hn::MulAdd(y1, v0, a10);
+    a11 = hn::MulAdd(y1, v1, a11);
+    const auto y2 = hn::LoadU(d, x2 + t), y3 = hn::LoadU(d, x3 + t);
+    a20 = hn::MulAdd(y2, v0, a20);
+    a21 = hn::MulAdd(y2, v1, a21);
+    a30 = hn::MulAdd(y3, v0, a30);
+    a31 = hn::MulAdd(y3, v1, a31);
+  }
+  auto put = [&](size_t r, size_t c, decltype(a00) acc, const float* x, const float* cv) {
+    out[r * count + c] = FinishDot(hn::GetLane(hn::SumOfLanes(d, acc)), x, cv, t, dims);
+  };
+  put(0, 0, a00, x0, c0);
+  put(0, 1, a01, x0, c1);
+  put(1, 0, a10, x1, c0);
+  put(1, 1, a11, x1, c1);
+  put(2, 0, a20, x2, c0);
+  put(2, 1, a21, x2, c1);
+  put(3, 0, a30, x3, c0);
+  put(3, 1, a31, x3, c1);
+}
+
+// One row against one centroid, summed exactly as DotBlock4x2 sums each pair.
+HWY_INLINE float DotPair(const float* x, const float* c, size_t dims) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto acc = hn::Zero(d);
+  size_t t = 0;
+  for (; t + N <= dims; t += N) acc = hn::MulAdd(hn::LoadU(d, x + t), hn::LoadU(d, c + t), acc);
+  return FinishDot(hn::GetLane(hn::SumOfLanes(d, acc)), x, c, t, dims);
 }
 
 void DotRowsImpl(const float* xs, size_t nx, const float* base, size_t count, size_t dims,
                  float* out) {
   size_t i = 0;
-  for (; i + 4 <= nx; i += 4) DotRowsOf<4>(xs + i * dims, base, count, dims, out + i * count);
-  for (; i < nx; ++i) DotRowsOf<1>(xs + i * dims, base, count, dims, out + i * count);
+  for (; i + 4 <= nx; i += 4) {
+    const float* x = xs + i * dims;
+    float* o = out + i * count;
+    size_t j = 0;
+    for (; j + 2 <= count; j += 2) DotBlock4x2(x, dims, base + j * dims, count, o + j);
+    for (; j < count; ++j) {
+      for (size_t r = 0; r < 4; ++r)
+        o[r * count + j] = DotPair(x + r * dims, base + j * dims, dims);
+    }
+  }
+  for (; i < nx; ++i) {
+    for (size_t j = 0; j < count; ++j) {
+      out[i * count + j] = DotPair(xs + i * dims, base + j * dims, dims);
+    }
+  }
 }
 
 float L2SquaredImpl(const float* a, const float* b, size_t n) {

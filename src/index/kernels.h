@@ -22,7 +22,7 @@ float L2Squared(const float* a, const float* b, size_t n);
 void DotMany(const float* x, const float* base, size_t count, size_t dims, float* out);
 // out[i·count + j] = Σ_d xs[i·dims + d]·base[j·dims + d] for i < nx, j < count: a block of
 // rows against every centroid, several rows and centroids per pass (k-means' inner loop,
-// about 3× DotMany's speed). A row's results do not depend on nx or on its place in xs.
+// about twice DotMany's speed). A row's results do not depend on nx or on its place in xs.
 void DotRows(const float* xs, size_t nx, const float* base, size_t count, size_t dims, float* out);
 
 // The SQ8 code scan (the posting-list hot loop): out[r] = Σ_d w[d]·code_r[d] for each of `count`

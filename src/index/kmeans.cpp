@@ -129,6 +129,8 @@ void SplitAndMerge(const std::vector<float>& sample, size_t s, uint32_t dims, si
       donors.push_back(j);
     }
   }
+  // (A donor is never split: split clusters are over split_factor > merge_factor times the
+  // mean, or the largest when refilling empties, which are over the mean.)
   const size_t empties = static_cast<size_t>(std::count(count.begin(), count.end(), size_t{0}));
   for (auto it = by_size.rbegin(); it != by_size.rend() && count[*it] >= 2; ++it) {
     const bool over =
@@ -232,6 +234,10 @@ Result<Clustering> BalancedKMeans(const VectorRows& data, const std::vector<uint
   if (opt.candidates == 0 || opt.max_cluster_factor < 1.0) {
     return Status::InvalidArgument("kmeans: candidates must be >= 1 and the cluster cap >= 1");
   }
+  if (opt.split_factor > 0 && !(opt.split_factor > opt.merge_factor && opt.merge_factor < 1.0)) {
+    return Status::InvalidArgument(
+        "kmeans: split_factor must be above merge_factor, and merge_factor below 1");
+  }
   if (opt.initial_centroids != nullptr && opt.initial_centroids->size() % dims != 0) {
     return Status::InvalidArgument("kmeans: initial centroids are not whole vectors of " +
                                    std::to_string(dims) + " dimensions");
@@ -319,8 +325,12 @@ Result<Clustering> BalancedKMeans(const VectorRows& data, const std::vector<uint
     }
     size_t moved = 0;
     for (size_t i = 0; i < s; ++i) moved += assign[i] != before[i];
-    // Converged: the centroids are the means of an assignment that barely changed.
-    if (static_cast<double>(moved) <= opt.converged_share * static_cast<double>(s)) break;
+    // Converged: the centroids are the means of an assignment that barely changed (and no
+    // cluster is empty, which SplitAndMerge would refill).
+    if (static_cast<double>(moved) <= opt.converged_share * static_cast<double>(s) &&
+        std::count(count.begin(), count.end(), size_t{0}) == 0) {
+      break;
+    }
     SplitAndMerge(sample, s, dims, k, opt, assign, count, out.centroids, rng);
   }
 

@@ -1,19 +1,19 @@
 // Balanced k-means: the coarse quantizer of the IVF index.
 //
 // Training runs k-means++ seeding and Lloyd iterations on a random sample — or, given
-// initial centroids (an index of most of the same rows, when compaction merges segments),
-// starts from them: a random k of them when there are more, all of them plus k-means++
-// picks for the rest when fewer (new centroids land where rows are far from every old one:
-// the regions that grew), then fewer Lloyd iterations. The iterations are balanced: each
-// assigns the sample under a cap of lloyd_cluster_factor × the mean cluster size (rows
-// closest to a centroid first; a row whose nearest centroids are full takes the next of
-// its `candidates` nearest), then splits every cluster over split_factor × the mean in
-// two, each half taking the slot of a cluster under merge_factor × the mean (whose rows
-// join their nearest others), and stops early once the assignment barely changes. Then
-// every input vector is assigned to one of its `candidates` nearest centroids the same way
-// under the looser max_cluster_factor cap (soft: a vector whose candidates are all full
-// stays with its nearest), and each centroid becomes the mean of its members.
-// Deterministic for a given seed and input (thread count does not change the result).
+// initial centroids (the largest index of the namespace when new rows are indexed, or of
+// the inputs when compaction merges segments), starts from them: a random k of them when there are
+// more, all of them plus k-means++ picks for the rest when fewer (new centroids land where rows are
+// far from every old one: the regions that grew), then fewer Lloyd iterations. The iterations are
+// balanced: each assigns the sample under a cap of lloyd_cluster_factor × the mean cluster size
+// (rows closest to a centroid first; a row whose nearest centroids are full takes the next of its
+// `candidates` nearest), then splits every cluster over split_factor × the mean in two, each half
+// taking the slot of a cluster under merge_factor × the mean (whose rows join their nearest
+// others), and stops early once the assignment barely changes. Then every input vector is assigned
+// to one of its `candidates` nearest centroids the same way under the looser max_cluster_factor cap
+// (soft: a vector whose candidates are all full stays with its nearest), and each centroid becomes
+// the mean of its members. Deterministic for a given seed and input (thread count does not change
+// the result).
 //
 // Thread safety: stateless functions; `threads` worker threads are started per call.
 #pragma once
@@ -31,7 +31,8 @@ struct KMeansOptions {
   size_t clusters = 0;        // REQUIRES: 1 <= clusters <= number of input vectors
   size_t max_train_rows = 0;  // training sample; 0: min(n, 48 × clusters, 262144)
   // Lloyd iterations on the sample, at most; they stop early once at most converged_share
-  // of the sample changed cluster (128-d clustered data: after about 6; 768-d: all 16).
+  // of the sample changed cluster and none is empty (128-d clustered data: after about 6;
+  // 768-d: all 16).
   int iterations = 16;
   double converged_share = 0.001;
   // Cap on a cluster's size relative to the mean. A safety cap: on the benchmark data a
@@ -79,7 +80,8 @@ Result<Clustering> BalancedKMeans(const VectorRows& data, const std::vector<uint
 
 // Indices of the `m` centroids nearest to `x` (squared Euclidean), nearest first, and
 // their distances. `centroid_norms[j]` = |centroid j|². `scratch` is resized as needed.
-// As NearestCentroids for nx rows xs (row-major, nx × dims); best and best_dist are nx × m.
+// As NearestCentroids for nx rows xs (row-major, nx × dims); best and best_dist are
+// nx × min(m, clusters).
 // Each row's result equals NearestCentroids on it alone.
 void NearestCentroidsOfRows(const float* xs, size_t nx, const float* centroids,
                             const float* centroid_norms, size_t clusters, uint32_t dims, size_t m,
