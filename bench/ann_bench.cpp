@@ -19,8 +19,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -54,52 +52,74 @@ int main(int argc, char** argv) {
   gannet::index::IvfBuildOptions opt;
   double grow = 0;  // > 0: also time a build seeded from an index of this share of rows
   double next = 0;  // > 0: also a new segment of the rest seeded by an index of this share
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--dir")
-      dir = v;
-    else if (a == "--n")
-      n = std::stoul(v);
-    else if (a == "--dims")
-      dims = std::stoul(v);
-    else if (a == "--queries")
-      nq = std::stoul(v);
-    else if (a == "--threads")
-      threads = std::stoi(v);
-    else if (a == "--query-threads")
-      query_threads = std::max(1, std::stoi(v));
-    else if (a == "--metric")
-      metric_name = v;
-    else if (a == "--out")
-      out = v;
-    else if (a == "--rerank")
-      rerank = static_cast<uint32_t>(std::stoul(v));
-    else if (a == "--balance")
-      opt.kmeans.max_cluster_factor = std::stod(v);
-    else if (a == "--lists-per-sqrt")
-      opt.lists_per_sqrt_rows = std::stod(v);
-    else if (a == "--iterations")
-      opt.kmeans.iterations = std::stoi(v);
-    else if (a == "--train-rows")
-      opt.kmeans.max_train_rows = std::stoul(v);
-    else if (a == "--calibration")
-      opt.calibration_queries = std::stoul(v);
-    else if (a == "--grow")
-      grow = std::stod(v);
-    else if (a == "--seeded-iterations")
-      opt.kmeans.seeded_iterations = std::stoi(v);
-    else if (a == "--next")
-      next = std::stod(v);
-    else {
-      std::fprintf(stderr, "ann_bench: unknown flag %s\n", a.c_str());
-      return 2;
+  if (argc % 2 == 0) {
+    std::fprintf(stderr, "ann_bench: flag %s has no value\n", argv[argc - 1]);
+    return 2;
+  }
+  int i = 1;
+  try {
+    for (; i + 1 < argc; i += 2) {
+      const std::string a = argv[i], v = argv[i + 1];
+      if (a == "--dir")
+        dir = v;
+      else if (a == "--n")
+        n = std::stoul(v);
+      else if (a == "--dims")
+        dims = std::stoul(v);
+      else if (a == "--queries")
+        nq = std::stoul(v);
+      else if (a == "--threads")
+        threads = std::stoi(v);
+      else if (a == "--query-threads")
+        query_threads = std::max(1, std::stoi(v));
+      else if (a == "--metric")
+        metric_name = v;
+      else if (a == "--out")
+        out = v;
+      else if (a == "--rerank")
+        rerank = static_cast<uint32_t>(std::stoul(v));
+      else if (a == "--balance")
+        opt.kmeans.max_cluster_factor = std::stod(v);
+      else if (a == "--lists-per-sqrt")
+        opt.lists_per_sqrt_rows = std::stod(v);
+      else if (a == "--iterations")
+        opt.kmeans.iterations = std::stoi(v);
+      else if (a == "--train-rows")
+        opt.kmeans.max_train_rows = std::stoul(v);
+      else if (a == "--calibration")
+        opt.calibration_queries = std::stoul(v);
+      else if (a == "--grow")
+        grow = std::stod(v);
+      else if (a == "--seeded-iterations")
+        opt.kmeans.seeded_iterations = std::stoi(v);
+      else if (a == "--next")
+        next = std::stod(v);
+      else {
+        std::fprintf(stderr, "ann_bench: unknown flag %s\n", a.c_str());
+        return 2;
+      }
     }
+  } catch (const std::logic_error&) {  // std::stoul / stod: not a number, or out of range
+    std::fprintf(stderr, "ann_bench: %s needs a number, got '%s'\n", argv[i], argv[i + 1]);
+    return 2;
   }
   if (dir.empty() || n == 0 || dims == 0 || nq == 0) {
     std::fprintf(stderr,
                  "usage: ann_bench --dir DIR --n N --dims D --queries Q [--metric l2|cosine] "
-                 "[--threads T] [--out FILE]\n");
+                 "[--threads T] [--query-threads QT] [--out FILE] [--grow F] [--next F]\n");
     return 2;
+  }
+  if (metric_name != "l2" && metric_name != "cosine") {
+    std::fprintf(stderr, "ann_bench: --metric must be l2 or cosine, got '%s'\n",
+                 metric_name.c_str());
+    return 2;
+  }
+  for (const auto& [flag, share] : {std::pair{"--grow", grow}, std::pair{"--next", next}}) {
+    if (share < 0 || share >= 1) {
+      std::fprintf(stderr, "ann_bench: %s must be a share of the rows in (0, 1), got %g\n", flag,
+                   share);
+      return 2;
+    }
   }
   const gannet::DistanceMetric metric = metric_name == "cosine"
                                             ? gannet::DistanceMetric::kCosineDistance
@@ -360,11 +380,5 @@ int main(int argc, char** argv) {
                  part.rows, grown_s, build_s, from_seed.recall, from_seed.qps, from_scratch.recall,
                  from_scratch.qps);
   }
-  const std::string text = res.dump(2);
-  if (out.empty()) {
-    std::cout << text << "\n";
-  } else {
-    std::ofstream(out) << text << "\n";
-  }
-  return 0;
+  return gannet::bench::WriteResult("ann_bench", res.dump(2), out);
 }

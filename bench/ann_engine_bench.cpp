@@ -19,8 +19,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -54,34 +52,44 @@ int main(int argc, char** argv) {
   size_t n = 0, dims = 0, nq = 0, batch = 10000;
   int threads = 2;
   std::vector<std::optional<double>> targets;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--dir") {
-      dir = v;
-    } else if (a == "--n") {
-      n = std::stoul(v);
-    } else if (a == "--dims") {
-      dims = std::stoul(v);
-    } else if (a == "--queries") {
-      nq = std::stoul(v);
-    } else if (a == "--data") {
-      data_dir = v;
-    } else if (a == "--threads") {
-      threads = std::stoi(v);
-    } else if (a == "--batch") {
-      batch = std::stoul(v);
-    } else if (a == "--recall") {
-      for (size_t pos = 0; pos <= v.size();) {
-        const size_t comma = std::min(v.find(',', pos), v.size());
-        if (comma > pos) targets.emplace_back(std::stod(v.substr(pos, comma - pos)));
-        pos = comma + 1;
+  if (argc % 2 == 0) {
+    std::fprintf(stderr, "ann_engine_bench: flag %s has no value\n", argv[argc - 1]);
+    return 2;
+  }
+  int i = 1;
+  try {
+    for (; i + 1 < argc; i += 2) {
+      const std::string a = argv[i], v = argv[i + 1];
+      if (a == "--dir") {
+        dir = v;
+      } else if (a == "--n") {
+        n = std::stoul(v);
+      } else if (a == "--dims") {
+        dims = std::stoul(v);
+      } else if (a == "--queries") {
+        nq = std::stoul(v);
+      } else if (a == "--data") {
+        data_dir = v;
+      } else if (a == "--threads") {
+        threads = std::stoi(v);
+      } else if (a == "--batch") {
+        batch = std::stoul(v);
+      } else if (a == "--recall") {
+        for (size_t pos = 0; pos <= v.size();) {
+          const size_t comma = std::min(v.find(',', pos), v.size());
+          if (comma > pos) targets.emplace_back(std::stod(v.substr(pos, comma - pos)));
+          pos = comma + 1;
+        }
+      } else if (a == "--out") {
+        out = v;
+      } else {
+        std::fprintf(stderr, "ann_engine_bench: unknown flag %s\n", a.c_str());
+        return 2;
       }
-    } else if (a == "--out") {
-      out = v;
-    } else {
-      std::fprintf(stderr, "ann_engine_bench: unknown flag %s\n", a.c_str());
-      return 2;
     }
+  } catch (const std::logic_error&) {  // std::stoul / stod: not a number, or out of range
+    std::fprintf(stderr, "ann_engine_bench: %s needs a number, got '%s'\n", argv[i], argv[i + 1]);
+    return 2;
   }
   if (dir.empty() || n == 0 || dims == 0 || nq == 0 || batch == 0) {
     std::fprintf(stderr,
@@ -207,11 +215,5 @@ int main(int argc, char** argv) {
   res["rss_mb"] = RssMb();
   (*db)->Close();
   if (temp_store) std::filesystem::remove_all(data_dir);
-  const std::string text = res.dump(2);
-  if (out.empty()) {
-    std::cout << text << "\n";
-  } else {
-    std::ofstream(out) << text << "\n";
-  }
-  return 0;
+  return gannet::bench::WriteResult("ann_engine_bench", res.dump(2), out);
 }

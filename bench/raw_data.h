@@ -1,5 +1,5 @@
 // Helpers the vector benchmarks share (ann_bench, ann_engine_bench): the raw files
-// bench/ann/gen.py writes, and this process's resident memory.
+// bench/ann/gen.py writes, this process's resident memory, and writing the result.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +30,22 @@ inline double RssMb() {
   std::string line;
   while (std::getline(f, line)) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+// Writes the result `text` to stdout (out empty) or to the file `out`. Returns the exit
+// code: 0, or 1 with a message naming `tool` when the file cannot be written.
+inline int WriteResult(const char* tool, const std::string& text, const std::string& out) {
+  if (out.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fputc('\n', stdout);
+    return 0;
+  }
+  std::ofstream f(out);
+  if (!(f << text << "\n") || !f.flush()) {
+    std::fprintf(stderr, "%s: cannot write %s\n", tool, out.c_str());
+    return 1;
   }
   return 0;
 }

@@ -85,13 +85,12 @@ std::vector<float> SeedPlusPlus(const std::vector<float>& sample, size_t rows, u
 // its nearest candidate with room (all full: its nearest). cand/cand_dist: n × m.
 std::vector<uint32_t> AssignCapped(const std::vector<uint32_t>& cand,
                                    const std::vector<float>& cand_dist, size_t n, size_t m,
-                                   size_t k, size_t cap, std::vector<size_t>* sizes) {
+                                   size_t k, size_t cap) {
   std::vector<uint32_t> by_fit(n);
   std::iota(by_fit.begin(), by_fit.end(), 0u);
   std::stable_sort(by_fit.begin(), by_fit.end(),
                    [&](uint32_t a, uint32_t b) { return cand_dist[a * m] < cand_dist[b * m]; });
-  std::vector<size_t>& size = *sizes;
-  size.assign(k, 0);
+  std::vector<size_t> size(k, 0);
   std::vector<uint32_t> assignment(n, 0);
   for (uint32_t i : by_fit) {
     uint32_t chosen = cand[i * m];
@@ -303,8 +302,7 @@ Result<Clustering> BalancedKMeans(const VectorRows& data, const std::vector<uint
       const size_t cap = std::max<size_t>(
           1, static_cast<size_t>(std::ceil(opt.lloyd_cluster_factor * static_cast<double>(s) /
                                            static_cast<double>(k))));
-      std::vector<size_t> unused;
-      assign = AssignCapped(cand, cand_dist, s, mm, k, cap, &unused);
+      assign = AssignCapped(cand, cand_dist, s, mm, k, cap);
     } else {
       std::vector<float> unused(s);
       NearestOfRows(sample.data(), s, out.centroids, cn, k, dims, 1, opt.threads, assign.data(),
@@ -354,16 +352,17 @@ Result<Clustering> BalancedKMeans(const VectorRows& data, const std::vector<uint
   }
   const size_t cap = std::max<size_t>(
       1, static_cast<size_t>(std::ceil(opt.max_cluster_factor * static_cast<double>(n) / k)));
-  std::vector<size_t> size;
-  out.assignment = AssignCapped(cand, cand_dist, n, m, k, cap, &size);
+  out.assignment = AssignCapped(cand, cand_dist, n, m, k, cap);
 
   // ---- centroids := means of their members ----
   std::vector<double> sum(k * dims, 0.0);
+  std::vector<size_t> size(k, 0);
   std::vector<float> x(dims);
   for (size_t i = 0; i < n; ++i) {
     CopyMaybeNormalized(data.row(ids[i]), dims, normalize, x.data());
     double* acc = sum.data() + size_t{out.assignment[i]} * dims;
     for (uint32_t d = 0; d < dims; ++d) acc[d] += x[d];
+    ++size[out.assignment[i]];
   }
   for (size_t j = 0; j < k; ++j) {
     if (size[j] == 0) continue;
