@@ -30,8 +30,7 @@ struct Corpus {
     return 24 + static_cast<uint32_t>((((i >> shift) & 7) | 8) << shift);
   }
 
-  std::vector<std::pair<uint64_t, double>> Rank(const std::vector<std::string>& q,
-                                               size_t k) const {
+  std::vector<std::pair<uint64_t, double>> Rank(const std::vector<std::string>& q, size_t k) const {
     double n = 0, tokens = 0;
     std::map<std::string, double> df;
     for (const auto& [id, t] : docs) {
@@ -115,9 +114,9 @@ class FtsTest : public ::testing::Test {
   }
   // Random docs over a small vocabulary; lengths up to 60 tokens (quantized norms).
   void WriteRandom(uint64_t first, uint64_t count, std::mt19937_64& rng) {
-    static const char* kWords[] = {"alpha", "bravo", "charlie", "delta", "echo",   "foxtrot",
-                                   "golf",  "hotel", "india",   "juliet", "kilo", "lima",
-                                   "mike",  "november", "oscar", "papa"};
+    static const char* kWords[] = {"alpha", "bravo",    "charlie", "delta",  "echo", "foxtrot",
+                                   "golf",  "hotel",    "india",   "juliet", "kilo", "lima",
+                                   "mike",  "november", "oscar",   "papa"};
     std::string json = R"({"schema": {"text": {"type": "string", "full_text_search":
         {"remove_stopwords": false}}}, "upsert_rows": [)";
     for (uint64_t i = 0; i < count; ++i) {
@@ -267,8 +266,7 @@ TEST_F(FtsTest, BadRequestsNameTheFieldAndReason) {
   auto w = ParseWriteRequest(R"({"upsert_rows": [{"id": 2}],
       "schema": {"t": {"type": "string", "full_text_search": {"language": "xx"}}}})");
   ASSERT_FALSE(w.ok());
-  EXPECT_EQ(w.status().message(),
-            "schema.t.full_text_search: language: unsupported language 'xx'");
+  EXPECT_EQ(w.status().message(), "schema.t.full_text_search: language: unsupported language 'xx'");
 }
 
 TEST_F(FtsTest, EnablingFullTextLaterIndexesExistingSegments) {
@@ -329,8 +327,9 @@ TEST_F(FtsTest, IndexedTokenFiltersEqualRowByRowEvaluation) {
   }
   ASSERT_TRUE(ns_->IndexNow().ok());
   for (size_t i = 0; i < filters.size(); ++i) {
-    EXPECT_EQ(Ids(R"({"filters": )" + filters[i] + R"(, "rank_by": ["id", "asc"], "top_k": 10000})"),
-              before[i])
+    EXPECT_EQ(
+        Ids(R"({"filters": )" + filters[i] + R"(, "rank_by": ["id", "asc"], "top_k": 10000})"),
+        before[i])
         << filters[i];
     EXPECT_FALSE(before[i].empty() && i + 1 < filters.size()) << filters[i];
   }
@@ -388,12 +387,31 @@ TEST_F(FtsTest, Bm25UnderTokenFiltersEqualsFilteredFormulaRanking) {
   };
   const std::vector<Case> cases = {
       {R"(["text", "ContainsAllTokens", "kilo lima"])",
-       [&](const auto& t) { return has_all(t, {"kilo", "lima"}); }},
+       [&](const auto& t) {
+         return has_all(t, {"kilo", "lima"});
+       }},
       {R"(["text", "ContainsTokenSequence", "alpha bravo"])",
-       [&](const auto& t) { return has_seq(t, {"alpha", "bravo"}); }},
+       [&](const auto& t) {
+         return has_seq(t, {"alpha", "bravo"});
+       }},
       {R"(["And", [["id", "Lt", 1000], ["text", "ContainsAllTokens", "papa"]]])",
        [&](const auto& t) { return has_all(t, {"papa"}); }},
       {R"(["text", "ContainsAllTokens", "nosuchword"])", [](const auto&) { return false; }},
+      // Leaps answer these whole (phrases checked on positions where they land).
+      {R"(["text", "ContainsTokenSequence", "alpha alpha"])",
+       [&](const auto& t) {
+         return has_seq(t, {"alpha", "alpha"});
+       }},
+      {R"(["And", [["text", "ContainsTokenSequence", "bravo alpha"],
+                   ["text", "ContainsAllTokens", "charlie"]]])",
+       [&](const auto& t) {
+         return has_seq(t, {"bravo", "alpha"}) && has_all(t, {"charlie"});
+       }},
+      {R"(["And", [["text", "ContainsTokenSequence", "delta echo"],
+                   ["text", "ContainsTokenSequence", "alpha bravo"]]])",
+       [&](const auto& t) {
+         return has_seq(t, {"delta", "echo"}) && has_seq(t, {"alpha", "bravo"});
+       }},
   };
   for (const Case& c : cases) {
     Corpus kept = corpus_;
@@ -402,7 +420,8 @@ TEST_F(FtsTest, Bm25UnderTokenFiltersEqualsFilteredFormulaRanking) {
       it = (id_ok && c.keep(it->second)) ? std::next(it) : kept.docs.erase(it);
     }
     for (const std::vector<std::string>& terms :
-         {std::vector<std::string>{"alpha"}, std::vector<std::string>{"charlie", "delta", "echo"}}) {
+         {std::vector<std::string>{"alpha"},
+          std::vector<std::string>{"charlie", "delta", "echo"}}) {
       // Statistics stay namespace-wide: score with the full corpus, keep the filtered ids.
       std::vector<uint64_t> want;
       for (const auto& [id, score] : corpus_.Rank(terms, 100000)) {
@@ -505,12 +524,14 @@ TEST_F(FtsTest, FilterAttributePrefixAndArrayClauses) {
     const auto bm25 = scores(R"(["text", "BM25", "walrus"])");
     ASSERT_EQ(bm25.size(), 1u);  // "walrus" only (no stemming)
     // A filter clause adds 2 to matching rows, whether or not they match the text.
-    auto boosted = scores(R"(["Sum", [["text", "BM25", "walrus"], ["Product", 2, ["genre", "Eq", "news"]]]])");
+    auto boosted =
+        scores(R"(["Sum", [["text", "BM25", "walrus"], ["Product", 2, ["genre", "Eq", "news"]]]])");
     EXPECT_EQ(boosted.size(), 2u);
     EXPECT_NEAR(boosted[1], bm25.at(1) + 2, 1e-9);
     EXPECT_NEAR(boosted[3], 2, 1e-9);
     // An attribute clause adds its value (0 when missing; rows scoring 0 are left out).
-    auto with_pop = scores(R"(["Sum", [["text", "BM25", "walrus"], ["Product", [0.5, ["Attribute", "pop"]]]]])");
+    auto with_pop = scores(
+        R"(["Sum", [["text", "BM25", "walrus"], ["Product", [0.5, ["Attribute", "pop"]]]]])");
     EXPECT_EQ(with_pop.size(), 3u);
     EXPECT_NEAR(with_pop[1], bm25.at(1) + 1.5, 1e-9);
     EXPECT_NEAR(with_pop[2], 5, 1e-9);

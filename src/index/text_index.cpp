@@ -278,24 +278,37 @@ const uint32_t* PostingCursor::Positions() {
   return positions_.data();
 }
 
-bool PostingCursor::BoundAt(uint32_t target, BlockBound* out) {
-  if (doc_ == kEnd) return false;
-  uint32_t b = block_;
-  if (docs_[len_ - 1] < target) {
-    b = FindBlock(block_ + 1, target);
-    if (b >= blocks_) return false;
-  }
-  const Skip s = ReadSkip(b);
+uint32_t PostingCursor::BlockFrom(uint32_t target) const {
+  if (doc_ == kEnd) return blocks_;
+  return docs_[len_ - 1] < target ? FindBlock(block_ + 1, target) : block_;
+}
+
+void PostingCursor::ReadBound(uint32_t block, BlockBound* out) const {
+  const Skip s = ReadSkip(block);
   out->last_row = s.last_row;
   out->max_tf = s.max_tf;
   out->min_norm = s.min_norm;
   out->points = s.points;
-  const uint8_t* p = skips_ + static_cast<size_t>(b) * kSkipBytes + 20;
+  const uint8_t* p = skips_ + static_cast<size_t>(block) * kSkipBytes + 20;
   for (uint32_t i = 0; i < s.points; ++i) {
     std::memcpy(&out->tf[i], p + 3 * i, 2);
     out->norm[i] = p[3 * i + 2];
   }
+}
+
+bool PostingCursor::BoundAt(uint32_t target, BlockBound* out) {
+  const uint32_t b = BlockFrom(target);
+  if (b >= blocks_) return false;
+  ReadBound(b, out);
   return true;
+}
+
+void PostingCursor::BoundsIn(uint32_t target, uint32_t last, std::vector<BlockBound>* out) {
+  out->clear();
+  for (uint32_t b = BlockFrom(target); b < blocks_; ++b) {
+    ReadBound(b, &out->emplace_back());
+    if (out->back().last_row >= last) break;
+  }
 }
 
 // ---- TextFieldIndex ----

@@ -80,6 +80,10 @@ class PostingCursor {
   // The bound of the block that holds the first row >= target, without decoding it:
   // false when no such block.
   bool BoundAt(uint32_t target, BlockBound* out);
+  // The bounds of every block holding rows in [target, last], in row order, into *out
+  // (cleared first): the block of the first row >= target, then each next block while
+  // the one before ends before `last`. Nothing is decoded; empty when no row >= target.
+  void BoundsIn(uint32_t target, uint32_t last, std::vector<BlockBound>* out);
   // The current posting's token positions (ascending, tf() of them). REQUIRES: doc() !=
   // kEnd. Valid until the cursor moves. Only the postings asked for are decoded; the
   // ones between are skipped.
@@ -91,6 +95,8 @@ class PostingCursor {
     uint8_t min_norm, doc_bits, tf_bits, points;
   };
   Skip ReadSkip(uint32_t block) const;
+  uint32_t BlockFrom(uint32_t target) const;  // of the first row >= target; blocks_ if none
+  void ReadBound(uint32_t block, BlockBound* out) const;
   uint32_t FindBlock(uint32_t from, uint32_t target) const;  // first block with last >= target
   void LoadBlock(uint32_t block);
   void DecodeTfs();

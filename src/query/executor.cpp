@@ -303,33 +303,61 @@ std::vector<const Filter*> RequiredTokenLeaves(const std::optional<Filter>& filt
   return out;
 }
 
+// Whether `filters` is nothing but required leaves (RequiredTokenLeaves finds them all):
+// then a row the leaps land on (phrases checked) matches it.
+bool OnlyRequiredLeaves(const std::optional<Filter>& filters,
+                        const std::vector<const Filter*>& required) {
+  if (!filters || required.empty()) return false;
+  return filters->op != Filter::Op::kAnd || required.size() == filters->children.size();
+}
+
 // Gives `src` the posting lists of the required leaves' tokens, so BM25 candidates leap to
-// rows holding all of them (rows without would fail the filter anyway).
-void AddRequiredLists(TextSource& src, const std::vector<const Filter*>& leaves,
+// rows holding all of them (rows without would fail the filter anyway), and the phrases
+// to check where they land. false when it added none (no text indexes here).
+bool AddRequiredLists(TextSource& src, const std::vector<const Filter*>& leaves,
                       const TextFieldSource& text) {
-  if (!text) return;
-  std::vector<std::pair<const index::TextFieldIndex*, const index::TermInfo*>> lists;
+  if (!text) return false;
+  struct List {
+    const index::TextFieldIndex* field;
+    const index::TermInfo* info;
+    size_t phrase;  // index in phrases (SIZE_MAX: not a phrase's), and query position
+    uint32_t position;
+  };
+  std::vector<List> lists;
+  size_t phrases = 0;
   for (const Filter* leaf : leaves) {
     std::shared_ptr<const index::TextFieldIndex> field =
         text(leaf->attr, leaf->full_text->analyzer);
     if (field == nullptr || leaf->full_text->tokens.empty()) {
       src.none_eligible = true;
-      return;
+      return true;
     }
     src.required_fields.push_back(field);  // keeps the lists alive
-    for (const std::string& t : leaf->full_text->tokens) {
-      const index::TermInfo* info = field->Find(t);
+    const bool phrase = leaf->op == Filter::Op::kContainsTokenSequence;
+    const std::vector<std::string>& tokens = leaf->full_text->tokens;
+    for (uint32_t i = 0; i < tokens.size(); ++i) {
+      const index::TermInfo* info = field->Find(tokens[i]);
       if (info == nullptr) {
         src.none_eligible = true;
-        return;
+        return true;
       }
-      lists.emplace_back(field.get(), info);
+      lists.push_back({field.get(), info, phrase ? phrases : SIZE_MAX, i});
     }
+    phrases += phrase ? 1 : 0;
   }
   // Rarest first: leaps then take the longest strides before the long lists move.
-  std::sort(lists.begin(), lists.end(),
-            [](const auto& a, const auto& b) { return a.second->df < b.second->df; });
-  for (const auto& [field, info] : lists) src.required.emplace_back(*field, *info);
+  std::stable_sort(lists.begin(), lists.end(),
+                   [](const List& a, const List& b) { return a.info->df < b.info->df; });
+  src.phrases.resize(phrases);
+  for (const List& l : lists) {
+    if (l.phrase != SIZE_MAX) {
+      std::vector<uint32_t>& slots = src.phrases[l.phrase];
+      if (slots.size() <= l.position) slots.resize(l.position + 1);
+      slots[l.position] = static_cast<uint32_t>(src.required.size());
+    }
+    src.required.emplace_back(*l.field, *l.info);
+  }
+  return true;
 }
 
 // rank_by BM25 (and Sum/Max/Product of it): every segment and tail entry is a source.
@@ -343,6 +371,8 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
   const std::vector<TextPlan::Attr>& attrs = plan.attrs();
   const TailMap* tail = in.tail != nullptr && !in.tail->empty() ? in.tail : nullptr;
   const std::vector<const Filter*> required = RequiredTokenLeaves(req.filters);
+  // Where the leaps of SearchText answer the whole filter, a candidate skips it.
+  const bool leaps_filter = !plan.exhaustive() && OnlyRequiredLeaves(req.filters, required);
   std::vector<TextSource> sources;
   // Where each source's rows live: a segment, or a list of tail changes.
   struct Origin {
@@ -367,10 +397,11 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       }));
     }
     const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
-    src.eligible = [&s, &seg, &req, tail, has_deletes](uint32_t row) {
+    const bool filtered = AddRequiredLists(src, required, s.text) && leaps_filter;
+    src.eligible = [&s, &seg, &req, tail, has_deletes, filtered](uint32_t row) {
       if (has_deletes && (*s.deleted)[row]) return false;
       if (tail != nullptr && tail->count(seg.id(row)) != 0) return false;
-      if (!req.filters) return true;
+      if (!req.filters || filtered) return true;
       SegmentRowAccessor acc(seg, s.full_text);
       acc.set_row(row);
       return MatchFilter(*req.filters, acc);
@@ -387,7 +418,6 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       acc.set_row(row);
       return MatchFilter(f, acc);
     };
-    AddRequiredLists(src, required, s.text);
     sources.push_back(std::move(src));
     origins.push_back({&seg, nullptr});
   }
@@ -414,12 +444,13 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
                                            return doc == nullptr ? nullptr : doc->Find(a.name);
                                          }));
     }
-    src.eligible = [&changes, &req, tail](uint32_t row) {
+    const bool filtered = AddRequiredLists(src, required, e.text) && leaps_filter;
+    src.eligible = [&changes, &req, tail, filtered](uint32_t row) {
       const auto& [id, doc] = changes[row];
       if (doc == nullptr) return false;
       auto it = tail->find(id);
       if (it == tail->end() || it->second.get() != doc.get()) return false;  // replaced
-      return !req.filters || MatchFilter(*req.filters, DocumentAccessor(*doc));
+      return !req.filters || filtered || MatchFilter(*req.filters, DocumentAccessor(*doc));
     };
     src.id = [&changes](uint32_t row) { return changes[row].first; };
     src.rows = static_cast<uint32_t>(changes.size());
@@ -431,7 +462,6 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       const auto& doc = changes[row].second;
       return doc != nullptr && MatchFilter(f, DocumentAccessor(*doc));
     };
-    AddRequiredLists(src, required, e.text);
     sources.push_back(std::move(src));
     origins.push_back({nullptr, &changes});
   }

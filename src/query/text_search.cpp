@@ -138,51 +138,69 @@ struct Cursor {
     *last = bb_last;
     return true;
   }
+  // Bound of path_weight · score over rows [start, end]: the largest of the bounds of the
+  // blocks there (0 when the list has no row >= start).
+  double BoundIn(uint32_t start, uint32_t end, std::vector<index::BlockBound>* scratch) {
+    double b = 0;
+    uint32_t last = 0;
+    if (!BoundFrom(start, &b, &last)) return 0;
+    if (last >= end) return b;
+    postings.BoundsIn(last + 1, end, scratch);
+    for (const index::BlockBound& bb : *scratch) b = std::max(b, Bound(bb));
+    return b;
+  }
   bool bb_valid = false;
   uint32_t bb_last = 0;
   double bb_value = 0;
 };
 
-// Keeps the best k hits: worst on top.
+// Keeps the best k hits: worst on top. Entries hold (score, source, row); a row's id is
+// read (through its source) only to break a tie and for the final hits.
 class HitHeap {
  public:
-  explicit HitHeap(uint32_t k) : k_(k) {}
-  static bool Better(const TextHit& a, const TextHit& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.id < b.id;
-  }
+  HitHeap(uint32_t k, const std::vector<TextSource>& sources) : k_(k), sources_(sources) {}
   bool full() const { return heap_.size() >= k_; }
-  double threshold() const { return heap_.top().score; }
   // Whether a row whose score is at most `bound` could enter (ties included, with slack
   // for floating-point rounding between the bound and the exact score).
   bool MayEnter(double bound) const {
-    return !full() || bound >= heap_.top().score * (1 - 1e-9) - 1e-12;
+    return !full() || bound >= heap_.front().score * (1 - 1e-9) - 1e-12;
   }
-  void Push(TextHit h) {
+  void Push(double score, size_t source, uint32_t row) {
     if (k_ == 0) return;
+    const Entry e{score, static_cast<uint32_t>(source), row};
+    const auto worse = [this](const Entry& a, const Entry& b) { return Better(a, b); };
     if (!full()) {
-      heap_.push(std::move(h));
-    } else if (Better(h, heap_.top())) {
-      heap_.pop();
-      heap_.push(std::move(h));
+      heap_.push_back(e);
+      std::push_heap(heap_.begin(), heap_.end(), worse);
+    } else if (Better(e, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), worse);
+      heap_.back() = e;
+      std::push_heap(heap_.begin(), heap_.end(), worse);
     }
   }
   std::vector<TextHit> TakeSorted() {
+    std::sort(heap_.begin(), heap_.end(),
+              [this](const Entry& a, const Entry& b) { return Better(a, b); });
     std::vector<TextHit> out;
-    while (!heap_.empty()) {
-      out.push_back(heap_.top());
-      heap_.pop();
-    }
-    std::reverse(out.begin(), out.end());
+    out.reserve(heap_.size());
+    for (const Entry& e : heap_) out.push_back(TextHit{e.score, e.source, e.row, IdOf(e)});
+    heap_.clear();
     return out;
   }
 
  private:
-  struct Worse {
-    bool operator()(const TextHit& a, const TextHit& b) const { return Better(a, b); }
+  struct Entry {
+    double score;
+    uint32_t source, row;
   };
+  Id IdOf(const Entry& e) const { return sources_[e.source].id(e.row); }
+  bool Better(const Entry& a, const Entry& b) const {
+    if (a.score != b.score) return a.score > b.score;
+    return IdOf(a) < IdOf(b);
+  }
   uint32_t k_;
-  std::priority_queue<TextHit, std::vector<TextHit>, Worse> heap_;
+  const std::vector<TextSource>& sources_;
+  std::vector<Entry> heap_;
 };
 
 }  // namespace
@@ -191,7 +209,7 @@ class TextSearcher {
  public:
   TextSearcher(const TextPlan& plan, std::vector<TextSource>& sources, uint32_t k,
                TextSearchStats* stats)
-      : plan_(plan), sources_(sources), heap_(k), stats_(stats), leaves_(plan.leaves_) {}
+      : plan_(plan), sources_(sources), heap_(k, sources), stats_(stats), leaves_(plan.leaves_) {}
 
   std::vector<TextHit> Run() {
     ExpandPrefixes();
@@ -350,26 +368,52 @@ class TextSearcher {
       const double score = Evaluate(0, &src, row);
       if (stats_) ++stats_->scored;
       if (score > 0 && std::isfinite(score) && heap_.MayEnter(score)) {
-        heap_.Push(TextHit{score, si, row, src.id(row)});
+        heap_.Push(score, si, row);
       }
     }
   }
 
-  // The first row >= d present in every required list (kEnd when none).
-  static uint32_t Leap(std::vector<index::PostingCursor>& required, uint32_t d) {
-    uint32_t target = d;
-    for (bool moved = true; moved;) {
-      moved = false;
-      for (index::PostingCursor& r : required) {
-        r.Advance(target);
-        if (r.doc() == index::PostingCursor::kEnd) return index::PostingCursor::kEnd;
-        if (r.doc() != target) {
-          target = r.doc();
-          moved = true;
+  // The first row >= d present in every required list where every phrase holds (kEnd
+  // when none).
+  static uint32_t Leap(TextSource& src, uint32_t d) {
+    std::vector<index::PostingCursor>& required = src.required;
+    for (uint32_t target = d;; ++target) {
+      for (bool moved = true; moved;) {
+        moved = false;
+        for (index::PostingCursor& r : required) {
+          r.Advance(target);
+          if (r.doc() == index::PostingCursor::kEnd) return index::PostingCursor::kEnd;
+          if (r.doc() != target) {
+            target = r.doc();
+            moved = true;
+          }
         }
       }
+      bool holds = true;
+      for (size_t p = 0; p < src.phrases.size() && holds; ++p) {
+        holds = PhraseAt(required, src.phrases[p]);
+      }
+      if (holds) return target;
     }
-    return target;
+  }
+
+  // Every list sits on one row: does some position of the first token start the whole
+  // sequence (token i at that position + i)?
+  static bool PhraseAt(std::vector<index::PostingCursor>& required,
+                       const std::vector<uint32_t>& slots) {
+    index::PostingCursor& first = required[slots[0]];
+    const uint32_t n0 = first.tf();
+    for (uint32_t k = 0; k < n0; ++k) {
+      const uint32_t start = first.Positions()[k];
+      bool all = true;
+      for (size_t i = 1; i < slots.size() && all; ++i) {
+        index::PostingCursor& c = required[slots[i]];
+        const uint32_t* pos = c.Positions();
+        all = std::binary_search(pos, pos + c.tf(), start + static_cast<uint32_t>(i));
+      }
+      if (all) return true;
+    }
+    return false;
   }
 
   // One cursor per (leaf, term) present in source si.
@@ -399,12 +443,14 @@ class TextSearcher {
   }
 
   // MaxScore over windows of rows (as Lucene's MaxScoreBulkScorer): a window runs from
-  // `start` to the nearest end of the blocks holding each list's first row >= start, and
-  // within it each list is bounded by that block's bound rather than its whole list's.
-  // Lists whose window bounds together cannot reach the k-th score are non-essential:
-  // only the essential lists produce candidates, and the others are advanced to a
-  // candidate only while its bound can still reach the threshold. (Reading the essential
-  // lists in bulk into per-row sums, as Lucene does, measured slower here.)
+  // `start` to the nearest end of the blocks holding the first row >= start of the lists
+  // that can still matter (those whose whole-list bounds, with the lower ones', reach the
+  // k-th score: a frequent, low-scoring list's many blocks do not cut the range into tiny
+  // windows), and within it each list is bounded by its blocks there rather than by its
+  // whole list. Lists whose window bounds together cannot reach the k-th score are
+  // non-essential: only the essential lists produce candidates, and the others are
+  // advanced to a candidate only while its bound can still reach the threshold. (Reading
+  // the essential lists in bulk into per-row sums, as Lucene does, measured slower here.)
   void SearchSource(size_t si) {
     constexpr uint32_t kEnd = index::PostingCursor::kEnd;
     TextSource& src = sources_[si];
@@ -419,38 +465,46 @@ class TextSearcher {
     std::vector<double> prefix(n + 1);  // prefix[k]: sum of wub of order[0, k)
     std::vector<double> raw(n + 1);     // per cursor: the leaf score at the candidate
     std::vector<char> at(n + 1);        // per cursor: whether its list holds it
-    // Lists order[0, e) cannot reach the threshold together.
-    auto essential_from = [&]() {
+    std::vector<index::BlockBound> scratch;
+    // The same by whole-list bound, which does not change.
+    std::vector<size_t> by_ub(n);
+    std::vector<double> prefix_ub(n + 1);
+    for (size_t i = 0; i < n; ++i) by_ub[i] = i;
+    std::sort(by_ub.begin(), by_ub.end(),
+              [&](size_t x, size_t y) { return cursors[x].ub < cursors[y].ub; });
+    for (size_t k = 0; k < n; ++k) prefix_ub[k + 1] = prefix_ub[k] + cursors[by_ub[k]].ub;
+    // Lists order[0, e) (by_ub[0, e)) cannot reach the threshold together.
+    auto essential_from = [&](const std::vector<double>& sums) {
       size_t e = 0;
-      while (e < n && !heap_.MayEnter(prefix[e + 1])) ++e;
+      while (e < n && !heap_.MayEnter(sums[e + 1])) ++e;
       return e;
     };
     for (uint32_t start = 0;;) {
+      const size_t matter = essential_from(prefix_ub);
       uint32_t end = kEnd;
       bool any = false;
-      for (size_t i = 0; i < n; ++i) {
+      for (size_t k = matter; k < n; ++k) {
         double b = 0;
         uint32_t last = 0;
-        wub[i] = 0;
-        if (cursors[i].BoundFrom(start, &b, &last)) {
+        if (cursors[by_ub[k]].BoundFrom(start, &b, &last)) {
           any = true;
-          wub[i] = b;
           end = std::min(end, last);
         }
       }
-      if (!any) return;
+      if (!any) return;  // the lists left cannot reach the threshold together
+      for (size_t i = 0; i < n; ++i) wub[i] = cursors[i].BoundIn(start, end, &scratch);
       for (size_t i = 0; i < n; ++i) order[i] = i;
       std::sort(order.begin(), order.begin() + n,
                 [&](size_t x, size_t y) { return wub[x] < wub[y]; });
       for (size_t k = 0; k < n; ++k) prefix[k + 1] = prefix[k] + wub[order[k]];
-      size_t essential = essential_from();
+      size_t essential = essential_from(prefix);
       for (size_t k = essential; k < n; ++k) cursors[order[k]].postings.Advance(start);
       while (essential < n) {
         uint32_t d = kEnd;
         for (size_t k = essential; k < n; ++k) d = std::min(d, cursors[order[k]].postings.doc());
         if (d > end || d == kEnd) break;
         if (!src.required.empty()) {
-          const uint32_t t = Leap(src.required, d);
+          const uint32_t t = Leap(src, d);
           if (t == kEnd) return;
           if (t != d) {
             for (size_t k = essential; k < n; ++k) cursors[order[k]].postings.Advance(t);
@@ -488,9 +542,9 @@ class TextSearcher {
           }
           const double score = Evaluate(0);
           if (stats_) ++stats_->scored;
-          if (score > 0 && heap_.MayEnter(score)) {  // the id only for rows that may enter
-            heap_.Push(TextHit{score, si, d, src.id(d)});
-            essential = essential_from();
+          if (score > 0 && heap_.MayEnter(score)) {
+            heap_.Push(score, si, d);
+            essential = essential_from(prefix);
           }
         }
         for (size_t k = essential; k < n; ++k) {
@@ -511,7 +565,7 @@ class TextSearcher {
     while (c.postings.doc() != index::PostingCursor::kEnd) {
       const uint32_t d = c.postings.doc();
       if (!src.required.empty()) {
-        const uint32_t t = Leap(src.required, d);
+        const uint32_t t = Leap(src, d);
         if (t == index::PostingCursor::kEnd) break;
         if (t != d) {
           c.postings.Advance(t);
@@ -532,7 +586,7 @@ class TextSearcher {
       const double score = c.path_weight * c.ScoreAt(d);
       if (score > 0 && heap_.MayEnter(score) && (!src.eligible || src.eligible(d))) {
         if (stats_) ++stats_->scored;
-        heap_.Push(TextHit{score, si, d, src.id(d)});
+        heap_.Push(score, si, d);
         block_checked = false;  // the threshold moved
       }
       c.postings.Next();

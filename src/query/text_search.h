@@ -109,6 +109,10 @@ struct TextSource {
   // Posting lists every eligible row is in (the tokens of a ContainsAllTokens or phrase
   // filter the query requires): candidates leap to rows present in all of them.
   std::vector<index::PostingCursor> required;
+  // The phrases among those filters: per phrase, the index in `required` of the list of
+  // the token at each query position. A row the leap lands on is a candidate only when
+  // every phrase holds there (checked on the lists' positions).
+  std::vector<std::vector<uint32_t>> phrases;
   std::vector<std::shared_ptr<const index::TextFieldIndex>> required_fields;  // keep alive
   bool none_eligible = false;  // a required token is absent here
 };
