@@ -84,6 +84,16 @@ class PostingCursor {
   // (cleared first): the block of the first row >= target, then each next block while
   // the one before ends before `last`. Nothing is decoded; empty when no row >= target.
   void BoundsIn(uint32_t target, uint32_t last, std::vector<BlockBound>* out);
+  // The current block: its postings' rows and frequencies (block_len() of each) and the
+  // current posting's index in it. REQUIRES: doc() != kEnd.
+  uint32_t block() const { return block_; }
+  uint32_t block_len() const { return len_; }
+  uint32_t block_pos() const { return pos_; }
+  const uint32_t* block_rows() const { return docs_; }
+  const uint32_t* block_tfs() {
+    if (!tfs_ready_) DecodeTfs();
+    return tfs_;
+  }
   // The current posting's token positions (ascending, tf() of them). REQUIRES: doc() !=
   // kEnd. Valid until the cursor moves. Only the postings asked for are decoded; the
   // ones between are skipped.

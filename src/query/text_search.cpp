@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <queue>
 #include <set>
@@ -114,6 +115,24 @@ struct Cursor {
   double Score(uint32_t tf, uint8_t norm) const { return weight * tf / (tf + norm_factor[norm]); }
   // Score of the current posting, which is row d.
   double ScoreAt(uint32_t d) { return Score(postings.tf(), norms[d]); }
+  // The same, from the scores of the whole block computed at once (one loop the compiler
+  // vectorizes; the same operations, so the same bits): for a list most of whose
+  // postings are scored.
+  double BlockScoreAt() {
+    if (postings.block() != scored_block) {
+      const uint32_t* rows = postings.block_rows();
+      const uint32_t* tfs = postings.block_tfs();
+      const uint32_t len = postings.block_len();
+      for (uint32_t i = 0; i < len; ++i) {
+        const double tf = tfs[i];
+        block_scores[i] = weight * tf / (tf + norm_factor[norms[rows[i]]]);
+      }
+      scored_block = postings.block();
+    }
+    return block_scores[postings.block_pos()];
+  }
+  uint32_t scored_block = UINT32_MAX;
+  double block_scores[index::kPostingBlock] = {};
   // Bound of path_weight · score over a block.
   double Bound(const index::BlockBound& b) const {
     double best = 0;
@@ -162,9 +181,7 @@ class HitHeap {
   bool full() const { return heap_.size() >= k_; }
   // Whether a row whose score is at most `bound` could enter (ties included, with slack
   // for floating-point rounding between the bound and the exact score).
-  bool MayEnter(double bound) const {
-    return !full() || bound >= heap_.front().score * (1 - 1e-9) - 1e-12;
-  }
+  bool MayEnter(double bound) const { return bound >= enter_; }
   void Push(double score, size_t source, uint32_t row) {
     if (k_ == 0) return;
     const Entry e{score, static_cast<uint32_t>(source), row};
@@ -177,6 +194,7 @@ class HitHeap {
       heap_.back() = e;
       std::push_heap(heap_.begin(), heap_.end(), worse);
     }
+    if (full()) enter_ = heap_.front().score * (1 - 1e-9) - 1e-12;
   }
   std::vector<TextHit> TakeSorted() {
     std::sort(heap_.begin(), heap_.end(),
@@ -201,6 +219,7 @@ class HitHeap {
   uint32_t k_;
   const std::vector<TextSource>& sources_;
   std::vector<Entry> heap_;
+  double enter_ = -std::numeric_limits<double>::infinity();  // MayEnter's least bound
 };
 
 }  // namespace
@@ -499,15 +518,19 @@ class TextSearcher {
       for (size_t k = 0; k < n; ++k) prefix[k + 1] = prefix[k] + wub[order[k]];
       size_t essential = essential_from(prefix);
       for (size_t k = essential; k < n; ++k) cursors[order[k]].postings.Advance(start);
-      while (essential < n) {
+      // The essential lists' smallest row.
+      auto first_row = [&]() {
         uint32_t d = kEnd;
         for (size_t k = essential; k < n; ++k) d = std::min(d, cursors[order[k]].postings.doc());
-        if (d > end || d == kEnd) break;
+        return d;
+      };
+      for (uint32_t d = first_row(); essential < n && d <= end && d != kEnd;) {
         if (!src.required.empty()) {
           const uint32_t t = Leap(src, d);
           if (t == kEnd) return;
           if (t != d) {
             for (size_t k = essential; k < n; ++k) cursors[order[k]].postings.Advance(t);
+            d = first_row();
             continue;
           }
         }
@@ -519,7 +542,7 @@ class TextSearcher {
           const size_t i = order[k];
           Cursor& c = cursors[i];
           at[i] = c.postings.doc() == d;
-          raw[i] = at[i] ? c.ScoreAt(d) : 0.0;
+          raw[i] = at[i] ? c.BlockScoreAt() : 0.0;
           bound += c.path_weight * raw[i];
         }
         bool keep = heap_.MayEnter(bound + prefix[essential]);
@@ -547,9 +570,14 @@ class TextSearcher {
             essential = essential_from(prefix);
           }
         }
+        // Past d, and the next smallest row, in one pass.
+        uint32_t next = kEnd;
         for (size_t k = essential; k < n; ++k) {
-          if (cursors[order[k]].postings.doc() == d) cursors[order[k]].postings.Next();
+          index::PostingCursor& p = cursors[order[k]].postings;
+          if (p.doc() == d) p.Next();
+          next = std::min(next, p.doc());
         }
+        d = next;
       }
       if (end == kEnd) return;
       start = end + 1;
@@ -583,7 +611,7 @@ class TextSearcher {
         }
       }
       if (stats_) ++stats_->candidates;
-      const double score = c.path_weight * c.ScoreAt(d);
+      const double score = c.path_weight * c.BlockScoreAt();
       if (score > 0 && heap_.MayEnter(score) && (!src.eligible || src.eligible(d))) {
         if (stats_) ++stats_->scored;
         heap_.Push(score, si, d);
