@@ -24,6 +24,8 @@ constexpr std::array<size_t, 3> kCalibrationDepths = {10, 100, 1000};
 constexpr double kCalibrationMargin = 0.02;
 constexpr uint32_t kMaxDims = 1u << 16;
 constexpr size_t kMaxCalibrationEntries = 64;
+// Rows compared when deciding whether a seed index fits a build's rows.
+constexpr size_t kSeedFitSample = 1024;
 
 bool NeighborLess(const Neighbor& a, const Neighbor& b) {
   return a.distance != b.distance ? a.distance < b.distance : a.row < b.row;
@@ -364,7 +366,9 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
   // only the seeded run's few iterations: build from scratch then.
   const IvfIndex* seed = options.seed;
   if (seed != nullptr && seed->dims() == dims && seed->metric() == metric &&
-      2 * seed->indexed_rows() > n) {
+      2 * seed->indexed_rows() > n &&
+      seed->MeanSquaredDistanceOf(data, ids, kSeedFitSample) <=
+          options.seed_fit_factor * seed->MeanSquaredResidual(kSeedFitSample)) {
     km.initial_centroids = &seed->centroids();
   }
   const double want = std::round(options.lists_per_sqrt_rows * std::sqrt(static_cast<double>(n)));
@@ -559,6 +563,41 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
 }
 
 // ---- accessors ------------------------------------------------------------------------
+
+double IvfIndex::MeanSquaredResidual(size_t sample) const {
+  const size_t n = indexed_rows();
+  const size_t m = std::min(sample, n);
+  if (m == 0) return 0;
+  const std::vector<float>& lo = quantizer_.lo();
+  const std::vector<float>& scale = quantizer_.scale();
+  double sum = 0;
+  for (size_t i = 0; i < m; ++i) {
+    const uint8_t* code = codes_.data() + (i * n / m) * dims_;
+    for (uint32_t d = 0; d < dims_; ++d) {
+      const double r = lo[d] + scale[d] * code[d];
+      sum += r * r;
+    }
+  }
+  return sum / static_cast<double>(m);
+}
+
+double IvfIndex::MeanSquaredDistanceOf(const VectorRows& data, const std::vector<uint32_t>& ids,
+                                       size_t sample) const {
+  const size_t m = std::min(sample, ids.size());
+  if (m == 0 || data.dims != dims_) return 0;
+  std::vector<float> xs(m * dims_);
+  for (size_t i = 0; i < m; ++i) {
+    CopyMaybeNormalized(data.row(ids[i * ids.size() / m]), dims_,
+                        metric_ == DistanceMetric::kCosineDistance, xs.data() + i * dims_);
+  }
+  std::vector<uint32_t> best(m);
+  std::vector<float> dist(m), scratch;
+  NearestCentroidsOfRows(xs.data(), m, centroids_.data(), centroid_norms_.data(), lists(), dims_, 1,
+                         scratch, best.data(), dist.data());
+  double sum = 0;
+  for (float d : dist) sum += d;
+  return sum / static_cast<double>(m);
+}
 
 Status IvfIndex::CheckCompatible(size_t rows, uint32_t dims) const {
   if (rows != rows_ || dims != dims_) {

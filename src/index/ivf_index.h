@@ -77,9 +77,14 @@ struct IvfBuildOptions {
   // Incremental maintenance: the centroids of an index over rows like these (the largest
   // input of a compaction, or the namespace's largest index when new rows are indexed).
   // The clustering starts from them (kmeans.h) instead of from scratch when the seed has
-  // the same dimensions and metric and indexes more than half as many rows as the build;
-  // otherwise it is ignored. Not owned; must outlive Build.
+  // the same dimensions and metric, indexes more than half as many rows as the build, and
+  // fits these rows: a sample of them sits, on average, at most seed_fit_factor times as
+  // far (squared) from its nearest seed centroid as the seed's own rows sit from their
+  // lists' (a seed fitted to other data, say rows re-embedded by another model of the
+  // same dimensions, would start far from them, and the few seeded iterations would not
+  // bring it back). Otherwise it is ignored. Not owned; must outlive Build.
   const IvfIndex* seed = nullptr;
+  double seed_fit_factor = 1.5;
 };
 
 // Recall@10 the default search aims for; see IvfSearchParams::recall_target.
@@ -153,6 +158,13 @@ class IvfIndex {
   uint32_t NprobeFor(double recall_target, double k = 10) const;
   // Bytes held in memory (centroids, codes, row ids), excluding the segment's vectors.
   size_t MemoryBytes() const;
+  // The mean squared distance of indexed rows (up to `sample` of them, evenly spread)
+  // from their list's centroid, from their codes; and that of rows of `data` (`ids`, the
+  // same sampling) from their nearest centroid. Distances as the index measures them
+  // (of unit-length vectors for cosine distance). 0 without rows.
+  double MeanSquaredResidual(size_t sample) const;
+  double MeanSquaredDistanceOf(const VectorRows& data, const std::vector<uint32_t>& ids,
+                               size_t sample) const;
   // lists() × dims() floats, row-major (for cosine distance, of unit-length vectors).
   const std::vector<float>& centroids() const { return centroids_; }
 

@@ -193,6 +193,38 @@ TEST(IvfIndexTest, CappedLloydKeepsHubsOutOfHighDimensionalLists) {
   EXPECT_GE(balanced.recall, plain.recall - 0.02) << plain.recall << " vs " << balanced.recall;
 }
 
+// Regression (review of stop 13): a seed index fitted to other data of the same
+// dimensions (say, rows re-embedded by another model) was used anyway, so the clustering
+// started far from the rows and its few seeded iterations did not bring it back. Such a
+// seed is now ignored (the build equals one from scratch); a seed over rows like these
+// is still used.
+TEST(IvfIndexTest, SeedFittedToOtherDataIsIgnored) {
+  const uint32_t dims = 32;
+  const std::vector<float> a = testing::Clustered(4000, dims, 40, 1);
+  const std::vector<float> seed_rows(a.begin(), a.begin() + 3000 * dims);
+  const std::vector<float> like(a.begin() + 3000 * dims, a.end());  // same centres
+  const std::vector<float> other = testing::Clustered(1000, dims, 40, 2);
+  const DistanceMetric metric = DistanceMetric::kEuclideanSquared;
+  auto seed = IvfIndex::Build(testing::View(seed_rows, dims), metric);
+  ASSERT_TRUE(seed.ok()) << seed.status().ToString();
+  IvfBuildOptions seeded;
+  seeded.seed = seed->get();
+  auto centroids = [&](const std::vector<float>& rows, const IvfBuildOptions& opt) {
+    auto built = IvfIndex::Build(testing::View(rows, dims), metric, opt);
+    EXPECT_TRUE(built.ok()) << built.status().ToString();
+    return built.ok() ? (*built)->centroids() : std::vector<float>{};
+  };
+  EXPECT_EQ(centroids(other, seeded), centroids(other, {}));
+  EXPECT_NE(centroids(like, seeded), centroids(like, {}));
+  // The measure behind it: rows like the seed's sit about as far from its centroids as
+  // its own rows do; the others much farther.
+  const double own = (*seed)->MeanSquaredResidual(1024);
+  std::vector<uint32_t> ids(1000);
+  for (uint32_t i = 0; i < ids.size(); ++i) ids[i] = i;
+  EXPECT_LT((*seed)->MeanSquaredDistanceOf(testing::View(like, dims), ids, 1024), 1.5 * own);
+  EXPECT_GT((*seed)->MeanSquaredDistanceOf(testing::View(other, dims), ids, 1024), 4 * own);
+}
+
 TEST(IvfIndexTest, RowsWithoutVectorsAreNotIndexed) {
   auto data = testing::Clustered(3000, 8, 10, 4);
   VectorRows rows = testing::View(data, 8);
