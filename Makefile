@@ -60,8 +60,9 @@ sim: build
 	    $(BUILD_DIR)/db_test --gtest_brief=1 --gtest_filter='SimulationTest.*' || exit 1; \
 	done
 
-# ANN comparison (Gannet's vector index vs hnswlib, faiss IVF/HNSW, usearch) on generated
-# clustered data; not part of `make test`. ANN_SIZE=1000000x128 for the issue's size.
+# ANN comparison (Gannet's vector index vs hnswlib, faiss IVF/HNSW, usearch, LanceDB,
+# Chroma) on generated clustered data; not part of `make test`. ANN_SIZE=1000000x128 for
+# the issue's size, ANN_SIZE=gcide for GCIDE embedded with all-MiniLM-L6-v2.
 ANN_SIZE ?= 200000x128
 bench-ann: deps configure
 	@cmake --build $(BUILD_DIR) --target ann_bench -j $(JOBS)

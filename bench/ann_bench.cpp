@@ -216,8 +216,12 @@ int main(int argc, char** argv) {
   // recall@10 and QPS per nprobe, on `nthreads` query threads.
   auto sweep = [&](int nthreads) {
     nlohmann::json curve = nlohmann::json::array();
-    for (uint32_t nprobe : {1u, 2u, 3u, 4u, 6u, 8u, 12u, 16u, 24u, 32u, 48u, 64u, 96u, 128u}) {
-      if (nprobe > ix.lists()) break;
+    // Steps of about √2, on until recall 0.999 or every list (hard data, e.g. real
+    // embeddings, needs hundreds of lists for 0.95).
+    std::vector<uint32_t> ladder = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
+    while (ladder.back() < ix.lists()) ladder.push_back(ladder[ladder.size() - 2] * 2);
+    for (uint32_t nprobe : ladder) {
+      nprobe = std::min<uint32_t>(nprobe, static_cast<uint32_t>(ix.lists()));
       gannet::index::IvfSearchParams p;
       p.nprobe = nprobe;
       p.rerank_factor = rerank;

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """`make bench-ann`: Gannet's vector index against hnswlib, faiss (IVF-Flat and HNSW),
-usearch, LanceDB and Chroma on generated clustered data, side by side on this machine.
+usearch, LanceDB and Chroma, side by side on this machine.
 
   run.py --size 200000x128 [--queries 1000] [--build BUILD_DIR] [--libs ...] [--out DIR]
          [--data-root DIR]
+  run.py --size gcide [...]
 
-Generates (and caches under bench/ann/data/, or --data-root) the data set, runs
+NxD is generated clustered data (gen.py); "gcide" is the GCIDE dictionary embedded with
+all-MiniLM-L6-v2 (gcide_minilm.py: ~125k × 384, unit vectors, entries held out as
+queries). Generates (and caches under bench/ann/data/, or --data-root) the data set, runs
 build/ann_bench and each peer in its own process, and writes DIR/<size>.json,
 DIR/<size>.md (table) and DIR/<size>.png (recall@10 vs QPS, one thread and all cores) when
 matplotlib is available. A peer that is not installed, or that fails, is listed as skipped (with the
@@ -36,10 +39,22 @@ def main():
     ap.add_argument("--data-root", default=os.path.join(HERE, "data"))
     ap.add_argument("--build-threads", type=int, default=2)
     a = ap.parse_args()
-    n, dims = (int(x) for x in a.size.lower().split("x"))
-    data = os.path.join(a.data_root, f"{n}x{dims}")
-    subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "--n", str(n), "--dims",
-                    str(dims), "--queries", str(a.queries), "--dir", data], check=True)
+    if a.size == "gcide":
+        data = os.path.join(a.data_root, "gcide-minilm")
+        subprocess.run([sys.executable, os.path.join(HERE, "gcide_minilm.py"), "--queries",
+                        str(a.queries), "--dir", data], check=True)
+        meta = json.load(open(os.path.join(data, "meta.json")))
+        n, dims = meta["n"], meta["dims"]
+        what = ("GCIDE entries embedded with all-MiniLM-L6-v2 (bench/ann/gcide_minilm.py; "
+                "unit vectors, held-out entries as queries)")
+        title = f"GCIDE, all-MiniLM-L6-v2, {n} × {dims}"
+    else:
+        n, dims = (int(x) for x in a.size.lower().split("x"))
+        data = os.path.join(a.data_root, f"{n}x{dims}")
+        subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "--n", str(n), "--dims",
+                        str(dims), "--queries", str(a.queries), "--dir", data], check=True)
+        what = "clustered (bench/ann/gen.py)"
+        title = f"{n} × {dims} clustered"
     results, skipped = [], []
     for lib in a.libs.split(","):
         print(f"bench-ann: {lib}", file=sys.stderr)
@@ -83,7 +98,7 @@ def main():
     base = os.path.join(a.out, a.size)
     json.dump(doc, open(base + ".json", "w"), indent=2)
 
-    lines = [f"Data: {n} × {dims} f32, clustered (bench/ann/gen.py), {a.queries} queries, "
+    lines = [f"Data: {n} × {dims} f32, {what}, {a.queries} queries, "
              f"squared L2, k = 10. Machine: {cpu}, {os.cpu_count()} cores. Build with "
              f"{a.build_threads} threads; queries on one thread, and on all cores "
              f"({len(os.sched_getaffinity(0))}).", "",
@@ -137,7 +152,7 @@ def main():
             ax.set_yscale("log")
             ax.set_xlim(left=0.8, right=1.001)
             ax.axvline(0.95, color="grey", linestyle=":", linewidth=1)
-            ax.set_title(f"{n} × {dims} clustered, squared L2, {what}")
+            ax.set_title(f"{title}, squared L2, {what}")
             ax.grid(True, which="both", alpha=0.3)
             ax.legend()
         fig.tight_layout()
