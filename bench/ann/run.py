@@ -49,7 +49,10 @@ def main():
                 "unit vectors, held-out entries as queries)")
         title = f"GCIDE, all-MiniLM-L6-v2, {n} × {dims}"
     else:
-        n, dims = (int(x) for x in a.size.lower().split("x"))
+        try:
+            n, dims = (int(x) for x in a.size.lower().split("x"))
+        except ValueError:
+            ap.error(f"--size: expected NxD (e.g. 200000x128) or gcide, got {a.size!r}")
         data = os.path.join(a.data_root, f"{n}x{dims}")
         subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), "--n", str(n), "--dims",
                         str(dims), "--queries", str(a.queries), "--dir", data], check=True)

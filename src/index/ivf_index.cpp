@@ -25,7 +25,7 @@ constexpr double kCalibrationMargin = 0.02;
 constexpr uint32_t kMaxDims = 1u << 16;
 constexpr size_t kMaxCalibrationEntries = 64;
 // Rows compared when deciding whether a seed index fits a build's rows.
-constexpr size_t kSeedFitSample = 1024;
+constexpr size_t kSeedFitSample = 256;
 
 bool NeighborLess(const Neighbor& a, const Neighbor& b) {
   return a.distance != b.distance ? a.distance < b.distance : a.row < b.row;
