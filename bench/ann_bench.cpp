@@ -199,7 +199,9 @@ int main(int argc, char** argv) {
 
   nlohmann::json res;
   res["library"] = "gannet";
-  res["config"] = "IVF-SQ8, nlist=" + std::to_string(ix.lists()) + ", rerank 4k";
+  res["config"] = "IVF, 1-bit + SQ8 codes, nlist=" + std::to_string(ix.lists()) + ", shortlist " +
+                  std::to_string(rerank * ix.ShortlistFactor()) + "k, rerank " +
+                  std::to_string(rerank) + "k";
   res["kernel_target"] = gannet::index::KernelTarget();
   res["build_s"] = build_s;
   res["build_threads"] = threads;

@@ -31,28 +31,37 @@ bool NeighborLess(const Neighbor& a, const Neighbor& b) {
   return a.distance != b.distance ? a.distance < b.distance : a.row < b.row;
 }
 
-// A bounded max-heap of the best `cap` (distance, row) pairs seen.
+// The best `cap` (distance, row) pairs pushed, by lazy selection: pairs accumulate up to
+// twice the capacity, then the best `cap` are kept and the worst of them bounds what is
+// pushed next (cheaper than a heap when most pushes are kept, as in a shortlist).
 class Candidates {
  public:
-  explicit Candidates(size_t cap) : cap_(cap) { heap_.reserve(cap); }
-  float worst() const {
-    return heap_.size() < cap_ ? std::numeric_limits<float>::infinity() : heap_.front().distance;
-  }
+  explicit Candidates(size_t cap) : cap_(std::max<size_t>(cap, 1)) { items_.reserve(2 * cap_); }
+  // Pairs at or beyond this distance would not be kept.
+  float worst() const { return bound_; }
+  // Keeps (row, d) if d < worst() (ties with the bound go to the pairs pushed first).
   void Push(uint32_t row, float d) {
-    if (heap_.size() < cap_) {
-      heap_.push_back({row, d});
-      std::push_heap(heap_.begin(), heap_.end(), NeighborLess);
-    } else if (NeighborLess({row, d}, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), NeighborLess);
-      heap_.back() = {row, d};
-      std::push_heap(heap_.begin(), heap_.end(), NeighborLess);
-    }
+    if (!(d < bound_)) return;
+    items_.push_back({row, d});
+    if (items_.size() == 2 * cap_) Prune();
   }
-  std::vector<Neighbor>& items() { return heap_; }
+  // The best min(cap, pushed) pairs, in no particular order.
+  std::vector<Neighbor>& items() {
+    Prune();
+    return items_;
+  }
 
  private:
+  void Prune() {
+    if (items_.size() <= cap_) return;
+    std::nth_element(items_.begin(), items_.begin() + (cap_ - 1), items_.end(), NeighborLess);
+    items_.resize(cap_);
+    bound_ = items_.back().distance;
+  }
+
   size_t cap_;
-  std::vector<Neighbor> heap_;
+  float bound_ = std::numeric_limits<float>::infinity();
+  std::vector<Neighbor> items_;
 };
 
 // DotSq8 weights for the residual `a` (query minus the codes' origin): w = round(scale·a/β)
@@ -122,14 +131,18 @@ void RowFilter::Deny(size_t row) {
 struct IvfIndex::Query {
   const float* raw = nullptr;  // as given, for exact distances
   float raw_norm = 0;
-  std::vector<float> unit;  // normalized for cosine, else a copy
-  float unit_norm2 = 0;     // |unit|²
-  std::vector<float> a;     // residual in the quantizer's query form
-  std::vector<float> list_dist;
-  std::vector<uint32_t> order;
+  std::vector<float> unit;                        // normalized for cosine, else a copy
+  float unit_norm2 = 0;                           // |unit|²
+  std::vector<float> a;                           // residual in the quantizer's query form
+  std::vector<std::pair<float, uint32_t>> order;  // (estimated |q - c|², list)
+  std::vector<float> list_qr2;                    // by list, for the probed ones
   size_t sorted = 0;
-  std::vector<int16_t> w;     // the residual as DotSq8 weights
-  std::vector<int32_t> dots;  // DotSq8 of one list
+  std::vector<int16_t> w;      // the query as DotSq8 weights (ranking centroids)
+  std::vector<int32_t> dots;   // DotSq8 of the centroids
+  std::vector<float> rotated;  // P·unit (BinaryCoder)
+  BinaryCoder::Query binary;
+  std::vector<uint32_t> binary_dots;  // BinaryDots of one list
+  std::vector<float> estimates;       // and the distance estimates
 };
 
 uint32_t IvfIndex::NprobeFor(double recall_target, double k) const {
@@ -192,6 +205,21 @@ std::vector<Neighbor> IvfIndex::SearchExact(Query& q, const VectorRows& data, ui
   return out;
 }
 
+void IvfIndex::PrefetchList(uint32_t list) const {
+  constexpr size_t kLine = 64;
+  const size_t row_bytes = coder_.words() * sizeof(uint64_t);
+  const auto* bits = reinterpret_cast<const char*>(
+      bits_.data() + size_t{block_offsets_[list]} * coder_.words() * kBinaryBlockRows);
+  const size_t bits_bytes =
+      size_t{block_offsets_[list + 1] - block_offsets_[list]} * kBinaryBlockRows * row_bytes;
+  for (size_t b = 0; b < bits_bytes; b += kLine) __builtin_prefetch(bits + b);
+  const uint32_t begin = list_offsets_[list], end = list_offsets_[list + 1];
+  for (const float* column : {factors_.k0.data(), factors_.alpha.data(), factors_.ones.data()}) {
+    const auto* p = reinterpret_cast<const char*>(column + begin);
+    for (size_t b = 0; b < (end - begin) * sizeof(float); b += kLine) __builtin_prefetch(p + b);
+  }
+}
+
 std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, uint32_t k,
                                             uint32_t nprobe, size_t candidates, double adapt_target,
                                             const RowFilter* filter, IvfSearchStats* stats) const {
@@ -201,8 +229,9 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   q.w.resize(dims_);
   // Rank the lists by |query - centroid|² estimated on the centroids' SQ8 codes (a
   // quarter of the bytes of the float centroids, which dominate the cost when there are
-  // thousands of lists), then exactly for the nearest few the probe will surely visit.
-  q.list_dist.resize(nlist);
+  // thousands of lists).
+  q.order.resize(nlist);
+  q.list_qr2.resize(nlist);
   q.dots.resize(nlist);
   {
     const float* clo = centroid_quantizer_.lo().data();
@@ -212,37 +241,37 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
                                   q.w.data(), &a2);
     DotSq8(centroid_codes_.data(), nlist, dims_, q.w.data(), q.dots.data());
     for (size_t j = 0; j < nlist; ++j) {
-      q.list_dist[j] = a2 - 2 * beta * static_cast<float>(q.dots[j]) + centroid_code_norms_[j];
+      q.order[j] = {a2 - 2 * beta * static_cast<float>(q.dots[j]) + centroid_code_norms_[j],
+                    static_cast<uint32_t>(j)};
     }
   }
-  q.order.resize(nlist);
-  for (size_t j = 0; j < nlist; ++j) q.order[j] = static_cast<uint32_t>(j);
-  auto by_dist = [&](uint32_t a, uint32_t b) {
-    return q.list_dist[a] != q.list_dist[b] ? q.list_dist[a] < q.list_dist[b] : a < b;
-  };
-  // Centroid order, sorted lazily: the first lists now, more if the probe widens.
-  const size_t exact = std::min<size_t>(nlist, 2 * size_t{nprobe} + 16);
-  std::partial_sort(q.order.begin(), q.order.begin() + exact, q.order.end(), by_dist);
-  for (size_t i = 0; i < exact; ++i) {
-    const uint32_t j = q.order[i];
-    q.list_dist[j] = L2Squared(q.unit.data(), centroids_.data() + size_t{j} * dims_, dims_);
-  }
-  std::sort(q.order.begin(), q.order.begin() + exact, by_dist);
-  q.sorted = exact;
+  // Centroid order (distance, then list), sorted lazily: the first lists now, more if the
+  // probe widens.
+  q.sorted = 0;
   auto ensure_sorted = [&](size_t upto) {
     if (upto <= q.sorted) return;
     const size_t end = std::min(nlist, std::max(upto, 2 * q.sorted));
-    std::partial_sort(q.order.begin() + q.sorted, q.order.begin() + end, q.order.end(), by_dist);
+    std::partial_sort(q.order.begin() + q.sorted, q.order.begin() + end, q.order.end());
     q.sorted = end;
   };
+  ensure_sorted(std::min<size_t>(nlist, size_t{nprobe} + 16));
 
-  Candidates best(candidates);
-  const float* lo = quantizer_.lo().data();
-  const float* scale = quantizer_.scale().data();
+  // The binary estimate's query side: P·q once, quantized into bit planes.
+  q.rotated.resize(coder_.padded());
+  coder_.Rotate(q.unit.data(), q.rotated.data());
+  coder_.PrepareQuery(q.rotated.data(), &q.binary);
+  const size_t words = coder_.words();
+  const uint64_t* planes = q.binary.planes.data();
+
+  // Stage 1: the binary estimate over the probed lists keeps a shortlist (of positions in
+  // the lists, not rows: stage 2 reads the SQ8 code at the position).
+  Candidates shortlist(candidates * ShortlistFactor());
   size_t found = 0, probed = 0, scanned = 0;
   for (size_t i = 0; i < nlist; ++i) {
-    ensure_sorted(i + 1);
-    const uint32_t list = q.order[i];
+    ensure_sorted(std::min(nlist, i + 2));
+    const uint32_t list = q.order[i].second;
+    // The lists lie scattered in memory: fetch the next one while this one is scanned.
+    if (i + 1 < nlist) PrefetchList(q.order[i + 1].second);
     if (i >= nprobe && adapt_target > 0) {
       // The share of matching rows seen so far says how deep the k nearest matching
       // rows are: a filter correlated with the vectors may need many more lists.
@@ -254,41 +283,75 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     const uint32_t begin = list_offsets_[list], end = list_offsets_[list + 1];
     ++probed;
     if (begin == end) continue;
-    const float* c = centroids_.data() + size_t{list} * dims_;
-    // est(code) = Σ (a - scale·code)², as a2 - 2β·DotSq8 + code_norms_ (Sq8Weights).
-    for (uint32_t d = 0; d < dims_; ++d) q.a[d] = q.unit[d] - c[d] - lo[d];
-    float a2 = 0;
-    const float beta = Sq8Weights(q.a.data(), scale, dims_, max_weight, q.w.data(), &a2);
+    // |q - c|² as estimated on the centroid's SQ8 code: the estimate's error is far below
+    // the binary codes', and the float centroid would be one more scattered read.
+    const float qr2 = q.order[i].first;
+    q.list_qr2[list] = qr2;
     const size_t n = end - begin;
-    q.dots.resize(n);
-    const uint8_t* codes = codes_.data() + size_t{begin} * dims_;
+    const size_t blocks = block_offsets_[list + 1] - block_offsets_[list];
+    q.binary_dots.resize(blocks * kBinaryBlockRows);
+    q.estimates.resize(blocks * kBinaryBlockRows);
+    BinaryDots(bits_.data() + size_t{block_offsets_[list]} * words * kBinaryBlockRows, blocks,
+               words, planes, q.binary_dots.data());
+    float* est = q.estimates.data();
+    BinaryCoder::Estimate(factors_, begin, n, q.binary_dots.data(), qr2, q.binary, est);
     const uint32_t* rows = list_rows_.data() + begin;
-    const float* norms = code_norms_.data() + begin;
-    const float two_beta = 2 * beta;
     scanned += n;
     if (filter == nullptr) {
-      DotSq8(codes, n, dims_, q.w.data(), q.dots.data());
       found += n;
       for (size_t r = 0; r < n; ++r) {
-        const float est = a2 - two_beta * static_cast<float>(q.dots[r]) + norms[r];
-        if (est < best.worst()) best.Push(rows[r], est);
+        if (est[r] < shortlist.worst()) shortlist.Push(static_cast<uint32_t>(begin + r), est[r]);
       }
     } else {
-      // A dot product never reaches INT32_MIN (MaxDotWeight): it marks skipped codes.
-      std::fill(q.dots.begin(), q.dots.end(), std::numeric_limits<int32_t>::min());
-      DotSq8Filtered(codes, rows, n, dims_, q.w.data(), filter->words(), q.dots.data());
+      const uint64_t* allowed = filter->words();
       for (size_t r = 0; r < n; ++r) {
-        if (q.dots[r] == std::numeric_limits<int32_t>::min()) continue;
+        if (((allowed[rows[r] >> 6] >> (rows[r] & 63)) & 1) == 0) continue;
         ++found;
-        const float est = a2 - two_beta * static_cast<float>(q.dots[r]) + norms[r];
-        if (est < best.worst()) best.Push(rows[r], est);
+        if (est[r] < shortlist.worst()) shortlist.Push(static_cast<uint32_t>(begin + r), est[r]);
       }
     }
   }
-  // Re-rank the candidates with exact distances.
+  // Stage 2: the SQ8 estimate of the shortlist keeps the best `candidates` rows. With
+  // x ≈ c + r (r the decoded residual), |q - x|² ≈ |q - c|² - 2·<q, r> + (|r|² + 2·<c, r>):
+  // the last term is per row (sq8_terms_), and <q, r> = <q, lo> + Σ_d q[d]·scale[d]·code[d]
+  // needs no centroid, so the stage reads just the codes.
+  std::vector<Neighbor>& listed = shortlist.items();
+  Candidates best(candidates);
+  {
+    // The codes are scattered over the lists: ask for all of them before the first.
+    for (const Neighbor& c : listed) {
+      const auto* code = reinterpret_cast<const char*>(codes_.data() + size_t{c.row} * dims_);
+      for (size_t b = 0; b < dims_; b += 64) __builtin_prefetch(code + b);
+    }
+    float unused = 0;
+    const float beta = Sq8Weights(q.unit.data(), quantizer_.scale().data(), dims_, max_weight,
+                                  q.w.data(), &unused);
+    const float q_lo = Dot(q.unit.data(), quantizer_.lo().data(), dims_);
+    for (const Neighbor& c : listed) {
+      // The list holding position c.row (empty lists share its offsets, before it).
+      const auto list =
+          static_cast<size_t>(std::upper_bound(list_offsets_.begin(), list_offsets_.end(), c.row) -
+                              list_offsets_.begin() - 1);
+      int32_t dot = 0;
+      DotSq8(codes_.data() + size_t{c.row} * dims_, 1, dims_, q.w.data(), &dot);
+      const float est =
+          q.list_qr2[list] - 2 * (q_lo + beta * static_cast<float>(dot)) + sq8_terms_[c.row];
+      if (est < best.worst()) best.Push(list_rows_[c.row], est);
+    }
+  }
+  // Stage 3: re-rank the candidates with exact distances. The rows are scattered over the
+  // segment's vectors: fetch a few ahead.
   std::vector<Neighbor>& cand = best.items();
-  for (Neighbor& c : cand) {
-    c.distance = ExactDistance(metric_, q.raw, q.raw_norm, data.row(c.row), dims_);
+  constexpr size_t kAhead = 8;
+  auto prefetch_row = [&](size_t i) {
+    if (i >= cand.size()) return;
+    const auto* p = reinterpret_cast<const char*>(data.row(cand[i].row));
+    for (size_t b = 0; b < dims_ * sizeof(float); b += 64) __builtin_prefetch(p + b);
+  };
+  for (size_t i = 0; i < kAhead; ++i) prefetch_row(i);
+  for (size_t i = 0; i < cand.size(); ++i) {
+    prefetch_row(i + kAhead);
+    cand[i].distance = ExactDistance(metric_, q.raw, q.raw_norm, data.row(cand[i].row), dims_);
   }
   std::sort(cand.begin(), cand.end(), NeighborLess);
   if (cand.size() > k) cand.resize(k);
@@ -324,12 +387,15 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     const double sel = static_cast<double>(allowed) / static_cast<double>(indexed_rows());
     if (p.nprobe == 0) nprobe = NprobeFor(p.recall_target, p.k / sel);
     // Exact search over the allowed rows when that is about as cheap as probing: it reads
-    // 4 bytes per dimension of each allowed row; the probe 1 byte per dimension of each
-    // row in nprobe lists (and widens when the filter is correlated with the vectors).
+    // 4 bytes per dimension of each allowed row; the probe reads the binary code, factors
+    // and row id of each row in nprobe lists (and widens when the filter is correlated
+    // with the vectors).
     const double probed_rows =
         static_cast<double>(nprobe) * static_cast<double>(indexed_rows()) / nlist;
+    const double exact_bytes = static_cast<double>(allowed) * dims_ * sizeof(float);
+    const double probe_bytes = probed_rows * static_cast<double>(coder_.padded() / 8 + 16);
     if (allowed <= std::max(4 * candidates, nlist) || nprobe >= nlist / 2 ||
-        4.0 * static_cast<double>(allowed) <= 2.0 * probed_rows) {
+        exact_bytes <= 2.0 * probe_bytes) {
       return SearchExact(q, data, p.k, *p.filter, stats);
     }
     return SearchLists(q, data, p.k, nprobe, 2 * candidates, p.nprobe == 0 ? p.recall_target : 0,
@@ -419,7 +485,7 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
     residual(pos);
     idx->quantizer_.Encode(res.data(), idx->codes_.data() + pos * dims);
   }
-  idx->ComputeCodeNorms();
+  idx->DeriveFromCodes();
   std::vector<uint32_t> held_out;
   held_out.reserve(cl.held_out.size());
   for (uint32_t i : cl.held_out) held_out.push_back(ids[i]);
@@ -427,8 +493,48 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
   return std::shared_ptr<const IvfIndex>(std::move(idx));
 }
 
-void IvfIndex::ComputeCodeNorms() {
-  code_norms_ = Sq8CodeNorms(quantizer_, codes_.data(), list_rows_.size());
+void IvfIndex::DeriveFromCodes() {
+  // The binary codes, from the SQ8 codes (so that a decoded index searches exactly as the
+  // built one did when it was calibrated).
+  coder_ = BinaryCoder(dims_);
+  const size_t n = list_rows_.size(), words = coder_.words(), padded = coder_.padded();
+  // Each list's codes in blocks of kBinaryBlockRows (BinaryDots), the last one padded.
+  block_offsets_.assign(lists() + 1, 0);
+  for (size_t j = 0; j < lists(); ++j) {
+    block_offsets_[j + 1] =
+        block_offsets_[j] +
+        static_cast<uint32_t>((list_size(j) + kBinaryBlockRows - 1) / kBinaryBlockRows);
+  }
+  bits_.assign(size_t{block_offsets_.back()} * words * kBinaryBlockRows, 0);
+  factors_.resize(n);
+  sq8_terms_.resize(n);
+  std::vector<float> res, rotated_res, rotated_centroid(padded), scratch;
+  std::vector<uint64_t> code(words);
+  for (size_t j = 0; j < lists(); ++j) {
+    coder_.Rotate(centroids_.data() + j * dims_, rotated_centroid.data());
+    const uint32_t begin = list_offsets_[j], size = list_offsets_[j + 1] - begin;
+    res.resize(size_t{size} * dims_);
+    rotated_res.resize(size_t{size} * padded);
+    for (uint32_t t = 0; t < size; ++t) {
+      quantizer_.Decode(codes_.data() + size_t{begin + t} * dims_, res.data() + size_t{t} * dims_);
+    }
+    coder_.RotateMany(res.data(), size, rotated_res.data(), scratch);
+    const float* centroid = centroids_.data() + j * dims_;
+    for (uint32_t t = 0; t < size; ++t) {
+      const float* r = res.data() + size_t{t} * dims_;
+      sq8_terms_[begin + t] = Dot(r, r, dims_) + 2 * Dot(centroid, r, dims_);
+    }
+    for (uint32_t t = 0; t < size; ++t) {
+      BinaryCoder::Factors f;
+      coder_.Encode(rotated_res.data() + size_t{t} * padded, rotated_centroid.data(), code.data(),
+                    &f);
+      factors_.set(begin + t, f);
+      uint64_t* block =
+          bits_.data() + (block_offsets_[j] + t / kBinaryBlockRows) * words * kBinaryBlockRows;
+      for (size_t w = 0; w < words; ++w)
+        block[w * kBinaryBlockRows + t % kBinaryBlockRows] = code[w];
+    }
+  }
   // The centroids' own SQ8 codes, for ranking the lists without reading their floats.
   const size_t nlist = lists();
   Sq8Quantizer::Trainer trainer(dims_);
@@ -564,6 +670,8 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
 
 // ---- accessors ------------------------------------------------------------------------
 
+uint32_t IvfIndex::ShortlistFactor() const { return std::max<uint32_t>(2, 384 / coder_.padded()); }
+
 double IvfIndex::MeanSquaredResidual(size_t sample) const {
   const size_t n = indexed_rows();
   const size_t m = std::min(sample, n);
@@ -612,8 +720,10 @@ size_t IvfIndex::MemoryBytes() const {
   return sizeof(*this) + centroids_.size() * sizeof(float) +
          centroid_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
          list_offsets_.size() * sizeof(uint32_t) + list_rows_.size() * sizeof(uint32_t) +
-         codes_.size() + code_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
-         centroid_codes_.size() + centroid_code_norms_.size() * sizeof(float) +
+         codes_.size() + bits_.size() * sizeof(uint64_t) +
+         block_offsets_.size() * sizeof(uint32_t) + sq8_terms_.size() * sizeof(float) +
+         factors_.bytes() + 3 * dims_ * sizeof(float) + centroid_codes_.size() +
+         centroid_code_norms_.size() * sizeof(float) +
          calibration_.size() * sizeof(CalibrationCurve) +
          kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size();
 }
@@ -756,7 +866,7 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes)
     idx->calibration_.push_back(std::move(curve));
   }
   if (!r.done()) return bad("trailing bytes");
-  idx->ComputeCodeNorms();
+  idx->DeriveFromCodes();
   return std::shared_ptr<const IvfIndex>(std::move(idx));
 }
 

@@ -4,17 +4,21 @@
 // nlist ≈ lists_per_sqrt_rows·√rows clusters; each cluster's posting list holds its row
 // ids (ascending) and the SQ8 codes (quantizer.h) of the rows' residuals from the
 // centroid. For cosine distance the vectors are scaled to unit length first, so that
-// squared Euclidean distance orders them like cosine distance.
+// squared Euclidean distance orders them like cosine distance. Derived from the SQ8 codes
+// on load (not stored): one-bit RaBitQ-style codes of the same residuals with their
+// per-row factors (binary_code.h), laid out per list in blocks for the popcount kernel.
 //
 // A search ranks the centroids (estimated on SQ8 codes of the centroids, derived on
-// load; exactly for the nearest 2·nprobe + 16), scans the codes of the nprobe nearest
-// lists with the integer SIMD kernel (kernels.h), keeps the k·rerank_factor best
-// estimates (twice as many under a filter), and re-ranks those with the exact f32
-// distance on the segment's vectors. A row filter (RowFilter) is applied during the
-// posting scan; the probe widens with the filter's selectivity (as deep as
-// k / selectivity) and until enough matching rows were seen, and a filter is answered by
-// an exact scan of just its rows when that reads at most about twice the bytes the
-// probe would (or it matches few rows).
+// load) and then works in three stages, each reading fewer, costlier bytes per row:
+//   1. the binary codes of the nprobe nearest lists (B/8 bytes a row, B = dims rounded up
+//      to 64: the scan is bound by memory bandwidth, and SQ8's dims bytes a row cost 5-8×
+//      more) shortlist k·rerank_factor·ShortlistFactor() rows;
+//   2. their SQ8 codes pick the k·rerank_factor best (twice as many under a filter);
+//   3. those are re-ranked with the exact f32 distance on the segment's vectors.
+// A row filter (RowFilter) is applied during the posting scan; the probe widens with the
+// filter's selectivity (as deep as k / selectivity) and until enough matching rows were
+// seen, and a filter is answered by an exact scan of just its rows when that reads at
+// most about twice the bytes the probe would (or it matches few rows).
 //
 // The recall knob: the build measures recall@10 against exact search on sampled rows
 // (outside the k-means training sample when there are enough of them) for a ladder of
@@ -41,6 +45,7 @@
 
 #include "gannet/status.h"
 #include "gannet/types.h"
+#include "index/binary_code.h"
 #include "index/kmeans.h"
 #include "index/quantizer.h"
 #include "index/vectors.h"
@@ -97,7 +102,9 @@ struct IvfSearchParams {
   // Wanted recall@10 in (0, 1]; the calibration table maps it to nprobe. 1 probes every
   // list (still approximate only through the re-rank cut, which is then exact).
   double recall_target = kDefaultRecallTarget;
-  uint32_t rerank_factor = 4;         // candidates re-ranked = k × this (× 2 filtered)
+  // Candidates re-ranked exactly = k × this (× 2 filtered); the binary scan shortlists
+  // ShortlistFactor() times as many for the SQ8 estimate to choose them from.
+  uint32_t rerank_factor = 4;
   const RowFilter* filter = nullptr;  // null: every indexed row is eligible
 };
 
@@ -156,6 +163,9 @@ class IvfIndex {
   // asks for k / selectivity): the smallest whose measured recall reaches the target plus
   // a margin, interpolated between curves. 1.0 (or more) means every list.
   uint32_t NprobeFor(double recall_target, double k = 10) const;
+  // The shortlist of the binary scan, in re-rank candidates: its estimate's error grows
+  // as the code's bits B shrink (~1/√B), so short vectors shortlist more: max(2, 512 / B).
+  uint32_t ShortlistFactor() const;
   // Bytes held in memory (centroids, codes, row ids), excluding the segment's vectors.
   size_t MemoryBytes() const;
   // The mean squared distance of indexed rows (up to `sample` of them, evenly spread)
@@ -177,15 +187,17 @@ class IvfIndex {
   std::vector<Neighbor> SearchLists(Query& q, const VectorRows& data, uint32_t k, uint32_t nprobe,
                                     size_t candidates, double adapt_target, const RowFilter* filter,
                                     IvfSearchStats* stats) const;
+  // Asks the CPU to fetch `list`'s binary codes and factors into its caches.
+  void PrefetchList(uint32_t list) const;
   std::vector<Neighbor> SearchExact(Query& q, const VectorRows& data, uint32_t k,
                                     const RowFilter& filter, IvfSearchStats* stats) const;
   // Queries are sampled from `held_out` (rows the clustering was not trained on) when it
   // holds enough of them, else from every indexed row.
   void Calibrate(const VectorRows& data, const IvfBuildOptions& options,
                  const std::vector<uint32_t>& held_out);
-  // code_norms_ and the centroid codes, derived from codes_, the quantizer and the
+  // The binary codes and the centroid codes, derived from codes_, the quantizer and the
   // centroids (after Build's encoding and after Decode).
-  void ComputeCodeNorms();
+  void DeriveFromCodes();
 
   DistanceMetric metric_ = DistanceMetric::kCosineDistance;
   uint32_t dims_ = 0;
@@ -196,7 +208,15 @@ class IvfIndex {
   std::vector<uint32_t> list_offsets_;  // lists + 1 entries into list_rows_
   std::vector<uint32_t> list_rows_;     // row ids, grouped by list, ascending within
   std::vector<uint8_t> codes_;          // indexed_rows × dims, parallel to list_rows_
-  std::vector<float> code_norms_;       // Σ_d (scale[d]·code[d])², parallel to list_rows_
+  // One-bit codes of the decoded SQ8 residuals (not stored, derived on load): the posting
+  // scan's estimate.
+  BinaryCoder coder_;
+  std::vector<uint32_t> block_offsets_;  // lists + 1 entries into bits_, in blocks
+  std::vector<uint64_t> bits_;           // each list's codes in blocks (BinaryDots)
+  BinaryCoder::FactorColumns factors_;   // parallel to list_rows_
+  // |r|² + 2·<c, r> of each row's decoded residual r and its list's centroid c (the SQ8
+  // estimate's per-row term; derived on load), parallel to list_rows_.
+  std::vector<float> sq8_terms_;
   // The centroids quantized (ranking the lists; not stored, derived on load).
   Sq8Quantizer centroid_quantizer_;
   std::vector<uint8_t> centroid_codes_;  // lists × dims

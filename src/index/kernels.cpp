@@ -1,6 +1,12 @@
 // Highway kernels, compiled for every target in HWY_TARGETS; see kernels.h.
 #include "index/kernels.h"
 
+// Compile an AVX-512 target with VPOPCNTDQ/VNNI as well (Ice Lake and later), for the
+// binary-code scan; Highway 1.0 builds it only on request.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
+
 #include <cmath>
 #include <limits>
 
@@ -161,12 +167,85 @@ void DotSq8Impl(const uint8_t* codes, size_t count, size_t dims, const int16_t* 
   for (size_t r = 0; r < count; ++r) out[r] = DotCode(codes + r * dims, dims, w);
 }
 
-void DotSq8FilteredImpl(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
-                        const int16_t* w, const uint64_t* allowed, int32_t* out) {
-  for (size_t r = 0; r < count; ++r) {
-    const uint32_t row = rows[r];
-    if (((allowed[row >> 6] >> (row & 63)) & 1) != 0) out[r] = DotCode(codes + r * dims, dims, w);
+void BinaryDotsImpl(const uint64_t* blocks, size_t nblocks, size_t words, const uint64_t* planes,
+                    uint32_t* out) {
+  // Lanes are rows of a block: up to kBinaryBlockRows at once, fewer on narrow targets.
+  const hn::CappedTag<uint64_t, kBinaryBlockRows> d;
+  const size_t N = hn::Lanes(d);
+  HWY_ALIGN uint64_t sums[kBinaryBlockRows];
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint64_t* block = blocks + b * words * kBinaryBlockRows;
+    for (size_t g = 0; g < kBinaryBlockRows; g += N) {
+      auto acc = hn::Zero(d);
+      for (size_t w = 0; w < words; ++w) {
+        const auto c = hn::LoadU(d, block + w * kBinaryBlockRows + g);
+        for (int j = 0; j < kBinaryQueryBits; ++j) {
+          const auto ones = hn::PopulationCount(hn::And(c, hn::Set(d, planes[j * words + w])));
+          acc = hn::Add(acc, hn::ShiftLeftSame(ones, j));
+        }
+      }
+      hn::Store(acc, d, sums + g);
+    }
+    for (size_t t = 0; t < kBinaryBlockRows; ++t) {
+      out[b * kBinaryBlockRows + t] = static_cast<uint32_t>(sums[t]);
+    }
   }
+}
+
+void HadamardImpl(float* x, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  for (size_t h = 1; h < n; h <<= 1) {
+    for (size_t i = 0; i < n; i += 2 * h) {
+      size_t j = i;
+      if (h >= N) {
+        for (; j + N <= i + h; j += N) {
+          const auto a = hn::LoadU(d, x + j), b = hn::LoadU(d, x + j + h);
+          hn::StoreU(hn::Add(a, b), d, x + j);
+          hn::StoreU(hn::Sub(a, b), d, x + j + h);
+        }
+      }
+      for (; j < i + h; ++j) {
+        const float a = x[j], b = x[j + h];
+        x[j] = a + b;
+        x[j + h] = a - b;
+      }
+    }
+  }
+  const auto scale = hn::Set(d, 1.0f / std::sqrt(static_cast<float>(n)));
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), scale), d, x + i);
+  for (; i < n; ++i) x[i] *= 1.0f / std::sqrt(static_cast<float>(n));
+}
+
+void HadamardColumnsImpl(float* x, size_t n, size_t width) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  for (size_t h = 1; h < n; h <<= 1) {
+    for (size_t i = 0; i < n; i += 2 * h) {
+      for (size_t j = i; j < i + h; ++j) {
+        float* a = x + j * width;
+        float* b = x + (j + h) * width;
+        size_t v = 0;
+        for (; v + N <= width; v += N) {
+          const auto va = hn::LoadU(d, a + v), vb = hn::LoadU(d, b + v);
+          hn::StoreU(hn::Add(va, vb), d, a + v);
+          hn::StoreU(hn::Sub(va, vb), d, b + v);
+        }
+        for (; v < width; ++v) {
+          const float p = a[v], q = b[v];
+          a[v] = p + q;
+          b[v] = p - q;
+        }
+      }
+    }
+  }
+  const float inv = 1.0f / std::sqrt(static_cast<float>(n));
+  const auto scale = hn::Set(d, inv);
+  const size_t total = n * width;
+  size_t i = 0;
+  for (; i + N <= total; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), scale), d, x + i);
+  for (; i < total; ++i) x[i] *= inv;
 }
 
 const char* TargetImpl() { return hwy::TargetName(HWY_TARGET); }
@@ -183,7 +262,9 @@ HWY_EXPORT(L2SquaredImpl);
 HWY_EXPORT(DotManyImpl);
 HWY_EXPORT(DotRowsImpl);
 HWY_EXPORT(DotSq8Impl);
-HWY_EXPORT(DotSq8FilteredImpl);
+HWY_EXPORT(BinaryDotsImpl);
+HWY_EXPORT(HadamardImpl);
+HWY_EXPORT(HadamardColumnsImpl);
 HWY_EXPORT(TargetImpl);
 
 float Dot(const float* a, const float* b, size_t n) {
@@ -206,9 +287,15 @@ void DotSq8(const uint8_t* codes, size_t count, size_t dims, const int16_t* w, i
   HWY_DYNAMIC_DISPATCH(DotSq8Impl)(codes, count, dims, w, out);
 }
 
-void DotSq8Filtered(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
-                    const int16_t* w, const uint64_t* allowed, int32_t* out) {
-  HWY_DYNAMIC_DISPATCH(DotSq8FilteredImpl)(codes, rows, count, dims, w, allowed, out);
+void BinaryDots(const uint64_t* blocks, size_t nblocks, size_t words, const uint64_t* planes,
+                uint32_t* out) {
+  HWY_DYNAMIC_DISPATCH(BinaryDotsImpl)(blocks, nblocks, words, planes, out);
+}
+
+void Hadamard(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(HadamardImpl)(x, n); }
+
+void HadamardColumns(float* x, size_t n, size_t width) {
+  HWY_DYNAMIC_DISPATCH(HadamardColumnsImpl)(x, n, width);
 }
 
 const char* KernelTarget() { return HWY_DYNAMIC_DISPATCH(TargetImpl)(); }
