@@ -256,22 +256,50 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   };
   ensure_sorted(std::min<size_t>(nlist, size_t{nprobe} + 16));
 
+  // The SQ8 estimate of a row at position `pos` of `list` (stages 2 and direct scans).
+  // With x ≈ c + r (r the decoded residual), |q - x|² ≈ |q - c|² - 2·<q, r> + (|r|² +
+  // 2·<c, r>): the last term is per row (sq8_terms_), and <q, r> = <q, lo> +
+  // Σ_d q[d]·scale[d]·code[d] needs no centroid, so only the codes are read.
+  float unused = 0;
+  const float beta =
+      Sq8Weights(q.unit.data(), quantizer_.scale().data(), dims_, max_weight, q.w.data(), &unused);
+  const float q_lo = Dot(q.unit.data(), quantizer_.lo().data(), dims_);
+  auto sq8_estimate = [&](float qr2, uint32_t pos, int32_t dot) {
+    return qr2 - 2 * (q_lo + beta * static_cast<float>(dot)) + sq8_terms_[pos];
+  };
+
+  // When the probe reads few rows, the binary stage would cost more than it saves (the
+  // shortlist's SQ8 codes are scattered reads, about thrice the cost of streamed ones):
+  // the lists' SQ8 codes are then scanned directly.
+  const size_t shortlist_cap = candidates * ShortlistFactor();
+  const double expected_rows = static_cast<double>(nprobe) * static_cast<double>(indexed_rows()) /
+                               static_cast<double>(nlist);
+  const double binary_row_bytes = static_cast<double>(coder_.words() * 8 + 16);
+  const bool direct = expected_rows * (dims_ - std::min<double>(dims_, binary_row_bytes)) <=
+                      3.0 * static_cast<double>(shortlist_cap) * dims_;
   // The binary estimate's query side: P·q once, quantized into bit planes.
-  q.rotated.resize(coder_.padded());
-  coder_.Rotate(q.unit.data(), q.rotated.data());
-  coder_.PrepareQuery(q.rotated.data(), &q.binary);
   const size_t words = coder_.words();
+  if (!direct) {
+    q.rotated.resize(coder_.padded());
+    coder_.Rotate(q.unit.data(), q.rotated.data());
+    coder_.PrepareQuery(q.rotated.data(), &q.binary);
+  }
   const uint64_t* planes = q.binary.planes.data();
 
   // Stage 1: the binary estimate over the probed lists keeps a shortlist (of positions in
-  // the lists, not rows: stage 2 reads the SQ8 code at the position).
-  Candidates shortlist(candidates * ShortlistFactor());
+  // the lists, not rows: stage 2 reads the SQ8 code at the position). A direct scan fills
+  // `best` at once.
+  Candidates shortlist(shortlist_cap), best(candidates);
   size_t found = 0, probed = 0, scanned = 0;
+  const uint64_t* allowed = filter != nullptr ? filter->words() : nullptr;
+  auto is_allowed = [&](uint32_t row) {
+    return allowed == nullptr || ((allowed[row >> 6] >> (row & 63)) & 1) != 0;
+  };
   for (size_t i = 0; i < nlist; ++i) {
     ensure_sorted(std::min(nlist, i + 2));
     const uint32_t list = q.order[i].second;
     // The lists lie scattered in memory: fetch the next one while this one is scanned.
-    if (i + 1 < nlist) PrefetchList(q.order[i + 1].second);
+    if (i + 1 < nlist && !direct) PrefetchList(q.order[i + 1].second);
     if (i >= nprobe && adapt_target > 0) {
       // The share of matching rows seen so far says how deep the k nearest matching
       // rows are: a filter correlated with the vectors may need many more lists.
@@ -284,10 +312,22 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     ++probed;
     if (begin == end) continue;
     // |q - c|² as estimated on the centroid's SQ8 code: the estimate's error is far below
-    // the binary codes', and the float centroid would be one more scattered read.
+    // the codes', and the float centroid would be one more scattered read.
     const float qr2 = q.order[i].first;
     q.list_qr2[list] = qr2;
     const size_t n = end - begin;
+    const uint32_t* rows = list_rows_.data() + begin;
+    scanned += n;
+    if (direct) {
+      q.dots.resize(n);
+      DotSq8(codes_.data() + size_t{begin} * dims_, n, dims_, q.w.data(), q.dots.data());
+      for (size_t r = 0; r < n; ++r) {
+        if (!is_allowed(rows[r])) continue;
+        ++found;
+        best.Push(rows[r], sq8_estimate(qr2, static_cast<uint32_t>(begin + r), q.dots[r]));
+      }
+      continue;
+    }
     const size_t blocks = block_offsets_[list + 1] - block_offsets_[list];
     q.binary_dots.resize(blocks * kBinaryBlockRows);
     q.estimates.resize(blocks * kBinaryBlockRows);
@@ -295,38 +335,20 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
                words, planes, q.binary_dots.data());
     float* est = q.estimates.data();
     BinaryCoder::Estimate(factors_, begin, n, q.binary_dots.data(), qr2, q.binary, est);
-    const uint32_t* rows = list_rows_.data() + begin;
-    scanned += n;
-    if (filter == nullptr) {
-      found += n;
-      for (size_t r = 0; r < n; ++r) {
-        if (est[r] < shortlist.worst()) shortlist.Push(static_cast<uint32_t>(begin + r), est[r]);
-      }
-    } else {
-      const uint64_t* allowed = filter->words();
-      for (size_t r = 0; r < n; ++r) {
-        if (((allowed[rows[r] >> 6] >> (rows[r] & 63)) & 1) == 0) continue;
-        ++found;
-        if (est[r] < shortlist.worst()) shortlist.Push(static_cast<uint32_t>(begin + r), est[r]);
-      }
+    for (size_t r = 0; r < n; ++r) {
+      if (!is_allowed(rows[r])) continue;
+      ++found;
+      if (est[r] < shortlist.worst()) shortlist.Push(static_cast<uint32_t>(begin + r), est[r]);
     }
   }
-  // Stage 2: the SQ8 estimate of the shortlist keeps the best `candidates` rows. With
-  // x ≈ c + r (r the decoded residual), |q - x|² ≈ |q - c|² - 2·<q, r> + (|r|² + 2·<c, r>):
-  // the last term is per row (sq8_terms_), and <q, r> = <q, lo> + Σ_d q[d]·scale[d]·code[d]
-  // needs no centroid, so the stage reads just the codes.
-  std::vector<Neighbor>& listed = shortlist.items();
-  Candidates best(candidates);
-  {
+  // Stage 2: the SQ8 estimate of the shortlist keeps the best `candidates` rows.
+  if (!direct) {
+    std::vector<Neighbor>& listed = shortlist.items();
     // The codes are scattered over the lists: ask for all of them before the first.
     for (const Neighbor& c : listed) {
       const auto* code = reinterpret_cast<const char*>(codes_.data() + size_t{c.row} * dims_);
       for (size_t b = 0; b < dims_; b += 64) __builtin_prefetch(code + b);
     }
-    float unused = 0;
-    const float beta = Sq8Weights(q.unit.data(), quantizer_.scale().data(), dims_, max_weight,
-                                  q.w.data(), &unused);
-    const float q_lo = Dot(q.unit.data(), quantizer_.lo().data(), dims_);
     for (const Neighbor& c : listed) {
       // The list holding position c.row (empty lists share its offsets, before it).
       const auto list =
@@ -334,9 +356,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
                               list_offsets_.begin() - 1);
       int32_t dot = 0;
       DotSq8(codes_.data() + size_t{c.row} * dims_, 1, dims_, q.w.data(), &dot);
-      const float est =
-          q.list_qr2[list] - 2 * (q_lo + beta * static_cast<float>(dot)) + sq8_terms_[c.row];
-      if (est < best.worst()) best.Push(list_rows_[c.row], est);
+      best.Push(list_rows_[c.row], sq8_estimate(q.list_qr2[list], c.row, dot));
     }
   }
   // Stage 3: re-rank the candidates with exact distances. The rows are scattered over the

@@ -15,6 +15,7 @@
 //      more) shortlist k·rerank_factor·ShortlistFactor() rows;
 //   2. their SQ8 codes pick the k·rerank_factor best (twice as many under a filter);
 //   3. those are re-ranked with the exact f32 distance on the segment's vectors.
+// A probe expected to read few rows skips stages 1-2 and scans the lists' SQ8 codes.
 // A row filter (RowFilter) is applied during the posting scan; the probe widens with the
 // filter's selectivity (as deep as k / selectivity) and until enough matching rows were
 // seen, and a filter is answered by an exact scan of just its rows when that reads at
