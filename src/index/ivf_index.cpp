@@ -22,6 +22,9 @@ constexpr std::array<size_t, 3> kCalibrationDepths = {10, 100, 1000};
 // Calibrated recall must exceed the target by this much (the ladder is measured on a
 // sample of queries, so it is itself an estimate).
 constexpr double kCalibrationMargin = 0.02;
+// A target no nprobe reaches gets the start of the curve's plateau: the first nprobe
+// whose recall is within this of the best measured.
+constexpr float kPlateau = 0.002f;
 constexpr uint32_t kMaxDims = 1u << 16;
 constexpr size_t kMaxCalibrationEntries = 64;
 // Rows compared when deciding whether a seed index fits a build's rows.
@@ -132,13 +135,12 @@ struct IvfIndex::Query {
   const float* raw = nullptr;  // as given, for exact distances
   float raw_norm = 0;
   std::vector<float> unit;                        // normalized for cosine, else a copy
-  float unit_norm2 = 0;                           // |unit|²
-  std::vector<float> a;                           // residual in the quantizer's query form
+  std::vector<float> a;                           // the query minus the centroid quantizer's origin
   std::vector<std::pair<float, uint32_t>> order;  // (estimated |q - c|², list)
   std::vector<float> list_qr2;                    // by list, for the probed ones
   size_t sorted = 0;
-  std::vector<int16_t> w;      // the query as DotSq8 weights (ranking centroids)
-  std::vector<int32_t> dots;   // DotSq8 of the centroids
+  std::vector<int16_t> w;      // DotSq8 weights: of `a`, then of the query (rows' codes)
+  std::vector<int32_t> dots;   // DotSq8 of the centroids, then of one list's codes
   std::vector<float> rotated;  // P·unit (BinaryCoder)
   BinaryCoder::Query binary;
   std::vector<uint32_t> binary_dots;  // BinaryDots of one list
@@ -151,10 +153,17 @@ uint32_t IvfIndex::NprobeFor(double recall_target, double k) const {
   if (calibration_.empty()) return std::max<uint32_t>(1, nlist / 8);
   const double want = std::min(1.0, std::max(0.0, recall_target) + kCalibrationMargin);
   auto pick = [&](const CalibrationCurve& c) -> double {
+    float best = 0;
     for (const auto& [nprobe, recall] : c.points) {
       if (recall >= want) return nprobe;
+      best = std::max(best, recall);
     }
-    return std::min<double>(nlist, 2.0 * c.points.back().first);
+    // Out of reach (the re-rank cut bounds recall@10 below 1 even over every list): the
+    // smallest nprobe within kPlateau of the best the curve measured, not every list.
+    for (const auto& [nprobe, recall] : c.points) {
+      if (recall >= best - kPlateau) return nprobe;
+    }
+    return nlist;
   };
   // Between two curves, interpolate nprobe geometrically in k; past the deepest,
   // extrapolate proportionally to k.
@@ -222,7 +231,8 @@ void IvfIndex::PrefetchList(uint32_t list) const {
 
 std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, uint32_t k,
                                             uint32_t nprobe, size_t candidates, double adapt_target,
-                                            const RowFilter* filter, IvfSearchStats* stats) const {
+                                            const RowFilter* filter, IvfScan scan,
+                                            IvfSearchStats* stats) const {
   const size_t nlist = lists();
   const int32_t max_weight = MaxDotWeight(dims_);
   q.a.resize(dims_);
@@ -268,15 +278,11 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     return qr2 - 2 * (q_lo + beta * static_cast<float>(dot)) + sq8_terms_[pos];
   };
 
-  // When the probe reads few rows, the binary stage would cost more than it saves (the
-  // shortlist's SQ8 codes are scattered reads, about thrice the cost of streamed ones):
-  // the lists' SQ8 codes are then scanned directly.
   const size_t shortlist_cap = candidates * ShortlistFactor();
   const double expected_rows = static_cast<double>(nprobe) * static_cast<double>(indexed_rows()) /
                                static_cast<double>(nlist);
-  const double binary_row_bytes = static_cast<double>(coder_.words() * 8 + 16);
-  const bool direct = expected_rows * (dims_ - std::min<double>(dims_, binary_row_bytes)) <=
-                      3.0 * static_cast<double>(shortlist_cap) * dims_;
+  const bool direct = scan == IvfScan::kSq8 ||
+                      (scan == IvfScan::kAuto && !BinaryScanPays(expected_rows, shortlist_cap));
   // The binary estimate's query side: P·q once, quantized into bit planes.
   const size_t words = coder_.words();
   if (!direct) {
@@ -342,8 +348,10 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     }
   }
   // Stage 2: the SQ8 estimate of the shortlist keeps the best `candidates` rows.
+  size_t shortlisted = 0;
   if (!direct) {
     std::vector<Neighbor>& listed = shortlist.items();
+    shortlisted = listed.size();
     // The codes are scattered over the lists: ask for all of them before the first.
     for (const Neighbor& c : listed) {
       const auto* code = reinterpret_cast<const char*>(codes_.data() + size_t{c.row} * dims_);
@@ -378,6 +386,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   if (stats != nullptr) {
     stats->lists_probed += probed;
     stats->codes_scanned += scanned;
+    stats->shortlisted += shortlisted;
     stats->reranked += best.items().size();
   }
   return std::move(cand);
@@ -391,7 +400,6 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
   q.raw_norm = std::sqrt(Dot(query, query, dims_));
   q.unit.resize(dims_);
   CopyMaybeNormalized(query, dims_, metric_ == DistanceMetric::kCosineDistance, q.unit.data());
-  q.unit_norm2 = Dot(q.unit.data(), q.unit.data(), dims_);
 
   const size_t nlist = lists();
   uint32_t nprobe = p.nprobe != 0 ? std::min<uint32_t>(p.nprobe, static_cast<uint32_t>(nlist))
@@ -408,20 +416,24 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     if (p.nprobe == 0) nprobe = NprobeFor(p.recall_target, p.k / sel);
     // Exact search over the allowed rows when that is about as cheap as probing: it reads
     // 4 bytes per dimension of each allowed row; the probe reads the binary code, factors
-    // and row id of each row in nprobe lists (and widens when the filter is correlated
-    // with the vectors).
+    // and row id (or the SQ8 code and row id) of each row in nprobe lists (and widens when
+    // the filter is correlated with the vectors).
     const double probed_rows =
         static_cast<double>(nprobe) * static_cast<double>(indexed_rows()) / nlist;
     const double exact_bytes = static_cast<double>(allowed) * dims_ * sizeof(float);
-    const double probe_bytes = probed_rows * static_cast<double>(coder_.padded() / 8 + 16);
+    const bool binary = p.scan == IvfScan::kBinary ||
+                        (p.scan == IvfScan::kAuto &&
+                         BinaryScanPays(probed_rows, 2 * candidates * ShortlistFactor()));
+    const double probe_bytes =
+        probed_rows * static_cast<double>(binary ? coder_.padded() / 8 + 16 : dims_ + 4);
     if (allowed <= std::max(4 * candidates, nlist) || nprobe >= nlist / 2 ||
         exact_bytes <= 2.0 * probe_bytes) {
       return SearchExact(q, data, p.k, *p.filter, stats);
     }
     return SearchLists(q, data, p.k, nprobe, 2 * candidates, p.nprobe == 0 ? p.recall_target : 0,
-                       p.filter, stats);
+                       p.filter, p.scan, stats);
   }
-  return SearchLists(q, data, p.k, nprobe, candidates, 0, nullptr, stats);
+  return SearchLists(q, data, p.k, nprobe, candidates, 0, nullptr, p.scan, stats);
 }
 
 // ---- build --------------------------------------------------------------------------------
@@ -612,7 +624,6 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
     q.raw_norm = std::sqrt(Dot(q.raw, q.raw, dims_));
     q.unit.resize(dims_);
     CopyMaybeNormalized(q.raw, dims_, metric_ == DistanceMetric::kCosineDistance, q.unit.data());
-    q.unit_norm2 = Dot(q.unit.data(), q.unit.data(), dims_);
     return q;
   };
 
@@ -626,7 +637,8 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
         const uint32_t k = kCalibrationK + 1;  // the row itself comes back too
         const size_t cand = size_t{k} * IvfSearchParams{}.rerank_factor;
         const size_t want = std::min<size_t>(kCalibrationK, truth[i].size());
-        for (const Neighbor& nb : SearchLists(q, data, k, nprobe, cand, 0, nullptr, nullptr)) {
+        for (const Neighbor& nb :
+             SearchLists(q, data, k, nprobe, cand, 0, nullptr, IvfScan::kAuto, nullptr)) {
           if (std::find(truth[i].begin(), truth[i].begin() + want, nb.row) !=
               truth[i].begin() + want) {
             ++hits[i];
@@ -689,6 +701,12 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
 }
 
 // ---- accessors ------------------------------------------------------------------------
+
+bool IvfIndex::BinaryScanPays(double expected_rows, size_t shortlist) const {
+  if (dims_ < kMinBinaryDims) return false;
+  const double saved = static_cast<double>(dims_) - static_cast<double>(coder_.words() * 8 + 16);
+  return expected_rows * saved > 3.0 * static_cast<double>(shortlist) * dims_;
+}
 
 uint32_t IvfIndex::ShortlistFactor() const { return std::max<uint32_t>(2, 384 / coder_.padded()); }
 

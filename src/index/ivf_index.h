@@ -96,6 +96,19 @@ struct IvfBuildOptions {
 // Recall@10 the default search aims for; see IvfSearchParams::recall_target.
 inline constexpr double kDefaultRecallTarget = 0.95;
 
+// How a search reads the probed lists.
+enum class IvfScan : uint8_t {
+  // kBinary when the vectors have at least kMinBinaryDims dimensions and the probe is
+  // expected to read enough rows for the binary stage to pay (BinaryScanPays), else kSq8.
+  kAuto,
+  kSq8,     // the SQ8 codes of every probed row, streamed
+  kBinary,  // the one-bit codes, then SQ8 on a shortlist
+};
+// Below this the one-bit estimate's error (~0.6/√B of 2·|r|·|q - c|) loses recall that a
+// bigger shortlist would cost more to win back than the SQ8 scan: at 1M × 128 recall@10
+// at nprobe 4 fell from 0.970 to 0.963, and the curve levelled off at 0.973.
+inline constexpr uint32_t kMinBinaryDims = 256;
+
 struct IvfSearchParams {
   uint32_t k = 10;
   // Lists probed before filter widening; 0 picks it from recall_target.
@@ -107,11 +120,13 @@ struct IvfSearchParams {
   // ShortlistFactor() times as many for the SQ8 estimate to choose them from.
   uint32_t rerank_factor = 4;
   const RowFilter* filter = nullptr;  // null: every indexed row is eligible
+  IvfScan scan = IvfScan::kAuto;
 };
 
 struct IvfSearchStats {
   size_t lists_probed = 0;
   size_t codes_scanned = 0;  // posting entries visited (filtered-out ones included)
+  size_t shortlisted = 0;    // rows the binary stage passed to the SQ8 stage (0: SQ8 scan)
   size_t reranked = 0;       // exact distances computed for candidates
   size_t exact_rows = 0;     // rows scanned exactly by the small-filter fallback
   bool exact_fallback = false;
@@ -162,7 +177,8 @@ class IvfIndex {
   const std::vector<CalibrationCurve>& calibration() const { return calibration_; }
   // The nprobe the calibration picks for `recall_target` at depth `k` (a filtered search
   // asks for k / selectivity): the smallest whose measured recall reaches the target plus
-  // a margin, interpolated between curves. 1.0 (or more) means every list.
+  // a margin, interpolated between curves; a target no measured point reaches gets the
+  // smallest nprobe within 0.002 of the curve's best. 1.0 (or more) means every list.
   uint32_t NprobeFor(double recall_target, double k = 10) const;
   // The shortlist of the binary scan, in re-rank candidates: its estimate's error grows
   // as the code's bits B shrink (~1/√B), so short vectors shortlist more: max(2, 512 / B).
@@ -187,7 +203,11 @@ class IvfIndex {
   // rows seen implies the k nearest are deeper (NprobeFor(adapt_target, k / share)).
   std::vector<Neighbor> SearchLists(Query& q, const VectorRows& data, uint32_t k, uint32_t nprobe,
                                     size_t candidates, double adapt_target, const RowFilter* filter,
-                                    IvfSearchStats* stats) const;
+                                    IvfScan scan, IvfSearchStats* stats) const;
+  // Whether kAuto reads the lists through the binary codes: enough dimensions, and more
+  // rows expected than the shortlist's scattered SQ8 reads cost (counted at three times a
+  // streamed byte).
+  bool BinaryScanPays(double expected_rows, size_t shortlist) const;
   // Asks the CPU to fetch `list`'s binary codes and factors into its caches.
   void PrefetchList(uint32_t list) const;
   std::vector<Neighbor> SearchExact(Query& q, const VectorRows& data, uint32_t k,
