@@ -326,9 +326,17 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     scanned += n;
     if (direct) {
       q.dots.resize(n);
-      DotSq8(codes_.data() + size_t{begin} * dims_, n, dims_, q.w.data(), q.dots.data());
+      const uint8_t* codes = codes_.data() + size_t{begin} * dims_;
+      if (allowed == nullptr) {
+        DotSq8(codes, n, dims_, q.w.data(), q.dots.data());
+      } else {
+        // Only the allowed rows' codes are read. A dot product never reaches INT32_MIN
+        // (MaxDotWeight): it marks the others.
+        std::fill(q.dots.begin(), q.dots.end(), std::numeric_limits<int32_t>::min());
+        DotSq8Filtered(codes, rows, n, dims_, q.w.data(), allowed, q.dots.data());
+      }
       for (size_t r = 0; r < n; ++r) {
-        if (!is_allowed(rows[r])) continue;
+        if (q.dots[r] == std::numeric_limits<int32_t>::min()) continue;
         ++found;
         best.Push(rows[r], sq8_estimate(qr2, static_cast<uint32_t>(begin + r), q.dots[r]));
       }

@@ -167,6 +167,14 @@ void DotSq8Impl(const uint8_t* codes, size_t count, size_t dims, const int16_t* 
   for (size_t r = 0; r < count; ++r) out[r] = DotCode(codes + r * dims, dims, w);
 }
 
+void DotSq8FilteredImpl(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
+                        const int16_t* w, const uint64_t* allowed, int32_t* out) {
+  for (size_t r = 0; r < count; ++r) {
+    const uint32_t row = rows[r];
+    if (((allowed[row >> 6] >> (row & 63)) & 1) != 0) out[r] = DotCode(codes + r * dims, dims, w);
+  }
+}
+
 void BinaryDotsImpl(const uint64_t* blocks, size_t nblocks, size_t words, const uint64_t* planes,
                     uint32_t* out) {
   // Lanes are rows of a block: up to kBinaryBlockRows at once, fewer on narrow targets.
@@ -262,6 +270,7 @@ HWY_EXPORT(L2SquaredImpl);
 HWY_EXPORT(DotManyImpl);
 HWY_EXPORT(DotRowsImpl);
 HWY_EXPORT(DotSq8Impl);
+HWY_EXPORT(DotSq8FilteredImpl);
 HWY_EXPORT(BinaryDotsImpl);
 HWY_EXPORT(HadamardImpl);
 HWY_EXPORT(HadamardColumnsImpl);
@@ -285,6 +294,11 @@ void DotRows(const float* xs, size_t nx, const float* base, size_t count, size_t
 
 void DotSq8(const uint8_t* codes, size_t count, size_t dims, const int16_t* w, int32_t* out) {
   HWY_DYNAMIC_DISPATCH(DotSq8Impl)(codes, count, dims, w, out);
+}
+
+void DotSq8Filtered(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
+                    const int16_t* w, const uint64_t* allowed, int32_t* out) {
+  HWY_DYNAMIC_DISPATCH(DotSq8FilteredImpl)(codes, rows, count, dims, w, allowed, out);
 }
 
 void BinaryDots(const uint64_t* blocks, size_t nblocks, size_t words, const uint64_t* planes,

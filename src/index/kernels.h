@@ -52,6 +52,10 @@ void Hadamard(float* x, size_t n);
 // v at x[i·width + v] (every butterfly a whole-vector operation, whatever n).
 void HadamardColumns(float* x, size_t n, size_t width);
 
+// As DotSq8, only for the codes whose row (rows[i]) has its bit set in `allowed`; the
+// other out[i] are left unchanged.
+void DotSq8Filtered(const uint8_t* codes, const uint32_t* rows, size_t count, size_t dims,
+                    const int16_t* w, const uint64_t* allowed, int32_t* out);
 // The largest |w[d]| DotSq8 allows for `dims` dimensions (at most 32767).
 inline int32_t MaxDotWeight(size_t dims) {
   const int64_t limit = ((int64_t{1} << 31) - 1) / (static_cast<int64_t>(dims) * 255 + 1);

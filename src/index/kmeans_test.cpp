@@ -43,12 +43,17 @@ TEST(KernelsTest, DotSq8IsExactAtTheWeightLimit) {
     for (size_t i = 0; i < codes.size(); ++i) {
       codes[i] = i < dims ? 255 : static_cast<uint8_t>((i * 2654435761u) >> 24);
     }
-    std::vector<int32_t> out(count);
+    std::vector<int32_t> out(count), filtered(count, -7);
     DotSq8(codes.data(), count, dims, w.data(), out.data());
+    std::vector<uint32_t> rows(count);
+    std::iota(rows.begin(), rows.end(), 0u);
+    const uint64_t allowed = 0b101010101;
+    DotSq8Filtered(codes.data(), rows.data(), count, dims, w.data(), &allowed, filtered.data());
     for (size_t r = 0; r < count; ++r) {
       int64_t want = 0;
       for (size_t d = 0; d < dims; ++d) want += int64_t{w[d]} * codes[r * dims + d];
       EXPECT_EQ(out[r], want) << dims << " " << r;
+      EXPECT_EQ(filtered[r], r % 2 == 0 ? want : -7) << dims << " " << r;
     }
   }
 }
