@@ -199,9 +199,13 @@ int main(int argc, char** argv) {
 
   nlohmann::json res;
   res["library"] = "gannet";
-  res["config"] = "IVF, 1-bit + SQ8 codes, nlist=" + std::to_string(ix.lists()) + ", shortlist " +
-                  std::to_string(rerank * ix.ShortlistFactor()) + "k, rerank " +
-                  std::to_string(rerank) + "k";
+  // Below kMinBinaryDims the default scan reads SQ8 codes only (ivf_index.h).
+  res["config"] = dims >= gannet::index::kMinBinaryDims
+                      ? "IVF, 1-bit codes + SQ8 shortlist of " +
+                            std::to_string(rerank * ix.ShortlistFactor()) + "k, nlist=" +
+                            std::to_string(ix.lists()) + ", rerank " + std::to_string(rerank) + "k"
+                      : "IVF-SQ8, nlist=" + std::to_string(ix.lists()) + ", rerank " +
+                            std::to_string(rerank) + "k";
   res["kernel_target"] = gannet::index::KernelTarget();
   res["build_s"] = build_s;
   res["build_threads"] = threads;

@@ -108,6 +108,7 @@ void BinaryCoder::Encode(const float* rr, const float* rc, uint64_t* code, Facto
   if (!(norm > 0)) {  // the row is its centroid: the estimate is |q - c|²
     f->k0 = 0;
     f->alpha = 0;
+    f->err = 0;
     return;
   }
   // <ō, o> >= 1/√B (Cauchy–Schwarz): never zero.
@@ -115,6 +116,8 @@ void BinaryCoder::Encode(const float* rr, const float* rc, uint64_t* code, Facto
   const float c_dot = (2 * c_set_total - c_sum) / sqrt_b;  // <ō, P·c>
   f->k0 = norm2 + 2 * norm * c_dot / ip;
   f->alpha = 2 * norm / (ip * sqrt_b);
+  f->err = 2 * norm * kErrorBound * std::sqrt(std::max(0.0f, 1 - ip * ip)) /
+           (ip * std::sqrt(static_cast<float>(padded_ - 1)));
 }
 
 void BinaryCoder::PrepareQuery(const float* rq, Query* q) const {

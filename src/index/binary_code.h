@@ -30,6 +30,10 @@
 
 namespace gannet::index {
 
+// RaBitQ's ε0: the estimate of <o, y> is within ε0·√((1 - <ō, o>²)/<ō, o>²)/√(B - 1)
+// with high probability (1.9 in the paper for ~99.9%).
+inline constexpr float kErrorBound = 1.9f;
+
 class BinaryCoder {
  public:
   BinaryCoder() = default;
@@ -50,6 +54,9 @@ class BinaryCoder {
     float k0 = 0;     // |r|² + 2·|r|·<ō, P·c> / <ō, o>
     float alpha = 0;  // 2·|r| / (<ō, o>·√B)
     float ones = 0;   // bits set in the code
+    // The estimate's error bound per unit of |q - c|: 2·|r|·kErrorBound·√(1 - <ō, o>²) /
+    // (<ō, o>·√(B - 1)) (RaBitQ's bound; the estimate is off by more rarely).
+    float err = 0;
   };
   // code[0..words()) and *f for the residual whose rotation is `rotated_residual` (B
   // floats), in the list whose rotated centroid is `rotated_centroid` (B floats).
@@ -66,18 +73,20 @@ class BinaryCoder {
 
   // Per-row constants of many rows, by field (Factors of row i at index i).
   struct FactorColumns {
-    std::vector<float> k0, alpha, ones;
+    std::vector<float> k0, alpha, ones, err;
     void resize(size_t n) {
       k0.resize(n);
       alpha.resize(n);
       ones.resize(n);
+      err.resize(n);
     }
     void set(size_t i, const Factors& f) {
       k0[i] = f.k0;
       alpha[i] = f.alpha;
       ones[i] = f.ones;
+      err[i] = f.err;
     }
-    size_t bytes() const { return 3 * k0.size() * sizeof(float); }
+    size_t bytes() const { return 4 * k0.size() * sizeof(float); }
   };
   // out[r] := the estimate of |x_r - q|² for rows [begin, begin + n) of `f`, from their
   // BinaryDots `dots` and qr2 = |q - c|², c their list's centroid.

@@ -48,6 +48,11 @@ class Candidates {
     items_.push_back({row, d});
     if (items_.size() == 2 * cap_) Prune();
   }
+  // The cap-th best distance pushed (infinity before cap pushes).
+  float Threshold() {
+    Prune();
+    return items_.size() < cap_ ? std::numeric_limits<float>::infinity() : bound_;
+  }
   // The best min(cap, pushed) pairs, in no particular order.
   std::vector<Neighbor>& items() {
     Prune();
@@ -145,6 +150,7 @@ struct IvfIndex::Query {
   BinaryCoder::Query binary;
   std::vector<uint32_t> binary_dots;  // BinaryDots of one list
   std::vector<float> estimates;       // and the distance estimates
+  std::vector<Neighbor> listed;       // the shortlist: (position, lower bound)
 };
 
 uint32_t IvfIndex::NprobeFor(double recall_target, double k) const {
@@ -266,7 +272,8 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   };
   ensure_sorted(std::min<size_t>(nlist, size_t{nprobe} + 16));
 
-  // The SQ8 estimate of a row at position `pos` of `list` (stages 2 and direct scans).
+  // The SQ8 estimate of the row at position `pos` of a list at qr2 = |q - c|² (stage 2
+  // and the direct scan).
   // With x ≈ c + r (r the decoded residual), |q - x|² ≈ |q - c|² - 2·<q, r> + (|r|² +
   // 2·<c, r>): the last term is per row (sq8_terms_), and <q, r> = <q, lo> +
   // Σ_d q[d]·scale[d]·code[d] needs no centroid, so only the codes are read.
@@ -293,9 +300,22 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   const uint64_t* planes = q.binary.planes.data();
 
   // Stage 1: the binary estimate over the probed lists keeps a shortlist (of positions in
-  // the lists, not rows: stage 2 reads the SQ8 code at the position). A direct scan fills
-  // `best` at once.
-  Candidates shortlist(shortlist_cap), best(candidates);
+  // the lists, not rows: stage 2 reads the SQ8 code at the position): every row whose
+  // estimate minus its error bound is below the shortlist_cap-th best estimate, so that
+  // rows the estimate cannot tell apart (near-equidistant members of one cluster) all
+  // reach stage 2. A direct scan fills `best` at once.
+  Candidates top(shortlist_cap), best(candidates);
+  std::vector<Neighbor>& listed = q.listed;
+  listed.clear();
+  size_t prune_at = 4 * shortlist_cap;
+  auto keep = [&](uint32_t pos, float lower) {
+    listed.push_back({pos, lower});
+    if (listed.size() >= prune_at) {
+      const float t = top.Threshold();
+      std::erase_if(listed, [t](const Neighbor& c) { return !(c.distance < t); });
+      prune_at = std::max(prune_at, 2 * listed.size());
+    }
+  };
   size_t found = 0, probed = 0, scanned = 0;
   const uint64_t* allowed = filter != nullptr ? filter->words() : nullptr;
   auto is_allowed = [&](uint32_t row) {
@@ -349,16 +369,23 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
                words, planes, q.binary_dots.data());
     float* est = q.estimates.data();
     BinaryCoder::Estimate(factors_, begin, n, q.binary_dots.data(), qr2, q.binary, est);
+    const float q_norm = std::sqrt(std::max(qr2, 0.0f));
+    const float* err = factors_.err.data() + begin;
     for (size_t r = 0; r < n; ++r) {
       if (!is_allowed(rows[r])) continue;
       ++found;
-      if (est[r] < shortlist.worst()) shortlist.Push(static_cast<uint32_t>(begin + r), est[r]);
+      const float lower = est[r] - err[r] * q_norm;
+      if (lower < top.worst()) {
+        top.Push(static_cast<uint32_t>(begin + r), est[r]);
+        keep(static_cast<uint32_t>(begin + r), lower);
+      }
     }
   }
   // Stage 2: the SQ8 estimate of the shortlist keeps the best `candidates` rows.
   size_t shortlisted = 0;
   if (!direct) {
-    std::vector<Neighbor>& listed = shortlist.items();
+    const float t = top.Threshold();
+    std::erase_if(listed, [t](const Neighbor& c) { return !(c.distance < t); });
     shortlisted = listed.size();
     // The codes are scattered over the lists: ask for all of them before the first.
     for (const Neighbor& c : listed) {

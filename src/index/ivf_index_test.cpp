@@ -336,6 +336,34 @@ TEST(IvfIndexTest, HighDimensionalSearchesScanBinaryCodes) {
   EXPECT_GE(auto_recall / 50, sq8_recall / 50 - 0.01);
 }
 
+// In a high-dimensional Gaussian cluster every member is about equally far from a query,
+// closer together than the one-bit estimate's error: a shortlist of the best estimates
+// alone held the true top 10 for recall 0.972 over every list of 1M × 384 clustered rows
+// (SQ8: 1.0). The shortlist now keeps every row whose estimate minus its error bound could
+// still make it.
+TEST(IvfIndexTest, ShortlistKeepsRowsTheEstimateCannotTellApart) {
+  constexpr uint32_t kWide = 384;
+  constexpr size_t kN = 6000;
+  auto data = testing::Clustered(kN + 40, kWide, 15, 8, 1.0f);
+  std::vector<float> queries(data.end() - 40 * kWide, data.end());
+  data.resize(kN * kWide);
+  const VectorRows rows = testing::View(data, kWide);
+  IvfBuildOptions opt;
+  opt.threads = 2;
+  auto built = IvfIndex::Build(rows, DistanceMetric::kEuclideanSquared, opt);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  double recall = 0;
+  for (size_t i = 0; i < 40; ++i) {
+    const float* q = queries.data() + i * kWide;
+    auto truth = testing::ExactTopK(rows, DistanceMetric::kEuclideanSquared, q, 10, nullptr);
+    IvfSearchParams p;
+    p.scan = IvfScan::kBinary;
+    p.recall_target = 1.0;
+    recall += testing::Recall(truth, (*built)->Search(q, rows, p));
+  }
+  EXPECT_GE(recall / 40, 0.99);
+}
+
 // The re-rank cut bounds recall@10 below 1 even with every list probed, so a target plus
 // the margin can lie beyond every measured point: the knob then probes up to where the
 // curve levels off, not every list (ann_recall 0.99 scanned all 1789 lists of the 200k ×
