@@ -18,8 +18,8 @@
 // lo + delta·u), so that <ō, P·q> needs only popcounts of the code against the bit planes
 // of u (BinaryDots, kernels.h). A code of B bits stands in for the 8·dims bits of an SQ8
 // code: the posting scan reads 4-8× fewer bytes, and memory bandwidth is what bounds it
-// once the lists outgrow the CPU caches; the estimate is coarser, so a search re-ranks
-// more candidates exactly.
+// once the lists outgrow the CPU caches; the estimate is coarser, so a search refines a
+// shortlist (every row its error bound, Factors::err, cannot rule out) with SQ8.
 //
 // Thread safety: immutable after construction.
 #pragma once

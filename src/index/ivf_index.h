@@ -12,7 +12,8 @@
 // load) and then works in three stages, each reading fewer, costlier bytes per row:
 //   1. the binary codes of the nprobe nearest lists (B/8 bytes a row, B = dims rounded up
 //      to 64: the scan is bound by memory bandwidth, and SQ8's dims bytes a row cost 5-8×
-//      more) shortlist k·rerank_factor·ShortlistFactor() rows;
+//      more) shortlist every row whose estimate minus its error bound is below the
+//      k·rerank_factor·ShortlistFactor()-th best estimate;
 //   2. their SQ8 codes pick the k·rerank_factor best (twice as many under a filter);
 //   3. those are re-ranked with the exact f32 distance on the segment's vectors.
 // A probe expected to read few rows skips stages 1-2 and scans the lists' SQ8 codes.
@@ -116,8 +117,9 @@ struct IvfSearchParams {
   // Wanted recall@10 in (0, 1]; the calibration table maps it to nprobe. 1 probes every
   // list (still approximate only through the re-rank cut, which is then exact).
   double recall_target = kDefaultRecallTarget;
-  // Candidates re-ranked exactly = k × this (× 2 filtered); the binary scan shortlists
-  // ShortlistFactor() times as many for the SQ8 estimate to choose them from.
+  // Candidates re-ranked exactly = k × this (× 2 filtered); the binary scan shortlists at
+  // least ShortlistFactor() times as many for the SQ8 estimate to choose them from (more
+  // where its error bound cannot rule rows out).
   uint32_t rerank_factor = 4;
   const RowFilter* filter = nullptr;  // null: every indexed row is eligible
   IvfScan scan = IvfScan::kAuto;
@@ -181,7 +183,7 @@ class IvfIndex {
   // smallest nprobe within 0.002 of the curve's best. 1.0 (or more) means every list.
   uint32_t NprobeFor(double recall_target, double k = 10) const;
   // The shortlist of the binary scan, in re-rank candidates: its estimate's error grows
-  // as the code's bits B shrink (~1/√B), so short vectors shortlist more: max(2, 512 / B).
+  // as the code's bits B shrink (~1/√B), so short vectors shortlist more: max(2, 384 / B).
   uint32_t ShortlistFactor() const;
   // Bytes held in memory (centroids, codes, row ids), excluding the segment's vectors.
   size_t MemoryBytes() const;

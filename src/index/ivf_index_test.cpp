@@ -390,7 +390,8 @@ TEST(IvfIndexTest, UnreachableRecallTargetGetsThePlateauNotEveryList) {
   };
   // Swap the stored calibration (the payload's tail) for one that levels off at 0.9952.
   std::string storage;
-  auto payload = format::DecodeFrame(format::ObjectKind::kVectorIndex, idx.Encode(), &storage);
+  const std::string encoded = idx.Encode();  // the payload view points into it
+  auto payload = format::DecodeFrame(format::ObjectKind::kVectorIndex, encoded, &storage);
   ASSERT_TRUE(payload.ok());
   const std::string own = curves(idx.calibration());
   ASSERT_EQ(payload->substr(payload->size() - own.size()), own);
