@@ -229,7 +229,8 @@ void IvfIndex::PrefetchList(uint32_t list) const {
       size_t{block_offsets_[list + 1] - block_offsets_[list]} * kBinaryBlockRows * row_bytes;
   for (size_t b = 0; b < bits_bytes; b += kLine) __builtin_prefetch(bits + b);
   const uint32_t begin = list_offsets_[list], end = list_offsets_[list + 1];
-  for (const float* column : {factors_.k0.data(), factors_.alpha.data(), factors_.ones.data()}) {
+  for (const float* column :
+       {factors_.k0.data(), factors_.alpha.data(), factors_.ones.data(), factors_.err.data()}) {
     const auto* p = reinterpret_cast<const char*>(column + begin);
     for (size_t b = 0; b < (end - begin) * sizeof(float); b += kLine) __builtin_prefetch(p + b);
   }

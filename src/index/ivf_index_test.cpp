@@ -302,33 +302,52 @@ TEST(IvfIndexTest, EncodeDecodeRoundTrip) {
   EXPECT_LT(f.index->MemoryBytes(), kRows * kDims * 2);
 }
 
+// 384-d clustered rows and held-out queries from the same centres, indexed.
+struct WideSet {
+  static constexpr uint32_t kWide = 384;
+  WideSet(size_t n, size_t nq, size_t centres, uint64_t seed, DistanceMetric m)
+      : metric(m), queries_count(nq) {
+    data = testing::Clustered(n + nq, kWide, centres, seed, 1.0f);
+    queries.assign(data.end() - static_cast<ptrdiff_t>(nq * kWide), data.end());
+    data.resize(n * kWide);
+    rows = testing::View(data, kWide);
+    IvfBuildOptions opt;
+    opt.threads = 2;
+    auto built = IvfIndex::Build(rows, metric, opt);
+    EXPECT_TRUE(built.ok()) << built.status().ToString();
+    if (built.ok()) index = *built;
+  }
+  WideSet(const WideSet&) = delete;  // `rows` views `data`
+  WideSet& operator=(const WideSet&) = delete;
+  const float* query(size_t i) const { return queries.data() + i * kWide; }
+  std::vector<uint32_t> Truth(size_t i) const {
+    return testing::ExactTopK(rows, metric, query(i), 10, nullptr);
+  }
+
+  DistanceMetric metric;
+  size_t queries_count;
+  std::vector<float> data, queries;
+  VectorRows rows;
+  std::shared_ptr<const IvfIndex> index;
+};
+
 // At 384 dimensions the default search reads the one-bit codes (a sixth of the SQ8 bytes)
 // once the probe covers more than a few lists, and recalls as the SQ8 scan does.
 TEST(IvfIndexTest, HighDimensionalSearchesScanBinaryCodes) {
-  constexpr uint32_t kWide = 384;
-  constexpr size_t kN = 8000;
-  auto data = testing::Clustered(kN + 50, kWide, 40, 21, 1.0f);
-  std::vector<float> queries(data.end() - 50 * kWide, data.end());
-  data.resize(kN * kWide);
-  const VectorRows rows = testing::View(data, kWide);
-  IvfBuildOptions opt;
-  opt.threads = 2;
-  auto built = IvfIndex::Build(rows, DistanceMetric::kCosineDistance, opt);
-  ASSERT_TRUE(built.ok()) << built.status().ToString();
-  const IvfIndex& idx = **built;
+  const WideSet w(8000, 50, 40, 21, DistanceMetric::kCosineDistance);
+  ASSERT_NE(w.index, nullptr);
   double auto_recall = 0, sq8_recall = 0;
   size_t shortlisted = 0;
-  for (size_t i = 0; i < 50; ++i) {
-    const float* q = queries.data() + i * kWide;
-    auto truth = testing::ExactTopK(rows, DistanceMetric::kCosineDistance, q, 10, nullptr);
+  for (size_t i = 0; i < w.queries_count; ++i) {
+    const auto truth = w.Truth(i);
     IvfSearchParams p;
     p.nprobe = 16;
     IvfSearchStats stats;
-    auto_recall += testing::Recall(truth, idx.Search(q, rows, p, &stats));
+    auto_recall += testing::Recall(truth, w.index->Search(w.query(i), w.rows, p, &stats));
     shortlisted += stats.shortlisted;
     p.scan = IvfScan::kSq8;
     IvfSearchStats sq8_stats;
-    sq8_recall += testing::Recall(truth, idx.Search(q, rows, p, &sq8_stats));
+    sq8_recall += testing::Recall(truth, w.index->Search(w.query(i), w.rows, p, &sq8_stats));
     EXPECT_EQ(sq8_stats.shortlisted, 0u);
   }
   EXPECT_GT(shortlisted, 0u);
@@ -342,24 +361,14 @@ TEST(IvfIndexTest, HighDimensionalSearchesScanBinaryCodes) {
 // (SQ8: 1.0). The shortlist now keeps every row whose estimate minus its error bound could
 // still make it.
 TEST(IvfIndexTest, ShortlistKeepsRowsTheEstimateCannotTellApart) {
-  constexpr uint32_t kWide = 384;
-  constexpr size_t kN = 6000;
-  auto data = testing::Clustered(kN + 40, kWide, 15, 8, 1.0f);
-  std::vector<float> queries(data.end() - 40 * kWide, data.end());
-  data.resize(kN * kWide);
-  const VectorRows rows = testing::View(data, kWide);
-  IvfBuildOptions opt;
-  opt.threads = 2;
-  auto built = IvfIndex::Build(rows, DistanceMetric::kEuclideanSquared, opt);
-  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  const WideSet w(6000, 40, 15, 8, DistanceMetric::kEuclideanSquared);
+  ASSERT_NE(w.index, nullptr);
   double recall = 0;
-  for (size_t i = 0; i < 40; ++i) {
-    const float* q = queries.data() + i * kWide;
-    auto truth = testing::ExactTopK(rows, DistanceMetric::kEuclideanSquared, q, 10, nullptr);
+  for (size_t i = 0; i < w.queries_count; ++i) {
     IvfSearchParams p;
     p.scan = IvfScan::kBinary;
     p.recall_target = 1.0;
-    recall += testing::Recall(truth, (*built)->Search(q, rows, p));
+    recall += testing::Recall(w.Truth(i), w.index->Search(w.query(i), w.rows, p));
   }
   EXPECT_GE(recall / 40, 0.99);
 }
