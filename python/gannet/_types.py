@@ -28,6 +28,20 @@ def _parse_time(text: Any) -> Optional[datetime]:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def rows_as_objects(response: dict[str, Any]) -> dict[str, Any]:
+    """A decoded response with each result row made a `Row`, in place: the elements of
+    "rows" and "fused", and of "rows" in each of "results" (what the embedded engine
+    returns directly)."""
+    row = Row.from_json
+    for key in ("rows", "fused"):
+        if isinstance(response.get(key), list):
+            response[key] = [row(r) for r in response[key]]
+    for result in response.get("results") or ():
+        if isinstance(result, dict) and isinstance(result.get("rows"), list):
+            result["rows"] = [row(r) for r in result["rows"]]
+    return response
+
+
 @dataclass(slots=True)
 class Row:
     """One result row: `id`, `dist` (the "$dist" of a vector ranking) and attributes.
@@ -106,8 +120,13 @@ class QueryResult:
     def from_json(cls, obj: Mapping[str, Any]) -> "QueryResult":
         """From a decoded response, which it takes over (its dicts are not copied)."""
         row = Row.from_json
+        return cls.from_response({**obj, "rows": [row(r) for r in obj.get("rows") or ()]})
+
+    @classmethod
+    def from_response(cls, obj: Mapping[str, Any]) -> "QueryResult":
+        """From a response as the transports return it: its rows already `Row`s."""
         return cls(
-            rows=[row(r) for r in obj.get("rows") or ()],
+            rows=obj.get("rows") or [],
             aggregations=obj.get("aggregations"),
             aggregation_groups=obj.get("aggregation_groups"),
             performance=obj.get("performance") or {},

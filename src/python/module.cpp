@@ -1,19 +1,24 @@
 // The `gannet._gannet` extension: the embedded engine for the Python package.
 //
-// Thin by design: requests cross the boundary as JSON text in the shapes of the HTTP API
-// (gannet/json.h), and responses as JSON text too, except query responses: those are
-// built as Python objects straight from the serializer's events (gannet::JsonEvents), the
-// same document the HTTP server sends, without printing and re-parsing it. So
+// Thin by design: requests cross the boundary in the shapes of the HTTP API
+// (gannet/json.h), and responses as JSON text too, except query responses. A query body
+// arrives as the request dict, written to JSON text here (JsonWriter; anything beyond plain
+// dicts, lists, strings, numbers, booleans and None goes through the package's own encoder,
+// gannet._encode.dumps, so both give the same text and the same errors) and parsed by the
+// engine's one request parser. Its response is built as Python objects straight from the
+// serializer's events (gannet::JsonEvents), the same document the HTTP server sends, except
+// that each result row is a gannet.Row; no JSON text is printed or re-parsed. So
 // `gannet.open(...)` and `gannet.connect(...)` share the request building and response
-// decoding in python/gannet/. Engine work runs with the GIL released. A failed call raises the
-// typed exception from gannet._errors that matches the Status code (gannet._errors.from_code),
-// carrying the engine's message.
+// decoding in python/gannet/. Engine work runs with the GIL released. A failed call raises
+// the typed exception from gannet._errors that matches the Status code
+// (gannet._errors.from_code), carrying the engine's message.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 #include <nanobind/stl/unique_ptr.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -46,30 +51,111 @@ using gannet::Status;
   throw nb::python_error();
 }
 
-// Builds the Python object of a JSON document from its events (GIL held): dicts, lists,
-// str, int, float, bool and None, as json.loads would give. Vector elements are the f32
-// values widened to float (json.loads would read their shortest decimal form, which
-// rounds to the same f32). Invalid UTF-8 in strings (possible only through the C++ API)
-// is replaced by U+FFFD per maximal invalid sequence (the serializer: per byte).
-class PyObjectBuilder final : public gannet::JsonEvents {
+// The package's Python pieces the extension uses, looked up once (GIL held).
+struct PyHooks {
+  nb::object row_type;       // gannet._types.Row
+  nb::object decode_vector;  // gannet._types.decode_vector
+  nb::object dumps;          // gannet._encode.dumps: the fallback request encoder
+  nb::object id, dist, attributes, vector;  // interned names
+
+  static const PyHooks& Get() {
+    static const PyHooks* hooks = [] {
+      auto* h = new PyHooks();  // never freed: lives as long as the interpreter's modules
+      nb::object types = nb::module_::import_("gannet._types");
+      h->row_type = types.attr("Row");
+      h->decode_vector = types.attr("decode_vector");
+      h->dumps = nb::module_::import_("gannet._encode").attr("dumps");
+      h->id = nb::steal(PyUnicode_InternFromString("id"));
+      h->dist = nb::steal(PyUnicode_InternFromString("dist"));
+      h->attributes = nb::steal(PyUnicode_InternFromString("attributes"));
+      h->vector = nb::steal(PyUnicode_InternFromString("vector"));
+      return h;
+    }();
+    return *hooks;
+  }
+};
+
+// Builds the Python object of a query response from its serializer events (GIL held):
+// dicts, lists, str, int, float, bool and None, as json.loads would give, except that each
+// result row (the elements of "rows" and "fused" at the top, and of "rows" in each of
+// "results") is a gannet.Row, as Row.from_json would make it (its "vector" attribute
+// decoded by decode_vector). Vector elements are the f32 values widened to float
+// (json.loads would read their shortest decimal form, which rounds to the same f32).
+// Invalid UTF-8 in strings (possible only through the C++ API) is replaced by U+FFFD per
+// maximal invalid sequence (the serializer: per byte).
+class PyResponseBuilder final : public gannet::JsonEvents {
  public:
+  explicit PyResponseBuilder(const PyHooks& hooks) : hooks_(hooks) {}
+
   nb::object Take() { return std::move(root_); }
 
-  void BeginObject() override { Open(nb::steal(PyDict_New())); }
-  void EndObject() override { stack_.pop_back(); }
-  void BeginArray() override { Open(nb::steal(PyList_New(0))); }
+  void BeginObject() override {
+    const Kind parent = stack_.empty() ? Kind::kNone : stack_.back().kind;
+    if (parent == Kind::kRows) {
+      // A row: its id and $dist are kept aside, the rest goes to its attributes dict.
+      stack_.push_back({nb::steal(PyDict_New()), Kind::kRow});
+      if (!stack_.back().container.is_valid()) throw nb::python_error();
+      row_id_ = nb::none();
+      row_dist_ = nb::none();
+      return;
+    }
+    Kind kind = Kind::kOther;
+    if (parent == Kind::kNone) kind = Kind::kTop;
+    if (parent == Kind::kResults) kind = Kind::kResult;
+    Open(nb::steal(PyDict_New()), kind);
+  }
+  void EndObject() override {
+    if (stack_.back().kind != Kind::kRow) {
+      stack_.pop_back();
+      return;
+    }
+    nb::object attrs = std::move(stack_.back().container);
+    stack_.pop_back();
+    if (PyObject* v = PyDict_GetItemWithError(attrs.ptr(), hooks_.vector.ptr())) {
+      nb::object decoded = hooks_.decode_vector(nb::handle(v));
+      if (PyDict_SetItem(attrs.ptr(), hooks_.vector.ptr(), decoded.ptr()) != 0) {
+        throw nb::python_error();
+      }
+    } else if (PyErr_Occurred()) {
+      throw nb::python_error();
+    }
+    auto* type = reinterpret_cast<PyTypeObject*>(hooks_.row_type.ptr());
+    nb::object row = nb::steal(type->tp_alloc(type, 0));
+    if (!row.is_valid() || PyObject_SetAttr(row.ptr(), hooks_.id.ptr(), row_id_.ptr()) != 0 ||
+        PyObject_SetAttr(row.ptr(), hooks_.dist.ptr(), row_dist_.ptr()) != 0 ||
+        PyObject_SetAttr(row.ptr(), hooks_.attributes.ptr(), attrs.ptr()) != 0) {
+      throw nb::python_error();
+    }
+    Add(row);
+  }
+  void BeginArray() override {
+    const Kind parent = stack_.empty() ? Kind::kNone : stack_.back().kind;
+    Kind kind = Kind::kOther;
+    if (parent == Kind::kTop && (key_text_ == "rows" || key_text_ == "fused")) kind = Kind::kRows;
+    if (parent == Kind::kTop && key_text_ == "results") kind = Kind::kResults;
+    if (parent == Kind::kResult && key_text_ == "rows") kind = Kind::kRows;
+    Open(nb::steal(PyList_New(0)), kind);
+  }
   void EndArray() override { stack_.pop_back(); }
   void Key(std::string_view k) override {
     // Keys repeat in every row ("id", "$dist", attribute names): each distinct key is
     // made once per response (str objects cache their hash for the dict inserts).
     for (const CachedKey& c : keys_) {
-      if (c.text.size() == k.size() && std::memcmp(c.text.data(), k.data(), k.size()) == 0) {
+      if (c.text == k) {
         key_ = c.str;
+        key_text_ = c.text;
         return;
       }
     }
     key_ = Str(k);
-    if (keys_.size() < kMaxCachedKeys) keys_.push_back({std::string(k), key_});
+    key_text_ = k;
+    if (keys_.size() < kMaxCachedKeys) {
+      keys_.push_back({std::string(k), key_});
+      key_text_ = keys_.back().text;
+    } else {
+      key_text_storage_.assign(k);
+      key_text_ = key_text_storage_;
+    }
   }
   void Null() override { Add(nb::none()); }
   void Bool(bool b) override { Add(nb::bool_(b)); }
@@ -83,23 +169,37 @@ class PyObjectBuilder final : public gannet::JsonEvents {
   void String(std::string_view s) override { Add(Str(s)); }
 
  private:
+  // Where a container sits in the response; kRows' objects become Rows.
+  enum class Kind { kNone, kTop, kResults, kResult, kRows, kRow, kOther };
+  struct Frame {
+    nb::object container;
+    Kind kind;
+  };
+
   static nb::object Str(std::string_view s) {
     PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
     if (o == nullptr) throw nb::python_error();
     return nb::steal(o);
   }
-  void Open(nb::object container) {
+  void Open(nb::object container, Kind kind) {
     if (!container.is_valid()) throw nb::python_error();
     Add(container);
-    stack_.push_back(std::move(container));
+    stack_.push_back({std::move(container), kind});
   }
   void Add(const nb::object& v) {
     if (!v.is_valid()) throw nb::python_error();
     if (stack_.empty()) {
       root_ = v;
-    } else if (PyList_Check(stack_.back().ptr())) {
-      if (PyList_Append(stack_.back().ptr(), v.ptr()) != 0) throw nb::python_error();
-    } else if (PyDict_SetItem(stack_.back().ptr(), key_.ptr(), v.ptr()) != 0) {
+      return;
+    }
+    const Frame& top = stack_.back();
+    if (top.kind == Kind::kRow && key_text_ == "id") {
+      row_id_ = v;
+    } else if (top.kind == Kind::kRow && key_text_ == "$dist") {
+      row_dist_ = v;
+    } else if (PyList_Check(top.container.ptr())) {
+      if (PyList_Append(top.container.ptr(), v.ptr()) != 0) throw nb::python_error();
+    } else if (PyDict_SetItem(top.container.ptr(), key_.ptr(), v.ptr()) != 0) {
       throw nb::python_error();
     }
   }
@@ -110,10 +210,135 @@ class PyObjectBuilder final : public gannet::JsonEvents {
   };
   static constexpr size_t kMaxCachedKeys = 64;
 
+  const PyHooks& hooks_;
   nb::object root_;
-  std::vector<nb::object> stack_;
+  std::vector<Frame> stack_;
   nb::object key_;
+  std::string_view key_text_;  // into keys_ or key_text_storage_
+  std::string key_text_storage_;
   std::vector<CachedKey> keys_;
+  nb::object row_id_, row_dist_;
+};
+
+// Writes a request object (dicts with str keys, lists, tuples, str, int, float, bool, None)
+// as JSON text, as gannet._encode.dumps would (numbers in the shortest form that reads back
+// equal). Returns false, with `out` unspecified, for anything else: other types (NumPy
+// values, UUIDs, datetimes), non-str keys, non-finite floats, integers beyond 64 bits,
+// strings with lone surrogates and nesting deeper than kMaxDepth; the caller then uses the
+// package's encoder, which converts them or raises its InvalidArgument. Never sets a Python
+// error. GIL held.
+class JsonWriter {
+ public:
+  static bool Write(PyObject* o, std::string& out) { return Value(o, out, 0); }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+
+  static bool Value(PyObject* o, std::string& out, int depth) {
+    if (o == Py_None) {
+      out += "null";
+    } else if (o == Py_True) {
+      out += "true";
+    } else if (o == Py_False) {
+      out += "false";
+    } else if (PyUnicode_CheckExact(o)) {
+      return String(o, out);
+    } else if (PyLong_CheckExact(o)) {
+      return Integer(o, out);
+    } else if (PyFloat_CheckExact(o)) {
+      const double d = PyFloat_AS_DOUBLE(o);
+      if (!std::isfinite(d)) return false;
+      char buf[32];
+      const auto r = std::to_chars(buf, buf + sizeof buf, d);
+      out.append(buf, r.ptr);
+      // An integral double prints without a point ("2"); keep it a JSON float as Python
+      // does ("2.0"), so the parser types it the same.
+      if (std::find_if(buf, r.ptr, [](char c) { return c == '.' || c == 'e' || c == 'n'; }) ==
+          r.ptr) {
+        out += ".0";
+      }
+    } else if (depth >= kMaxDepth) {
+      return false;
+    } else if (PyDict_CheckExact(o)) {
+      out += '{';
+      Py_ssize_t pos = 0;
+      PyObject* k;
+      PyObject* v;
+      bool first = true;
+      while (PyDict_Next(o, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k)) return false;
+        if (!first) out += ',';
+        first = false;
+        if (!String(k, out)) return false;
+        out += ':';
+        if (!Value(v, out, depth + 1)) return false;
+      }
+      out += '}';
+    } else if (PyList_CheckExact(o) || PyTuple_CheckExact(o)) {
+      out += '[';
+      const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+      PyObject** items = PySequence_Fast_ITEMS(o);
+      for (Py_ssize_t i = 0; i < n; ++i) {
+        if (i > 0) out += ',';
+        if (!Value(items[i], out, depth + 1)) return false;
+      }
+      out += ']';
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  static bool Integer(PyObject* o, std::string& out) {
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    char buf[24];
+    std::to_chars_result r{};
+    if (overflow == 0) {
+      if (v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return false;
+      }
+      r = std::to_chars(buf, buf + sizeof buf, v);
+    } else if (overflow > 0) {
+      const unsigned long long u = PyLong_AsUnsignedLongLong(o);
+      if (u == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+        PyErr_Clear();
+        return false;
+      }
+      r = std::to_chars(buf, buf + sizeof buf, u);
+    } else {
+      return false;
+    }
+    out.append(buf, r.ptr);
+    return true;
+  }
+
+  static bool String(PyObject* o, std::string& out) {
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(o, &n);
+    if (s == nullptr) {  // lone surrogates
+      PyErr_Clear();
+      return false;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c < 0x20) {
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    out += '"';
+    return true;
+  }
 };
 
 // T of a Result<T>.
@@ -190,10 +415,24 @@ class PyDatabase {
     });
   }
 
-  // The response as Python objects (what json.loads of the HTTP response gives).
-  nb::object Query(std::string_view ns, std::string_view body) {
+  // The response as Python objects (see PyResponseBuilder). `body` is the request as a
+  // dict or as JSON text.
+  nb::object Query(std::string_view ns, nb::handle body) {
+    const PyHooks& hooks = PyHooks::Get();
+    std::string text;
+    std::string_view body_text;
+    if (PyUnicode_Check(body.ptr())) {
+      Py_ssize_t n = 0;
+      const char* s = PyUnicode_AsUTF8AndSize(body.ptr(), &n);
+      if (s == nullptr) throw nb::python_error();
+      body_text = std::string_view(s, static_cast<size_t>(n));
+    } else {
+      text.reserve(256);
+      if (!JsonWriter::Write(body.ptr(), text)) text = nb::cast<std::string>(hooks.dumps(body));
+      body_text = text;
+    }
     QueryAnswer answer = Run([&](gannet::Database& db) -> Result<QueryAnswer> {
-      GANNET_ASSIGN_OR_RETURN(gannet::QueryBody parsed, gannet::ParseQueryBody(body));
+      GANNET_ASSIGN_OR_RETURN(gannet::QueryBody parsed, gannet::ParseQueryBody(body_text));
       GANNET_ASSIGN_OR_RETURN(std::shared_ptr<gannet::Namespace> handle, Handle(db, ns));
       QueryAnswer a{std::move(parsed), {}};
       if (!a.body.multi) {
@@ -205,7 +444,7 @@ class PyDatabase {
       return a;
     });
     const bool b64 = answer.body.queries[0].vector_encoding_base64;
-    PyObjectBuilder out;
+    PyResponseBuilder out(hooks);
     if (answer.body.multi) {
       gannet::MultiQueryBodyResponseToEvents(answer.body, answer.responses, b64, out);
     } else {

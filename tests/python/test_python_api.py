@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import gannet
+from gannet import _encode
 
 DOCS: list[dict[str, Any]] = [
     {"id": 1, "vector": [0.1, 0.9], "title": "gannets dive", "year": 2021, "tags": ["bird"]},
@@ -164,6 +165,12 @@ def test_errors_are_typed(client: gannet.Client, ns: gannet.Namespace) -> None:
         ns.write(upsert_rows=[{"id": 9, "score": float("nan")}])
     with pytest.raises(gannet.InvalidArgument, match="cannot encode"):
         ns.write(upsert_rows=[{"id": 9, "blob": object()}])
+    # A query body the extension cannot write itself goes through the package's encoder,
+    # with its errors.
+    with pytest.raises(gannet.InvalidArgument, match="JSON compliant"):
+        ns.query(rank_by=["id", "asc"], filters=["year", "Gt", float("inf")])
+    with pytest.raises(gannet.InvalidArgument, match="cannot encode"):
+        ns.query(rank_by=["id", "asc"], filters=["year", "Eq", object()])
     with pytest.raises(gannet.NotFound):
         client.namespace("never-" + uuid.uuid4().hex[:8]).metadata()
     # A rejected write changed nothing.
@@ -289,7 +296,14 @@ def test_remote_api_key_is_checked(client: gannet.Client, server: Any) -> None:
 
 def _without_timings(obj: Any) -> Any:
     """A response with the figures that differ between two engines (timings, cache and
-    fetch counts) removed, vectors as float32 lists."""
+    fetch counts) removed, rows as dicts, vectors as float32 lists."""
+    if isinstance(obj, gannet.Row):
+        row = {"id": obj.id, **obj.attributes}
+        if obj.dist is not None:
+            row["$dist"] = obj.dist
+        if isinstance(row.get("vector"), np.ndarray):
+            row["vector"] = row["vector"].tolist()
+        return _without_timings(row)
     if isinstance(obj, dict):
         return {
             k: (np.asarray(v, dtype=np.float32).tolist() if k == "vector" and isinstance(v, list)
@@ -300,6 +314,14 @@ def _without_timings(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_without_timings(v) for v in obj]
     return obj
+
+
+def _outcome(client: gannet.Client, name: str, body: dict[str, Any]) -> Any:
+    """The decoded response to `body`, or the GannetError it raised."""
+    try:
+        return client._t.query(name, body)
+    except gannet.GannetError as e:
+        return e
 
 
 def test_embedded_query_objects_equal_the_http_responses(
@@ -331,6 +353,18 @@ def test_embedded_query_objects_equal_the_http_responses(
         {"rank_by": ["text", "BM25", "walrus"], "top_k": 10},
         {"aggregate_by": {"n": ["Count"]}},
         {"aggregate_by": {"n": ["Count"]}, "group_by": ["b"]},
+        # Request values the extension writes as JSON itself (escapes, every integer
+        # width, floats integral or not, tuples) and ones it leaves to the package's
+        # encoder (NumPy scalars, UUIDs, datetimes, non-str keys).
+        {"rank_by": ["id", "asc"], "top_k": 10,
+         "filters": ["Or", (["s", "Eq", rows[0]["s"]], ["u", "Eq", 18446744073709551615],
+                            ["i", "In", (-7, -9223372036854775808)], ["f", "Eq", 0.1],
+                            ["whole", "Eq", 2.0], ["s", "Eq", "\x00\x1f\x7f\u2028"])]},
+        {"rank_by": ["id", "asc"], "top_k": np.int64(10),
+         "filters": ["Or", [["ref", "Eq", uuid.UUID(int=7)],
+                            ["t", "Gte", datetime(2024, 3, 1, tzinfo=timezone.utc)]]]},
+        {"aggregate_by": {"n": ["Count"]}, "filters": ["u", "Gt", 2**64]},
+        {"aggregate_by": {"n": ["Count"]}, "top_k": 1e400},
         {"queries": [{"rank_by": ["text", "BM25", "walrus"], "top_k": 5},
                      {"rank_by": ["id", "desc"], "top_k": 1, "include_attributes": ["tags"]}]},
         {"queries": [{"rank_by": ["text", "BM25", "walrus"], "top_k": 5},
@@ -342,12 +376,17 @@ def test_embedded_query_objects_equal_the_http_responses(
             c.namespace(name).write(upsert_rows=rows, schema=schema,
                                     distance_metric="cosine_distance")
         for body in bodies:
-            text = json.dumps(body)
-            got = embedded._t.query(name, text)
-            want = remote._t.query(name, text)
+            got = _outcome(embedded, name, body)
+            want = _outcome(remote, name, body)
+            if isinstance(want, gannet.GannetError):
+                assert (type(got), str(got)) == (type(want), str(want)), body
+                continue
             assert set(got) == set(want), body
             assert _without_timings(got) == _without_timings(want), body
             assert set(got.get("performance", {})) == set(want.get("performance", {}))
+            # The extension also takes the body as JSON text.
+            as_text = embedded._t.query(name, _encode.dumps(body))
+            assert _without_timings(as_text) == _without_timings(got), body
     finally:
         if remote.namespace(name).exists():
             remote.namespace(name).delete_all()
