@@ -103,22 +103,44 @@ struct WriteResponse {
 //   ["attr", "BM25", "query text" | ["token", ...], {"last_as_prefix": bool}?]
 //       BM25 of the query's tokens in attr (an array is analyzed element by element;
 //       last_as_prefix expands the last token to the terms it starts, up to 64);
-//   ["Sum", [e, ...]], ["Max", [e, ...]]; ["Product", weight, e] (or [weight, e] / e,
-//       weight; weight >= 0);
+//   ["Sum", [e, ...]], ["Max", [e, ...]] (or ["Sum", e, e, ...]; an element may be a
+//       number, a constant); ["Product", weight, e] (or [weight, e] / e, weight;
+//       weight >= 0);
 //   a filter, e.g. ["genre", "Eq", "news"]: 1 for rows matching it, else 0;
 //   ["Attribute", "attr"]: the row's numeric value of attr (int, uint, float; datetimes
-//       as ms since the epoch; 0 when missing; must be >= 0 to rank).
-// Expressions with filters or attributes are evaluated for every live row; pure BM25
-// expressions only for rows holding a query token (with top-k pruning).
+//       as ms since the epoch; must be >= 0 to rank). A missing value adds nothing: Sum
+//       and Max count it as 0, Dist of it is missing too, Saturate and Decay of it are 0;
+//   ["Saturate", e, {"midpoint": m, "exponent": p}]: x^p / (x^p + m^p), x = max(e, 0):
+//       rises from 0 towards 1, 0.5 at m;
+//   ["Decay", e, {"midpoint": m, "exponent": p}]: m^p / (x^p + m^p), x = max(e, 0):
+//       falls from 1 towards 0, 0.5 at m (m > 0; a number, or a duration such as "6h",
+//       "30d": ms; p > 0, default 1);
+//   ["Dist", e, origin]: |e - origin|; origin a number or a datetime string (ms).
+// Expressions with filters, attributes or constants are evaluated for every live row;
+// the others only for rows holding a query token (with top-k pruning).
 struct TextRank {
-  enum class Op : uint8_t { kBM25, kSum, kMax, kProduct, kFilter, kAttribute };
+  enum class Op : uint8_t {
+    kBM25,
+    kSum,
+    kMax,
+    kProduct,
+    kFilter,
+    kAttribute,
+    kConst,
+    kSaturate,
+    kDecay,
+    kDist,
+  };
   Op op = Op::kBM25;
   std::string attr;                       // kBM25, kAttribute
   std::string query;                      // kBM25 (text form)
   std::vector<std::string> query_tokens;  // kBM25 (array form)
   bool query_is_array = false;
   bool last_as_prefix = false;  // kBM25
-  double weight = 1;            // kProduct
+  double weight = 1;            // kProduct; kConst: the constant
+  double midpoint = 1;          // kSaturate, kDecay
+  double exponent = 1;          // kSaturate, kDecay
+  double origin = 0;            // kDist
   std::vector<TextRank> children;
   std::vector<Filter> filter;  // kFilter: exactly one
 };

@@ -551,9 +551,100 @@ TEST_F(FtsTest, FilterAttributePrefixAndArrayClauses) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(),
             "rank_by: Attribute 'genre' has type string; expected int, uint, float or datetime");
-  bad = Query(R"({"rank_by": ["Saturate", ["Attribute", "pop"], {}], "top_k": 5})");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("'Saturate' is not supported yet"), std::string::npos);
+}
+
+// Saturate, Decay and Dist as turbopuffer defines them: Saturate(x) = x^p / (x^p + m^p),
+// Decay(x) = m^p / (x^p + m^p) (x clamped at 0), Dist = |x - origin|; midpoints as
+// durations on datetimes; constants among Sum/Max operands.
+TEST_F(FtsTest, SaturateDecayAndDistFollowTheirFormulas) {
+  Write(R"({"schema": {"text": {"type": "string", "full_text_search": true},
+                       "at": {"type": "datetime"}},
+            "upsert_rows": [
+    {"id": 1, "text": "walrus facts", "clicks": 100, "at": "2026-02-03T06:13:14Z"},
+    {"id": 2, "text": "walrus walrus", "clicks": 300, "at": "2026-02-01T12:13:14Z"},
+    {"id": 3, "text": "pasta recipes", "clicks": -5},
+    {"id": 4, "text": "cold seas", "clicks": 0, "at": "2026-02-03T12:13:14Z"}]})");
+  const double hour = 3600e3;
+  for (int pass = 0; pass < 2; ++pass) {  // the tail, then a segment
+    auto scores = [&](const std::string& rank_by) {
+      std::map<uint64_t, double> out;
+      auto r = Query(R"({"rank_by": )" + rank_by + R"(, "top_k": 100})");
+      EXPECT_TRUE(r.ok()) << rank_by << ": " << r.status().ToString();
+      if (r.ok()) {
+        for (const auto& row : r->rows) out[row.id.as_uint()] = *row.dist;
+      }
+      return out;
+    };
+    // clicks / (clicks + 100); negative clicks count as 0 and score 0, so row 3 and
+    // row 4 are left out.
+    auto sat = scores(R"(["Saturate", ["Attribute", "clicks"], {"midpoint": 100}])");
+    ASSERT_EQ(sat.size(), 2u);
+    EXPECT_NEAR(sat[1], 0.5, 1e-12);
+    EXPECT_NEAR(sat[2], 0.75, 1e-12);
+    sat = scores(R"(["Saturate", ["Attribute", "clicks"], {"midpoint": 100, "exponent": 2}])");
+    EXPECT_NEAR(sat[2], 9e4 / (9e4 + 1e4), 1e-12);
+    // Decay: 1 at 0 (row 4), 0.5 at the midpoint; negative values are clamped to 0 too.
+    auto decay = scores(R"(["Decay", ["Attribute", "clicks"], {"midpoint": 300}])");
+    ASSERT_EQ(decay.size(), 4u);
+    EXPECT_NEAR(decay[4], 1.0, 1e-12);
+    EXPECT_NEAR(decay[3], 1.0, 1e-12);
+    EXPECT_NEAR(decay[2], 0.5, 1e-12);
+    EXPECT_NEAR(decay[1], 300.0 / 400.0, 1e-12);
+    // Recency: BM25 plus a decay of the distance to an origin time, midpoint "6h".
+    const auto bm25 = scores(R"(["text", "BM25", "walrus"])");
+    auto fresh = scores(R"(["Sum", [["text", "BM25", "walrus"],
+        ["Decay", ["Dist", ["Attribute", "at"], "2026-02-03T12:13:14Z"], {"midpoint": "6h"}]]])");
+    // Row 3 has no "at": the decay of its missing distance adds nothing (not Decay(0)).
+    ASSERT_EQ(fresh.size(), 3u);
+    EXPECT_NEAR(fresh[1], bm25.at(1) + 0.5, 1e-9);             // 6 hours before
+    EXPECT_NEAR(fresh[2], bm25.at(2) + 6.0 / (6 + 48), 1e-9);  // 48 hours before
+    EXPECT_NEAR(fresh[4], 1.0, 1e-9);                          // at the origin
+    // The midpoint as milliseconds; Dist with a numeric origin.
+    auto ms = scores(R"(["Decay", ["Dist", ["Attribute", "at"], "2026-02-03T12:13:14Z"],
+                         {"midpoint": )" +
+                     std::to_string(6 * hour) + "}]");
+    EXPECT_NEAR(ms[1], 0.5, 1e-12);
+    auto dist = scores(R"(["Dist", ["Attribute", "clicks"], 150])");
+    EXPECT_NEAR(dist[1], 50, 1e-12);
+    EXPECT_NEAR(dist[3], 155, 1e-12);
+    // Max with a bare constant (turbopuffer's ["Max", 0, expr]); Sum's operands inline.
+    auto floor =
+        scores(R"(["Max", 0.25, ["Saturate", ["Attribute", "clicks"], {"midpoint": 100}]])");
+    ASSERT_EQ(floor.size(), 4u);
+    EXPECT_NEAR(floor[3], 0.25, 1e-12);
+    EXPECT_NEAR(floor[2], 0.75, 1e-12);
+    auto inline_sum = scores(R"(["Sum", ["text", "BM25", "walrus"], 1])");
+    EXPECT_NEAR(inline_sum[2], bm25.at(2) + 1, 1e-9);
+    EXPECT_NEAR(inline_sum[4], 1, 1e-12);
+    ASSERT_TRUE(ns_->IndexNow().ok());
+  }
+  const std::pair<const char*, const char*> cases[] = {
+      {R"(["Saturate", ["Attribute", "clicks"], {}])", "rank_by[2].midpoint: required"},
+      {R"(["Saturate", ["Attribute", "clicks"], {"midpoint": 0}])",
+       "rank_by[2].midpoint: must be > 0"},
+      {R"(["Decay", ["Attribute", "clicks"], {"midpoint": "6 hours"}])",
+       "rank_by[2].midpoint: expected a number or a duration such as \"6h\" (units ms, s, m, "
+       "h, d, w)"},
+      {R"(["Decay", ["Attribute", "clicks"], {"midpoint": 1, "exponent": -1}])",
+       "rank_by[2].exponent: must be a finite number > 0"},
+      {R"(["Decay", ["Attribute", "clicks"], {"midpoint": 1, "scale": 2}])",
+       "rank_by[2].scale: unknown parameter (supported: midpoint, exponent)"},
+      {R"(["Decay", ["Attribute", "clicks"]])",
+       "rank_by: expected [\"Decay\", expr, {\"midpoint\": m, \"exponent\": p}]"},
+      {R"(["Dist", ["Attribute", "clicks"], true])",
+       "rank_by[2]: expected number or datetime string, got bool"},
+      {R"(["Dist", ["Attribute", "at"], "yesterday"])",
+       "rank_by[2]: expected a number or a datetime"},
+      {R"(["Max", -1, ["Attribute", "clicks"]])", "rank_by[1]: must be a finite number >= 0"},
+      {R"(["Saturate", ["Attribute", "text"], {"midpoint": 1}])",
+       "rank_by: Attribute 'text' has type string; expected int, uint, float or datetime"},
+  };
+  for (const auto& [rank_by, message] : cases) {
+    auto bad = Query(R"({"rank_by": )" + std::string(rank_by) + R"(, "top_k": 5})");
+    ASSERT_FALSE(bad.ok()) << rank_by;
+    EXPECT_TRUE(bad.status().IsInvalidArgument()) << rank_by;
+    EXPECT_EQ(bad.status().message().substr(0, std::string(message).size()), message) << rank_by;
+  }
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -951,8 +952,52 @@ Result<WriteRequest> ParseWriteRequest(std::string_view json) {
 
 namespace {
 
-// A full-text ranking expression: ["attr", "BM25", "text"], ["Sum"|"Max", [e, ...]],
-// ["Product", [weight, e]] or ["Product", [e, weight]].
+Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth);
+
+// A Saturate or Decay midpoint: a number > 0, or a duration ("90s", "15m", "6h", "30d",
+// "2w", "250ms"; a decimal number before the unit) in milliseconds.
+Result<double> JsonToMidpoint(El v, const std::string& path) {
+  double m = 0;
+  if (IsNumber(v)) {
+    m = AsDouble(v);
+  } else if (IsString(v)) {
+    const std::string_view text = AsString(v);
+    static constexpr std::pair<std::string_view, double> kUnits[] = {
+        {"ms", 1.0}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3}, {"w", 604800e3}};
+    size_t digits = 0;
+    while (digits < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
+      ++digits;
+    }
+    const std::string_view number = text.substr(0, digits), unit = text.substr(digits);
+    double scale = 0;
+    for (const auto& [name, ms] : kUnits) {
+      if (unit == name) scale = ms;
+    }
+    double count = 0;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), count);
+    if (scale == 0 || number.empty() || ec != std::errc() || end != number.data() + number.size()) {
+      return Bad(path, "expected a number or a duration such as \"6h\" (units ms, s, m, h, d, w)");
+    }
+    m = count * scale;
+  } else {
+    return Expected(path, "number or duration string", v);
+  }
+  if (!std::isfinite(m) || m <= 0) return Bad(path, "must be > 0");
+  return m;
+}
+
+// An operand of Sum or Max: an expression, or a number (a constant >= 0).
+Result<TextRank> JsonToTextRankOperand(El e, const std::string& path, int depth) {
+  if (!IsNumber(e)) return JsonToTextRank(e, path, depth);
+  TextRank c;
+  c.op = TextRank::Op::kConst;
+  c.weight = AsDouble(e);
+  if (!std::isfinite(c.weight) || c.weight < 0) return Bad(path, "must be a finite number >= 0");
+  return c;
+}
+
+// A full-text ranking expression (TextRank in gannet/request.h).
 Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth) {
   constexpr int kMaxDepth = 8;
   if (depth > kMaxDepth) {
@@ -961,7 +1006,8 @@ Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth) {
   if (!IsArray(j) || ArraySize(j) < 2 || !IsString(Items(j)[0])) {
     return Expected(path,
                     "[\"attr\", \"BM25\", \"query\"], [\"Sum\", [...]], [\"Max\", [...]], "
-                    "[\"Product\", weight, expr], a filter or [\"Attribute\", \"attr\"]",
+                    "[\"Product\", weight, expr], a filter, [\"Attribute\", \"attr\"], "
+                    "[\"Saturate\"|\"Decay\", expr, {\"midpoint\": m}] or [\"Dist\", expr, origin]",
                     j);
   }
   const std::vector<El> items = Items(j);
@@ -969,12 +1015,16 @@ Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth) {
   TextRank r;
   if (head == "Sum" || head == "Max") {
     r.op = head == "Sum" ? TextRank::Op::kSum : TextRank::Op::kMax;
-    if (items.size() != 2 || !IsArray(items[1]) || ArraySize(items[1]) == 0) {
+    // ["Sum", [e, ...]], or the operands inline: ["Max", 0, ["Attribute", "clicks"]].
+    const bool listed = items.size() == 2 && IsArray(items[1]);
+    if (listed ? ArraySize(items[1]) == 0 : items.size() < 2) {
       return Bad(path, "expected [\"" + head + "\", [expr, ...]] with at least one expression");
     }
-    size_t i = 0;
-    for (El e : AsArray(items[1])) {
-      GANNET_ASSIGN_OR_RETURN(TextRank c, JsonToTextRank(e, Idx(Idx(path, 1), i++), depth + 1));
+    const std::vector<El> operands =
+        listed ? Items(items[1]) : std::vector<El>(items.begin() + 1, items.end());
+    for (size_t i = 0; i < operands.size(); ++i) {
+      const std::string epath = listed ? Idx(Idx(path, 1), i) : Idx(path, i + 1);
+      GANNET_ASSIGN_OR_RETURN(TextRank c, JsonToTextRankOperand(operands[i], epath, depth + 1));
       r.children.push_back(std::move(c));
     }
     return r;
@@ -1014,8 +1064,51 @@ Result<TextRank> JsonToTextRank(El j, const std::string& path, int depth) {
     r.attr = std::string(AsString(items[1]));
     return r;
   }
-  if (head == "Saturate" || head == "Decay" || head == "Dist") {
-    return Bad(path, "ranking function '" + head + "' is not supported yet");
+  if (head == "Saturate" || head == "Decay") {
+    r.op = head == "Saturate" ? TextRank::Op::kSaturate : TextRank::Op::kDecay;
+    if (items.size() != 3) {
+      return Bad(path, "expected [\"" + head + "\", expr, {\"midpoint\": m, \"exponent\": p}]");
+    }
+    GANNET_ASSIGN_OR_RETURN(TextRank c, JsonToTextRank(items[1], Idx(path, 1), depth + 1));
+    r.children.push_back(std::move(c));
+    const std::string ppath = Idx(path, 2);
+    if (!IsObject(items[2])) return Expected(ppath, "object {\"midpoint\": m}", items[2]);
+    bool has_midpoint = false;
+    for (const auto& [key, v] : Obj(items[2])) {
+      const std::string kpath = Sub(ppath, std::string(key));
+      if (key == "midpoint") {
+        GANNET_ASSIGN_OR_RETURN(r.midpoint, JsonToMidpoint(v, kpath));
+        has_midpoint = true;
+      } else if (key == "exponent") {
+        if (!IsNumber(v)) return Expected(kpath, "number", v);
+        r.exponent = AsDouble(v);
+        if (!std::isfinite(r.exponent) || r.exponent <= 0) {
+          return Bad(kpath, "must be a finite number > 0");
+        }
+      } else {
+        return Bad(kpath, "unknown parameter (supported: midpoint, exponent)");
+      }
+    }
+    if (!has_midpoint) return Bad(Sub(ppath, "midpoint"), "required");
+    return r;
+  }
+  if (head == "Dist") {
+    r.op = TextRank::Op::kDist;
+    if (items.size() != 3) return Bad(path, "expected [\"Dist\", expr, origin]");
+    GANNET_ASSIGN_OR_RETURN(TextRank c, JsonToTextRank(items[1], Idx(path, 1), depth + 1));
+    r.children.push_back(std::move(c));
+    const std::string opath = Idx(path, 2);
+    if (IsNumber(items[2])) {
+      r.origin = AsDouble(items[2]);
+      if (!std::isfinite(r.origin)) return Bad(opath, "must be a finite number");
+    } else if (IsString(items[2])) {
+      Result<Datetime> t = Datetime::Parse(AsString(items[2]));
+      if (!t.ok()) return Bad(opath, "expected a number or a datetime: " + t.status().message());
+      r.origin = static_cast<double>(t->ms);
+    } else {
+      return Expected(opath, "number or datetime string", items[2]);
+    }
+    return r;
   }
   const bool bm25 = IsString(items[1]) && AsString(items[1]) == "BM25";
   if (!bm25) {

@@ -53,9 +53,9 @@ using gannet::Status;
 
 // The package's Python pieces the extension uses, looked up once (GIL held).
 struct PyHooks {
-  nb::object row_type;       // gannet._types.Row
-  nb::object decode_vector;  // gannet._types.decode_vector
-  nb::object dumps;          // gannet._encode.dumps: the fallback request encoder
+  nb::object row_type;                      // gannet._types.Row
+  nb::object decode_vector;                 // gannet._types.decode_vector
+  nb::object dumps;                         // gannet._encode.dumps: the fallback request encoder
   nb::object id, dist, attributes, vector;  // interned names
 
   static const PyHooks& Get() {

@@ -407,6 +407,7 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       return MatchFilter(*req.filters, acc);
     };
     src.id = [&seg](uint32_t row) { return seg.id(row); };
+    src.ids_ascend = true;  // a segment's rows are sorted by id
     src.rows = rows;
     src.value = [&seg](uint32_t row, const std::string& attr) -> const Value* {
       const format::Segment::Column* col = seg.column(attr);

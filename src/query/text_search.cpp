@@ -74,6 +74,17 @@ size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema&
     nodes_[at].attr = expr.attr;
     return at;
   }
+  if (expr.op == TextRank::Op::kConst) {
+    exhaustive_ = true;
+    return at;
+  }
+  if (expr.op == TextRank::Op::kSaturate || expr.op == TextRank::Op::kDecay ||
+      expr.op == TextRank::Op::kDist) {
+    exhaustive_ = true;
+    nodes_[at].midpoint = expr.midpoint;
+    nodes_[at].exponent = expr.exponent;
+    nodes_[at].origin = expr.origin;
+  }
   const double w = expr.op == TextRank::Op::kProduct ? path_weight * expr.weight : path_weight;
   for (const TextRank& c : expr.children) {
     const size_t ci = AddNode(c, w, schema, st);
@@ -174,7 +185,8 @@ struct Cursor {
 };
 
 // Keeps the best k hits: worst on top. Entries hold (score, source, row); a row's id is
-// read (through its source) only to break a tie and for the final hits.
+// read (through its source) only to break a tie between sources, or within one whose ids
+// do not ascend with its rows, and for the final hits.
 class HitHeap {
  public:
   HitHeap(uint32_t k, const std::vector<TextSource>& sources) : k_(k), sources_(sources) {}
@@ -183,7 +195,7 @@ class HitHeap {
   // for floating-point rounding between the bound and the exact score).
   bool MayEnter(double bound) const { return bound >= enter_; }
   void Push(double score, size_t source, uint32_t row) {
-    if (k_ == 0) return;
+    if (k_ == 0 || (full() && score < heap_.front().score)) return;
     const Entry e{score, static_cast<uint32_t>(source), row};
     const auto worse = [this](const Entry& a, const Entry& b) { return Better(a, b); };
     if (!full()) {
@@ -214,6 +226,9 @@ class HitHeap {
   Id IdOf(const Entry& e) const { return sources_[e.source].id(e.row); }
   bool Better(const Entry& a, const Entry& b) const {
     if (a.score != b.score) return a.score > b.score;
+    // Equal scores are common (equal term frequencies and lengths): within a source whose
+    // rows are in id order, the row numbers decide.
+    if (a.source == b.source && sources_[a.source].ids_ascend) return a.row < b.row;
     return IdOf(a) < IdOf(b);
   }
   uint32_t k_;
@@ -328,8 +343,13 @@ class TextSearcher {
     }
   }
 
+  // An Attribute clause's value where the row has none; Product and Dist carry it, Sum
+  // and Max count it as 0, Saturate and Decay make it 0, and a root left with it scores 0.
+  static constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
+  static double OrZero(double v) { return std::isnan(v) ? 0 : v; }
+
   // Exact score of the expression for `row` of `src`, the leaves' BM25 scores being in
-  // leaf_scores_.
+  // leaf_scores_ (kMissing for a value the row lacks).
   double Evaluate(size_t node, const TextSource* src = nullptr, uint32_t row = 0) const {
     const TextPlan::Node& n = plan_.nodes_[node];
     switch (n.op) {
@@ -337,21 +357,35 @@ class TextSearcher {
         return leaf_scores_[n.leaf];
       case TextRank::Op::kSum: {
         double s = 0;
-        for (size_t c : n.children) s += Evaluate(c, src, row);
+        for (size_t c : n.children) s += OrZero(Evaluate(c, src, row));
         return s;
       }
       case TextRank::Op::kMax: {
         double m = 0;
-        for (size_t c : n.children) m = std::max(m, Evaluate(c, src, row));
+        for (size_t c : n.children) m = std::max(m, OrZero(Evaluate(c, src, row)));
         return m;
       }
       case TextRank::Op::kProduct:
         return n.weight * Evaluate(n.children[0], src, row);
       case TextRank::Op::kFilter:
         return src != nullptr && src->match && src->match(row, *n.filter) ? 1.0 : 0.0;
+      case TextRank::Op::kConst:
+        return n.weight;
+      case TextRank::Op::kSaturate:
+      case TextRank::Op::kDecay: {
+        // x^p / (x^p + m^p) = 1 / (1 + (m/x)^p), and m^p / (x^p + m^p) = 1 / (1 + (x/m)^p):
+        // no overflow for large x, m or p (an infinite ratio gives 0, x = 0 gives 0 and 1).
+        const double v = Evaluate(n.children[0], src, row);
+        if (std::isnan(v)) return 0;  // a missing value (not Decay(0) = 1)
+        const double x = std::max(0.0, v);
+        const double ratio = n.op == TextRank::Op::kSaturate ? n.midpoint / x : x / n.midpoint;
+        return 1 / (1 + (n.exponent == 1 ? ratio : std::pow(ratio, n.exponent)));
+      }
+      case TextRank::Op::kDist:
+        return std::abs(Evaluate(n.children[0], src, row) - n.origin);
       case TextRank::Op::kAttribute: {
         const Value* v = src != nullptr && src->value ? src->value(row, n.attr) : nullptr;
-        if (v == nullptr) return 0;
+        if (v == nullptr) return kMissing;
         switch (v->kind()) {
           case Value::Kind::kInt:
             return static_cast<double>(v->as_int());

@@ -1,6 +1,7 @@
 // BM25 ranking over inverted indexes (index/text_index.h): the rank_by expressions
 // ["attr", "BM25", "text"], Sum, Max and Product, evaluated top-k with MaxScore and
-// block-max bounds.
+// block-max bounds; with filter, Attribute, constant, Saturate, Decay or Dist clauses
+// (TextRank in gannet/request.h), every live row is evaluated.
 //
 // Scoring (as Lucene's classic BM25 and tantivy):
 //   score(row, term) = idf · (k1 + 1) · tf / (tf + k1 · (1 − b + b · dl / avgdl))
@@ -49,8 +50,8 @@ class TextPlan {
 
   // The distinct attributes the expression reads, in a fixed order.
   const std::vector<Attr>& attrs() const { return attrs_; }
-  // Whether filter or attribute clauses take part: then every live row is a candidate
-  // (their bounds are unknown) and pruning is off.
+  // Whether filter, attribute, constant, Saturate, Decay or Dist clauses take part: then
+  // every live row is a candidate (no bounds are derived for them) and pruning is off.
   bool exhaustive() const { return exhaustive_; }
 
  private:
@@ -63,7 +64,9 @@ class TextPlan {
   };
   struct Node {
     TextRank::Op op = TextRank::Op::kBM25;
-    double weight = 1;
+    double weight = 1;                     // kProduct; kConst: the constant
+    double midpoint = 1, exponent = 1;     // kSaturate, kDecay
+    double origin = 0;                     // kDist
     size_t leaf = 0;                       // kBM25
     std::shared_ptr<const Filter> filter;  // kFilter (a bound copy of the expression's)
     std::string attr;                      // kAttribute
@@ -101,6 +104,9 @@ struct TextSource {
   // Whether a row may be returned (live, not replaced, matching the query's filters).
   std::function<bool(uint32_t row)> eligible;
   std::function<Id(uint32_t row)> id;
+  // Whether `id` ascends with the row number (a segment's rows are in id order): ties
+  // between two rows of this source are then broken without reading their ids.
+  bool ids_ascend = false;
   // For filter and attribute clauses: the source's row count, a row's value of an
   // attribute (or null), and whether a row matches a filter.
   uint32_t rows = 0;

@@ -203,6 +203,38 @@ def test_full_text_search_as_in_turbopuffers_guide(tpuf, ns_name):
     assert "no full_text_search index" in str(e.value)
 
 
+def test_rank_by_attribute_saturate_decay_dist(tpuf, ns_name):
+    """turbopuffer's attribute boosts, typed by the client's SaturateParams/DecayParams."""
+    ns = tpuf.namespace(ns_name)
+    ns.write(upsert_rows=[
+        {"id": 1, "content": "walrus facts", "clicks": 100, "at": "2026-02-03T06:13:14Z"},
+        {"id": 2, "content": "walrus walrus walrus", "clicks": 0,
+         "at": "2026-01-01T12:13:14Z"},
+        {"id": 3, "content": "cold seas", "clicks": 300},
+    ], schema={"content": {"type": "string", "full_text_search": True},
+               "at": {"type": "datetime"}})
+    bm25 = {r.id: r["$dist"] for r in ns.query(rank_by=("content", "BM25", "walrus"),
+                                              top_k=10).rows}
+    assert bm25[2] > bm25[1]
+    popular = ns.query(rank_by=("Sum", [("content", "BM25", "walrus"),
+                                        ("Product", 1.7, ("Saturate", ("Attribute", "clicks"),
+                                                          {"midpoint": 100}))]), top_k=10)
+    got = {r.id: r["$dist"] for r in popular.rows}
+    assert got[1] == pytest.approx(bm25[1] + 1.7 * 0.5)
+    assert got[3] == pytest.approx(1.7 * 0.75)
+    recent = ns.query(rank_by=("Sum", [("content", "BM25", "walrus"),
+                                       ("Decay", ("Dist", ("Attribute", "at"),
+                                                  "2026-02-03T12:13:14Z"),
+                                        {"midpoint": "6h"})]), top_k=10)
+    got = {r.id: r["$dist"] for r in recent.rows}
+    assert got[1] == pytest.approx(bm25[1] + 0.5)
+    assert ids(recent.rows)[0] == 1  # six hours old beats a month old
+    assert 3 not in got  # no "at" and no "walrus"
+    with pytest.raises(turbopuffer.BadRequestError) as e:
+        ns.query(rank_by=("Decay", ("Attribute", "clicks"), {"midpoint": "soon"}), top_k=1)
+    assert "rank_by[2].midpoint" in str(e.value)
+
+
 def test_hybrid_multi_query_on_one_snapshot(tpuf, ns_name):
     ns = tpuf.namespace(ns_name)
     ns.write(upsert_rows=FTS_DOCS,
