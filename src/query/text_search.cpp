@@ -57,12 +57,10 @@ size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema&
     return at;
   }
   if (expr.op == TextRank::Op::kFilter) {
-    exhaustive_ = true;
     nodes_[at].filter = std::make_shared<const Filter>(expr.filter.at(0));
     return at;
   }
   if (expr.op == TextRank::Op::kAttribute) {
-    exhaustive_ = true;
     const AttributeSchema* a = schema.Find(expr.attr);
     if (a != nullptr &&
         (a->type.kind != AttrType::Kind::kScalar || a->type.scalar == ScalarType::kString ||
@@ -74,13 +72,9 @@ size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema&
     nodes_[at].attr = expr.attr;
     return at;
   }
-  if (expr.op == TextRank::Op::kConst) {
-    exhaustive_ = true;
-    return at;
-  }
+  if (expr.op == TextRank::Op::kConst) return at;
   if (expr.op == TextRank::Op::kSaturate || expr.op == TextRank::Op::kDecay ||
       expr.op == TextRank::Op::kDist) {
-    exhaustive_ = true;
     nodes_[at].midpoint = expr.midpoint;
     nodes_[at].exponent = expr.exponent;
     nodes_[at].origin = expr.origin;
@@ -102,11 +96,67 @@ Status BindTextRankFilters(TextRank& expr, const Schema& schema) {
   return Status::OK();
 }
 
+bool TextPlan::HasBm25(size_t node) const {
+  const Node& n = nodes_[node];
+  if (n.op == TextRank::Op::kBM25) return true;
+  return std::any_of(n.children.begin(), n.children.end(),
+                     [this](size_t c) { return HasBm25(c); });
+}
+
+double TextPlan::StaticBound(size_t node) const {
+  const Node& n = nodes_[node];
+  constexpr double kUnknown = std::numeric_limits<double>::infinity();
+  switch (n.op) {
+    case TextRank::Op::kConst:
+      return n.weight;
+    case TextRank::Op::kFilter:
+    case TextRank::Op::kSaturate:
+    case TextRank::Op::kDecay:
+      return 1;
+    case TextRank::Op::kSum: {
+      double s = 0;
+      for (size_t c : n.children) s += StaticBound(c);
+      return s;
+    }
+    case TextRank::Op::kMax: {
+      double m = 0;
+      for (size_t c : n.children) m = std::max(m, StaticBound(c));
+      return m;
+    }
+    case TextRank::Op::kProduct:
+      return n.weight * StaticBound(n.children[0]);
+    case TextRank::Op::kBM25:
+    case TextRank::Op::kAttribute:
+    case TextRank::Op::kDist:
+      return kUnknown;
+  }
+  return kUnknown;
+}
+
+void TextPlan::AddAttributeBounds(size_t node, double path_weight) {
+  const Node& n = nodes_[node];
+  if (n.op == TextRank::Op::kBM25) return;
+  if (!HasBm25(node)) {
+    attribute_bound_ += path_weight * StaticBound(node);
+    return;
+  }
+  if (n.op == TextRank::Op::kSum || n.op == TextRank::Op::kMax ||
+      n.op == TextRank::Op::kProduct) {
+    const double w = n.op == TextRank::Op::kProduct ? path_weight * n.weight : path_weight;
+    for (size_t c : n.children) AddAttributeBounds(c, w);
+    return;
+  }
+  // BM25 under Saturate, Decay or Dist: the score is not bounded by a weighted sum.
+  attribute_bound_ = std::numeric_limits<double>::infinity();
+}
+
 Result<TextPlan> TextPlan::Make(const TextRank& expr, const Schema& schema) {
   TextPlan plan;
   Status st;
   plan.AddNode(expr, 1.0, schema, &st);
   if (!st.ok()) return st;
+  plan.AddAttributeBounds(0, 1.0);
+  plan.exhaustive_ = !std::isfinite(plan.attribute_bound_);
   return plan;
 }
 
@@ -504,14 +554,28 @@ class TextSearcher {
   // non-essential: only the essential lists produce candidates, and the others are
   // advanced to a candidate only while its bound can still reach the threshold. (Reading
   // the essential lists in bulk into per-row sums, as Lucene does, measured slower here.)
+  // The bound of clauses without BM25 (TextPlan::attribute_bound) is added to every
+  // row's: with it, rows holding a query token are searched as above, then the rows
+  // holding none (SearchRowsWithoutTerms) while that bound alone can still enter.
   void SearchSource(size_t si) {
-    constexpr uint32_t kEnd = index::PostingCursor::kEnd;
     TextSource& src = sources_[si];
     if (src.none_eligible) return;
+    const bool attribute_clauses = plan_.attribute_bound_ > 0;
+    std::vector<index::PostingCursor> required_at_start;
+    if (attribute_clauses) required_at_start = src.required;  // the second pass restarts
     std::vector<Cursor> cursors = MakeCursors(si);
-    if (cursors.empty()) return;
+    if (cursors.size() == 1) SearchOneCursor(src, si, cursors[0]);
+    if (cursors.size() > 1) SearchTerms(src, si, cursors);
+    if (attribute_clauses && heap_.MayEnter(plan_.attribute_bound_)) {
+      src.required = std::move(required_at_start);
+      SearchRowsWithoutTerms(si);
+    }
+  }
+
+  void SearchTerms(TextSource& src, size_t si, std::vector<Cursor>& cursors) {
+    constexpr uint32_t kEnd = index::PostingCursor::kEnd;
+    const double extra = plan_.attribute_bound_;
     const size_t n = cursors.size();
-    if (n == 1) return SearchOneCursor(src, si, cursors[0]);
     // Scratch, n + 1 entries each (n >= 2 here).
     std::vector<size_t> order(n + 1);   // cursor indexes by window bound, ascending
     std::vector<double> wub(n + 1);     // per cursor: its bound over the window
@@ -529,7 +593,7 @@ class TextSearcher {
     // Lists order[0, e) (by_ub[0, e)) cannot reach the threshold together.
     auto essential_from = [&](const std::vector<double>& sums) {
       size_t e = 0;
-      while (e < n && !heap_.MayEnter(sums[e + 1])) ++e;
+      while (e < n && !heap_.MayEnter(sums[e + 1] + extra)) ++e;
       return e;
     };
     for (uint32_t start = 0;;) {
@@ -579,7 +643,7 @@ class TextSearcher {
           raw[i] = at[i] ? c.BlockScoreAt() : 0.0;
           bound += c.path_weight * raw[i];
         }
-        bool keep = heap_.MayEnter(bound + prefix[essential]);
+        bool keep = heap_.MayEnter(bound + prefix[essential] + extra);
         for (size_t k = essential; keep && k-- > 0;) {
           const size_t i = order[k];
           Cursor& c = cursors[i];
@@ -587,7 +651,7 @@ class TextSearcher {
           at[i] = c.postings.doc() == d;
           raw[i] = at[i] ? c.ScoreAt(d) : 0.0;
           bound += c.path_weight * raw[i];
-          keep = heap_.MayEnter(bound + prefix[k]);
+          keep = heap_.MayEnter(bound + prefix[k] + extra);
         }
         if (keep && src.eligible && !src.eligible(d)) keep = false;
         if (keep) {
@@ -597,7 +661,7 @@ class TextSearcher {
           for (size_t i = 0; i < n; ++i) {
             if (at[i]) leaf_scores_[cursors[i].leaf] += raw[i];
           }
-          const double score = Evaluate(0);
+          const double score = Evaluate(0, &src, d);
           if (stats_) ++stats_->scored;
           if (score > 0 && heap_.MayEnter(score)) {
             heap_.Push(score, si, d);
@@ -622,6 +686,7 @@ class TextSearcher {
   // score is path_weight × the leaf's, so blocks are skipped on their bound alone and
   // each remaining posting is scored in place.
   void SearchOneCursor(TextSource& src, size_t si, Cursor& c) {
+    const double extra = plan_.attribute_bound_;
     uint32_t block_end = 0;  // rows up to here passed the block check
     bool block_checked = false;
     while (c.postings.doc() != index::PostingCursor::kEnd) {
@@ -639,19 +704,50 @@ class TextSearcher {
         if (!c.postings.BoundAt(d, &b)) break;
         block_end = b.last_row;
         block_checked = true;
-        if (!heap_.MayEnter(c.Bound(b))) {
+        if (!heap_.MayEnter(c.Bound(b) + extra)) {
           c.postings.Advance(b.last_row + 1);
           continue;
         }
       }
       if (stats_) ++stats_->candidates;
-      const double score = c.path_weight * c.BlockScoreAt();
+      double score = c.path_weight * c.BlockScoreAt();
+      if (extra > 0 && heap_.MayEnter(score + extra)) {
+        std::fill(leaf_scores_.begin(), leaf_scores_.end(), 0.0);
+        leaf_scores_[c.leaf] = c.BlockScoreAt();
+        score = Evaluate(0, &src, d);
+      }
       if (score > 0 && heap_.MayEnter(score) && (!src.eligible || src.eligible(d))) {
         if (stats_) ++stats_->scored;
         heap_.Push(score, si, d);
         block_checked = false;  // the threshold moved
       }
       c.postings.Next();
+    }
+  }
+
+  // The rows of a source holding no query token, scored by the clauses without BM25
+  // alone, while attribute_bound can still enter (SearchSource).
+  void SearchRowsWithoutTerms(size_t si) {
+    constexpr uint32_t kEnd = index::PostingCursor::kEnd;
+    const double extra = plan_.attribute_bound_;
+    TextSource& src = sources_[si];
+    std::vector<Cursor> cursors = MakeCursors(si);  // from the start: to skip their rows
+    std::fill(leaf_scores_.begin(), leaf_scores_.end(), 0.0);
+    for (uint32_t row = 0; row < src.rows && heap_.MayEnter(extra); ++row) {
+      if (!src.required.empty()) {
+        row = Leap(src, row);
+        if (row == kEnd) return;
+      }
+      bool holds_term = false;
+      for (Cursor& c : cursors) {
+        c.postings.Advance(row);
+        holds_term = holds_term || c.postings.doc() == row;
+      }
+      if (holds_term || (src.eligible && !src.eligible(row))) continue;
+      if (stats_) ++stats_->candidates;
+      const double score = Evaluate(0, &src, row);
+      if (stats_) ++stats_->scored;
+      if (score > 0 && std::isfinite(score) && heap_.MayEnter(score)) heap_.Push(score, si, row);
     }
   }
 

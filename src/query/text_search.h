@@ -50,9 +50,16 @@ class TextPlan {
 
   // The distinct attributes the expression reads, in a fixed order.
   const std::vector<Attr>& attrs() const { return attrs_; }
-  // Whether filter, attribute, constant, Saturate, Decay or Dist clauses take part: then
-  // every live row is a candidate (no bounds are derived for them) and pruning is off.
+  // Whether every live row must be evaluated (pruning off): when a clause without BM25
+  // (filter, Attribute, constant, Saturate, Decay, Dist and their combinations) has no
+  // bound known before reading data (a bare Attribute or Dist), or a BM25 clause sits
+  // under Saturate, Decay or Dist. Otherwise such clauses add attribute_bound() to every
+  // row's bound: rows holding a query token are pruned as usual, the others are
+  // evaluated only while that bound can still reach the k-th score.
   bool exhaustive() const { return exhaustive_; }
+  // The most the clauses without BM25 add to any row's score (the weighted sum of their
+  // bounds: filters, Saturate and Decay at most 1, constants themselves).
+  double attribute_bound() const { return attribute_bound_; }
 
  private:
   friend class TextSearcher;
@@ -73,11 +80,19 @@ class TextPlan {
     std::vector<size_t> children;          // node indexes
   };
   size_t AddNode(const TextRank& expr, double path_weight, const Schema& schema, Status* st);
+  bool HasBm25(size_t node) const;
+  // An upper bound of a node without BM25 known from the expression alone (infinite for
+  // an Attribute or Dist value).
+  double StaticBound(size_t node) const;
+  // Sums path weight × StaticBound over the maximal subtrees without BM25 that sit under
+  // only Sum, Max and Product (infinite when another node holds a BM25 clause).
+  void AddAttributeBounds(size_t node, double path_weight);
 
   std::vector<Attr> attrs_;
   std::vector<Leaf> leaves_;
   std::vector<Node> nodes_;  // nodes_[0] is the root
   bool exhaustive_ = false;
+  double attribute_bound_ = 0;
 };
 
 // Binds the filters inside a ranking expression (kFilter clauses) against `schema`.
