@@ -26,6 +26,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -279,7 +280,43 @@ def report(results: list[EngineResult], meta: dict[str, Any], kinds: Sequence[st
                     tot += sum(ag)
                     cnt += len(ag)
                 L.append(f"| {r.name} strict | " + " | ".join(cells) + f" | {tot / cnt:.3f} |")
+    native = meta.get("native")
+    if native:
+        L += ["", "## Native APIs (no binding)", "",
+              "The same queries through Gannet's C++ API (build/fts_query_bench: the parsed "
+              "request to Namespace::Query, ids and scores materialized) and tantivy's Rust API "
+              "(bench/fts/tantivy_native: the query analyzed and built as above, searched, ids "
+              "read from the fast field), each over the same documents with the same analysis "
+              f"settings, p50 of {native['reps']} passes after a warm-up, in µs (mean in "
+              "parentheses). Ratio: tantivy's p50 / Gannet's (above 1: Gannet faster).", "",
+              "| engine | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+        for name in ("Gannet", "tantivy"):
+            row = native.get(name, {})
+            L.append(f"| {name} | " + " | ".join(
+                f"{row[k][0]:.1f} ({row[k][1]:.1f})" if k in row else "-" for k in kinds) + " |")
+        g, t = native.get("Gannet", {}), native.get("tantivy", {})
+        L.append("| ratio | " + " | ".join(
+            f"{t[k][0] / g[k][0]:.2f}x" if k in g and k in t else "-" for k in kinds) + " |")
+        if native.get("tantivy_note"):
+            L += ["", native["tantivy_note"]]
     return "\n".join(L) + "\n"
+
+
+NATIVE_LINE = re.compile(r"^(\S+)\s+p50\s+([0-9.]+) us\s+mean\s+([0-9.]+) us")
+
+
+def run_native(cmd: list[str], log: Any) -> dict[str, tuple[float, float]]:
+    """Runs a native query bench; its per-kind (p50, mean) in µs."""
+    log("native: " + " ".join(cmd))
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    found = {}
+    for line in out.splitlines():
+        m = NATIVE_LINE.match(line)
+        if m:
+            found[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+        elif line.startswith("indexed"):
+            log(f"native: {line}")
+    return found
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -297,7 +334,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="report file (default bench/results/fts-<UTC time>.md; '-' for none)")
     ap.add_argument("--keep-gannet", default=None, metavar="DIR",
                     help="keep Gannet's store in DIR/gannet and write the queries to "
-                         "DIR/queries.tsv, for build/fts_query_bench (the C++ API alone)")
+                         "DIR/queries.tsv and the documents to DIR/docs.jsonl, for "
+                         "build/fts_query_bench (the C++ API alone) and "
+                         "bench/fts/tantivy_native")
+    ap.add_argument("--gannet-native", default=None, metavar="BIN",
+                    help="build/fts_query_bench: also time the queries through Gannet's C++ "
+                         "API (with --tantivy-native: side by side, in the report)")
+    ap.add_argument("--tantivy-native", default=None, metavar="BIN",
+                    help="bench/fts/tantivy_native's binary: the queries through tantivy's "
+                         "Rust API")
+    ap.add_argument("--native-reps", type=int, default=20)
     args = ap.parse_args(argv)
     keys = [k.strip() for k in args.engines.split(",") if k.strip()]
     for key in keys:
@@ -333,14 +379,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "k": args.k,
         "tantivy_stemmer": args.tantivy_stemmer,
     }
-    if args.keep_gannet:
-        os.makedirs(args.keep_gannet, exist_ok=True)
-        with open(os.path.join(args.keep_gannet, "queries.tsv"), "w") as f:
+    native = bool(args.gannet_native or args.tantivy_native)
+    keep = args.keep_gannet or (tempfile.mkdtemp(prefix="gannet-bench-fts-native-")
+                                if native else None)
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        with open(os.path.join(keep, "queries.tsv"), "w") as f:
             for q in qs:
                 f.write(f"{q.kind}\t{json.dumps(engines.GannetEngine.body(q, args.k))}\n")
+        with open(os.path.join(keep, "docs.jsonl"), "w") as f:
+            for r in records:
+                f.write(json.dumps([r.id, r.text]) + "\n")
     results = [bench_engine(key, records, by_kind, args.k, log, args.tantivy_stemmer,
-                            args.keep_gannet if key == "gannet" else None)
+                            keep if key == "gannet" else None)
                for key in keys]
+    if native:
+        reps = str(args.native_reps)
+        found: dict[str, Any] = {"reps": args.native_reps}
+        if args.gannet_native and "gannet" in keys:
+            found["Gannet"] = run_native([args.gannet_native, os.path.join(keep, "gannet"),
+                                          "gcide", os.path.join(keep, "queries.tsv"), reps], log)
+        if args.tantivy_native:
+            found["tantivy"] = run_native(
+                [args.tantivy_native, os.path.join(keep, "docs.jsonl"),
+                 os.path.join(keep, "queries.tsv"), tempfile.mkdtemp(prefix="tantivy-native-"),
+                 reps], log)
+            if args.tantivy_stemmer == "libstemmer":
+                found["tantivy_note"] = ("tantivy's native run uses its own English stemmer "
+                                         "(not the pre-stemmed text).")
+        meta["native"] = found
     text = report(results, meta, list(queries.KINDS))
     print(text)
     if args.out != "-":

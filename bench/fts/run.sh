@@ -21,4 +21,18 @@ fi
 python3 -c "import tantivy" 2>/dev/null || python3 -m pip install --quiet tantivy
 python3 -c "import psycopg" 2>/dev/null || python3 -m pip install --quiet 'psycopg[binary]' ||
   echo "bench-fts: psycopg unavailable; PostgreSQL will be skipped" >&2
-PYTHONPATH="$BUILD_DIR/python${PYTHONPATH:+:$PYTHONPATH}" exec python3 "$ROOT/bench/fts/bench_fts.py" "$@"
+# The native APIs side by side: Gannet's C++ API (build/fts_query_bench) and tantivy's Rust
+# API (bench/fts/tantivy_native, built with cargo from crates.io when cargo is here).
+native=()
+[ -x "$BUILD_DIR/fts_query_bench" ] && native+=(--gannet-native "$BUILD_DIR/fts_query_bench")
+if command -v cargo >/dev/null 2>&1; then
+  if cargo build --quiet --release --manifest-path "$ROOT/bench/fts/tantivy_native/Cargo.toml"; then
+    native+=(--tantivy-native "$ROOT/bench/fts/tantivy_native/target/release/tantivy_native_bench")
+  else
+    echo "bench-fts: tantivy_native did not build; the native comparison is skipped" >&2
+  fi
+else
+  echo "bench-fts: no cargo; tantivy's native API is not measured" >&2
+fi
+PYTHONPATH="$BUILD_DIR/python${PYTHONPATH:+:$PYTHONPATH}" exec python3 "$ROOT/bench/fts/bench_fts.py" \
+  "${native[@]}" "$@"
