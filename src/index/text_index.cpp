@@ -114,7 +114,10 @@ const uint8_t* SkipVarints(const uint8_t* p, uint64_t count) {
   while (count >= 8) {
     uint64_t w;
     std::memcpy(&w, p, 8);
-    count -= static_cast<uint64_t>(std::popcount(~w & 0x8080808080808080ull));
+    // The terminators (high bit clear) among the 8 bytes, counted by summing the bytes of
+    // their flags in the top byte (a multiply; std::popcount is a libgcc call on baseline
+    // x86-64, 2% of a phrase query).
+    count -= (((~w & 0x8080808080808080ull) >> 7) * 0x0101010101010101ull) >> 56;
     p += 8;
   }
   while (count > 0) {

@@ -99,8 +99,7 @@ Status BindTextRankFilters(TextRank& expr, const Schema& schema) {
 bool TextPlan::HasBm25(size_t node) const {
   const Node& n = nodes_[node];
   if (n.op == TextRank::Op::kBM25) return true;
-  return std::any_of(n.children.begin(), n.children.end(),
-                     [this](size_t c) { return HasBm25(c); });
+  return std::any_of(n.children.begin(), n.children.end(), [this](size_t c) { return HasBm25(c); });
 }
 
 double TextPlan::StaticBound(size_t node) const {
@@ -140,8 +139,7 @@ void TextPlan::AddAttributeBounds(size_t node, double path_weight) {
     attribute_bound_ += path_weight * StaticBound(node);
     return;
   }
-  if (n.op == TextRank::Op::kSum || n.op == TextRank::Op::kMax ||
-      n.op == TextRank::Op::kProduct) {
+  if (n.op == TextRank::Op::kSum || n.op == TextRank::Op::kMax || n.op == TextRank::Op::kProduct) {
     const double w = n.op == TextRank::Op::kProduct ? path_weight * n.weight : path_weight;
     for (size_t c : n.children) AddAttributeBounds(c, w);
     return;
@@ -622,15 +620,24 @@ class TextSearcher {
         for (size_t k = essential; k < n; ++k) d = std::min(d, cursors[order[k]].postings.doc());
         return d;
       };
+      // Leaps to a row in every required list where the phrases hold, or false past them.
+      auto leap = [&](uint32_t& d) {
+        const uint32_t t = Leap(src, d);
+        if (t != d && t != kEnd) {
+          for (size_t k = essential; k < n; ++k) cursors[order[k]].postings.Advance(t);
+          d = first_row();
+        }
+        return t != kEnd;
+      };
       for (uint32_t d = first_row(); essential < n && d <= end && d != kEnd;) {
-        if (!src.required.empty()) {
-          const uint32_t t = Leap(src, d);
-          if (t == kEnd) return;
-          if (t != d) {
-            for (size_t k = essential; k < n; ++k) cursors[order[k]].postings.Advance(t);
-            d = first_row();
-            continue;
-          }
+        // Under a token filter, the leap (the required lists, and positions for phrases)
+        // comes first while the heap fills; once it is full, after the essential lists'
+        // scores, so that rows that cannot enter cost no leap.
+        const bool leap_first = !src.required.empty() && !heap_.full();
+        if (leap_first) {
+          const uint32_t was = d;
+          if (!leap(d)) return;
+          if (d != was) continue;
         }
         if (stats_) ++stats_->candidates;
         // Exact scores of the essential lists, then the others (largest bound first)
@@ -644,6 +651,11 @@ class TextSearcher {
           bound += c.path_weight * raw[i];
         }
         bool keep = heap_.MayEnter(bound + prefix[essential] + extra);
+        if (keep && !src.required.empty() && !leap_first) {
+          const uint32_t was = d;
+          if (!leap(d)) return;
+          if (d != was) continue;
+        }
         for (size_t k = essential; keep && k-- > 0;) {
           const size_t i = order[k];
           Cursor& c = cursors[i];
