@@ -138,24 +138,23 @@ class PyResponseBuilder final : public gannet::JsonEvents {
   }
   void EndArray() override { stack_.pop_back(); }
   void Key(std::string_view k) override {
-    // Keys repeat in every row ("id", "$dist", attribute names): each distinct key is
-    // made once per response (str objects cache their hash for the dict inserts).
-    for (const CachedKey& c : keys_) {
+    // Keys repeat in every row ("id", "$dist", attribute names) and every response
+    // ("rows", the performance figures): each distinct key is made once per process, up
+    // to kMaxCachedKeys of them (str objects cache their hash for the dict inserts).
+    std::vector<CachedKey>& keys = CachedKeys();
+    for (const CachedKey& c : keys) {
       if (c.text == k) {
         key_ = c.str;
         key_text_ = c.text;
         return;
       }
     }
-    key_ = Str(k);
-    key_text_ = k;
-    if (keys_.size() < kMaxCachedKeys) {
-      keys_.push_back({std::string(k), key_});
-      key_text_ = keys_.back().text;
-    } else {
-      key_text_storage_.assign(k);
-      key_text_ = key_text_storage_;
-    }
+    PyObject* str = Str(k).release().ptr();
+    PyUnicode_InternInPlace(&str);
+    key_ = nb::steal(str);
+    key_text_storage_.assign(k);
+    key_text_ = key_text_storage_;
+    if (keys.size() < kMaxCachedKeys) keys.push_back({std::string(k), key_});
   }
   void Null() override { Add(nb::none()); }
   void Bool(bool b) override { Add(nb::bool_(b)); }
@@ -208,15 +207,20 @@ class PyResponseBuilder final : public gannet::JsonEvents {
     std::string text;
     nb::object str;
   };
-  static constexpr size_t kMaxCachedKeys = 64;
+  static constexpr size_t kMaxCachedKeys = 256;
+  // Shared by every response; only touched with the GIL held. Never freed (its strings
+  // live as long as the interpreter).
+  static std::vector<CachedKey>& CachedKeys() {
+    static auto* keys = new std::vector<CachedKey>();
+    return *keys;
+  }
 
   const PyHooks& hooks_;
   nb::object root_;
   std::vector<Frame> stack_;
   nb::object key_;
-  std::string_view key_text_;  // into keys_ or key_text_storage_
+  std::string_view key_text_;  // into CachedKeys() or key_text_storage_
   std::string key_text_storage_;
-  std::vector<CachedKey> keys_;
   nb::object row_id_, row_dist_;
 };
 
