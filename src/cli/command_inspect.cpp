@@ -311,6 +311,7 @@ int CmdInspect(Context& ctx, const Args& args) {
       out["dims"] = (*ix)->dims();
       out["segment_rows"] = (*ix)->rows();
       out["indexed_rows"] = (*ix)->indexed_rows();
+      out["postings"] = (*ix)->postings();  // with boundary replicas
       out["lists"] = (*ix)->lists();
       // List sizes (balance decides how many rows a probe reads): min, median, p90, max.
       std::vector<size_t> sizes;

@@ -44,7 +44,9 @@ std::string_view FrameMagic(ObjectKind kind) {
 }
 
 uint32_t NewestFrameVersion(ObjectKind kind) {
-  return kind == ObjectKind::kManifest ? 3 : kFrameVersion;
+  if (kind == ObjectKind::kManifest) return 3;
+  if (kind == ObjectKind::kVectorIndex) return 2;
+  return kFrameVersion;
 }
 
 bool ZstdCompressIfSmaller(std::string_view raw, std::string* out) {

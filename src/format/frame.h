@@ -37,12 +37,14 @@ enum class ObjectKind : uint8_t {
 // Human-readable kind used as the prefix of every decode error: "wal entry", "manifest",
 // "segment", "deletion vector", "vector index", "text index".
 std::string_view ObjectKindName(ObjectKind kind);
-// The 8-byte magic of `kind` ("GANNETWL", "GANNETMF", "GANNETSG", "GANNETDV", "GANNETVI", "GANNETFT").
+// The 8-byte magic of `kind` ("GANNETWL", "GANNETMF", "GANNETSG", "GANNETDV", "GANNETVI",
+// "GANNETFT").
 std::string_view FrameMagic(ObjectKind kind);
 
 inline constexpr uint32_t kFrameVersion = 1;  // default payload version written
 // The newest payload version of `kind` that this build reads (and may write): 3 for
-// manifests (2: per-segment flags; 3: the text-index flag), 1 for every other kind.
+// manifests (2: per-segment flags; 3: the text-index flag), 2 for vector indexes (rows in
+// two lists: boundary replicas), 1 for every other kind.
 uint32_t NewestFrameVersion(ObjectKind kind);
 inline constexpr size_t kFrameHeaderBytes = 32;
 inline constexpr size_t kFrameTrailerBytes = 8;  // the checksum

@@ -242,6 +242,13 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
                                             IvfSearchStats* stats) const {
   const size_t nlist = lists();
   const int32_t max_weight = MaxDotWeight(dims_);
+  // Replicated rows may be seen twice (in both of their lists): every count of rows seen
+  // or kept is of postings, so it grows by the replication rate to hold as many rows.
+  if (postings() != indexed_rows()) {
+    candidates = static_cast<size_t>(
+        std::ceil(static_cast<double>(candidates) * static_cast<double>(postings()) /
+                  static_cast<double>(indexed_rows())));
+  }
   q.a.resize(dims_);
   q.w.resize(dims_);
   // Rank the lists by |query - centroid|² estimated on the centroids' SQ8 codes (a
@@ -287,8 +294,8 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   };
 
   const size_t shortlist_cap = candidates * ShortlistFactor();
-  const double expected_rows = static_cast<double>(nprobe) * static_cast<double>(indexed_rows()) /
-                               static_cast<double>(nlist);
+  const double expected_rows =
+      static_cast<double>(nprobe) * static_cast<double>(postings()) / static_cast<double>(nlist);
   const bool direct = scan == IvfScan::kSq8 ||
                       (scan == IvfScan::kAuto && !BinaryScanPays(expected_rows, shortlist_cap));
   // The binary estimate's query side: P·q once, quantized into bit planes.
@@ -406,6 +413,15 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   // Stage 3: re-rank the candidates with exact distances. The rows are scattered over the
   // segment's vectors: fetch a few ahead.
   std::vector<Neighbor>& cand = best.items();
+  if (postings() != indexed_rows()) {
+    // A replicated row may come from both of its lists: keep its better estimate once.
+    std::sort(cand.begin(), cand.end(), [](const Neighbor& a, const Neighbor& b) {
+      return a.row != b.row ? a.row < b.row : a.distance < b.distance;
+    });
+    cand.erase(std::unique(cand.begin(), cand.end(),
+                           [](const Neighbor& a, const Neighbor& b) { return a.row == b.row; }),
+               cand.end());
+  }
   constexpr size_t kAhead = 8;
   auto prefetch_row = [&](size_t i) {
     if (i >= cand.size()) return;
@@ -455,7 +471,7 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     // and row id (or the SQ8 code and row id) of each row in nprobe lists (and widens when
     // the filter is correlated with the vectors).
     const double probed_rows =
-        static_cast<double>(nprobe) * static_cast<double>(indexed_rows()) / nlist;
+        static_cast<double>(nprobe) * static_cast<double>(postings()) / nlist;
     const double exact_bytes = static_cast<double>(allowed) * dims_ * sizeof(float);
     const bool binary = p.scan == IvfScan::kBinary ||
                         (p.scan == IvfScan::kAuto &&
@@ -473,6 +489,56 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
 }
 
 // ---- build --------------------------------------------------------------------------------
+
+namespace {
+
+constexpr uint32_t kNoReplica = UINT32_MAX;
+constexpr size_t kReplicaBatch = 64;
+
+}  // namespace
+
+std::vector<uint32_t> IvfIndex::ReplicaLists(const VectorRows& data,
+                                             const std::vector<uint32_t>& ids, bool normalize,
+                                             const IvfIndex& idx,
+                                             const std::vector<uint32_t>& assignment,
+                                             double epsilon, int threads) {
+  const size_t n = ids.size(), nlist = idx.centroid_norms_.size();  // (no lists yet)
+  const uint32_t dims = idx.dims_;
+  std::vector<uint32_t> replica(n, kNoReplica);
+  if (!(epsilon >= 0) || nlist < 2) return replica;
+  const float factor = static_cast<float>(1 + epsilon);
+  ParallelFor(n, threads, [&](size_t begin, size_t end) {
+    std::vector<float> xs(kReplicaBatch * dims), scratch;
+    uint32_t best[2 * kReplicaBatch];
+    float best_dist[2 * kReplicaBatch];
+    for (size_t i = begin; i < end; i += kReplicaBatch) {
+      const size_t m = std::min(kReplicaBatch, end - i);
+      for (size_t t = 0; t < m; ++t) {
+        CopyMaybeNormalized(data.row(ids[i + t]), dims, normalize, xs.data() + t * dims);
+      }
+      NearestCentroidsOfRows(xs.data(), m, idx.centroids_.data(), idx.centroid_norms_.data(), nlist,
+                             dims, 2, scratch, best, best_dist);
+      for (size_t t = 0; t < m; ++t) {
+        const uint32_t own = assignment[i + t];
+        const uint32_t* b = best + 2 * t;
+        const float* bd = best_dist + 2 * t;
+        // The nearest centroid other than the row's own list's (balancing may have put the
+        // row in a list that is not its nearest), and the distance to its own.
+        const size_t other = b[0] == own ? 1 : 0;
+        float own_dist = 0;
+        if (b[0] == own || b[1] == own) {
+          own_dist = bd[b[0] == own ? 0 : 1];
+        } else {
+          const float* x = xs.data() + t * dims;
+          const float* c = idx.centroids_.data() + size_t{own} * dims;
+          own_dist = Dot(x, x, dims) + idx.centroid_norms_[own] - 2 * Dot(x, c, dims);
+        }
+        if (bd[other] <= factor * std::max(own_dist, 0.0f)) replica[i + t] = b[other];
+      }
+    }
+  });
+  return replica;
+}
 
 Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
                                                         DistanceMetric metric,
@@ -521,18 +587,32 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
     const float* c = idx->centroids_.data() + j * dims;
     idx->centroid_norms_[j] = Dot(c, c, dims);
   }
-  // Posting lists: a counting sort of the rows by list (rows stay ascending within).
+  // Boundary replication (SPANN): a row about as close to another centroid as to its own
+  // list's (squared distance within 1 + replica_epsilon) is posted in that list too, so
+  // that a query probing either list finds it.
+  idx->indexed_rows_ = n;
+  const std::vector<uint32_t> replica = ReplicaLists(data, ids, normalize, *idx, cl.assignment,
+                                                     options.replica_epsilon, options.threads);
+  // Posting lists: a counting sort of the postings by list (rows stay ascending within).
   idx->list_offsets_.assign(nlist + 1, 0);
-  for (uint32_t a : cl.assignment) ++idx->list_offsets_[a + 1];
+  for (size_t i = 0; i < n; ++i) {
+    ++idx->list_offsets_[cl.assignment[i] + 1];
+    if (replica[i] != kNoReplica) ++idx->list_offsets_[replica[i] + 1];
+  }
   for (size_t j = 0; j < nlist; ++j) idx->list_offsets_[j + 1] += idx->list_offsets_[j];
-  idx->list_rows_.resize(n);
-  std::vector<uint32_t> list_of(n);
+  const size_t postings = idx->list_offsets_[nlist];
+  idx->list_rows_.resize(postings);
+  std::vector<uint32_t> list_of(postings);
   {
     std::vector<uint32_t> next(idx->list_offsets_.begin(), idx->list_offsets_.end() - 1);
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t pos = next[cl.assignment[i]]++;
+    auto post = [&](size_t i, uint32_t list) {
+      const uint32_t pos = next[list]++;
       idx->list_rows_[pos] = ids[i];
-      list_of[pos] = cl.assignment[i];
+      list_of[pos] = list;
+    };
+    for (size_t i = 0; i < n; ++i) {  // ids ascend, so rows ascend within each list
+      post(i, cl.assignment[i]);
+      if (replica[i] != kNoReplica) post(i, replica[i]);
     }
   }
   // Residual ranges, then codes.
@@ -543,13 +623,13 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
     for (uint32_t d = 0; d < dims; ++d) res[d] = x[d] - c[d];
   };
   Sq8Quantizer::Trainer trainer(dims);
-  for (size_t pos = 0; pos < n; ++pos) {
+  for (size_t pos = 0; pos < postings; ++pos) {
     residual(pos);
     trainer.Add(res.data());
   }
   idx->quantizer_ = trainer.Finish();
-  idx->codes_.resize(n * dims);
-  for (size_t pos = 0; pos < n; ++pos) {
+  idx->codes_.resize(postings * dims);
+  for (size_t pos = 0; pos < postings; ++pos) {
     residual(pos);
     idx->quantizer_.Encode(res.data(), idx->codes_.data() + pos * dims);
   }
@@ -637,8 +717,8 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
       const float* qv = data.row(queries[i]);
       const float qn = std::sqrt(Dot(qv, qv, dims_));
       Candidates best(depth);
-      for (uint32_t row : list_rows_) {
-        if (row == queries[i]) continue;
+      for (uint32_t row = 0; row < rows_; ++row) {  // each indexed row once (not replicas)
+        if (row == queries[i] || !data.has(row)) continue;
         const float d = ExactDistance(metric_, qv, qn, data.row(row), dims_);
         if (d < best.worst()) best.Push(row, d);
       }
@@ -694,11 +774,13 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
   calibration_.push_back(std::move(top10));
 
   // Deeper curves (for filtered and large-k searches): the share of the true top-K that
-  // lies in the nprobe nearest lists, from each row's list and each list's rank.
-  std::vector<uint32_t> list_of_row(rows_, 0);
+  // lies in the nprobe nearest lists, from each row's lists (two for a replicated row: the
+  // nearer one counts) and each list's rank.
+  std::vector<std::array<uint32_t, 2>> lists_of_row(rows_, {UINT32_MAX, UINT32_MAX});
   for (size_t j = 0; j < lists(); ++j) {
     for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
-      list_of_row[list_rows_[pos]] = static_cast<uint32_t>(j);
+      std::array<uint32_t, 2>& of = lists_of_row[list_rows_[pos]];
+      of[of[0] == UINT32_MAX ? 0 : 1] = static_cast<uint32_t>(j);
     }
   }
   std::vector<std::vector<uint32_t>> ranks(nq);  // list rank of each truth row, in order
@@ -714,7 +796,10 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
         return dist[a] != dist[c] ? dist[a] < dist[c] : a < c;
       });
       for (uint32_t r = 0; r < nlist; ++r) rank[order[r]] = r;
-      for (uint32_t row : truth[i]) ranks[i].push_back(rank[list_of_row[row]]);
+      for (uint32_t row : truth[i]) {
+        const std::array<uint32_t, 2>& of = lists_of_row[row];
+        ranks[i].push_back(of[1] == UINT32_MAX ? rank[of[0]] : std::min(rank[of[0]], rank[of[1]]));
+      }
     }
   });
   for (size_t di = 1; di < kCalibrationDepths.size(); ++di) {
@@ -747,7 +832,7 @@ bool IvfIndex::BinaryScanPays(double expected_rows, size_t shortlist) const {
 uint32_t IvfIndex::ShortlistFactor() const { return std::max<uint32_t>(2, 384 / coder_.padded()); }
 
 double IvfIndex::MeanSquaredResidual(size_t sample) const {
-  const size_t n = indexed_rows();
+  const size_t n = postings();
   const size_t m = std::min(sample, n);
   if (m == 0) return 0;
   const std::vector<float>& lo = quantizer_.lo();
@@ -811,6 +896,9 @@ std::string IvfIndex::Encode() const {
   w.PutVarint(rows_);
   w.PutVarint(lists());
   w.PutVarint(indexed_rows());
+  // Version 2 (only when a row is in two lists): the postings, replicas included.
+  const bool replicas = postings() != indexed_rows();
+  if (replicas) w.PutVarint(postings());
   for (float v : quantizer_.lo()) w.PutFloat(v);
   for (float v : quantizer_.scale()) w.PutFloat(v);
   for (float v : centroids_) w.PutFloat(v);
@@ -834,20 +922,28 @@ std::string IvfIndex::Encode() const {
     }
   }
   return format::EncodeFrame(format::ObjectKind::kVectorIndex, w.buffer(),
-                             format::Compression::kNone);
+                             format::Compression::kNone, replicas ? 2 : 1);
 }
 
 Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes) {
   std::string storage;
-  GANNET_ASSIGN_OR_RETURN(std::string_view payload,
-                          format::DecodeFrame(format::ObjectKind::kVectorIndex, bytes, &storage));
+  format::FrameHeader header;
+  GANNET_ASSIGN_OR_RETURN(
+      std::string_view payload,
+      format::DecodeFrame(format::ObjectKind::kVectorIndex, bytes, &storage, &header));
   auto bad = [](const std::string& what) { return Status::Corruption("vector index: " + what); };
   Reader r(payload);
   uint8_t metric;
-  uint64_t dims, rows, nlist, n;
+  uint64_t dims, rows, nlist, n, postings;
   if (!r.GetU8(&metric) || !r.GetVarint(&dims) || !r.GetVarint(&rows) || !r.GetVarint(&nlist) ||
       !r.GetVarint(&n)) {
     return bad("truncated header");
+  }
+  postings = n;
+  if (header.version >= 2) {
+    if (!r.GetVarint(&postings)) return bad("truncated header");
+    // At most one replica per row.
+    if (postings <= n || postings > 2 * n) return bad("posting count out of range");
   }
   if (metric != static_cast<uint8_t>(DistanceMetric::kCosineDistance) &&
       metric != static_cast<uint8_t>(DistanceMetric::kEuclideanSquared)) {
@@ -863,6 +959,7 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes)
   idx->metric_ = static_cast<DistanceMetric>(metric);
   idx->dims_ = static_cast<uint32_t>(dims);
   idx->rows_ = rows;
+  idx->indexed_rows_ = n;
   std::vector<float> lo(dims), scale(dims);
   for (float& v : lo) (void)r.GetFloat(&v);
   for (float& v : scale) (void)r.GetFloat(&v);
@@ -886,14 +983,14 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes)
   for (size_t j = 0; j < nlist; ++j) {
     uint64_t size;
     if (!r.GetVarint(&size)) return bad("truncated list sizes");
-    if (size > n - total) return bad("list sizes exceed the row count");
+    if (size > postings - total) return bad("list sizes exceed the posting count");
     total += size;
     idx->list_offsets_[j + 1] = static_cast<uint32_t>(total);
   }
-  if (total != n) return bad("list sizes do not add up to the row count");
-  if (n > r.remaining() / (4 + dims)) return bad("truncated posting lists");
-  idx->list_rows_.resize(n);
-  idx->codes_.resize(n * dims);
+  if (total != postings) return bad("list sizes do not add up to the posting count");
+  if (postings > r.remaining() / (4 + dims)) return bad("truncated posting lists");
+  idx->list_rows_.resize(postings);
+  idx->codes_.resize(postings * dims);
   for (size_t j = 0; j < nlist; ++j) {
     const uint32_t begin = idx->list_offsets_[j], end = idx->list_offsets_[j + 1];
     for (uint32_t pos = begin; pos < end; ++pos) {
@@ -907,12 +1004,19 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes)
     if (!r.GetRaw((end - begin) * dims, &codes)) return bad("truncated codes");
     std::copy(codes.begin(), codes.end(), idx->codes_.begin() + size_t{begin} * dims);
   }
-  {  // a row in two lists
+  {  // n distinct rows, each in one list, or (version 2) in two at most
     std::vector<uint32_t> sorted = idx->list_rows_;
     std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-      return bad("row id in more than one list");
+    size_t distinct = 0;
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      if (i > 0 && sorted[i] == sorted[i - 1]) {
+        if (header.version < 2) return bad("row id in more than one list");
+        if (i > 1 && sorted[i] == sorted[i - 2]) return bad("row id in more than two lists");
+        continue;
+      }
+      ++distinct;
     }
+    if (distinct != n) return bad("posting lists do not hold the indexed row count");
   }
   uint64_t curves;
   if (!r.GetVarint(&curves) || curves > kCalibrationDepths.size()) {

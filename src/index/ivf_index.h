@@ -92,6 +92,12 @@ struct IvfBuildOptions {
   // bring it back). Otherwise it is ignored. Not owned; must outlive Build.
   const IvfIndex* seed = nullptr;
   double seed_fit_factor = 1.5;
+  // Boundary replication (SPANN): a row whose squared distance to another centroid is at
+  // most (1 + this) times that to its own list's is posted in that list too (one replica
+  // at most); negative: none. 0.1 replicated ~30% of the rows of GCIDE × MiniLM and of
+  // generated clustered data, for recall 0.95 at ~15% more QPS (GCIDE; +8% memory), and
+  // recall@10 at nprobe 1 of 0.947 instead of 0.853 (200k × 128).
+  double replica_epsilon = 0.1;
 };
 
 // Recall@10 the default search aims for; see IvfSearchParams::recall_target.
@@ -164,8 +170,9 @@ class IvfIndex {
 
   DistanceMetric metric() const { return metric_; }
   uint32_t dims() const { return dims_; }
-  size_t rows() const { return rows_; }                      // rows of the segment
-  size_t indexed_rows() const { return list_rows_.size(); }  // rows with a vector
+  size_t rows() const { return rows_; }                  // rows of the segment
+  size_t indexed_rows() const { return indexed_rows_; }  // rows with a vector
+  size_t postings() const { return list_rows_.size(); }  // with replicas (>= indexed_rows)
   size_t lists() const { return list_offsets_.size() - 1; }
   size_t list_size(size_t list) const { return list_offsets_[list + 1] - list_offsets_[list]; }
   // Calibration curves, by depth k ascending: k = 10 holds the measured recall@10 of
@@ -221,16 +228,25 @@ class IvfIndex {
   // The binary codes and the centroid codes, derived from codes_, the quantizer and the
   // centroids (after Build's encoding and after Decode).
   void DeriveFromCodes();
+  // Per row ids[i]: the list it is replicated to (IvfBuildOptions::replica_epsilon), or
+  // UINT32_MAX. `idx` holds the centroids and their norms.
+  static std::vector<uint32_t> ReplicaLists(const VectorRows& data,
+                                            const std::vector<uint32_t>& ids, bool normalize,
+                                            const IvfIndex& idx,
+                                            const std::vector<uint32_t>& assignment, double epsilon,
+                                            int threads);
 
   DistanceMetric metric_ = DistanceMetric::kCosineDistance;
   uint32_t dims_ = 0;
   size_t rows_ = 0;
+  size_t indexed_rows_ = 0;
   std::vector<float> centroids_;        // lists × dims
   std::vector<float> centroid_norms_;   // |centroid|²
   Sq8Quantizer quantizer_;              // of residuals
   std::vector<uint32_t> list_offsets_;  // lists + 1 entries into list_rows_
-  std::vector<uint32_t> list_rows_;     // row ids, grouped by list, ascending within
-  std::vector<uint8_t> codes_;          // indexed_rows × dims, parallel to list_rows_
+  // Row ids, grouped by list, ascending within; a replicated row is in two lists.
+  std::vector<uint32_t> list_rows_;
+  std::vector<uint8_t> codes_;  // postings × dims, parallel to list_rows_
   // One-bit codes of the decoded SQ8 residuals (not stored, derived on load): the posting
   // scan's estimate.
   BinaryCoder coder_;
