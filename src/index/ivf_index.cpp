@@ -160,9 +160,19 @@ uint32_t IvfIndex::NprobeFor(double recall_target, double k) const {
   const double want = std::min(1.0, std::max(0.0, recall_target) + kCalibrationMargin);
   auto pick = [&](const CalibrationCurve& c) -> double {
     float best = 0;
+    double below_nprobe = 0, below_recall = 0;  // the last point short of the target
     for (const auto& [nprobe, recall] : c.points) {
-      if (recall >= want) return nprobe;
+      if (recall >= want) {
+        // Between the ladder's points (√2 apart), where the chord from the last point
+        // short of the target reaches it: recall grows concavely with nprobe, so the
+        // chord lies below the curve and does not overstate the recall there.
+        if (below_nprobe == 0 || !(recall > below_recall)) return nprobe;
+        const double t = (want - below_recall) / (recall - below_recall);
+        return below_nprobe + t * (nprobe - below_nprobe);
+      }
       best = std::max(best, recall);
+      below_nprobe = nprobe;
+      below_recall = recall;
     }
     // Out of reach (the re-rank cut bounds recall@10 below 1 even over every list): the
     // smallest nprobe within kPlateau of the best the curve measured, not every list.

@@ -25,9 +25,9 @@
 // The recall knob: the build measures recall@10 against exact search on sampled rows
 // (outside the k-means training sample when there are enough of them) for a ladder of
 // nprobe values ("calibration"), and how much of the true top-100 and top-1000 the
-// probed lists hold; a search asks for a recall target and gets the smallest nprobe
-// whose measured recall at its depth (k, or k / selectivity when filtered) reaches the
-// target plus a safety margin.
+// probed lists hold; a search asks for a recall target and gets the nprobe at which the
+// measured recall at its depth (k, or k / selectivity when filtered) reaches the target
+// plus a safety margin (between two measured points, on the chord joining them).
 //
 // The index refers to rows by their position in the segment and never copies the f32
 // vectors: searches take the segment's vectors (VectorRows) to re-rank.
@@ -185,9 +185,10 @@ class IvfIndex {
   };
   const std::vector<CalibrationCurve>& calibration() const { return calibration_; }
   // The nprobe the calibration picks for `recall_target` at depth `k` (a filtered search
-  // asks for k / selectivity): the smallest whose measured recall reaches the target plus
-  // a margin, interpolated between curves; a target no measured point reaches gets the
-  // smallest nprobe within 0.002 of the curve's best. 1.0 (or more) means every list.
+  // asks for k / selectivity): where the measured recall reaches the target plus a margin
+  // (linearly between the ladder's two points around it; interpolated between curves); a
+  // target no measured point reaches gets the smallest nprobe within 0.002 of the curve's
+  // best. 1.0 (or more) means every list.
   uint32_t NprobeFor(double recall_target, double k = 10) const;
   // The shortlist of the binary scan, in re-rank candidates: its estimate's error grows
   // as the code's bits B shrink (~1/√B), so short vectors shortlist more: max(2, 384 / B).

@@ -420,7 +420,8 @@ TEST(IvfIndexTest, UnreachableRecallTargetGetsThePlateauNotEveryList) {
       format::Compression::kNone);
   auto back = IvfIndex::Decode(bytes);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
-  EXPECT_EQ((*back)->NprobeFor(0.95), 4u);    // 0.97 wanted: reached at 4
+  EXPECT_EQ((*back)->NprobeFor(0.95), 4u);    // 0.97 wanted: reached at 4 (chord: 3.6)
+  EXPECT_EQ((*back)->NprobeFor(0.90), 3u);    // 0.92: on the chord from 2 to 4, at 2.5
   EXPECT_EQ((*back)->NprobeFor(0.99), 8u);    // 1.0 wanted: never; the plateau starts at 8
   EXPECT_EQ((*back)->NprobeFor(1.0), nlist);  // every list, as documented
 }
