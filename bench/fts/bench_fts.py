@@ -380,8 +380,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "tantivy_stemmer": args.tantivy_stemmer,
     }
     native = bool(args.gannet_native or args.tantivy_native)
-    keep = args.keep_gannet or (tempfile.mkdtemp(prefix="gannet-bench-fts-native-")
-                                if native else None)
+    # The native runs need Gannet's store, the queries and the documents on disk: in
+    # --keep-gannet's directory, else in a temporary one removed at the end.
+    scratch = (tempfile.mkdtemp(prefix="gannet-bench-fts-native-")
+               if native and not args.keep_gannet else None)
+    try:
+        return run_all(args, keys, records, qs, by_kind, meta, now, args.keep_gannet or scratch,
+                       log)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_all(args: Any, keys: list[str], records: Sequence[Any], qs: Sequence[Any],
+            by_kind: dict[str, Any], meta: dict[str, Any], now: dt.datetime,
+            keep: Optional[str], log: Callable[[str], None]) -> int:
+    """Benchmarks the engines (and the native APIs; `keep` holds their inputs), prints and
+    writes the report."""
+    native = bool(args.gannet_native or args.tantivy_native)
     if keep:
         os.makedirs(keep, exist_ok=True)
         with open(os.path.join(keep, "queries.tsv"), "w") as f:
@@ -400,9 +416,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             found["Gannet"] = run_native([args.gannet_native, os.path.join(keep, "gannet"),
                                           "gcide", os.path.join(keep, "queries.tsv"), reps], log)
         if args.tantivy_native:
+            shutil.rmtree(os.path.join(keep, "tantivy-native"), ignore_errors=True)  # a rerun's
             found["tantivy"] = run_native(
                 [args.tantivy_native, os.path.join(keep, "docs.jsonl"),
-                 os.path.join(keep, "queries.tsv"), tempfile.mkdtemp(prefix="tantivy-native-"),
+                 os.path.join(keep, "queries.tsv"), os.path.join(keep, "tantivy-native"),
                  reps], log)
             if args.tantivy_stemmer == "libstemmer":
                 found["tantivy_note"] = ("tantivy's native run uses its own English stemmer "

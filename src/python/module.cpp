@@ -257,8 +257,7 @@ class JsonWriter {
       out.append(buf, r.ptr);
       // An integral double prints without a point ("2"); keep it a JSON float as Python
       // does ("2.0"), so the parser types it the same.
-      if (std::find_if(buf, r.ptr, [](char c) { return c == '.' || c == 'e' || c == 'n'; }) ==
-          r.ptr) {
+      if (std::find_if(buf, r.ptr, [](char c) { return c == '.' || c == 'e'; }) == r.ptr) {
         out += ".0";
       }
     } else if (depth >= kMaxDepth) {
