@@ -3,6 +3,7 @@
 //
 //   ann_bench --dir DIR --n N --dims D --queries Q [--metric l2|cosine] [--threads T]
 //             [--query-threads QT] [--out FILE] [--grow F] [--next F]
+//             [--vectors memory|ranged]
 //
 // DIR holds raw little-endian files written by bench/ann/gen.py: base.f32 (N×D),
 // queries.f32 (Q×D), gt.i32 (Q×10 exact neighbours), labels.u8 (N, a label 0..99) and
@@ -14,6 +15,13 @@
 // over the first F of them, against the build from scratch. --next F times what indexing
 // new rows does: the rows after the first F as a new segment, clustered from scratch and
 // seeded by an index over the first F, with recall@10 on the new segment alone.
+// --vectors ranged drops the vectors from memory once the index is built and re-ranks with
+// rows read by pread(2) from DIR/base.f32 (what a segment whose vectors are not resident
+// does from a local file or the disk cache; the file stays in the page cache, which is not
+// the process's resident memory).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -52,6 +60,7 @@ int main(int argc, char** argv) {
   gannet::index::IvfBuildOptions opt;
   double grow = 0;  // > 0: also time a build seeded from an index of this share of rows
   double next = 0;  // > 0: also a new segment of the rest seeded by an index of this share
+  bool ranged = false;
   if (argc % 2 == 0) {
     std::fprintf(stderr, "ann_bench: flag %s has no value\n", argv[argc - 1]);
     return 2;
@@ -94,6 +103,8 @@ int main(int argc, char** argv) {
         opt.kmeans.seeded_iterations = std::stoi(v);
       else if (a == "--next")
         next = std::stod(v);
+      else if (a == "--vectors" && (v == "memory" || v == "ranged"))
+        ranged = v == "ranged";
       else {
         std::fprintf(stderr, "ann_bench: unknown flag %s\n", a.c_str());
         return 2;
@@ -125,7 +136,11 @@ int main(int argc, char** argv) {
                                             ? gannet::DistanceMetric::kCosineDistance
                                             : gannet::DistanceMetric::kEuclideanSquared;
   const double rss0 = RssMb();
-  const auto base = ReadRaw<float>("ann_bench", dir + "/base.f32", n * dims);
+  if (ranged && (grow > 0 || next > 0)) {
+    std::fprintf(stderr, "ann_bench: --vectors ranged cannot be combined with --grow/--next\n");
+    return 2;
+  }
+  auto base = ReadRaw<float>("ann_bench", dir + "/base.f32", n * dims);
   const auto queries = ReadRaw<float>("ann_bench", dir + "/queries.f32", nq * dims);
   const auto gt = ReadRaw<int32_t>("ann_bench", dir + "/gt.i32", nq * 10);
   const auto labels = ReadRaw<uint8_t>("ann_bench", dir + "/labels.u8", n);
@@ -143,6 +158,25 @@ int main(int argc, char** argv) {
     return 1;
   }
   const IvfIndex& ix = **built;
+  int fd = -1;
+  if (ranged) {
+    std::vector<float>().swap(base);
+    fd = ::open((dir + "/base.f32").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      std::fprintf(stderr, "ann_bench: cannot open %s/base.f32\n", dir.c_str());
+      return 1;
+    }
+    rows.data = nullptr;
+    rows.fetch = [fd, row_bytes = dims * sizeof(float)](const uint32_t* r, size_t k, float* out) {
+      for (size_t i = 0; i < k; ++i) {
+        if (::pread(fd, out + i * (row_bytes / sizeof(float)), row_bytes,
+                    static_cast<off_t>(r[i] * row_bytes)) != static_cast<ssize_t>(row_bytes)) {
+          return false;
+        }
+      }
+      return true;
+    };
+  }
   const double rss_built = RssMb();
 
   // Queries i ≡ t (mod nthreads) on thread t; QPS over the wall time of all of them.
@@ -198,12 +232,14 @@ int main(int argc, char** argv) {
   };
 
   nlohmann::json res;
-  res["library"] = "gannet";
+  res["library"] = ranged ? "gannet-ranged" : "gannet";
   // Below kMinBinaryDims the default scan reads SQ8 codes only (ivf_index.h).
+  res["vectors"] = ranged ? "ranged (pread)" : "memory";
   res["config"] = dims >= gannet::index::kMinBinaryDims
                       ? "IVF, 1-bit codes + SQ8 shortlist of " +
-                            std::to_string(rerank * ix.ShortlistFactor()) + "k, nlist=" +
-                            std::to_string(ix.lists()) + ", rerank " + std::to_string(rerank) + "k"
+                            std::to_string(rerank * ix.ShortlistFactor()) +
+                            "k, nlist=" + std::to_string(ix.lists()) + ", rerank " +
+                            std::to_string(rerank) + "k"
                       : "IVF-SQ8, nlist=" + std::to_string(ix.lists()) + ", rerank " +
                             std::to_string(rerank) + "k";
   res["kernel_target"] = gannet::index::KernelTarget();
@@ -211,7 +247,8 @@ int main(int argc, char** argv) {
   res["build_threads"] = threads;
   res["index_bytes"] = ix.MemoryBytes();
   res["vector_bytes"] = n * dims * sizeof(float);
-  // The index keeps no copy of the vectors but re-ranks with them, so they count.
+  // The index keeps no copy of the vectors but re-ranks with them, so they count (unless
+  // ranged: then they were dropped before this reading).
   res["memory_mb"] = rss_built - rss0;
   res["lists"] = ix.lists();
   size_t largest = 0;

@@ -34,7 +34,8 @@ def main():
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--libs",
-                    default="gannet,hnswlib,faiss-ivf,faiss-hnsw,usearch,lancedb,chroma")
+                    default="gannet,gannet-ranged,hnswlib,faiss-ivf,faiss-hnsw,usearch,"
+                            "lancedb,chroma")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--data-root", default=os.path.join(HERE, "data"))
     ap.add_argument("--build-threads", type=int, default=2)
@@ -61,10 +62,12 @@ def main():
     results, skipped = [], []
     for lib in a.libs.split(","):
         print(f"bench-ann: {lib}", file=sys.stderr)
-        if lib == "gannet":
+        if lib in ("gannet", "gannet-ranged"):
+            # gannet-ranged: vectors dropped after the build, re-rank rows read by pread.
             cmd = [os.path.join(a.build, "ann_bench"), "--dir", data, "--n", str(n), "--dims",
                    str(dims), "--queries", str(a.queries), "--threads", str(a.build_threads),
-                   "--query-threads", str(len(os.sched_getaffinity(0)))]
+                   "--query-threads", str(len(os.sched_getaffinity(0))), "--vectors",
+                   "ranged" if lib == "gannet-ranged" else "memory"]
         else:
             cmd = [sys.executable, os.path.join(HERE, "peers.py"), "--lib", lib, "--dir", data,
                    "--n", str(n), "--dims", str(dims), "--queries", str(a.queries),

@@ -50,6 +50,14 @@ struct DatabaseOptions {
   size_t ann_min_rows = 2048;
   // Threads one index build may use (k-means and calibration).
   int ann_build_threads = 1;
+  // Whether the full-precision vectors of segments that have a vector index stay in
+  // memory once loaded. When false they are verified on load and dropped: ANN queries
+  // find candidates on the index's codes and read the candidates' vectors by byte range
+  // to re-rank them (one batched read per segment a query, each chunk checksummed), as
+  // do exact searches and returned vectors. Memory per row falls to the index's codes;
+  // each query pays the reads (through the cache tiers: from memory, local disk or the
+  // bucket). Segments written before format version 2 stay resident.
+  bool resident_indexed_vectors = true;
   // Compaction merges segments when a namespace has more than this many.
   size_t compact_max_segments = 8;
   // Garbage collection deletes unreferenced objects older than this.

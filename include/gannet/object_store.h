@@ -180,9 +180,11 @@ std::shared_ptr<CountingStore> NewCountingStore(ObjectStorePtr base);
 
 // Keeps whole objects' bytes in memory, least recently used evicted first, within a
 // byte budget, and optionally in a local-disk tier below it (its own directory and
-// budget; survives restarts; every file checksum-verified on read, a damaged one is
+// budget; survives restarts; every whole-object read checksum-verified, a damaged file is
 // dropped and refetched). Get (whole or ranged) and Head of a cached key are served from
-// memory or disk; List always goes to the base store. Writes and deletes through this wrapper
+// memory or disk; a ranged Get from disk reads only its range (the file's key and length
+// checked, not its checksum: such readers verify what they read, as segment vector
+// chunks do). List always goes to the base store. Writes and deletes through this wrapper
 // update or invalidate the cache, and a Get racing with a write never caches the older bytes.
 // Writes by OTHER clients of the base store are not seen: objects they may replace
 // (PutIfMatch) or delete-and-recreate must be excluded with `cacheable`. Objects larger

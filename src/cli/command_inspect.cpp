@@ -148,6 +148,8 @@ std::string_view BlockKindName(format::SegmentBlockKind k) {
       return "vector_presence";
     case format::SegmentBlockKind::kVectors:
       return "vectors";
+    case format::SegmentBlockKind::kVectorChunks:
+      return "vector_chunks";
     case format::SegmentBlockKind::kColumn:
       return "column";
   }
@@ -201,7 +203,8 @@ Result<Json> SegmentJson(std::string_view bytes, bool full, size_t limit) {
   }
   Json docs = Json::array();
   for (size_t r = 0; r < seg->rows() && r < limit; ++r) {
-    docs.push_back(DocJson(seg->GetDocument(r), full));
+    Result<Document> doc = seg->GetDocument(r);  // resident: cannot fail
+    if (doc.ok()) docs.push_back(DocJson(*doc, full));
   }
   j["documents"] = std::move(docs);
   return j;

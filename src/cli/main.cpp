@@ -47,6 +47,8 @@ void PrintHelp(std::ostream& out) {
          "                      off disables it); GANNET_CACHE_BYTES its budget (10 GiB)\n"
          "  GANNET_S3_HEDGE_MS  resend bucket GETs unanswered after this many ms (off)\n"
          "  GANNET_MEMORY_BYTES memory for decoded namespaces (default half of RAM)\n"
+         "  GANNET_INDEXED_VECTORS  memory (default) or ranged: vectors of indexed segments\n"
+         "                      are read by byte range to re-rank, not kept in memory\n"
          "\n"
          "Output is JSON on stdout; errors go to stderr as 'error: <Code>: message'.\n"
          "Exit codes: 0 success, 1 error, 2 usage error.\n";

@@ -16,7 +16,7 @@ class Overlay {
  public:
   explicit Overlay(const Snapshot& base) : base_(base) {}
 
-  DocPtr Lookup(const Id& id) const {
+  Result<DocPtr> Lookup(const Id& id) const {
     auto it = changes_.find(id);
     if (it != changes_.end()) return it->second;
     return base_.Lookup(id);
@@ -123,14 +123,14 @@ Result<AppliedEntryPtr> ApplyEntry(const format::WalEntry& entry, const Snapshot
     }
     for (const Document& doc : req.upserts) {
       if (req.upsert_condition) {
-        DocPtr current = overlay.Lookup(doc.id);
+        GANNET_ASSIGN_OR_RETURN(DocPtr current, overlay.Lookup(doc.id));
         if (current != nullptr && !ConditionHolds(req.upsert_condition, *current, &doc)) continue;
       }
       overlay.Set(doc.id, std::make_shared<const Document>(doc));
       out.upserted.push_back(doc.id);
     }
     for (const Document& patch : req.patches) {
-      DocPtr current = overlay.Lookup(patch.id);
+      GANNET_ASSIGN_OR_RETURN(DocPtr current, overlay.Lookup(patch.id));
       if (current == nullptr) continue;
       if (!ConditionHolds(req.patch_condition, *current, &patch)) continue;
       auto merged = std::make_shared<Document>(*current);
@@ -145,7 +145,7 @@ Result<AppliedEntryPtr> ApplyEntry(const format::WalEntry& entry, const Snapshot
       out.patched.push_back(patch.id);
     }
     for (const Id& id : req.deletes) {
-      DocPtr current = overlay.Lookup(id);
+      GANNET_ASSIGN_OR_RETURN(DocPtr current, overlay.Lookup(id));
       if (current == nullptr) continue;
       if (!ConditionHolds(req.delete_condition, *current, nullptr)) continue;
       overlay.Set(id, nullptr);

@@ -265,6 +265,14 @@ Result<std::unique_ptr<Database>> Database::OpenPath(const std::string& dir) {
   options.store = std::move(store);
   GANNET_ASSIGN_OR_RETURN(std::optional<uint64_t> memory, EnvBytes("GANNET_MEMORY_BYTES"));
   if (memory) options.memory_budget_bytes = *memory;
+  if (const char* v = std::getenv("GANNET_INDEXED_VECTORS"); v != nullptr && *v != '\0') {
+    const std::string_view mode(v);
+    if (mode != "memory" && mode != "ranged") {
+      return Status::InvalidArgument("GANNET_INDEXED_VECTORS: expected memory or ranged, got '" +
+                                     std::string(mode) + "'");
+    }
+    options.resident_indexed_vectors = mode == "memory";
+  }
   return Open(std::move(options));
 }
 

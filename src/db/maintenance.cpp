@@ -283,6 +283,7 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const index::TextIndex> text,
                             MaybeBuildTextIndex(store, keys_, snap->schema, *seg, &ref));
     next.segments.push_back(ref);
+    GANNET_ASSIGN_OR_RETURN(seg, AsLoaded(std::move(seg), ref));
     segments.push_back(
         MakeLoadedSegment(ref, std::move(seg), {}, nullptr, std::move(ann), std::move(text)));
   }
@@ -342,9 +343,11 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
     KeepLargestIndex(*s, s->segment->dims(), MetricOf(snap->manifest->schema), &seed);
     merged.min_sequence = std::min(merged.min_sequence, s->ref.min_sequence);
     merged.max_sequence = std::max(merged.max_sequence, s->ref.max_sequence);
+    std::vector<uint32_t> live;
     for (size_t row = 0; row < s->segment->rows(); ++row) {
-      if (!s->is_deleted(row)) docs.push_back(s->segment->GetDocument(row));
+      if (!s->is_deleted(row)) live.push_back(static_cast<uint32_t>(row));
     }
+    GANNET_RETURN_IF_ERROR(s->segment->GetDocuments(live, &docs));
   }
   if (!docs.empty()) {
     std::sort(docs.begin(), docs.end(),
@@ -368,6 +371,7 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
         std::shared_ptr<const index::TextIndex> text,
         MaybeBuildTextIndex(*db_.store(), keys_, snap->manifest->schema, *seg, &merged));
     next.segments.push_back(merged);
+    GANNET_ASSIGN_OR_RETURN(seg, AsLoaded(std::move(seg), merged));
     segments.push_back(
         MakeLoadedSegment(merged, std::move(seg), {}, nullptr, std::move(ann), std::move(text)));
     Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);

@@ -205,14 +205,55 @@ struct SegmentLoad {
   int segment_at = -1, deletes_at = -1, index_at = -1, text_at = -1;  // in the fetch list
 };
 
-// Builds a LoadedSegment from reused parts and the fetched objects of `l`.
+// Reads byte ranges of the object `key` of `store`, in one batch.
+format::SegmentRangeReader RangeReaderOf(ObjectStorePtr store, std::string key) {
+  return [store = std::move(store), key = std::move(key)](const std::vector<ByteRange>& ranges,
+                                                          std::vector<std::string>* out) {
+    std::vector<GetRequest> requests;
+    requests.reserve(ranges.size());
+    for (const ByteRange& r : ranges) requests.push_back({key, r});
+    std::vector<Result<GetResult>> got = store->GetMany(requests);
+    out->clear();
+    out->reserve(got.size());
+    for (Result<GetResult>& g : got) {
+      if (!g.ok()) return g.status().WithContext(key);
+      out->push_back(std::move(g->data));
+    }
+    return Status::OK();
+  };
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const format::Segment>> NamespaceImpl::AsLoaded(
+    std::shared_ptr<const format::Segment> segment, const format::SegmentRef& ref) {
+  if (db_.options().resident_indexed_vectors || !ref.vector_index) return segment;
+  segment.reset();
+  const std::string key = keys_.segment(ref.id);
+  GANNET_ASSIGN_OR_RETURN(GetResult g, db_.store()->Get(key));
+  format::SegmentDecodeOptions options;
+  options.vector_reader = RangeReaderOf(db_.store(), key);
+  Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(g.data, options);
+  if (!seg.ok()) return seg.status().WithContext(key);
+  return seg;
+}
+
+namespace {
+
+// Builds a LoadedSegment from reused parts and the fetched objects of `l`. A segment
+// with a vector index keeps its vectors in `store` unless `resident_vectors`.
 Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
-                                         std::vector<Result<GetResult>>& got) {
+                                         std::vector<Result<GetResult>>& got,
+                                         const ObjectStorePtr& store, bool resident_vectors) {
   const format::SegmentRef& ref = *l.ref;
   if (l.segment_at >= 0) {
     Result<GetResult>& g = got[l.segment_at];
     if (!g.ok()) return g.status();
-    Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(g->data);
+    format::SegmentDecodeOptions options;
+    if (!resident_vectors && ref.vector_index) {
+      options.vector_reader = RangeReaderOf(store, keys.segment(ref.id));
+    }
+    Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(g->data, options);
     if (!seg.ok()) return seg.status().WithContext("segment " + keys.segment(ref.id));
     l.segment = std::move(seg).value();
   }
@@ -359,7 +400,8 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
         snap->segments.push_back(l.whole);
         continue;
       }
-      Result<LoadedSegmentPtr> s = AssembleSegment(keys_, l, got);
+      Result<LoadedSegmentPtr> s =
+          AssembleSegment(keys_, l, got, db_.store(), db_.options().resident_indexed_vectors);
       if (!s.ok()) {
         st = s.status();
         break;
@@ -512,7 +554,8 @@ Result<std::vector<Document>> NamespaceImpl::Get(const std::vector<Id>& ids) {
   GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, Refresh(nullptr));
   std::vector<Document> out;
   for (const Id& id : ids) {
-    if (DocPtr d = snap->Lookup(id)) out.push_back(*d);
+    GANNET_ASSIGN_OR_RETURN(DocPtr d, snap->Lookup(id));
+    if (d != nullptr) out.push_back(*d);
   }
   return out;
 }

@@ -113,6 +113,11 @@ class NamespaceImpl final : public Namespace {
   // round trip as the segments, and returns it there.
   Result<SnapshotPtr> LoadManifest(const SnapshotPtr& old, FetchStats* fs,
                                    std::optional<Result<GetResult>>* probe = nullptr);
+  // A segment this process just wrote (`ref`, decoded with resident vectors), as
+  // snapshots hold it: itself, or when its vectors are to be read by range
+  // (resident_indexed_vectors off and a vector index), decoded again from the store.
+  Result<std::shared_ptr<const format::Segment>> AsLoaded(
+      std::shared_ptr<const format::Segment> segment, const format::SegmentRef& ref);
   // Applies the WAL entries after snap->head.
   // `probe`, when given, is the already fetched GET of wal/<snap->head + 1>.
   Result<SnapshotPtr> CatchUp(SnapshotPtr snap, FetchStats* fs,

@@ -10,9 +10,11 @@ std::shared_ptr<LoadedSegment> MakeLoadedSegment(const format::SegmentRef& ref,
                                                  std::shared_ptr<const index::TextIndex> text) {
   auto loaded = std::make_shared<LoadedSegment>();
   loaded->ref = ref;
-  loaded->norms = norms != nullptr
-                      ? std::move(norms)
-                      : std::make_shared<const std::vector<float>>(query::VectorNorms(*segment));
+  // Vectors read by byte range get their norms computed as they are read.
+  if (norms == nullptr && segment->vectors_resident()) {
+    norms = std::make_shared<const std::vector<float>>(query::VectorNorms(*segment));
+  }
+  loaded->norms = std::move(norms);
   loaded->segment = std::move(segment);
   loaded->deleted = std::move(deleted);
   loaded->ann = std::move(ann);
@@ -91,17 +93,18 @@ uint64_t Snapshot::approx_memory_bytes() const {
   return n;
 }
 
-DocPtr Snapshot::Lookup(const Id& id) const {
+Result<DocPtr> Snapshot::Lookup(const Id& id) const {
   const TailMap& tm = tail_map();
   auto it = tm.find(id);
   if (it != tm.end()) return it->second;
   for (auto s = segments.rbegin(); s != segments.rend(); ++s) {
     std::optional<size_t> row = (*s)->segment->Find(id);
     if (row && !(*s)->is_deleted(*row)) {
-      return std::make_shared<const Document>((*s)->segment->GetDocument(*row));
+      GANNET_ASSIGN_OR_RETURN(Document doc, (*s)->segment->GetDocument(*row));
+      return std::make_shared<const Document>(std::move(doc));
     }
   }
-  return nullptr;
+  return DocPtr();
 }
 
 }  // namespace gannet::db

@@ -51,7 +51,8 @@ struct LoadedSegment {
   format::SegmentRef ref;
   std::shared_ptr<const format::Segment> segment;
   std::vector<bool> deleted;  // empty when no row is deleted; else one flag per row
-  std::shared_ptr<const std::vector<float>> norms;  // per-row vector norms (VectorNorms)
+  std::shared_ptr<const std::vector<float>>
+      norms;  // per-row vector norms (VectorNorms); null when the vectors are not resident
   // The segment's vector index when ref.vector_index (checked against the segment).
   std::shared_ptr<const index::IvfIndex> ann;
   // The segment's stored text index when ref.text_index, and fields built on demand.
@@ -110,8 +111,9 @@ struct Snapshot {
   // approximately (text indexes built later on demand are not included).
   uint64_t approx_memory_bytes() const;
 
-  // The current version of `id`: the document, nullptr if deleted or absent.
-  DocPtr Lookup(const Id& id) const;
+  // The current version of `id`: the document, nullptr if deleted or absent. Fails only
+  // when its vector is not resident and cannot be read (Segment::GetDocument).
+  Result<DocPtr> Lookup(const Id& id) const;
 
  private:
   mutable std::once_flag tail_once_;

@@ -45,7 +45,7 @@ std::string_view FrameMagic(ObjectKind kind) {
 
 uint32_t NewestFrameVersion(ObjectKind kind) {
   if (kind == ObjectKind::kManifest) return 3;
-  if (kind == ObjectKind::kVectorIndex) return 2;
+  if (kind == ObjectKind::kVectorIndex || kind == ObjectKind::kSegment) return 2;
   return kFrameVersion;
 }
 
@@ -101,9 +101,9 @@ std::string EncodeFrame(ObjectKind kind, std::string_view payload, Compression c
   return w.Release();
 }
 
-void BeginFrame(Writer& w, ObjectKind kind) {
+void BeginFrame(Writer& w, ObjectKind kind, uint32_t version) {
   w.PutRaw(FrameMagic(kind));
-  w.PutFixed32(kFrameVersion);
+  w.PutFixed32(version);
   w.PutFixed32(0);
   w.PutFixed64(0);
   w.PutFixed64(0);

@@ -44,7 +44,8 @@ std::string_view FrameMagic(ObjectKind kind);
 inline constexpr uint32_t kFrameVersion = 1;  // default payload version written
 // The newest payload version of `kind` that this build reads (and may write): 3 for
 // manifests (2: per-segment flags; 3: the text-index flag), 2 for vector indexes (rows in
-// two lists: boundary replicas), 1 for every other kind.
+// two lists: boundary replicas), 2 for segments (chunk checksums of the vectors), 1 for
+// every other kind.
 uint32_t NewestFrameVersion(ObjectKind kind);
 inline constexpr size_t kFrameHeaderBytes = 32;
 inline constexpr size_t kFrameTrailerBytes = 8;  // the checksum
@@ -79,8 +80,9 @@ std::string EncodeFrame(ObjectKind kind, std::string_view payload,
 // Streaming construction for large objects (segments), avoiding a copy of the payload:
 // BeginFrame appends a header with zero lengths; the caller appends the payload to the same
 // writer (which must have been empty); FinishFrame patches the lengths (uncompressed) and
-// appends the checksum. The result is identical to EncodeFrame(kind, payload, kNone).
-void BeginFrame(Writer& w, ObjectKind kind);
+// appends the checksum. The result is identical to EncodeFrame(kind, payload, kNone,
+// version).
+void BeginFrame(Writer& w, ObjectKind kind, uint32_t version = kFrameVersion);
 void FinishFrame(Writer& w);
 
 struct FrameHeader {

@@ -70,11 +70,11 @@ TEST(FrameTest, ChecksumMismatchMessage) {
 
 TEST(FrameTest, NewerVersionIsRejectedClearly) {
   std::string obj = EncodeFrame(ObjectKind::kSegment, "payload", Compression::kNone);
-  obj[8] = 2;  // version 2, with a valid checksum: a newer writer, not bit rot
+  obj[8] = 3;  // version 3, with a valid checksum: a newer writer, not bit rot
   testing::RefreshFrameChecksum(obj);
   const Status s = DecodeAs(ObjectKind::kSegment, obj);
   EXPECT_TRUE(s.IsCorruption());
-  EXPECT_NE(s.message().find("unsupported format version 2"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("unsupported format version 3"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("newer"), std::string::npos);
 }
 

@@ -26,6 +26,10 @@ Status Bad(const std::string& what) { return Status::Corruption("segment: " + wh
 
 size_t ElemBytes(VectorElem e) { return e == VectorElem::kF16 ? 2 : 4; }
 
+// Version 2 added the vector chunks block (required when there are vectors).
+constexpr uint32_t kSegmentVersion = 2;
+constexpr uint64_t kMinChunkBytes = 512;
+
 // ---- presence bitmaps -------------------------------------------------------------------
 
 void PutBitmap(Writer& w, const std::vector<bool>& bits) {
@@ -433,6 +437,17 @@ struct PendingBlock {
   bool compressible = true;
 };
 
+// The vector chunks block: varint rows per chunk, then the XXH3-64 of each chunk's bytes.
+void PutVectorChunkChecksums(Writer& w, std::string_view vectors, size_t rows, uint32_t dims,
+                             VectorElem elem) {
+  const uint32_t per = VectorRowsPerChunk(dims, elem);
+  const size_t chunk_bytes = size_t{per} * dims * ElemBytes(elem);
+  w.PutVarint(per);
+  for (size_t row = 0; row < rows; row += per) {
+    w.PutFixed64(Checksum64(vectors.substr(row * dims * ElemBytes(elem), chunk_bytes)));
+  }
+}
+
 void PutDirectoryBlock(Writer& w, const SegmentBlockRef& b) {
   w.PutU8(static_cast<uint8_t>(b.kind));
   w.PutBytes(b.name);
@@ -445,6 +460,11 @@ void PutDirectoryBlock(Writer& w, const SegmentBlockRef& b) {
 }
 
 }  // namespace
+
+uint32_t VectorRowsPerChunk(uint32_t dims, VectorElem elem) {
+  const uint64_t row_bytes = uint64_t{dims} * ElemBytes(elem);
+  return row_bytes == 0 ? 1 : static_cast<uint32_t>((kMinChunkBytes + row_bytes - 1) / row_bytes);
+}
 
 std::string EncodeSegment(const std::vector<Document>& input, const Schema& schema) {
   // Order (defensively: sorted, last of equal ids wins).
@@ -550,8 +570,12 @@ std::string EncodeSegment(const std::vector<Document>& input, const Schema& sche
     Writer w;
     PutPresence(w, vec_col->present, vec_col->n_present);
     blocks.push_back({SegmentBlockKind::kVectorPresence, "", AttrType(), w.Release(), true});
-    // Raw, so a re-ranker can fetch one row's vector by byte range.
+    // Raw, so a re-ranker can fetch one row's vector by byte range, and checksummed in
+    // chunks of a few rows, so that what it fetches can be verified.
+    Writer chunks;
+    PutVectorChunkChecksums(chunks, vectors, rows, dims, elem);
     blocks.push_back({SegmentBlockKind::kVectors, "", AttrType(), std::move(vectors), false});
+    blocks.push_back({SegmentBlockKind::kVectorChunks, "", AttrType(), chunks.Release(), false});
   }
   for (ColumnPlan& c : cols) {
     if (&c == vec_col) continue;
@@ -572,7 +596,7 @@ std::string EncodeSegment(const std::vector<Document>& input, const Schema& sche
   for (const PendingBlock& b : blocks) total += b.raw.size();
   Writer out;
   out.buffer().reserve(total);
-  BeginFrame(out, ObjectKind::kSegment);
+  BeginFrame(out, ObjectKind::kSegment, kSegmentVersion);
   SegmentDirectory dir;
   dir.rows = rows;
   dir.dims = dims;
@@ -667,7 +691,7 @@ Result<SegmentDirectory> DecodeSegmentDirectory(std::string_view bytes,
     uint8_t kind, codec;
     std::string_view name;
     if (!r.GetU8(&kind) || !r.GetBytes(&name)) return Bad("truncated block entry");
-    if (kind < 1 || kind > 4) return Bad("bad block kind " + std::to_string(kind));
+    if (kind < 1 || kind > 5) return Bad("bad block kind " + std::to_string(kind));
     b.kind = static_cast<SegmentBlockKind>(kind);
     b.name.assign(name.data(), name.size());
     if (b.kind == SegmentBlockKind::kColumn) {
@@ -719,7 +743,7 @@ size_t HeapBytes(const Value& v) {
 
 size_t Segment::ComputeMemoryBytes() const {
   size_t n = sizeof(Segment) + ids_.capacity() * sizeof(Id) + vectors_.capacity() * sizeof(float) +
-             vector_present_.capacity() / 8;
+             vector_present_.capacity() / 8 + chunk_checksums_.capacity() * sizeof(uint64_t);
   for (const Id& id : ids_) {
     if (id.is_string() && id.as_string().size() > 15) n += id.as_string().capacity() + 1;
   }
@@ -732,7 +756,8 @@ size_t Segment::ComputeMemoryBytes() const {
 
 class SegmentDecoder {
  public:
-  static Result<std::shared_ptr<const Segment>> Decode(std::string_view bytes) {
+  static Result<std::shared_ptr<const Segment>> Decode(std::string_view bytes,
+                                                       const SegmentDecodeOptions& options) {
     std::string storage;
     FrameHeader header;
     GANNET_ASSIGN_OR_RETURN(std::string_view payload,
@@ -754,6 +779,7 @@ class SegmentDecoder {
     const SegmentBlockRef* ids_block = nullptr;
     const SegmentBlockRef* presence_block = nullptr;
     const SegmentBlockRef* vectors_block = nullptr;
+    const SegmentBlockRef* chunks_block = nullptr;
     std::vector<const SegmentBlockRef*> column_blocks;
     for (const SegmentBlockRef& b : dir.blocks) {
       const SegmentBlockRef** slot = nullptr;
@@ -766,6 +792,9 @@ class SegmentDecoder {
           break;
         case SegmentBlockKind::kVectors:
           slot = &vectors_block;
+          break;
+        case SegmentBlockKind::kVectorChunks:
+          slot = &chunks_block;
           break;
         case SegmentBlockKind::kColumn:
           if (!column_blocks.empty() && !(column_blocks.back()->name < b.name)) {
@@ -782,6 +811,11 @@ class SegmentDecoder {
     if ((dir.dims != 0) != (vectors_block != nullptr) ||
         (dir.dims != 0) != (presence_block != nullptr)) {
       return Bad("vector blocks do not match dims");
+    }
+    // Version 2 checksums the vectors in chunks; version 1 has no chunks block.
+    if ((header.version >= 2 && dir.dims != 0) != (chunks_block != nullptr)) {
+      return Bad(chunks_block != nullptr ? "vector chunks block in a version 1 segment"
+                                         : "missing vector chunks block");
     }
 
     std::string scratch;
@@ -810,8 +844,18 @@ class SegmentDecoder {
         return Bad("vector block length does not match rows * dims");
       }
       GANNET_RETURN_IF_ERROR(BlockData(bytes, *vectors_block, &scratch, &data));
-      seg->vectors_.resize(rows * static_cast<size_t>(dir.dims));
-      GetVectorElems(data.data(), seg->vectors_.size(), dir.elem, seg->vectors_.data());
+      const std::string_view vectors = data;
+      if (chunks_block != nullptr) {
+        GANNET_RETURN_IF_ERROR(DecodeChunks(bytes, *chunks_block, vectors, *seg));
+      }
+      if (chunks_block != nullptr && options.vector_reader != nullptr) {
+        seg->reader_ = options.vector_reader;
+        seg->vectors_offset_ = vectors_block->offset;
+      } else {
+        std::vector<uint64_t>().swap(seg->chunk_checksums_);
+        seg->vectors_.resize(rows * static_cast<size_t>(dir.dims));
+        GetVectorElems(vectors.data(), seg->vectors_.size(), dir.elem, seg->vectors_.data());
+      }
     }
 
     seg->columns_.reserve(column_blocks.size());
@@ -829,6 +873,37 @@ class SegmentDecoder {
   }
 
  private:
+  // Parses the vector chunks block into seg's chunking and checksums, and checks them
+  // against the (verified) vectors block `vectors`.
+  static Status DecodeChunks(std::string_view object, const SegmentBlockRef& b,
+                             std::string_view vectors, Segment& seg) {
+    if (b.zstd) return Bad("vector chunks block must be raw");
+    std::string scratch;
+    std::string_view data;
+    GANNET_RETURN_IF_ERROR(BlockData(object, b, &scratch, &data));
+    Reader r(data);
+    uint64_t per;
+    const size_t rows = seg.ids_.size();
+    if (!r.GetVarint(&per) || per == 0 || per > kMinChunkBytes) {
+      return Bad("bad rows per vector chunk");
+    }
+    const size_t chunks = (rows + per - 1) / per;
+    if (r.remaining() != chunks * 8) return Bad("vector chunks block length mismatch");
+    const size_t row_bytes = size_t{seg.dims_} * ElemBytes(seg.vector_elem_);
+    seg.rows_per_chunk_ = static_cast<uint32_t>(per);
+    seg.chunk_checksums_.resize(chunks);
+    for (size_t c = 0; c < chunks; ++c) {
+      uint64_t sum;
+      (void)r.GetFixed64(&sum);
+      if (kVerifyChecksums &&
+          Checksum64(vectors.substr(c * per * row_bytes, per * row_bytes)) != sum) {
+        return Bad("vector chunk " + std::to_string(c) + " does not match its checksum");
+      }
+      seg.chunk_checksums_[c] = sum;
+    }
+    return Status::OK();
+  }
+
   // Verifies a block's checksum and returns its raw bytes (decompressed into *scratch).
   static Status BlockData(std::string_view object, const SegmentBlockRef& b, std::string* scratch,
                           std::string_view* out) {
@@ -882,8 +957,65 @@ class SegmentDecoder {
   }
 };
 
-Result<std::shared_ptr<const Segment>> Segment::Decode(std::string_view bytes) {
-  return SegmentDecoder::Decode(bytes);
+Result<std::shared_ptr<const Segment>> Segment::Decode(std::string_view bytes,
+                                                       const SegmentDecodeOptions& options) {
+  return SegmentDecoder::Decode(bytes, options);
+}
+
+Status Segment::ReadVectors(const uint32_t* rows, size_t n, float* out) const {
+  if (n == 0) return Status::OK();
+  if (reader_ == nullptr) {
+    for (size_t i = 0; i < n; ++i) std::memcpy(out + i * dims_, vector(rows[i]), dims_ * 4);
+    return Status::OK();
+  }
+  // Runs of adjacent chunks holding the rows, one ranged read each.
+  struct Run {
+    size_t first_chunk = 0, chunks = 0;
+  };
+  std::vector<Run> runs;
+  for (size_t i = 0; i < n; ++i) {
+    if (rows[i] >= ids_.size() || (i > 0 && rows[i] < rows[i - 1])) {
+      return Status::InvalidArgument("segment: ReadVectors needs ascending rows in range");
+    }
+    const size_t c = rows[i] / rows_per_chunk_;
+    if (!runs.empty() && c < runs.back().first_chunk + runs.back().chunks) continue;
+    if (!runs.empty() && c == runs.back().first_chunk + runs.back().chunks) {
+      ++runs.back().chunks;
+    } else {
+      runs.push_back({c, 1});
+    }
+  }
+  const size_t row_bytes = size_t{dims_} * ElemBytes(vector_elem_);
+  const size_t chunk_bytes = size_t{rows_per_chunk_} * row_bytes;
+  const size_t total_bytes = ids_.size() * row_bytes;
+  std::vector<ByteRange> ranges;
+  ranges.reserve(runs.size());
+  for (const Run& run : runs) {
+    const size_t begin = run.first_chunk * chunk_bytes;
+    ranges.push_back(
+        {vectors_offset_ + begin, std::min(run.chunks * chunk_bytes, total_bytes - begin)});
+  }
+  std::vector<std::string> got;
+  GANNET_RETURN_IF_ERROR(reader_(ranges, &got));
+  if (got.size() != ranges.size()) return Status::Internal("segment: range reader miscounted");
+  for (size_t k = 0; k < runs.size(); ++k) {
+    if (got[k].size() != ranges[k].length) return Bad("vector range read short");
+    for (size_t c = 0; c < runs[k].chunks; ++c) {
+      const std::string_view chunk = std::string_view(got[k]).substr(c * chunk_bytes, chunk_bytes);
+      if (Checksum64(chunk) != chunk_checksums_[runs[k].first_chunk + c]) {
+        return Bad("vector chunk " + std::to_string(runs[k].first_chunk + c) +
+                   " does not match its checksum");
+      }
+    }
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t c = rows[i] / rows_per_chunk_;
+    while (c >= runs[k].first_chunk + runs[k].chunks) ++k;
+    const size_t at = (rows[i] - runs[k].first_chunk * rows_per_chunk_) * row_bytes;
+    GetVectorElems(got[k].data() + at, dims_, vector_elem_, out + i * dims_);
+  }
+  return Status::OK();
 }
 
 std::optional<size_t> Segment::Find(const Id& id) const {
@@ -898,24 +1030,56 @@ const Segment::Column* Segment::column(std::string_view name) const {
   return it != columns_.end() && it->name == name ? &*it : nullptr;
 }
 
-Document Segment::GetDocument(size_t row) const {
+Result<Document> Segment::GetDocument(size_t row, bool with_vector) const {
+  std::vector<float> vec;
+  if (with_vector && has_vector(row)) {
+    vec.resize(dims_);
+    const auto r = static_cast<uint32_t>(row);
+    GANNET_RETURN_IF_ERROR(ReadVectors(&r, 1, vec.data()));
+  }
+  return DocumentWith(row, std::move(vec));
+}
+
+Status Segment::GetDocuments(const std::vector<uint32_t>& rows, std::vector<Document>* out) const {
+  constexpr size_t kBatch = 4096;
+  std::vector<uint32_t> with;
+  std::vector<float> vecs;
+  for (size_t begin = 0; begin < rows.size(); begin += kBatch) {
+    const size_t end = std::min(rows.size(), begin + kBatch);
+    with.clear();
+    for (size_t i = begin; i < end; ++i) {
+      if (has_vector(rows[i])) with.push_back(rows[i]);
+    }
+    vecs.resize(with.size() * dims_);
+    GANNET_RETURN_IF_ERROR(ReadVectors(with.data(), with.size(), vecs.data()));
+    size_t k = 0;
+    for (size_t i = begin; i < end; ++i) {
+      std::vector<float> vec;
+      if (k < with.size() && with[k] == rows[i]) {
+        vec.assign(vecs.begin() + k * dims_, vecs.begin() + (k + 1) * dims_);
+        ++k;
+      }
+      out->push_back(DocumentWith(rows[i], std::move(vec)));
+    }
+  }
+  return Status::OK();
+}
+
+Document Segment::DocumentWith(size_t row, std::vector<float> vec) const {
   Document doc;
   doc.id = ids_[row];
   doc.attrs.reserve(columns_.size() + 1);
-  bool vector_pending = has_vector(row);
+  bool vector_pending = !vec.empty();
   for (const Column& c : columns_) {
     if (vector_pending && c.name > kVectorAttr) {
-      doc.attrs.emplace_back(std::string(kVectorAttr),
-                             Value::Vector(std::vector<float>(vector(row), vector(row) + dims_)));
+      doc.attrs.emplace_back(std::string(kVectorAttr), Value::Vector(std::move(vec)));
       vector_pending = false;
     }
     const Value& v = c.values[row];
     if (!v.is_null()) doc.attrs.emplace_back(c.name, v);
   }
-  if (vector_pending) {
-    doc.attrs.emplace_back(std::string(kVectorAttr),
-                           Value::Vector(std::vector<float>(vector(row), vector(row) + dims_)));
-  }
+  if (vector_pending)
+    doc.attrs.emplace_back(std::string(kVectorAttr), Value::Vector(std::move(vec)));
   return doc;
 }
 

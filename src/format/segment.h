@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "gannet/object_store.h"
 #include "gannet/status.h"
 #include "gannet/types.h"
 
@@ -33,6 +35,7 @@ enum class SegmentBlockKind : uint8_t {
   kVectorPresence = 2,  // presence bitmap of the vector block
   kVectors = 3,         // rows*dims elements, f32 or f16, never compressed
   kColumn = 4,          // one attribute column
+  kVectorChunks = 5,    // checksums of the vectors block's chunks (version 2)
 };
 
 struct SegmentBlockRef {
@@ -67,11 +70,28 @@ Result<SegmentDirectoryLocation> LocateSegmentDirectory(std::string_view tail,
 Result<SegmentDirectory> DecodeSegmentDirectory(std::string_view bytes,
                                                 const SegmentDirectoryLocation& loc);
 
+// Reads byte ranges of one segment object: fills (*out)[i] with the bytes of ranges[i]
+// (truncated at the object's end) or fails. Must be thread-safe: a segment calls it from
+// any thread that reads its vectors.
+using SegmentRangeReader =
+    std::function<Status(const std::vector<ByteRange>& ranges, std::vector<std::string>* out)>;
+
+struct SegmentDecodeOptions {
+  // When set and the segment has chunk checksums for its vectors (version 2), the vectors
+  // are verified but not kept in memory: ReadVectors and GetDocument fetch the rows they
+  // need through this reader, each chunk verified against its checksum.
+  SegmentRangeReader vector_reader;
+};
+
+// Vector rows per checksummed chunk of a vectors block: chunks of at least 512 bytes.
+uint32_t VectorRowsPerChunk(uint32_t dims, VectorElem elem);
+
 // A decoded segment, immutable and safe to share between threads.
 class Segment {
  public:
   // Corruption on a bad magic, version, checksum or structure.
-  static Result<std::shared_ptr<const Segment>> Decode(std::string_view bytes);
+  static Result<std::shared_ptr<const Segment>> Decode(std::string_view bytes,
+                                                       const SegmentDecodeOptions& options = {});
 
   size_t rows() const { return ids_.size(); }
   const Id& id(size_t row) const { return ids_[row]; }
@@ -79,13 +99,21 @@ class Segment {
   // Row of `id` (binary search over the sorted ids), or nullopt.
   std::optional<size_t> Find(const Id& id) const;
 
-  // Vectors: dims() == 0 when the segment has none. vectors() is rows()*dims() floats,
-  // row-major (f16 widened on decode); has_vector(row) false for rows without one
-  // (their slots are zero).
+  // Vectors: dims() == 0 when the segment has none; has_vector(row) false for rows
+  // without one (their slots are zero). When vectors_resident(), vectors() is
+  // rows()*dims() floats, row-major (f16 widened on decode); otherwise it is empty and
+  // rows are read through ReadVectors.
   uint32_t dims() const { return dims_; }
+  bool vectors_resident() const { return reader_ == nullptr; }
+  // REQUIRES: vectors_resident().
   const float* vector(size_t row) const { return vectors_.data() + row * dims_; }
   const std::vector<float>& vectors() const { return vectors_; }
   bool has_vector(size_t row) const { return dims_ != 0 && vector_present_[row]; }
+  // Copies the vectors of rows[0..n) (REQUIRES: ascending, each < rows(), dims() > 0) into
+  // out (n * dims() floats). Resident: a copy. Otherwise one ranged read per run of
+  // adjacent chunks, in one batch; Corruption when a chunk fails its checksum, or the
+  // reader's error.
+  Status ReadVectors(const uint32_t* rows, size_t n, float* out) const;
 
   struct Column {
     std::string name;
@@ -95,8 +123,12 @@ class Segment {
   const std::vector<Column>& columns() const { return columns_; }
   const Column* column(std::string_view name) const;
 
-  // The full document at `row` (attributes plus "vector" if present).
-  Document GetDocument(size_t row) const;
+  // The full document at `row` (attributes plus "vector" if present and `with_vector`).
+  // Fails only when the vector is not resident and cannot be read (ReadVectors).
+  Result<Document> GetDocument(size_t row, bool with_vector = true) const;
+  // The full documents at `rows` (REQUIRES: ascending), appended to *out; vectors that are
+  // not resident are read in batches of a few thousand rows.
+  Status GetDocuments(const std::vector<uint32_t>& rows, std::vector<Document>* out) const;
   uint64_t encoded_bytes() const { return encoded_bytes_; }
   // Bytes this decoded segment holds in memory, approximately (computed at decode).
   size_t memory_bytes() const { return memory_bytes_; }
@@ -110,10 +142,17 @@ class Segment {
   VectorElem vector_elem_ = VectorElem::kF32;
   std::vector<float> vectors_;
   std::vector<bool> vector_present_;
+  // Not resident: where the vectors block starts, its chunking and chunk checksums.
+  SegmentRangeReader reader_;
+  uint64_t vectors_offset_ = 0;
+  uint32_t rows_per_chunk_ = 0;
+  std::vector<uint64_t> chunk_checksums_;
   std::vector<Column> columns_;
   uint64_t encoded_bytes_ = 0;
   size_t memory_bytes_ = 0;
   size_t ComputeMemoryBytes() const;
+  // The document at `row` with `vec` as its vector (none when empty).
+  Document DocumentWith(size_t row, std::vector<float> vec) const;
 };
 
 // Deletion vector: the rows of one segment that are deleted as of a manifest version.

@@ -103,7 +103,7 @@ TEST(SegmentTest, RoundTripF32AllTypes) {
   EXPECT_EQ(seg->dims(), dims);
   EXPECT_EQ(seg->encoded_bytes(), bytes.size());
   for (size_t row = 0; row < docs.size(); ++row) {
-    EXPECT_TRUE(DocsEqual(docs[row], seg->GetDocument(row)));
+    EXPECT_TRUE(DocsEqual(docs[row], seg->GetDocument(row).value()));
     EXPECT_EQ(seg->has_vector(row), row % 7 != 0);
     if (!seg->has_vector(row)) {
       for (uint32_t j = 0; j < dims; ++j) EXPECT_EQ(seg->vector(row)[j], 0.0f);
@@ -175,7 +175,7 @@ TEST(SegmentTest, IdKindsRoundTrip) {
   for (size_t i = 0; i < docs.size(); ++i) {
     EXPECT_EQ(seg->id(i), docs[i].id);
     EXPECT_EQ(seg->Find(docs[i].id), i);
-    EXPECT_TRUE(DocsEqual(docs[i], seg->GetDocument(i)));
+    EXPECT_TRUE(DocsEqual(docs[i], seg->GetDocument(i).value()));
   }
 }
 
@@ -196,7 +196,8 @@ TEST(SegmentTest, UndeclaredAndMistypedAttributesRoundTrip) {
   auto seg = MustDecode(EncodeSegment(docs, schema));
   ASSERT_NE(seg, nullptr);
   EXPECT_EQ(seg->dims(), 0u);  // a 3-dim vector in a 2-dim column: stored as a column
-  for (size_t i = 0; i < docs.size(); ++i) EXPECT_TRUE(DocsEqual(docs[i], seg->GetDocument(i)));
+  for (size_t i = 0; i < docs.size(); ++i)
+    EXPECT_TRUE(DocsEqual(docs[i], seg->GetDocument(i).value()));
   ASSERT_NE(seg->column("extra"), nullptr);
   EXPECT_EQ(seg->column("extra")->type, AttrType::Scalar(ScalarType::kString));
 }
@@ -206,7 +207,7 @@ TEST(SegmentTest, NullValuesAreAbsent) {
   auto seg = MustDecode(EncodeSegment(docs, Schema()));
   ASSERT_NE(seg, nullptr);
   Document want = {Id(uint64_t{1}), {{"b", Value::Int(1)}}};
-  EXPECT_TRUE(DocsEqual(want, seg->GetDocument(0)));
+  EXPECT_TRUE(DocsEqual(want, seg->GetDocument(0).value()));
 }
 
 // Regression: unsorted input with a duplicate id must still produce a readable segment
@@ -254,7 +255,7 @@ TEST(SegmentTest, LargeSegmentCompressesAndRoundTrips) {
   ASSERT_NE(seg, nullptr);
   ASSERT_EQ(seg->rows(), docs.size());
   for (size_t row = 0; row < docs.size(); row += 997) {
-    EXPECT_TRUE(DocsEqual(docs[row], seg->GetDocument(row)));
+    EXPECT_TRUE(DocsEqual(docs[row], seg->GetDocument(row).value()));
   }
   // Attribute columns are compressed: far below their raw size.
   auto loc = LocateSegmentDirectory(
@@ -300,6 +301,89 @@ TEST(SegmentTest, DirectoryAllowsRangedVectorReads) {
   std::memcpy(got, obj.data() + vec->offset + row * dims * 4, sizeof(got));
   const auto& want = docs[row].Find("vector")->as_vector();
   for (uint32_t j = 0; j < dims; ++j) EXPECT_EQ(got[j], want[j]);
+}
+
+// Vectors read through a range reader (not resident) equal the resident ones, adjacent
+// rows share a read, and a damaged chunk or a failing reader is an error.
+TEST(SegmentTest, VectorsReadByRangeAreCoalescedAndVerified) {
+  for (VectorElem elem : {VectorElem::kF32, VectorElem::kF16}) {
+    const uint32_t dims = 40;  // f32: 4 rows per 512-byte chunk; f16: 7
+    const auto docs = RichDocs(300, dims);
+    std::string bytes = EncodeSegment(docs, RichSchema(dims, elem));
+    auto resident = MustDecode(bytes);
+    ASSERT_NE(resident, nullptr);
+    std::vector<std::vector<ByteRange>> calls;
+    bool fail = false;
+    SegmentDecodeOptions options;
+    options.vector_reader = [&](const std::vector<ByteRange>& ranges,
+                                std::vector<std::string>* out) -> Status {
+      if (fail) return Status::IOError("reader down");
+      calls.push_back(ranges);
+      out->clear();
+      for (const ByteRange& r : ranges) out->push_back(bytes.substr(r.offset, r.length));
+      return Status::OK();
+    };
+    auto lazy = Segment::Decode(bytes, options);
+    ASSERT_TRUE(lazy.ok()) << lazy.status().ToString();
+    const Segment& seg = **lazy;
+    EXPECT_FALSE(seg.vectors_resident());
+    EXPECT_TRUE(seg.vectors().empty());
+    EXPECT_LT(seg.memory_bytes(), resident->memory_bytes() - 300 * dims * 3);
+    const uint32_t per = VectorRowsPerChunk(dims, elem);
+    EXPECT_EQ(per, elem == VectorElem::kF32 ? 4u : 7u);
+    // Every row, then a scattered set (with the last, short chunk).
+    std::vector<uint32_t> all(300), some = {0, 1, 2, 3, 4, 57, 58, 170, 299};
+    for (uint32_t r = 0; r < 300; ++r) all[r] = r;
+    for (const std::vector<uint32_t>* rows : {&all, &some}) {
+      calls.clear();
+      std::vector<float> got(rows->size() * dims), want(rows->size() * dims);
+      ASSERT_TRUE(seg.ReadVectors(rows->data(), rows->size(), got.data()).ok());
+      ASSERT_TRUE(resident->ReadVectors(rows->data(), rows->size(), want.data()).ok());
+      EXPECT_EQ(got, want);
+      ASSERT_EQ(calls.size(), 1u) << "one batch";
+      if (rows == &all) {
+        EXPECT_EQ(calls[0].size(), 1u) << "adjacent chunks coalesce";
+      }
+    }
+    // 0..4 span chunks 0-1 (f32) or 0 (f16), then 57-58, 170 and 299: four ranges.
+    EXPECT_EQ(calls[0].size(), 4u);
+    for (size_t row = 0; row < docs.size(); row += 37) {
+      EXPECT_TRUE(DocsEqual(resident->GetDocument(row).value(), seg.GetDocument(row).value()));
+      Result<Document> without = seg.GetDocument(row, /*with_vector=*/false);
+      ASSERT_TRUE(without.ok());
+      EXPECT_EQ(without->Find("vector"), nullptr);
+    }
+    std::vector<Document> got_docs;
+    ASSERT_TRUE(seg.GetDocuments(some, &got_docs).ok());
+    ASSERT_EQ(got_docs.size(), some.size());
+    for (size_t i = 0; i < some.size(); ++i) {
+      EXPECT_TRUE(DocsEqual(resident->GetDocument(some[i]).value(), got_docs[i]));
+    }
+    // Out of order or out of range rows are refused, not read.
+    const uint32_t backwards[] = {5, 4};
+    const uint32_t beyond[] = {300};
+    float sink[2 * dims];
+    EXPECT_TRUE(seg.ReadVectors(backwards, 2, sink).IsInvalidArgument());
+    EXPECT_TRUE(seg.ReadVectors(beyond, 1, sink).IsInvalidArgument());
+    // The reader's failure, and a flipped bit in the object after decoding.
+    fail = true;
+    EXPECT_EQ(seg.GetDocument(1).status().code(), StatusCode::kIOError);
+    fail = false;
+    const SegmentBlockRef* vec = nullptr;
+    const std::string_view obj(bytes);
+    auto loc = LocateSegmentDirectory(obj.substr(obj.size() - kSegmentTailBytes), obj.size());
+    auto dir = DecodeSegmentDirectory(obj.substr(loc->offset, loc->length), *loc);
+    for (const auto& b : dir->blocks) {
+      if (b.kind == SegmentBlockKind::kVectors) vec = &b;
+    }
+    ASSERT_NE(vec, nullptr);
+    bytes[vec->offset + 170 * dims * (elem == VectorElem::kF32 ? 4 : 2) + 3] ^= 1;
+    const Status st = seg.ReadVectors(&some[7], 1, sink);
+    EXPECT_TRUE(st.IsCorruption()) << st.ToString();
+    EXPECT_NE(st.message().find("vector chunk " + std::to_string(170 / per)), std::string::npos)
+        << st.ToString();
+    EXPECT_TRUE(seg.ReadVectors(&some[8], 1, sink).ok()) << "other chunks still read";
+  }
 }
 
 TEST(SegmentTest, CorruptionDetected) {

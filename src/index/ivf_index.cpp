@@ -212,15 +212,35 @@ std::vector<Neighbor> IvfIndex::SearchExact(Query& q, const VectorRows& data, ui
   const uint64_t* words = filter.words();
   const size_t nwords = (filter.rows() + 63) / 64;
   size_t scanned = 0;
+  // Vectors not resident: fetched 1024 rows at a time.
+  constexpr size_t kBatch = 1024;
+  std::vector<uint32_t> batch;
+  std::vector<float> fetched;
+  auto flush = [&] {
+    fetched.resize(batch.size() * dims_);
+    if (!data.fetch(batch.data(), batch.size(), fetched.data())) return false;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      best.Push(batch[i],
+                ExactDistance(metric_, q.raw, q.raw_norm, fetched.data() + i * dims_, dims_));
+    }
+    batch.clear();
+    return true;
+  };
   for (size_t w = 0; w < nwords; ++w) {
     for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
       const size_t row = w * 64 + static_cast<size_t>(std::countr_zero(bits));
       if (row >= rows_ || !data.has(row)) continue;
       ++scanned;
+      if (!data.resident()) {
+        batch.push_back(static_cast<uint32_t>(row));
+        if (batch.size() == kBatch && !flush()) return {};
+        continue;
+      }
       best.Push(static_cast<uint32_t>(row),
                 ExactDistance(metric_, q.raw, q.raw_norm, data.row(row), dims_));
     }
   }
+  if (!batch.empty() && !flush()) return {};
   if (stats != nullptr) {
     stats->exact_fallback = true;
     stats->exact_rows += scanned;
@@ -311,6 +331,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   // The binary estimate's query side: P·q once, quantized into bit planes.
   const size_t words = coder_.words();
   if (!direct) {
+    if (dims_ < kMinBinaryDims) std::call_once(binary_once_, [this] { DeriveBinaryCodes(); });
     q.rotated.resize(coder_.padded());
     coder_.Rotate(q.unit.data(), q.rotated.data());
     coder_.PrepareQuery(q.rotated.data(), &q.binary);
@@ -432,16 +453,35 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
                            [](const Neighbor& a, const Neighbor& b) { return a.row == b.row; }),
                cand.end());
   }
-  constexpr size_t kAhead = 8;
-  auto prefetch_row = [&](size_t i) {
-    if (i >= cand.size()) return;
-    const auto* p = reinterpret_cast<const char*>(data.row(cand[i].row));
-    for (size_t b = 0; b < dims_ * sizeof(float); b += 64) __builtin_prefetch(p + b);
-  };
-  for (size_t i = 0; i < kAhead; ++i) prefetch_row(i);
-  for (size_t i = 0; i < cand.size(); ++i) {
-    prefetch_row(i + kAhead);
-    cand[i].distance = ExactDistance(metric_, q.raw, q.raw_norm, data.row(cand[i].row), dims_);
+  if (!data.resident()) {
+    // One batched fetch of the candidates' vectors, in row order (adjacent rows share a
+    // read).
+    if (postings() == indexed_rows()) {
+      std::sort(cand.begin(), cand.end(),
+                [](const Neighbor& a, const Neighbor& b) { return a.row < b.row; });
+    }
+    thread_local std::vector<uint32_t> rows;
+    thread_local std::vector<float> fetched;
+    rows.resize(cand.size());
+    for (size_t i = 0; i < cand.size(); ++i) rows[i] = cand[i].row;
+    fetched.resize(cand.size() * dims_);
+    if (!data.fetch(rows.data(), rows.size(), fetched.data())) return {};
+    for (size_t i = 0; i < cand.size(); ++i) {
+      cand[i].distance =
+          ExactDistance(metric_, q.raw, q.raw_norm, fetched.data() + i * dims_, dims_);
+    }
+  } else {
+    constexpr size_t kAhead = 8;
+    auto prefetch_row = [&](size_t i) {
+      if (i >= cand.size()) return;
+      const auto* p = reinterpret_cast<const char*>(data.row(cand[i].row));
+      for (size_t b = 0; b < dims_ * sizeof(float); b += 64) __builtin_prefetch(p + b);
+    };
+    for (size_t i = 0; i < kAhead; ++i) prefetch_row(i);
+    for (size_t i = 0; i < cand.size(); ++i) {
+      prefetch_row(i + kAhead);
+      cand[i].distance = ExactDistance(metric_, q.raw, q.raw_norm, data.row(cand[i].row), dims_);
+    }
   }
   std::sort(cand.begin(), cand.end(), NeighborLess);
   if (cand.size() > k) cand.resize(k);
@@ -560,6 +600,7 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
   if (data.rows >= (uint64_t{1} << 32)) {
     return Status::InvalidArgument("vector index: too many rows");
   }
+  if (!data.resident()) return Status::InvalidArgument("vector index: vectors not resident");
   std::vector<uint32_t> ids;
   ids.reserve(data.rows);
   for (size_t r = 0; r < data.rows; ++r) {
@@ -652,9 +693,37 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
 }
 
 void IvfIndex::DeriveFromCodes() {
-  // The binary codes, from the SQ8 codes (so that a decoded index searches exactly as the
-  // built one did when it was calibrated).
   coder_ = BinaryCoder(dims_);
+  sq8_terms_.resize(list_rows_.size());
+  std::vector<float> res;
+  for (size_t j = 0; j < lists(); ++j) {
+    const uint32_t begin = list_offsets_[j], size = list_offsets_[j + 1] - begin;
+    res.resize(dims_);
+    const float* centroid = centroids_.data() + j * dims_;
+    for (uint32_t t = 0; t < size; ++t) {
+      quantizer_.Decode(codes_.data() + size_t{begin + t} * dims_, res.data());
+      sq8_terms_[begin + t] =
+          Dot(res.data(), res.data(), dims_) + 2 * Dot(centroid, res.data(), dims_);
+    }
+  }
+  // The one-bit codes only where the automatic scan uses them; below kMinBinaryDims on
+  // the first search that asks for them (IvfScan::kBinary).
+  if (dims_ >= kMinBinaryDims) DeriveBinaryCodes();
+  // The centroids' own SQ8 codes, for ranking the lists without reading their floats.
+  const size_t nlist = lists();
+  Sq8Quantizer::Trainer trainer(dims_);
+  for (size_t j = 0; j < nlist; ++j) trainer.Add(centroids_.data() + j * dims_);
+  centroid_quantizer_ = trainer.Finish();
+  centroid_codes_.resize(nlist * dims_);
+  for (size_t j = 0; j < nlist; ++j) {
+    centroid_quantizer_.Encode(centroids_.data() + j * dims_, centroid_codes_.data() + j * dims_);
+  }
+  centroid_code_norms_ = Sq8CodeNorms(centroid_quantizer_, centroid_codes_.data(), nlist);
+}
+
+void IvfIndex::DeriveBinaryCodes() const {
+  // From the SQ8 codes (so that a decoded index searches exactly as the built one did
+  // when it was calibrated).
   const size_t n = list_rows_.size(), words = coder_.words(), padded = coder_.padded();
   // Each list's codes in blocks of kBinaryBlockRows (BinaryDots), the last one padded.
   block_offsets_.assign(lists() + 1, 0);
@@ -665,7 +734,6 @@ void IvfIndex::DeriveFromCodes() {
   }
   bits_.assign(size_t{block_offsets_.back()} * words * kBinaryBlockRows, 0);
   factors_.resize(n);
-  sq8_terms_.resize(n);
   std::vector<float> res, rotated_res, rotated_centroid(padded), scratch;
   std::vector<uint64_t> code(words);
   for (size_t j = 0; j < lists(); ++j) {
@@ -677,11 +745,6 @@ void IvfIndex::DeriveFromCodes() {
       quantizer_.Decode(codes_.data() + size_t{begin + t} * dims_, res.data() + size_t{t} * dims_);
     }
     coder_.RotateMany(res.data(), size, rotated_res.data(), scratch);
-    const float* centroid = centroids_.data() + j * dims_;
-    for (uint32_t t = 0; t < size; ++t) {
-      const float* r = res.data() + size_t{t} * dims_;
-      sq8_terms_[begin + t] = Dot(r, r, dims_) + 2 * Dot(centroid, r, dims_);
-    }
     for (uint32_t t = 0; t < size; ++t) {
       BinaryCoder::Factors f;
       coder_.Encode(rotated_res.data() + size_t{t} * padded, rotated_centroid.data(), code.data(),
@@ -693,16 +756,6 @@ void IvfIndex::DeriveFromCodes() {
         block[w * kBinaryBlockRows + t % kBinaryBlockRows] = code[w];
     }
   }
-  // The centroids' own SQ8 codes, for ranking the lists without reading their floats.
-  const size_t nlist = lists();
-  Sq8Quantizer::Trainer trainer(dims_);
-  for (size_t j = 0; j < nlist; ++j) trainer.Add(centroids_.data() + j * dims_);
-  centroid_quantizer_ = trainer.Finish();
-  centroid_codes_.resize(nlist * dims_);
-  for (size_t j = 0; j < nlist; ++j) {
-    centroid_quantizer_.Encode(centroids_.data() + j * dims_, centroid_codes_.data() + j * dims_);
-  }
-  centroid_code_norms_ = Sq8CodeNorms(centroid_quantizer_, centroid_codes_.data(), nlist);
 }
 
 void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,

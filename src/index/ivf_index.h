@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -148,14 +149,16 @@ struct Neighbor {
 class IvfIndex {
  public:
   // Indexes every row of `data` that has a vector. InvalidArgument if none has one, the
-  // dimensions are zero, or there are 2^32 rows or more.
+  // dimensions are zero, there are 2^32 rows or more, or `data` is not resident.
   static Result<std::shared_ptr<const IvfIndex>> Build(const VectorRows& data,
                                                        DistanceMetric metric,
                                                        const IvfBuildOptions& options = {});
 
   // The k nearest allowed rows to `query` (dims() floats), nearest first, ties by row.
   // REQUIRES: `data` is the vectors the index was built from (rows() and dims() match,
-  // see CheckCompatible) and, when given, params.filter->rows() == rows().
+  // see CheckCompatible) and, when given, params.filter->rows() == rows(). When `data` is
+  // not resident, the rows to re-rank are fetched in one batch (an exact search: in
+  // batches of 1024); if a fetch fails the result is empty.
   std::vector<Neighbor> Search(const float* query, const VectorRows& data,
                                const IvfSearchParams& params,
                                IvfSearchStats* stats = nullptr) const;
@@ -226,9 +229,13 @@ class IvfIndex {
   // holds enough of them, else from every indexed row.
   void Calibrate(const VectorRows& data, const IvfBuildOptions& options,
                  const std::vector<uint32_t>& held_out);
-  // The binary codes and the centroid codes, derived from codes_, the quantizer and the
-  // centroids (after Build's encoding and after Decode).
+  // The SQ8 terms, the centroid codes and (from kMinBinaryDims dimensions) the binary
+  // codes, derived from codes_, the quantizer and the centroids (after Build's encoding
+  // and after Decode).
   void DeriveFromCodes();
+  // The one-bit codes (bits_, block_offsets_, factors_). Called once: by DeriveFromCodes,
+  // or under binary_once_.
+  void DeriveBinaryCodes() const;
   // Per row ids[i]: the list it is replicated to (IvfBuildOptions::replica_epsilon), or
   // UINT32_MAX. `idx` holds the centroids and their norms.
   static std::vector<uint32_t> ReplicaLists(const VectorRows& data,
@@ -248,12 +255,14 @@ class IvfIndex {
   // Row ids, grouped by list, ascending within; a replicated row is in two lists.
   std::vector<uint32_t> list_rows_;
   std::vector<uint8_t> codes_;  // postings × dims, parallel to list_rows_
-  // One-bit codes of the decoded SQ8 residuals (not stored, derived on load): the posting
-  // scan's estimate.
+  // One-bit codes of the decoded SQ8 residuals (not stored): the posting scan's estimate.
+  // Derived on load from kMinBinaryDims dimensions; below, where the automatic scan does
+  // not use them, by the first search that does (IvfScan::kBinary), once.
   BinaryCoder coder_;
-  std::vector<uint32_t> block_offsets_;  // lists + 1 entries into bits_, in blocks
-  std::vector<uint64_t> bits_;           // each list's codes in blocks (BinaryDots)
-  BinaryCoder::FactorColumns factors_;   // parallel to list_rows_
+  mutable std::once_flag binary_once_;
+  mutable std::vector<uint32_t> block_offsets_;  // lists + 1 entries into bits_, in blocks
+  mutable std::vector<uint64_t> bits_;           // each list's codes in blocks (BinaryDots)
+  mutable BinaryCoder::FactorColumns factors_;   // parallel to list_rows_
   // |r|² + 2·<c, r> of each row's decoded residual r and its list's centroid c (the SQ8
   // estimate's per-row term; derived on load), parallel to list_rows_.
   std::vector<float> sq8_terms_;

@@ -7,13 +7,22 @@
 
 namespace gannet::index {
 
-VectorRows VectorRows::Of(const format::Segment& segment) {
+VectorRows VectorRows::Of(const format::Segment& segment, Status* error) {
   VectorRows v;
-  v.data = segment.vectors().data();
   v.rows = segment.dims() == 0 ? 0 : segment.rows();
   v.dims = segment.dims();
   const format::Segment* s = &segment;
   v.present = [s](size_t r) { return s->has_vector(r); };
+  if (segment.vectors_resident()) {
+    v.data = segment.vectors().data();
+  } else {
+    v.fetch = [s, error](const uint32_t* rows, size_t n, float* out) {
+      Status st = s->ReadVectors(rows, n, out);
+      if (st.ok()) return true;
+      if (error->ok()) *error = std::move(st);
+      return false;
+    };
+  }
   return v;
 }
 

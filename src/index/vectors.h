@@ -15,17 +15,24 @@
 namespace gannet::index {
 
 struct VectorRows {
-  const float* data = nullptr;  // rows*dims floats, row-major
+  const float* data = nullptr;  // rows*dims floats, row-major; null when not resident
   size_t rows = 0;
   uint32_t dims = 0;
   // Whether a row has a vector (rows without one are not indexed); null: every row.
   std::function<bool(size_t)> present;
+  // When `data` is null: copies the vectors of rows[0..n) (ascending) into out (n*dims
+  // floats), or returns false when they cannot be read (the caller that supplied it
+  // knows why; a search that gets false returns no rows).
+  std::function<bool(const uint32_t* rows, size_t n, float* out)> fetch;
 
-  const float* row(size_t r) const { return data + r * dims; }
+  bool resident() const { return data != nullptr; }
+  const float* row(size_t r) const { return data + r * dims; }  // REQUIRES: resident()
   bool has(size_t r) const { return !present || present(r); }
 
-  // A view of `segment`'s vectors. REQUIRES: `segment` outlives the view.
-  static VectorRows Of(const format::Segment& segment);
+  // A view of `segment`'s vectors; when they are not resident, `fetch` reads them through
+  // the segment and stores the first failure in *error (REQUIRES: non-null then).
+  // REQUIRES: `segment` (and `error`) outlive the view.
+  static VectorRows Of(const format::Segment& segment, Status* error = nullptr);
 };
 
 // Copies `x` (n floats) into `out`, scaled to unit length when `normalize` (a zero vector

@@ -127,7 +127,7 @@ bool WantAttribute(const QueryRequest& req, std::string_view name) {
                    name) != req.include_attributes.names.end();
 }
 
-ResultRow Materialize(const QueryRequest& req, Candidate& c) {
+Result<ResultRow> Materialize(const QueryRequest& req, Candidate& c) {
   ResultRow row;
   row.id = c.id;
   if (req.rank_by.kind == RankBy::Kind::kVector || req.rank_by.kind == RankBy::Kind::kText) {
@@ -140,7 +140,8 @@ ResultRow Materialize(const QueryRequest& req, Candidate& c) {
       if (WantAttribute(req, name)) row.attrs.emplace_back(name, value);
     }
   } else {
-    Document d = c.segment->GetDocument(c.row);
+    GANNET_ASSIGN_OR_RETURN(Document d,
+                            c.segment->GetDocument(c.row, WantAttribute(req, kVectorAttr)));
     for (auto& [name, value] : d.attrs) {
       if (WantAttribute(req, name)) row.attrs.emplace_back(name, std::move(value));
     }
@@ -211,10 +212,10 @@ Result<QueryResponse> ExecuteAggregate(const QueryRequest& req, const ExecInput&
 // shadowed by the tail, matching the filters) become the index's row filter, and the
 // index's neighbours enter `top` with the same distance the exhaustive path computes.
 // Returns the rows examined; adds those scanned exhaustively (the index's small-filter
-// fallback) to *exhaustive.
-uint64_t SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s, const TailMap* tail,
-                              DistanceMetric metric, const float* q, float qnorm, TopK& top,
-                              uint64_t* exhaustive) {
+// fallback) to *exhaustive. Fails only when vectors that are not resident cannot be read.
+Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s,
+                                      const TailMap* tail, DistanceMetric metric, const float* q,
+                                      float qnorm, TopK& top, uint64_t* exhaustive) {
   const format::Segment& seg = *s.segment;
   const size_t rows = seg.rows();
   const size_t dims = seg.dims();
@@ -254,8 +255,23 @@ uint64_t SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s, co
   params.recall_target = req.ann_recall.value_or(index::kDefaultRecallTarget);
   params.filter = allowed ? &*allowed : nullptr;
   index::IvfSearchStats st;
-  for (const index::Neighbor& nb : s.ann->Search(q, index::VectorRows::Of(seg), params, &st)) {
-    const float* x = seg.vector(nb.row);
+  Status fetch_error;
+  std::vector<index::Neighbor> found =
+      s.ann->Search(q, index::VectorRows::Of(seg, &fetch_error), params, &st);
+  GANNET_RETURN_IF_ERROR(fetch_error);
+  // Vectors not resident: the winners' are read again (one batch, in row order).
+  std::vector<float> fetched;
+  if (!seg.vectors_resident()) {
+    std::sort(found.begin(), found.end(),
+              [](const index::Neighbor& a, const index::Neighbor& b) { return a.row < b.row; });
+    std::vector<uint32_t> wanted(found.size());
+    for (size_t i = 0; i < found.size(); ++i) wanted[i] = found[i].row;
+    fetched.resize(found.size() * dims);
+    GANNET_RETURN_IF_ERROR(seg.ReadVectors(wanted.data(), wanted.size(), fetched.data()));
+  }
+  for (size_t i = 0; i < found.size(); ++i) {
+    const index::Neighbor& nb = found[i];
+    const float* x = fetched.empty() ? seg.vector(nb.row) : fetched.data() + i * dims;
     const float xnorm = metric == DistanceMetric::kEuclideanSquared ? 0.0f
                         : s.norms != nullptr                        ? (*s.norms)[nb.row]
                                              : std::sqrt(SquaredNorm(x, dims));
@@ -482,7 +498,8 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
     } else {
       c.doc = (*o.changes)[h.row].second;
     }
-    resp.rows.push_back(Materialize(req, c));
+    GANNET_ASSIGN_OR_RETURN(ResultRow row, Materialize(req, c));
+    resp.rows.push_back(std::move(row));
   }
   resp.stats.rows_scanned = st.candidates;
   resp.stats.tail_rows = tail != nullptr ? tail->size() : 0;
@@ -598,14 +615,40 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
       const format::Segment& seg = *s.segment;
       if (by_vector && req.rank_by.approximate && s.ann != nullptr && s.ann->metric() == metric &&
           seg.dims() == dims && s.ann->CheckCompatible(seg.rows(), seg.dims()).ok()) {
-        indexed_visited +=
-            SearchIndexedSegment(req, s, in.tail, metric, q, qnorm, top, &indexed_exhaustive);
+        GANNET_ASSIGN_OR_RETURN(
+            uint64_t examined,
+            SearchIndexedSegment(req, s, in.tail, metric, q, qnorm, top, &indexed_exhaustive));
+        indexed_visited += examined;
         continue;
       }
       const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
       const format::Segment::Column* order_col = by_attr ? seg.column(req.rank_by.attr) : nullptr;
       SegmentRowAccessor acc(seg, s.full_text);
       const bool seg_dims_ok = !by_vector || seg.dims() == dims;
+      auto push_by_distance = [&](size_t row, const float* x) {
+        const float xnorm = metric == DistanceMetric::kEuclideanSquared ? 0.0f
+                            : s.norms != nullptr                        ? (*s.norms)[row]
+                                                 : std::sqrt(SquaredNorm(x, dims));
+        Candidate c;
+        c.key = Distance(metric, q, qnorm, x, xnorm, dims);
+        if (!top.WouldAccept(c.key)) return;
+        c.id = seg.id(row);
+        c.segment = &seg;
+        c.row = row;
+        top.Push(std::move(c));
+      };
+      // Vectors not resident: the rows that pass are read and scored in batches, in row
+      // order (adjacent rows share a ranged read).
+      constexpr size_t kBatch = 4096;
+      std::vector<uint32_t> batch;
+      std::vector<float> fetched;
+      auto flush = [&]() -> Status {
+        fetched.resize(batch.size() * dims);
+        GANNET_RETURN_IF_ERROR(seg.ReadVectors(batch.data(), batch.size(), fetched.data()));
+        for (size_t i = 0; i < batch.size(); ++i) push_by_distance(batch[i], &fetched[i * dims]);
+        batch.clear();
+        return Status::OK();
+      };
       for (size_t row = 0; row < seg.rows(); ++row) {
         if (has_deletes && (*s.deleted)[row]) continue;
         if (in.tail != nullptr && !in.tail->empty() && in.tail->count(seg.id(row)) != 0) continue;
@@ -614,16 +657,18 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
           acc.set_row(row);
           if (!MatchFilter(*req.filters, acc)) continue;
         }
-        Candidate c;
         if (by_vector) {
           if (!seg_dims_ok || !seg.has_vector(row)) continue;  // rows without vectors
-          const float* x = seg.vector(row);
-          const float xnorm = metric == DistanceMetric::kEuclideanSquared ? 0.0f
-                              : s.norms != nullptr                        ? (*s.norms)[row]
-                                                   : std::sqrt(SquaredNorm(x, dims));
-          c.key = Distance(metric, q, qnorm, x, xnorm, dims);
-          if (!top.WouldAccept(c.key)) continue;
-        } else if (by_attr) {
+          if (seg.vectors_resident()) {
+            push_by_distance(row, seg.vector(row));
+          } else {
+            batch.push_back(static_cast<uint32_t>(row));
+            if (batch.size() == kBatch) GANNET_RETURN_IF_ERROR(flush());
+          }
+          continue;
+        }
+        Candidate c;
+        if (by_attr) {
           if (order_col != nullptr) {
             c.value = order_col->values[row];
           }
@@ -633,6 +678,7 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
         c.row = row;
         top.Push(std::move(c));
       }
+      if (!batch.empty()) GANNET_RETURN_IF_ERROR(flush());
     }
     // The unindexed tail.
     if (in.tail != nullptr) {
@@ -661,7 +707,10 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
     }
     std::vector<Candidate> best = top.TakeSorted();
     resp.rows.reserve(best.size());
-    for (Candidate& c : best) resp.rows.push_back(Materialize(req, c));
+    for (Candidate& c : best) {
+      GANNET_ASSIGN_OR_RETURN(ResultRow row, Materialize(req, c));
+      resp.rows.push_back(std::move(row));
+    }
     resp.stats.rows_scanned = visited + indexed_visited;
     resp.stats.exhaustive_search_count = visited + indexed_exhaustive;
     return resp;

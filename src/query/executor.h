@@ -53,7 +53,7 @@ struct TailEntryInput {
 };
 
 // The Euclidean norm of every row's vector (0 for rows without one), so cosine distance
-// costs one dot product per row.
+// costs one dot product per row. REQUIRES: segment.vectors_resident().
 std::vector<float> VectorNorms(const format::Segment& segment);
 
 struct ExecInput {

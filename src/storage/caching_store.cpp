@@ -181,6 +181,12 @@ class CachingStoreImpl final : public CachingStore {
       *epoch = epochs_[Stripe(key)];
     }
     if (disk_ == nullptr) return std::nullopt;
+    if (range) {
+      // A range alone from the file: re-rankers read a few rows of large segments.
+      std::optional<GetResult> part = disk_->GetRange(key, *range);
+      if (part) part->from_cache = true;
+      return part;
+    }
     std::optional<GetResult> result = disk_->Get(key);
     if (!result) return std::nullopt;
     result->from_cache = true;

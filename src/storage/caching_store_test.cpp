@@ -206,6 +206,39 @@ TEST_F(DiskTierTest, DamagedFilesAreDroppedAndRefetched) {
   EXPECT_EQ(counting_->counters().gets, 0u);
 }
 
+// Ranged reads of a cached object read their range alone from its file; a file cut short
+// (or missing) is a miss answered by the base store, and dropped.
+TEST_F(DiskTierTest, RangedReadsComeFromTheFileAndCheckItsLength) {
+  std::string data(5000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+  auto cache = Open();
+  ASSERT_TRUE(cache->PutIfAbsent("seg/r", data).ok());
+  counting_->Reset();
+  for (const auto& [offset, length] :
+       {std::pair<uint64_t, uint64_t>{0, 10}, {4321, 700}, {4990, 100}, {6000, 5}}) {
+    auto got = cache->Get("seg/r", ByteRange{offset, length});
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->data, data.substr(std::min<uint64_t>(offset, data.size()), length));
+    EXPECT_EQ(got->meta.size, data.size());
+  }
+  std::vector<Result<GetResult>> many =
+      cache->GetMany({{"seg/r", ByteRange{1, 2}}, {"seg/r", ByteRange{100, 3}}});
+  ASSERT_TRUE(many[0].ok() && many[1].ok());
+  EXPECT_EQ(many[0]->data, data.substr(1, 2));
+  EXPECT_EQ(many[1]->data, data.substr(100, 3));
+  EXPECT_EQ(counting_->counters().gets, 0u);
+  EXPECT_EQ(cache->stats().disk_hits, 6u);
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path() + "/c")) {
+    std::filesystem::resize_file(e.path(), std::filesystem::file_size(e.path()) - 1);
+  }
+  auto got = cache->Get("seg/r", ByteRange{10, 5});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->data, data.substr(10, 5));
+  EXPECT_EQ(counting_->counters().gets, 1u);
+  EXPECT_EQ(cache->stats().disk_corrupt, 1u);
+  EXPECT_EQ(cache->stats().disk_objects, 0u);
+}
+
 TEST_F(DiskTierTest, BudgetEvictsLeastRecentlyUsedAndWritesInvalidate) {
   auto cache = Open(8 * 1100);  // objects up to 1100 bytes; about 7 fit
   for (int i = 0; i < 20; ++i) {

@@ -45,25 +45,44 @@ bool ParseHeader(std::string_view h, Header* out) {
   return version == kVersion && out->key_len <= 4096 && out->etag_len <= 4096;
 }
 
+// Reads n bytes at `offset` of `fd`; false on an error or a short read.
+bool PreadAll(int fd, uint64_t offset, size_t n, std::string* out) {
+  out->resize(n);
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got =
+        ::pread(fd, out->data() + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+// An open file and its size; closed on destruction.
+struct OpenFile {
+  int fd = -1;
+  uint64_t size = 0;
+  explicit OpenFile(const std::string& path) : fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    struct stat st;
+    if (fd >= 0 && ::fstat(fd, &st) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+    if (fd >= 0) size = static_cast<uint64_t>(st.st_size);
+  }
+  ~OpenFile() {
+    if (fd >= 0) ::close(fd);
+  }
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+};
+
 // Reads the whole file; nullopt when it cannot be opened or read.
 std::optional<std::string> ReadFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  std::string data(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (done != data.size()) return std::nullopt;
+  OpenFile f(path);
+  std::string data;
+  if (f.fd < 0 || !PreadAll(f.fd, 0, static_cast<size_t>(f.size), &data)) return std::nullopt;
   return data;
 }
 
@@ -105,8 +124,7 @@ Result<std::unique_ptr<DiskCache>> DiskCache::Open(const std::string& dir, uint6
 
 std::string DiskCache::PathOf(std::string_view key) const {
   char name[17];
-  std::snprintf(name, sizeof(name), "%016llx",
-                static_cast<unsigned long long>(Checksum64(key)));
+  std::snprintf(name, sizeof(name), "%016llx", static_cast<unsigned long long>(Checksum64(key)));
   return dir_ + "/" + name + std::string(kSuffix);
 }
 
@@ -229,6 +247,54 @@ std::optional<GetResult> DiskCache::Get(std::string_view key) {
   r.meta.size = h.data_len;
   r.meta.mtime_ms = h.mtime_ms;
   r.data = file->substr(kHeaderBytes + h.key_len + h.etag_len);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.hits;
+  return r;
+}
+
+std::optional<GetResult> DiskCache::GetRange(std::string_view key, ByteRange range) {
+  const std::string k(key);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = index_.find(k);
+    if (it == index_.end()) {
+      ++stats_.misses;
+      return std::nullopt;
+    }
+    lru_.splice(lru_.begin(), lru_, it->second);
+  }
+  const std::string path = PathOf(key);
+  OpenFile f(path);
+  // The header, key and etag in one read (both are at most 4096 bytes).
+  std::string head;
+  Header h;
+  bool ok = f.fd >= 0 &&
+            PreadAll(f.fd, 0, static_cast<size_t>(std::min<uint64_t>(f.size, kHeaderBytes + 8192)),
+                     &head) &&
+            ParseHeader(head, &h) && h.data_len <= f.size &&
+            f.size == kHeaderBytes + h.key_len + h.etag_len + h.data_len &&
+            std::string_view(head).substr(kHeaderBytes, h.key_len) == key;
+  GetResult r;
+  if (ok) {
+    const uint64_t offset = std::min(range.offset, h.data_len);
+    const uint64_t length = std::min(range.length, h.data_len - offset);
+    ok = PreadAll(f.fd, kHeaderBytes + h.key_len + h.etag_len + offset, static_cast<size_t>(length),
+                  &r.data);
+  }
+  if (!ok) {
+    Untrack(k);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.misses;
+    if (f.fd >= 0) {
+      ++stats_.corrupt;
+      ::unlink(path.c_str());
+    }
+    return std::nullopt;
+  }
+  r.meta.key = k;
+  r.meta.etag = head.substr(kHeaderBytes + h.key_len, h.etag_len);
+  r.meta.size = h.data_len;
+  r.meta.mtime_ms = h.mtime_ms;
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.hits;
   return r;

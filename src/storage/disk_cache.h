@@ -35,6 +35,10 @@ class DiskCache {
 
   // The cached object, verified; nullopt on a miss (or a file that failed verification).
   std::optional<GetResult> Get(std::string_view key);
+  // Bytes `range` of the cached object (truncated at its end), read alone: the file's
+  // header, key and length are checked but not its checksum, which covers the whole
+  // file. Callers verify what they read (segment vector chunks carry checksums).
+  std::optional<GetResult> GetRange(std::string_view key, ByteRange range);
   // Stores a whole object (objects larger than budget / 8 are skipped). Best effort: an
   // I/O error leaves the cache without the object.
   void Put(std::string_view key, const GetResult& object);
