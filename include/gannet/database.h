@@ -87,6 +87,9 @@ struct NamespaceInfo {
   uint64_t unindexed_rows = 0;    // index lag, in rows
   uint64_t segment_count = 0;
   uint64_t manifest_version = 0;
+  // Bytes the loaded namespace holds in memory (decoded segments, their indexes, the
+  // tail), approximately: what it counts against DatabaseOptions::memory_budget_bytes.
+  uint64_t memory_bytes = 0;
 };
 
 struct NamespaceList {

@@ -578,6 +578,7 @@ Result<NamespaceInfo> NamespaceImpl::Info() {
   info.unindexed_rows = snap->tail_rows();
   info.segment_count = snap->segments.size();
   info.manifest_version = snap->manifest->version;
+  info.memory_bytes = snap->approx_memory_bytes();
   return info;
 }
 

@@ -670,6 +670,9 @@ ApiResponse Api::RenderMetrics() {
   std::string rows_lines =
       "# HELP gannet_namespace_approx_rows Approximate live rows per namespace.\n"
       "# TYPE gannet_namespace_approx_rows gauge\n";
+  std::string memory_lines =
+      "# HELP gannet_namespace_memory_bytes Bytes a loaded namespace holds in memory.\n"
+      "# TYPE gannet_namespace_memory_bytes gauge\n";
   size_t shown = 0;
   for (const std::string& name : names) {
     if (shown >= 1000) break;
@@ -682,8 +685,11 @@ ApiResponse Api::RenderMetrics() {
              std::to_string(info->unindexed_rows) + "\n";
     rows_lines += "gannet_namespace_approx_rows{namespace=\"" + name + "\"} " +
                   std::to_string(info->approx_row_count) + "\n";
+    memory_lines += "gannet_namespace_memory_bytes{namespace=\"" + name + "\"} " +
+                    std::to_string(info->memory_bytes) + "\n";
   }
   extra += rows_lines;
+  extra += memory_lines;
   extra += "# HELP gannet_ready 1 while serving, 0 while draining.\n# TYPE gannet_ready gauge\n";
   extra += std::string("gannet_ready ") + (ready_.load() ? "1" : "0") + "\n";
   return ApiResponse{200, metrics_.Render(extra), "text/plain; version=0.0.4"};

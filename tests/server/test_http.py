@@ -5,6 +5,7 @@ import json
 import re
 import socket
 import threading
+import time
 
 import pytest
 import requests
@@ -324,3 +325,66 @@ def test_graceful_shutdown_keeps_acknowledged_writes(make_server, tmp_path, ns_n
     s2 = make_server(data_dir=data)
     r = post(s2, f"/v2/namespaces/{ns_name}/query", {"aggregate_by": {"n": ["Count"]}})
     assert r.json()["aggregations"] == {"n": 20}
+
+
+def test_indexed_vectors_read_by_range_answer_as_resident_ones(make_server, tmp_path, monkeypatch,
+                                                                ns_name):
+    """GANNET_INDEXED_VECTORS=ranged: once the server has indexed a namespace (vector index,
+    segment vectors no longer resident), ANN and kNN answers and returned vectors are the
+    ones a server keeping the vectors in memory gives on the same data."""
+    import random
+
+    import turbopuffer
+
+    for var in ("TURBOPUFFER_REGION", "TURBOPUFFER_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    bad = make_server(env={"GANNET_INDEXED_VECTORS": "disk"}, wait=False)
+    assert bad.proc.wait(timeout=15) != 0
+    assert "GANNET_INDEXED_VECTORS: expected memory or ranged, got 'disk'" in bad.log()
+
+    data = tmp_path / "shared"
+    rng = random.Random(5)
+    rows = [{"id": i, "vector": [rng.gauss(0, 1) for _ in range(8)], "n": i} for i in range(3000)]
+    queries = [[rng.gauss(0, 1) for _ in range(8)] for _ in range(5)]
+
+    def answers(server):
+        ns = turbopuffer.Turbopuffer(api_key="x", base_url=server.url, max_retries=0).namespace(
+            ns_name)
+        out = []
+        for q in queries:
+            for how in ("ANN", "kNN"):
+                r = ns.query(rank_by=("vector", how, q), top_k=10,
+                             include_attributes=["vector", "n"])
+                out.append([(row.id, row["$dist"], row["vector"], row["n"]) for row in r.rows])
+            r = ns.query(rank_by=("vector", "ANN", q), top_k=5, filters=("n", "Lt", 30))
+            out.append([row.id for row in r.rows])
+        return out
+
+    ranged = make_server(env={"GANNET_INDEXED_VECTORS": "ranged"}, data_dir=data)
+    ns = turbopuffer.Turbopuffer(api_key="x", base_url=ranged.url, max_retries=0).namespace(ns_name)
+    for b in range(0, 3000, 1000):
+        ns.write(upsert_rows=rows[b:b + 1000], distance_metric="euclidean_squared")
+    deadline = time.time() + 60  # background indexing after 2 s idle
+    while time.time() < deadline:
+        text = requests.get(ranged.url + "/metrics").text
+        if re.search(r'gannet_wal_unindexed_rows\{namespace="%s"\} 0\b' % ns_name, text):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the namespace was not indexed")
+    assert any(p.name.endswith(".ivf") for p in data.rglob("*")), "no vector index was built"
+    got = answers(ranged)
+
+    def memory(server):
+        text = requests.get(server.url + "/metrics").text
+        m = re.search(r'gannet_namespace_memory_bytes\{namespace="%s"\} (\d+)' % ns_name, text)
+        return int(m.group(1))
+
+    ranged_bytes = memory(ranged)
+    assert ranged.stop() == 0
+    resident = make_server(data_dir=data)
+    assert got == answers(resident)
+    # The resident server holds the 3000 × 8 floats (and their norms) the other does not.
+    assert memory(resident) >= ranged_bytes + 3000 * 8 * 4
+    assert got[0][0][2] == pytest.approx(
+        next(r["vector"] for r in rows if r["id"] == got[0][0][0]), rel=1e-6)
