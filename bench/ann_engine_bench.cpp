@@ -7,7 +7,11 @@
 //
 //   ann_engine_bench --dir DIR --n N --dims D --queries Q [--data STORE_DIR]
 //                    [--threads T] [--batch B] [--recall R1,R2,...] [--out FILE]
+//                    [--vectors memory|ranged]
 //
+// --vectors ranged: DatabaseOptions::resident_indexed_vectors off (re-rank rows read by
+// byte range from the segments). The output's memory_bytes is the namespace's own
+// accounting (NamespaceInfo::memory_bytes); rss_mb also holds the input vectors.
 // --recall: the ann_recall values to measure (default: the engine's default only); each
 // gets its own warm latency, recall@10 and rows scanned per query.
 //
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
   size_t n = 0, dims = 0, nq = 0, batch = 10000;
   int threads = 2;
   std::vector<std::optional<double>> targets;
+  bool ranged = false;
   if (argc % 2 == 0) {
     std::fprintf(stderr, "ann_engine_bench: flag %s has no value\n", argv[argc - 1]);
     return 2;
@@ -82,6 +87,8 @@ int main(int argc, char** argv) {
         }
       } else if (a == "--out") {
         out = v;
+      } else if (a == "--vectors" && (v == "memory" || v == "ranged")) {
+        ranged = v == "ranged";
       } else {
         std::fprintf(stderr, "ann_engine_bench: unknown flag %s\n", a.c_str());
         return 2;
@@ -111,6 +118,7 @@ int main(int argc, char** argv) {
   o.store = *store;
   o.background_indexing = false;
   o.ann_build_threads = threads;
+  o.resident_indexed_vectors = !ranged;
   auto db = gannet::Database::Open(o);
   if (!db.ok()) Fail("open", db.status());
   auto ns = (*db)->OpenNamespace("bench");
@@ -156,6 +164,8 @@ int main(int argc, char** argv) {
   res["ingest_s"] = ingest_s;
   res["index_s"] = index_s;
   res["segments"] = info->segment_count;
+  res["vectors"] = ranged ? "ranged" : "memory";
+  res["memory_bytes"] = info->memory_bytes;
   res["build_threads"] = threads;
   // One warm pass per setting: p50/p95/mean latency, recall@10, rows scanned per query.
   auto measure = [&](gannet::Consistency consistency, std::optional<double> ann_recall) {

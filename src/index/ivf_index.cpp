@@ -522,14 +522,18 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     // the filter is correlated with the vectors).
     const double probed_rows =
         static_cast<double>(nprobe) * static_cast<double>(postings()) / nlist;
-    const double exact_bytes = static_cast<double>(allowed) * dims_ * sizeof(float);
+    // Vectors not resident cost a read each (a system call is worth ~8 KiB of memory
+    // bandwidth here; at 128-d, 1% of 200k rows: 1.2k QPS exact).
+    const double row_bytes = static_cast<double>(dims_ * sizeof(float));
+    const double exact_bytes =
+        static_cast<double>(allowed) * (data.resident() ? row_bytes : std::max(row_bytes, 8192.0));
     const bool binary = p.scan == IvfScan::kBinary ||
                         (p.scan == IvfScan::kAuto &&
                          BinaryScanPays(probed_rows, 2 * candidates * ShortlistFactor()));
     const double probe_bytes =
         probed_rows * static_cast<double>(binary ? coder_.padded() / 8 + 16 : dims_ + 4);
-    if (allowed <= std::max(4 * candidates, nlist) || nprobe >= nlist / 2 ||
-        exact_bytes <= 2.0 * probe_bytes) {
+    const size_t few = data.resident() ? std::max(4 * candidates, nlist) : 4 * candidates;
+    if (allowed <= few || nprobe >= nlist / 2 || exact_bytes <= 2.0 * probe_bytes) {
       return SearchExact(q, data, p.k, *p.filter, stats);
     }
     return SearchLists(q, data, p.k, nprobe, 2 * candidates, p.nprobe == 0 ? p.recall_target : 0,

@@ -256,22 +256,46 @@ Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInpu
   params.filter = allowed ? &*allowed : nullptr;
   index::IvfSearchStats st;
   Status fetch_error;
-  std::vector<index::Neighbor> found =
-      s.ann->Search(q, index::VectorRows::Of(seg, &fetch_error), params, &st);
+  index::VectorRows data = index::VectorRows::Of(seg, &fetch_error);
+  // Vectors not resident: the last batch the index read is kept, so that the winners'
+  // distances below need no second read.
+  std::vector<uint32_t> last_rows;
+  std::vector<float> last_vectors;
+  if (!data.resident()) {
+    data.fetch = [&last_rows, &last_vectors, dims, read = std::move(data.fetch)](
+                     const uint32_t* rows, size_t n, float* out) {
+      if (!read(rows, n, out)) return false;
+      last_rows.assign(rows, rows + n);
+      last_vectors.assign(out, out + n * dims);
+      return true;
+    };
+  }
+  std::vector<index::Neighbor> found = s.ann->Search(q, data, params, &st);
   GANNET_RETURN_IF_ERROR(fetch_error);
-  // Vectors not resident: the winners' are read again (one batch, in row order).
-  std::vector<float> fetched;
+  std::vector<const float*> vectors(found.size(), nullptr);
   if (!seg.vectors_resident()) {
-    std::sort(found.begin(), found.end(),
-              [](const index::Neighbor& a, const index::Neighbor& b) { return a.row < b.row; });
-    std::vector<uint32_t> wanted(found.size());
-    for (size_t i = 0; i < found.size(); ++i) wanted[i] = found[i].row;
-    fetched.resize(found.size() * dims);
-    GANNET_RETURN_IF_ERROR(seg.ReadVectors(wanted.data(), wanted.size(), fetched.data()));
+    // Winners the last batch did not hold (an exact search reads in several): one read.
+    std::vector<uint32_t> missing;
+    for (size_t i = 0; i < found.size(); ++i) {
+      auto it = std::lower_bound(last_rows.begin(), last_rows.end(), found[i].row);
+      if (it != last_rows.end() && *it == found[i].row) {
+        vectors[i] = last_vectors.data() + static_cast<size_t>(it - last_rows.begin()) * dims;
+      } else {
+        missing.push_back(found[i].row);
+      }
+    }
+    std::sort(missing.begin(), missing.end());
+    std::vector<float> more(missing.size() * dims);
+    GANNET_RETURN_IF_ERROR(seg.ReadVectors(missing.data(), missing.size(), more.data()));
+    for (size_t i = 0; i < found.size(); ++i) {
+      if (vectors[i] != nullptr) continue;
+      auto it = std::lower_bound(missing.begin(), missing.end(), found[i].row);
+      vectors[i] = more.data() + static_cast<size_t>(it - missing.begin()) * dims;
+    }
   }
   for (size_t i = 0; i < found.size(); ++i) {
     const index::Neighbor& nb = found[i];
-    const float* x = fetched.empty() ? seg.vector(nb.row) : fetched.data() + i * dims;
+    const float* x = vectors[i] != nullptr ? vectors[i] : seg.vector(nb.row);
     const float xnorm = metric == DistanceMetric::kEuclideanSquared ? 0.0f
                         : s.norms != nullptr                        ? (*s.norms)[nb.row]
                                              : std::sqrt(SquaredNorm(x, dims));

@@ -322,6 +322,40 @@ Result<GetResult> LocalStore::Get(std::string_view key, std::optional<ByteRange>
   return result;
 }
 
+std::vector<Result<GetResult>> LocalStore::GetMany(const std::vector<GetRequest>& requests) {
+  for (const GetRequest& r : requests) {
+    if (!r.range) return ObjectStore::GetMany(requests);
+  }
+  std::vector<Result<GetResult>> out(requests.size(), Status::Internal("not fetched"));
+  for (size_t i = 0; i < requests.size();) {
+    const std::string& key = requests[i].key;
+    size_t end = i + 1;
+    while (end < requests.size() && requests[end].key == key) ++end;
+    const std::string path = PathOf(key);
+    Status checked = CheckKey(key);
+    Result<OpenedObject> opened =
+        checked.ok() ? OpenObject(key, path) : Result<OpenedObject>(checked);
+    for (; i < end; ++i) {
+      if (!opened.ok()) {
+        out[i] = opened.status();
+        continue;
+      }
+      const uint64_t size = opened->meta.size;
+      const uint64_t offset = std::min(requests[i].range->offset, size);
+      const uint64_t length = std::min(requests[i].range->length, size - offset);
+      GetResult result;
+      Status read = PReadAll(opened->fd.get(), offset, length, &result.data, path);
+      if (!read.ok()) {
+        out[i] = std::move(read);
+        continue;
+      }
+      result.meta = opened->meta;
+      out[i] = std::move(result);
+    }
+  }
+  return out;
+}
+
 Result<ObjectMeta> LocalStore::Head(std::string_view key) {
   GANNET_RETURN_IF_ERROR(CheckKey(key));
   return StatObject(key);

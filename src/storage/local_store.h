@@ -35,6 +35,10 @@ class LocalStore final : public ObjectStore {
   static Result<std::shared_ptr<LocalStore>> Open(const std::string& root);
 
   Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override;
+  // A batch of ranged reads (a re-rank's rows of one segment) runs on the caller's thread,
+  // opening each object once per run of requests for it; batches with whole-object reads
+  // take the threaded default.
+  std::vector<Result<GetResult>> GetMany(const std::vector<GetRequest>& requests) override;
   Result<ObjectMeta> Head(std::string_view key) override;
   Result<ListResult> List(std::string_view prefix, std::string_view start_after,
                           size_t limit) override;

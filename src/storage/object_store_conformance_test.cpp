@@ -186,6 +186,29 @@ TEST_P(ObjectStoreConformance, GetManyAnswersEachRequestInOrder) {
   }
 }
 
+// Only ranges (a re-ranker's batch: runs of one key, some keys again later).
+TEST_P(ObjectStoreConformance, GetManyOfRangesAnswersEachRequestInOrder) {
+  Put("r/a", "alpha");
+  Put("r/b", "0123456789");
+  const std::vector<GetRequest> requests = {
+      {"r/b", ByteRange{2, 3}},  {"r/b", ByteRange{8, 100}},  {"r/missing", ByteRange{0, 1}},
+      {"r/a", ByteRange{1, 2}},  {"../bad", ByteRange{0, 1}}, {"r/b", ByteRange{0, 1}},
+      {"r/b", ByteRange{20, 1}}, {"r/a", ByteRange{0, 5}}};
+  std::vector<Result<GetResult>> got = store_->GetMany(requests);
+  ASSERT_EQ(got.size(), requests.size());
+  auto data = [&](size_t i) { return got[i].ok() ? got[i]->data : got[i].status().ToString(); };
+  EXPECT_EQ(data(0), "234");
+  EXPECT_EQ(data(1), "89");
+  EXPECT_TRUE(got[2].status().IsNotFound()) << got[2].status().ToString();
+  EXPECT_EQ(data(3), "lp");
+  EXPECT_EQ(got[3]->meta.size, 5u);
+  EXPECT_TRUE(got[4].status().IsInvalidArgument()) << got[4].status().ToString();
+  EXPECT_EQ(data(5), "0");
+  EXPECT_EQ(data(6), "");
+  EXPECT_EQ(data(7), "alpha");
+  EXPECT_EQ(got[7]->meta.size, 5u);
+}
+
 TEST_P(ObjectStoreConformance, ListPrefixOrderAndPagination) {
   const std::vector<std::string> keys = {
       "ns/wal/00000000000000000001",
