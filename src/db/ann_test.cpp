@@ -394,6 +394,33 @@ TEST_P(AnnTest, VectorsReadByRangeGiveTheSameAnswersAsResidentOnes) {
       << resp.status().ToString();
 }
 
+// A ranged read that fails fails its query (with the store's error, never a partial or
+// wrong answer) and leaves the namespace serving: the next query answers as before.
+TEST_P(AnnTest, FailedRangedReadFailsOnlyItsQuery) {
+  db_->Close();
+  auto faulty = NewFaultyStore(store_);
+  store_ = faulty;
+  Open(/*resident_vectors=*/false);
+  const QueryResponse before = Run(queries_[3], true);
+  ASSERT_EQ(before.rows.size(), 10u);
+  for (bool approximate : {true, false}) {
+    faulty->Script({FaultOp::kGet, "ns/docs/segments/", FaultKind::kIOError});
+    QueryRequest r;
+    r.rank_by = {RankBy::Kind::kVector, "vector", approximate, queries_[3], false};
+    r.top_k = 10;
+    auto failed = ns_->Query(r);
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.status().code(), StatusCode::kIOError) << failed.status().ToString();
+  }
+  EXPECT_EQ(faulty->faults_injected(), 2u);
+  const QueryResponse after = Run(queries_[3], true);
+  ASSERT_EQ(after.rows.size(), before.rows.size());
+  for (size_t j = 0; j < after.rows.size(); ++j) {
+    EXPECT_EQ(after.rows[j].id, before.rows[j].id);
+    EXPECT_EQ(after.rows[j].dist, before.rows[j].dist);
+  }
+}
+
 TEST_P(AnnTest, RecallKnobIsValidated) {
   auto q = ParseQueryRequest(R"({"rank_by": ["vector", "ANN", [0]], "ann_recall": 0.5})");
   ASSERT_TRUE(q.ok()) << q.status().ToString();
