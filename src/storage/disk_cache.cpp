@@ -212,17 +212,40 @@ void DiskCache::Untrack(const std::string& key) {
   index_.erase(it);
 }
 
+bool DiskCache::Touch(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end()) {
+    ++stats_.misses;
+    return false;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return true;
+}
+
+void DiskCache::Drop(const std::string& key, const std::string& path, bool damaged) {
+  Untrack(key);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.misses;
+  if (damaged) {
+    ++stats_.corrupt;
+    ::unlink(path.c_str());
+  }
+}
+
+void DiskCache::Served(GetResult& r, const std::string& key, std::string_view etag, uint64_t size,
+                       int64_t mtime_ms) {
+  r.meta.key = key;
+  r.meta.etag = std::string(etag);
+  r.meta.size = size;
+  r.meta.mtime_ms = mtime_ms;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.hits;
+}
+
 std::optional<GetResult> DiskCache::Get(std::string_view key) {
   const std::string k(key);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = index_.find(k);
-    if (it == index_.end()) {
-      ++stats_.misses;
-      return std::nullopt;
-    }
-    lru_.splice(lru_.begin(), lru_, it->second);
-  }
+  if (!Touch(k)) return std::nullopt;
   const std::string path = PathOf(key);
   std::optional<std::string> file = ReadFile(path);
   Header h;
@@ -232,37 +255,19 @@ std::optional<GetResult> DiskCache::Get(std::string_view key) {
                   Checksum64(std::string_view(*file).substr(kHeaderBytes)) == h.checksum;
   if (!ok) {
     // Deleted by another process sharing the directory, or damaged: never served.
-    Untrack(k);
-    std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.misses;
-    if (file.has_value()) {
-      ++stats_.corrupt;
-      ::unlink(path.c_str());
-    }
+    Drop(k, path, file.has_value());
     return std::nullopt;
   }
   GetResult r;
-  r.meta.key = k;
-  r.meta.etag = file->substr(kHeaderBytes + h.key_len, h.etag_len);
-  r.meta.size = h.data_len;
-  r.meta.mtime_ms = h.mtime_ms;
   r.data = file->substr(kHeaderBytes + h.key_len + h.etag_len);
-  std::lock_guard<std::mutex> lock(mu_);
-  ++stats_.hits;
+  Served(r, k, std::string_view(*file).substr(kHeaderBytes + h.key_len, h.etag_len), h.data_len,
+         h.mtime_ms);
   return r;
 }
 
 std::optional<GetResult> DiskCache::GetRange(std::string_view key, ByteRange range) {
   const std::string k(key);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = index_.find(k);
-    if (it == index_.end()) {
-      ++stats_.misses;
-      return std::nullopt;
-    }
-    lru_.splice(lru_.begin(), lru_, it->second);
-  }
+  if (!Touch(k)) return std::nullopt;
   const std::string path = PathOf(key);
   OpenFile f(path);
   // The header, key and etag in one read (both are at most 4096 bytes).
@@ -282,21 +287,11 @@ std::optional<GetResult> DiskCache::GetRange(std::string_view key, ByteRange ran
                   &r.data);
   }
   if (!ok) {
-    Untrack(k);
-    std::lock_guard<std::mutex> lock(mu_);
-    ++stats_.misses;
-    if (f.fd >= 0) {
-      ++stats_.corrupt;
-      ::unlink(path.c_str());
-    }
+    Drop(k, path, f.fd >= 0);
     return std::nullopt;
   }
-  r.meta.key = k;
-  r.meta.etag = head.substr(kHeaderBytes + h.key_len, h.etag_len);
-  r.meta.size = h.data_len;
-  r.meta.mtime_ms = h.mtime_ms;
-  std::lock_guard<std::mutex> lock(mu_);
-  ++stats_.hits;
+  Served(r, k, std::string_view(head).substr(kHeaderBytes + h.key_len, h.etag_len), h.data_len,
+         h.mtime_ms);
   return r;
 }
 

@@ -49,6 +49,14 @@ class DiskCache {
   DiskCache(std::string dir, uint64_t budget) : dir_(std::move(dir)), budget_(budget) {}
   std::string PathOf(std::string_view key) const;
   void Scan();
+  // Marks `key` most recently used; false (counted as a miss) when it is not cached.
+  bool Touch(const std::string& key);
+  // A file that could not be served (deleted by another process sharing the directory,
+  // or `damaged`: then unlinked) leaves the index; counted as a miss.
+  void Drop(const std::string& key, const std::string& path, bool damaged);
+  // Fills r's metadata for a hit, and counts it.
+  void Served(GetResult& r, const std::string& key, std::string_view etag, uint64_t size,
+              int64_t mtime_ms);
   // REQUIRES: mu_ held. Returns the paths to unlink (outside the lock).
   void Track(const std::string& key, uint64_t size, std::vector<std::string>* unlink);
   void Untrack(const std::string& key);
