@@ -760,6 +760,9 @@ void IvfIndex::DeriveBinaryCodes() const {
         block[w * kBinaryBlockRows + t % kBinaryBlockRows] = code[w];
     }
   }
+  binary_bytes_.store(
+      bits_.size() * sizeof(uint64_t) + block_offsets_.size() * sizeof(uint32_t) + factors_.bytes(),
+      std::memory_order_release);
 }
 
 void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
@@ -946,9 +949,8 @@ size_t IvfIndex::MemoryBytes() const {
   return sizeof(*this) + centroids_.size() * sizeof(float) +
          centroid_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
          list_offsets_.size() * sizeof(uint32_t) + list_rows_.size() * sizeof(uint32_t) +
-         codes_.size() + bits_.size() * sizeof(uint64_t) +
-         block_offsets_.size() * sizeof(uint32_t) + sq8_terms_.size() * sizeof(float) +
-         factors_.bytes() + 3 * dims_ * sizeof(float) + centroid_codes_.size() +
+         codes_.size() + binary_bytes_.load(std::memory_order_acquire) +
+         sq8_terms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) + centroid_codes_.size() +
          centroid_code_norms_.size() * sizeof(float) +
          calibration_.size() * sizeof(CalibrationCurve) +
          kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size();

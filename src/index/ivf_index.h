@@ -38,6 +38,7 @@
 // RowFilter is a plain value.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -263,6 +264,8 @@ class IvfIndex {
   mutable std::vector<uint32_t> block_offsets_;  // lists + 1 entries into bits_, in blocks
   mutable std::vector<uint64_t> bits_;           // each list's codes in blocks (BinaryDots)
   mutable BinaryCoder::FactorColumns factors_;   // parallel to list_rows_
+  // Their bytes, set once they are derived (MemoryBytes may run beside the derivation).
+  mutable std::atomic<size_t> binary_bytes_{0};
   // |r|² + 2·<c, r> of each row's decoded residual r and its list's centroid c (the SQ8
   // estimate's per-row term; derived on load), parallel to list_rows_.
   std::vector<float> sq8_terms_;
