@@ -184,7 +184,9 @@ std::shared_ptr<CountingStore> NewCountingStore(ObjectStorePtr base);
 // dropped and refetched). Get (whole or ranged) and Head of a cached key are served from
 // memory or disk; a ranged Get from disk reads only its range (the file's key and length
 // checked, not its checksum: such readers verify what they read, as segment vector
-// chunks do). List always goes to the base store. Writes and deletes through this wrapper
+// chunks do), and a ranged miss with a disk tier fetches the object whole into it (as a
+// load would; ranges of an object seen to be too large for it go to the base store).
+// List always goes to the base store. Writes and deletes through this wrapper
 // update or invalidate the cache, and a Get racing with a write never caches the older bytes.
 // Writes by OTHER clients of the base store are not seen: objects they may replace
 // (PutIfMatch) or delete-and-recreate must be excluded with `cacheable`. Objects larger

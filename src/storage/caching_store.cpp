@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "gannet/object_store.h"
 #include "storage/disk_cache.h"
@@ -34,9 +35,15 @@ class CachingStoreImpl final : public CachingStore {
     if (!Cacheable(key)) return base_->Get(key, range);
     uint64_t epoch = 0;
     if (std::optional<GetResult> hit = Lookup(key, range, &epoch)) return std::move(*hit);
-    if (range) return base_->Get(key, range);  // only whole objects are cached
+    // Only whole objects are cached: without a disk tier a range goes to the base alone;
+    // with one, the object is fetched whole into it (as a load would) and the range cut.
+    if (range && !FetchWholeForRange(key)) return base_->Get(key, range);
     Result<GetResult> result = base_->Get(key);
     if (result.ok()) Fill(key, epoch, *result);
+    if (result.ok() && range) {
+      NoteSize(key, result->data.size());
+      result->data = Slice(result->data, range);
+    }
     return result;
   }
 
@@ -45,11 +52,15 @@ class CachingStoreImpl final : public CachingStore {
     std::vector<Result<GetResult>> out(requests.size(), Status::Internal("not fetched"));
     struct Miss {
       size_t at;
+      size_t fetched;  // its request in `fetch`
       uint64_t epoch;
       bool fill;  // a whole cacheable object: keep what comes back
     };
     std::vector<Miss> misses;
     std::vector<GetRequest> fetch;
+    // With a disk tier, ranged misses of a cacheable object fetch it whole, once a batch
+    // (as Get does); `whole_at` finds that request.
+    std::unordered_map<std::string, size_t> whole_at;
     for (size_t i = 0; i < requests.size(); ++i) {
       const GetRequest& request = requests[i];
       uint64_t epoch = 0;
@@ -60,14 +71,39 @@ class CachingStoreImpl final : public CachingStore {
           continue;
         }
       }
-      misses.push_back(Miss{i, epoch, cacheable && !request.range});
+      if (cacheable && request.range && FetchWholeForRange(request.key)) {
+        auto [it, added] = whole_at.try_emplace(request.key, fetch.size());
+        if (added) fetch.push_back({request.key, std::nullopt});
+        misses.push_back(Miss{i, it->second, epoch, true});
+        continue;
+      }
+      misses.push_back(Miss{i, fetch.size(), epoch, cacheable && !request.range});
       fetch.push_back(request);
     }
     if (fetch.empty()) return out;
     std::vector<Result<GetResult>> got = base_->GetMany(fetch);
-    for (size_t m = 0; m < misses.size(); ++m) {
-      if (misses[m].fill && got[m].ok()) Fill(fetch[m].key, misses[m].epoch, *got[m]);
-      out[misses[m].at] = std::move(got[m]);
+    std::vector<bool> filled(fetch.size(), false);
+    for (const Miss& m : misses) {
+      Result<GetResult>& g = got[m.fetched];
+      if (m.fill && g.ok() && !filled[m.fetched]) {
+        Fill(fetch[m.fetched].key, m.epoch, *g);
+        filled[m.fetched] = true;
+      }
+      const std::optional<ByteRange>& range = requests[m.at].range;
+      if (range && !fetch[m.fetched].range) {
+        // Cut from the whole object fetched for it (which other misses may share).
+        if (!g.ok()) {
+          out[m.at] = g.status();
+        } else {
+          NoteSize(fetch[m.fetched].key, g->data.size());
+          GetResult part;
+          part.meta = g->meta;
+          part.data = Slice(g->data, range);
+          out[m.at] = std::move(part);
+        }
+        continue;
+      }
+      out[m.at] = std::move(g);
     }
     return out;
   }
@@ -152,6 +188,21 @@ class CachingStoreImpl final : public CachingStore {
   };
 
   // The slice `range` of `data` (all of it without a range), as Get returns it.
+  // Whether a ranged miss of cacheable `key` fetches the object whole into the disk tier
+  // (it has one, and has not seen this object to be too large for it).
+  bool FetchWholeForRange(std::string_view key) {
+    if (disk_ == nullptr) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    return too_large_.count(std::string(key)) == 0;
+  }
+  // Remembers an object fetched whole for a range that the disk tier will not keep.
+  void NoteSize(std::string_view key, size_t size) {
+    if (size <= options_.disk_budget_bytes / 8) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (too_large_.size() >= 4096) too_large_.clear();
+    too_large_.emplace(key);
+  }
+
   static std::string Slice(std::string_view data, const std::optional<ByteRange>& range) {
     if (!range) return std::string(data);
     const uint64_t offset = std::min<uint64_t>(range->offset, data.size());
@@ -265,6 +316,9 @@ class CachingStoreImpl final : public CachingStore {
   uint64_t bytes_ = 0;                                                 // guarded by mu_
   std::array<uint64_t, kStripes> epochs_{};                            // guarded by mu_
   CacheStats stats_;                                                   // guarded by mu_
+  // Objects fetched whole for a range that the disk tier could not keep (over its
+  // budget / 8): their ranges go to the base from then on. Guarded by mu_; bounded.
+  std::unordered_set<std::string> too_large_;
 };
 
 }  // namespace

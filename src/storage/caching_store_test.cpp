@@ -207,7 +207,7 @@ TEST_F(DiskTierTest, DamagedFilesAreDroppedAndRefetched) {
 }
 
 // Ranged reads of a cached object read their range alone from its file; a file cut short
-// (or missing) is a miss answered by the base store, and dropped.
+// is dropped, and the object fetched whole again.
 TEST_F(DiskTierTest, RangedReadsComeFromTheFileAndCheckItsLength) {
   std::string data(5000, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
@@ -236,7 +236,45 @@ TEST_F(DiskTierTest, RangedReadsComeFromTheFileAndCheckItsLength) {
   EXPECT_EQ(got->data, data.substr(10, 5));
   EXPECT_EQ(counting_->counters().gets, 1u);
   EXPECT_EQ(cache->stats().disk_corrupt, 1u);
-  EXPECT_EQ(cache->stats().disk_objects, 0u);
+  EXPECT_EQ(counting_->counters().bytes_read, data.size()) << "refetched whole";
+  EXPECT_EQ(cache->stats().disk_objects, 1u);
+  counting_->Reset();
+  EXPECT_EQ(cache->Get("seg/r", ByteRange{20, 2})->data, data.substr(20, 2));
+  EXPECT_EQ(counting_->counters().gets, 0u);
+}
+
+// A range of an object the disk tier lacks (evicted, or never loaded through it) brings
+// the object in whole, once, so that the next ranges are local; an object too large for
+// the tier is fetched whole that once and then read by range from the base.
+TEST_F(DiskTierTest, RangedMissFetchesTheObjectWholeOnce) {
+  auto cache = Open(8 * 1100);  // objects up to 1100 bytes
+  const std::string small(1000, 's'), large(5000, 'L');
+  ASSERT_TRUE(counting_->PutIfAbsent("seg/small", small).ok());  // not through the cache
+  ASSERT_TRUE(counting_->PutIfAbsent("seg/large", large).ok());
+  counting_->Reset();
+  std::vector<Result<GetResult>> got = cache->GetMany({{"seg/small", ByteRange{1, 3}},
+                                                       {"seg/small", ByteRange{990, 20}},
+                                                       {"other", ByteRange{0, 1}}});
+  ASSERT_TRUE(got[0].ok() && got[1].ok());
+  EXPECT_EQ(got[0]->data, "sss");
+  EXPECT_EQ(got[1]->data, std::string(10, 's'));
+  EXPECT_EQ(got[0]->meta.size, 1000u);
+  EXPECT_TRUE(got[2].status().IsNotFound());
+  EXPECT_EQ(counting_->counters().gets, 2u) << "one whole object and the uncacheable key";
+  EXPECT_EQ(counting_->counters().bytes_read, 1000u);
+  counting_->Reset();
+  EXPECT_EQ(cache->Get("seg/small", ByteRange{500, 2})->data, "ss");
+  EXPECT_EQ(counting_->counters().gets, 0u);
+  // Too large for the tier: fetched whole the first time only.
+  EXPECT_EQ(cache->Get("seg/large", ByteRange{10, 4})->data, "LLLL");
+  EXPECT_EQ(counting_->counters().bytes_read, 5000u);
+  counting_->Reset();
+  got = cache->GetMany({{"seg/large", ByteRange{0, 2}}, {"seg/large", ByteRange{4998, 9}}});
+  EXPECT_EQ(got[0]->data, "LL");
+  EXPECT_EQ(got[1]->data, "LL");
+  EXPECT_EQ(counting_->counters().gets, 2u);
+  EXPECT_EQ(counting_->counters().bytes_read, 4u) << "ranges only, from the base";
+  EXPECT_EQ(cache->stats().disk_objects, 1u);
 }
 
 TEST_F(DiskTierTest, BudgetEvictsLeastRecentlyUsedAndWritesInvalidate) {
