@@ -187,7 +187,6 @@ class CachingStoreImpl final : public CachingStore {
     ObjectMeta meta;
   };
 
-  // The slice `range` of `data` (all of it without a range), as Get returns it.
   // Whether a ranged miss of cacheable `key` fetches the object whole into the disk tier
   // (it has one, and has not seen this object to be too large for it).
   bool FetchWholeForRange(std::string_view key) {
@@ -203,6 +202,7 @@ class CachingStoreImpl final : public CachingStore {
     too_large_.emplace(key);
   }
 
+  // The slice `range` of `data` (all of it without a range), as Get returns it.
   static std::string Slice(std::string_view data, const std::optional<ByteRange>& range) {
     if (!range) return std::string(data);
     const uint64_t offset = std::min<uint64_t>(range->offset, data.size());
