@@ -268,6 +268,8 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     GANNET_RETURN_IF_ERROR(PutNew(store, keys_.segment(ref.id), bytes));
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
                             format::Segment::Decode(bytes));
+    GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> twin,
+                            RangedTwin(bytes, ref, seg->dims()));
     bytes = std::string();
     // Incremental maintenance: the new segment's clustering starts from the index of the
     // kept segment with the most live rows (IvfBuildOptions::seed decides whether it
@@ -283,7 +285,7 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const index::TextIndex> text,
                             MaybeBuildTextIndex(store, keys_, snap->schema, *seg, &ref));
     next.segments.push_back(ref);
-    GANNET_ASSIGN_OR_RETURN(seg, AsLoaded(std::move(seg), ref));
+    if (ref.vector_index && twin != nullptr) seg = std::move(twin);
     segments.push_back(
         MakeLoadedSegment(ref, std::move(seg), {}, nullptr, std::move(ann), std::move(text)));
   }
@@ -362,6 +364,8 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
     GANNET_RETURN_IF_ERROR(PutNew(*db_.store(), keys_.segment(merged.id), bytes));
     GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> seg,
                             format::Segment::Decode(bytes));
+    GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const format::Segment> twin,
+                            RangedTwin(bytes, merged, seg->dims()));
     bytes = std::string();
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::IvfIndex> ann,
@@ -371,7 +375,7 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
         std::shared_ptr<const index::TextIndex> text,
         MaybeBuildTextIndex(*db_.store(), keys_, snap->manifest->schema, *seg, &merged));
     next.segments.push_back(merged);
-    GANNET_ASSIGN_OR_RETURN(seg, AsLoaded(std::move(seg), merged));
+    if (merged.vector_index && twin != nullptr) seg = std::move(twin);
     segments.push_back(
         MakeLoadedSegment(merged, std::move(seg), {}, nullptr, std::move(ann), std::move(text)));
     Status st = CommitManifest(*snap, std::move(next), std::move(segments), first_put);

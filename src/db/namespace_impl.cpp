@@ -225,15 +225,15 @@ format::SegmentRangeReader RangeReaderOf(ObjectStorePtr store, std::string key) 
 
 }  // namespace
 
-Result<std::shared_ptr<const format::Segment>> NamespaceImpl::AsLoaded(
-    std::shared_ptr<const format::Segment> segment, const format::SegmentRef& ref) {
-  if (db_.options().resident_indexed_vectors || !ref.vector_index) return segment;
-  segment.reset();
+Result<std::shared_ptr<const format::Segment>> NamespaceImpl::RangedTwin(
+    std::string_view bytes, const format::SegmentRef& ref, uint32_t dims) {
+  if (db_.options().resident_indexed_vectors || dims == 0 || db_.options().ann_min_rows == 0) {
+    return std::shared_ptr<const format::Segment>();
+  }
   const std::string key = keys_.segment(ref.id);
-  GANNET_ASSIGN_OR_RETURN(GetResult g, db_.store()->Get(key));
   format::SegmentDecodeOptions options;
   options.vector_reader = RangeReaderOf(db_.store(), key);
-  Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(g.data, options);
+  Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(bytes, options);
   if (!seg.ok()) return seg.status().WithContext(key);
   return seg;
 }

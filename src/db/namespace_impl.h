@@ -113,11 +113,13 @@ class NamespaceImpl final : public Namespace {
   // round trip as the segments, and returns it there.
   Result<SnapshotPtr> LoadManifest(const SnapshotPtr& old, FetchStats* fs,
                                    std::optional<Result<GetResult>>* probe = nullptr);
-  // A segment this process just wrote (`ref`, decoded with resident vectors), as
-  // snapshots hold it: itself, or when its vectors are to be read by range
-  // (resident_indexed_vectors off and a vector index), decoded again from the store.
-  Result<std::shared_ptr<const format::Segment>> AsLoaded(
-      std::shared_ptr<const format::Segment> segment, const format::SegmentRef& ref);
+  // For a segment this process just wrote (`bytes`, stored as `ref`, with vectors): the
+  // copy snapshots hold if it gets a vector index while resident_indexed_vectors is off,
+  // decoded without its vectors from the bytes in hand (columns decoded twice, no
+  // re-read); null when vectors stay resident.
+  Result<std::shared_ptr<const format::Segment>> RangedTwin(std::string_view bytes,
+                                                            const format::SegmentRef& ref,
+                                                            uint32_t dims);
   // Applies the WAL entries after snap->head.
   // `probe`, when given, is the already fetched GET of wal/<snap->head + 1>.
   Result<SnapshotPtr> CatchUp(SnapshotPtr snap, FetchStats* fs,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/coding.h"
+#include "storage/posix_file.h"
 
 namespace gannet::storage {
 
@@ -45,44 +46,26 @@ bool ParseHeader(std::string_view h, Header* out) {
   return version == kVersion && out->key_len <= 4096 && out->etag_len <= 4096;
 }
 
-// Reads n bytes at `offset` of `fd`; false on an error or a short read.
-bool PreadAll(int fd, uint64_t offset, size_t n, std::string* out) {
-  out->resize(n);
-  size_t done = 0;
-  while (done < n) {
-    const ssize_t got =
-        ::pread(fd, out->data() + done, n - done, static_cast<off_t>(offset + done));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    done += static_cast<size_t>(got);
-  }
-  return true;
-}
-
-// An open file and its size; closed on destruction.
+// An open file and its size; fd is invalid when it cannot be opened or stat'ed.
 struct OpenFile {
-  int fd = -1;
+  Fd fd;
   uint64_t size = 0;
-  explicit OpenFile(const std::string& path) : fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  explicit OpenFile(const std::string& path) : fd(OpenRetry(path.c_str(), O_RDONLY | O_CLOEXEC)) {
     struct stat st;
-    if (fd >= 0 && ::fstat(fd, &st) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-    if (fd >= 0) size = static_cast<uint64_t>(st.st_size);
+    if (fd.valid() && ::fstat(fd.get(), &st) != 0) fd.Reset();
+    if (fd.valid()) size = static_cast<uint64_t>(st.st_size);
   }
-  ~OpenFile() {
-    if (fd >= 0) ::close(fd);
+  // Exactly n bytes at `offset`, or false (an error or the file ends first).
+  bool Read(uint64_t offset, uint64_t n, std::string* out, const std::string& path) const {
+    return PReadAll(fd.get(), offset, n, out, path).ok() && out->size() == n;
   }
-  OpenFile(const OpenFile&) = delete;
-  OpenFile& operator=(const OpenFile&) = delete;
 };
 
 // Reads the whole file; nullopt when it cannot be opened or read.
 std::optional<std::string> ReadFile(const std::string& path) {
   OpenFile f(path);
   std::string data;
-  if (f.fd < 0 || !PreadAll(f.fd, 0, static_cast<size_t>(f.size), &data)) return std::nullopt;
+  if (!f.fd.valid() || !f.Read(0, f.size, &data, path)) return std::nullopt;
   return data;
 }
 
@@ -273,9 +256,8 @@ std::optional<GetResult> DiskCache::GetRange(std::string_view key, ByteRange ran
   // The header, key and etag in one read (both are at most 4096 bytes).
   std::string head;
   Header h;
-  bool ok = f.fd >= 0 &&
-            PreadAll(f.fd, 0, static_cast<size_t>(std::min<uint64_t>(f.size, kHeaderBytes + 8192)),
-                     &head) &&
+  bool ok = f.fd.valid() &&
+            f.Read(0, std::min<uint64_t>(f.size, kHeaderBytes + 8192), &head, path) &&
             ParseHeader(head, &h) && h.data_len <= f.size &&
             f.size == kHeaderBytes + h.key_len + h.etag_len + h.data_len &&
             std::string_view(head).substr(kHeaderBytes, h.key_len) == key;
@@ -283,11 +265,10 @@ std::optional<GetResult> DiskCache::GetRange(std::string_view key, ByteRange ran
   if (ok) {
     const uint64_t offset = std::min(range.offset, h.data_len);
     const uint64_t length = std::min(range.length, h.data_len - offset);
-    ok = PreadAll(f.fd, kHeaderBytes + h.key_len + h.etag_len + offset, static_cast<size_t>(length),
-                  &r.data);
+    ok = f.Read(kHeaderBytes + h.key_len + h.etag_len + offset, length, &r.data, path);
   }
   if (!ok) {
-    Drop(k, path, f.fd >= 0);
+    Drop(k, path, f.fd.valid());
     return std::nullopt;
   }
   Served(r, k, std::string_view(head).substr(kHeaderBytes + h.key_len, h.etag_len), h.data_len,

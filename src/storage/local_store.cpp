@@ -331,8 +331,8 @@ std::vector<Result<GetResult>> LocalStore::GetMany(const std::vector<GetRequest>
     const std::string& key = requests[i].key;
     size_t end = i + 1;
     while (end < requests.size() && requests[end].key == key) ++end;
-    const std::string path = PathOf(key);
     Status checked = CheckKey(key);
+    const std::string path = checked.ok() ? PathOf(key) : std::string();
     Result<OpenedObject> opened =
         checked.ok() ? OpenObject(key, path) : Result<OpenedObject>(checked);
     for (; i < end; ++i) {
