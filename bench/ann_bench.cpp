@@ -27,6 +27,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -45,7 +47,7 @@ using gannet::index::IvfIndex;
 using Clock = std::chrono::steady_clock;
 
 struct Point {
-  double recall = 0, qps = 0, codes = 0;
+  double recall = 0, qps = 0, codes = 0, shortlisted = 0, reranked = 0;
   size_t exact = 0;
 };
 
@@ -61,6 +63,9 @@ int main(int argc, char** argv) {
   double grow = 0;  // > 0: also time a build seeded from an index of this share of rows
   double next = 0;  // > 0: also a new segment of the rest seeded by an index of this share
   bool ranged = false;
+  std::string index_file;         // --index: load the index from here, or build and save it
+  std::vector<uint32_t> nprobes;  // --nprobes a,b,c: only these points of the sweep
+  bool sweep_only = false;        // --sweep-only 1: no all-cores sweep, targets or filters
   if (argc % 2 == 0) {
     std::fprintf(stderr, "ann_bench: flag %s has no value\n", argv[argc - 1]);
     return 2;
@@ -103,7 +108,17 @@ int main(int argc, char** argv) {
         opt.kmeans.seeded_iterations = std::stoi(v);
       else if (a == "--next")
         next = std::stod(v);
-      else if (a == "--vectors" && (v == "memory" || v == "ranged"))
+      else if (a == "--index")
+        index_file = v;
+      else if (a == "--sweep-only")
+        sweep_only = v == "1";
+      else if (a == "--nprobes") {
+        for (size_t at = 0; at < v.size();) {
+          size_t used = 0;
+          nprobes.push_back(static_cast<uint32_t>(std::stoul(v.substr(at), &used)));
+          at += used + 1;
+        }
+      } else if (a == "--vectors" && (v == "memory" || v == "ranged"))
         ranged = v == "ranged";
       else {
         std::fprintf(stderr, "ann_bench: unknown flag %s\n", a.c_str());
@@ -151,7 +166,25 @@ int main(int argc, char** argv) {
 
   opt.threads = threads;
   const auto t0 = Clock::now();
-  auto built = IvfIndex::Build(rows, metric, opt);
+  gannet::Result<std::shared_ptr<const IvfIndex>> built =
+      gannet::Status::NotFound("ann_bench: no index file");
+  if (!index_file.empty()) {
+    std::ifstream in(index_file, std::ios::binary);
+    if (in) {
+      const std::string bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
+      built = IvfIndex::Decode(bytes);
+      if (built.ok() && !(*built)->CheckCompatible(n, static_cast<uint32_t>(dims)).ok()) {
+        built = gannet::Status::InvalidArgument("ann_bench: the index file is of other data");
+      }
+    }
+  }
+  if (!built.ok()) {
+    built = IvfIndex::Build(rows, metric, opt);
+    if (built.ok() && !index_file.empty()) {
+      std::ofstream(index_file, std::ios::binary) << (*built)->Encode();
+    }
+  }
   const double build_s = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!built.ok()) {
     std::fprintf(stderr, "ann_bench: %s\n", built.status().ToString().c_str());
@@ -183,12 +216,15 @@ int main(int argc, char** argv) {
   auto run_on = [&](const IvfIndex& index, const std::vector<int32_t>& truth,
                     gannet::index::IvfSearchParams p, int nthreads = 1) {
     Point pt;
-    std::vector<size_t> hits_of(nthreads, 0), codes_of(nthreads, 0), exact_of(nthreads, 0);
+    std::vector<size_t> hits_of(nthreads, 0), codes_of(nthreads, 0), exact_of(nthreads, 0),
+        short_of(nthreads, 0), rerank_of(nthreads, 0);
     auto work = [&](int t) {
       for (size_t i = t; i < nq; i += nthreads) {
         gannet::index::IvfSearchStats one;
         auto got = index.Search(queries.data() + i * dims, rows, p, &one);
         codes_of[t] += one.codes_scanned;
+        short_of[t] += one.shortlisted;
+        rerank_of[t] += one.reranked;
         exact_of[t] += one.exact_fallback ? 1 : 0;
         for (const auto& nb : got) {
           for (size_t j = 0; j < 10; ++j) {
@@ -218,6 +254,8 @@ int main(int argc, char** argv) {
     for (int t = 0; t < nthreads; ++t) {
       hits += hits_of[t] / passes;
       st.codes_scanned += codes_of[t] / passes;
+      st.shortlisted += short_of[t] / passes;
+      st.reranked += rerank_of[t] / passes;
       pt.exact += exact_of[t] / passes;
     }
     size_t want = 0;
@@ -225,6 +263,8 @@ int main(int argc, char** argv) {
     pt.recall = static_cast<double>(hits) / static_cast<double>(want);
     pt.qps = static_cast<double>(nq) / secs;
     pt.codes = static_cast<double>(st.codes_scanned) / nq;
+    pt.shortlisted = static_cast<double>(st.shortlisted) / nq;
+    pt.reranked = static_cast<double>(st.reranked) / nq;
     return pt;
   };
   auto run = [&](const std::vector<int32_t>& truth, gannet::index::IvfSearchParams p) {
@@ -263,6 +303,7 @@ int main(int argc, char** argv) {
     // embeddings, needs hundreds of lists for 0.95).
     std::vector<uint32_t> ladder = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
     while (ladder.back() < ix.lists()) ladder.push_back(ladder[ladder.size() - 2] * 2);
+    if (!nprobes.empty()) ladder = nprobes;
     for (uint32_t nprobe : ladder) {
       nprobe = std::min<uint32_t>(nprobe, static_cast<uint32_t>(ix.lists()));
       gannet::index::IvfSearchParams p;
@@ -272,14 +313,22 @@ int main(int argc, char** argv) {
       curve.push_back({{"param", "nprobe=" + std::to_string(nprobe)},
                        {"recall", pt.recall},
                        {"qps", pt.qps},
-                       {"codes_per_query", pt.codes}});
-      std::fprintf(stderr, "gannet nprobe=%u threads=%d recall=%.4f qps=%.0f\n", nprobe, nthreads,
-                   pt.recall, pt.qps);
+                       {"codes_per_query", pt.codes},
+                       {"shortlisted_per_query", pt.shortlisted},
+                       {"reranked_per_query", pt.reranked}});
+      std::fprintf(stderr,
+                   "gannet nprobe=%u threads=%d recall=%.4f qps=%.0f codes=%.0f short=%.0f "
+                   "reranked=%.1f\n",
+                   nprobe, nthreads, pt.recall, pt.qps, pt.codes, pt.shortlisted, pt.reranked);
       if (pt.recall > 0.999) break;
     }
     return curve;
   };
   res["curve"] = sweep(1);
+  if (sweep_only) {
+    std::printf("%s\n", res.dump(2).c_str());
+    return 0;
+  }
   res["curve_all_cores"] = sweep(query_threads);
   res["query_threads_all_cores"] = query_threads;
   nlohmann::json targets = nlohmann::json::array();

@@ -12,10 +12,12 @@
 // load) and then works in three stages, each reading fewer, costlier bytes per row:
 //   1. the binary codes of the nprobe nearest lists (B/8 bytes a row, B = dims rounded up
 //      to 64: the scan is bound by memory bandwidth, and SQ8's dims bytes a row cost 5-8×
-//      more) shortlist every row whose estimate minus its error bound is below the
-//      k·rerank_factor·ShortlistFactor()-th best estimate;
+//      more) shortlist every row whose estimate minus its error bound is below the k-th
+//      smallest estimate plus error bound of distinct rows (what the k nearest could be);
 //   2. their SQ8 codes pick the k·rerank_factor best (twice as many under a filter);
-//   3. those are re-ranked with the exact f32 distance on the segment's vectors.
+//   3. of those, the ones the SQ8 estimate cannot rule out (within 4 standard deviations
+//      of its rounding error of the k-th best) are re-ranked with the exact f32 distance
+//      on the segment's vectors: about k + 1-3 rows on real and generated data.
 // A probe expected to read few rows skips stages 1-2 and scans the lists' SQ8 codes.
 // A row filter (RowFilter) is applied during the posting scan; the probe widens with the
 // filter's selectivity (as deep as k / selectivity) and until enough matching rows were
@@ -125,9 +127,8 @@ struct IvfSearchParams {
   // Wanted recall@10 in (0, 1]; the calibration table maps it to nprobe. 1 probes every
   // list (still approximate only through the re-rank cut, which is then exact).
   double recall_target = kDefaultRecallTarget;
-  // Candidates re-ranked exactly = k × this (× 2 filtered); the binary scan shortlists at
-  // least ShortlistFactor() times as many for the SQ8 estimate to choose them from (more
-  // where its error bound cannot rule rows out).
+  // At most k × this candidates (× 2 filtered) are re-ranked exactly: those the SQ8
+  // estimate cannot rule out.
   uint32_t rerank_factor = 4;
   const RowFilter* filter = nullptr;  // null: every indexed row is eligible
   IvfScan scan = IvfScan::kAuto;
@@ -194,8 +195,9 @@ class IvfIndex {
   // target no measured point reaches gets the smallest nprobe within 0.002 of the curve's
   // best. 1.0 (or more) means every list.
   uint32_t NprobeFor(double recall_target, double k = 10) const;
-  // The shortlist of the binary scan, in re-rank candidates: its estimate's error grows
-  // as the code's bits B shrink (~1/√B), so short vectors shortlist more: max(2, 384 / B).
+  // The expected shortlist of the binary scan, in re-rank candidates (what the choice of
+  // scan counts it to cost): its estimate's error grows as the code's bits B shrink
+  // (~1/√B), so short vectors shortlist more: max(2, 384 / B).
   uint32_t ShortlistFactor() const;
   // Bytes held in memory (centroids, codes, row ids), excluding the segment's vectors.
   size_t MemoryBytes() const;
@@ -269,6 +271,9 @@ class IvfIndex {
   // |r|² + 2·<c, r> of each row's decoded residual r and its list's centroid c (the SQ8
   // estimate's per-row term; derived on load), parallel to list_rows_.
   std::vector<float> sq8_terms_;
+  // The variance of an SQ8 estimate e's error, per unit of e (derived on load):
+  // Σ_d (scale[d]² + centroid scale[d]²) / (3·dims).
+  float sq8_noise_ = 0;
   // The centroids quantized (ranking the lists; not stored, derived on load).
   Sq8Quantizer centroid_quantizer_;
   std::vector<uint8_t> centroid_codes_;  // lists × dims

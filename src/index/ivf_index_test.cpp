@@ -378,6 +378,54 @@ TEST(IvfIndexTest, ShortlistKeepsRowsTheEstimateCannotTellApart) {
   EXPECT_GE(recall / 40, 0.99);
 }
 
+// Only candidates the SQ8 estimate cannot rule out are re-ranked: at 384 dimensions its
+// rounding error is far below the gaps between rows, so about k are (45 of a possible 52
+// were before on GCIDE × MiniLM), and recall is that of re-ranking every candidate.
+TEST(IvfIndexTest, RerankReadsOnlyRowsTheSq8EstimateCannotRuleOut) {
+  const WideSet w(8000, 50, 40, 21, DistanceMetric::kCosineDistance);
+  ASSERT_NE(w.index, nullptr);
+  double recall = 0;
+  size_t reranked = 0;
+  for (size_t i = 0; i < w.queries_count; ++i) {
+    IvfSearchParams p;
+    p.recall_target = 1.0;
+    IvfSearchStats stats;
+    recall += testing::Recall(w.Truth(i), w.index->Search(w.query(i), w.rows, p, &stats));
+    reranked += stats.reranked;
+  }
+  EXPECT_GE(recall / 50, 0.99);
+  EXPECT_LE(reranked, 50u * 15) << "the cut kept more than 1.5·k rows a query";
+}
+
+// Where the SQ8 steps are coarse (one row far out on one dimension stretches that
+// dimension's range 100-fold), the estimate cannot tell near rows apart, and the cut
+// re-ranks as many candidates as it must: recall with every list probed stays that of
+// exact search.
+TEST(IvfIndexTest, RerankWidensWhereTheSq8EstimateIsCoarse) {
+  auto data = testing::Clustered(kRows, kDims, 200, 11, 1.0f);
+  auto more = testing::Clustered(kRows + kQueries, kDims, 200, 11, 1.0f);
+  const std::vector<float> queries(more.end() - kQueries * kDims, more.end());
+  data[5 * kDims + 3] += 300.0f;  // row 5, dimension 3
+  const VectorRows rows = testing::View(data, kDims);
+  IvfBuildOptions opt;
+  opt.threads = 2;
+  auto built = IvfIndex::Build(rows, DistanceMetric::kEuclideanSquared, opt);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  double recall = 0;
+  size_t reranked = 0;
+  for (size_t i = 0; i < kQueries; ++i) {
+    const float* q = queries.data() + i * kDims;
+    IvfSearchParams p;
+    p.recall_target = 1.0;
+    IvfSearchStats stats;
+    recall += testing::Recall(testing::ExactTopK(rows, DistanceMetric::kEuclideanSquared, q, 10),
+                              (*built)->Search(q, rows, p, &stats));
+    reranked += stats.reranked;
+  }
+  EXPECT_GE(recall / kQueries, 0.99);
+  EXPECT_GE(reranked, kQueries * 20) << "the cut kept under 2·k rows a query";
+}
+
 // The re-rank cut bounds recall@10 below 1 even with every list probed, so a target plus
 // the margin can lie beyond every measured point: the knob then probes up to where the
 // curve levels off, not every list (ann_recall 0.99 scanned all 1789 lists of the 200k ×
