@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/huge_pages.h"
 #include "index/ivf_index.h"
 #include "index/kernels.h"
 #include "raw_data.h"
@@ -155,7 +156,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ann_bench: --vectors ranged cannot be combined with --grow/--next\n");
     return 2;
   }
-  auto base = ReadRaw<float>("ann_bench", dir + "/base.f32", n * dims);
+  // Huge pages where the engine's segment vectors have them (common/huge_pages.h).
+  auto base = ReadRaw<float, gannet::HugeVector<float>>("ann_bench", dir + "/base.f32", n * dims);
   const auto queries = ReadRaw<float>("ann_bench", dir + "/queries.f32", nq * dims);
   const auto gt = ReadRaw<int32_t>("ann_bench", dir + "/gt.i32", nq * 10);
   const auto labels = ReadRaw<uint8_t>("ann_bench", dir + "/labels.u8", n);
@@ -193,7 +195,7 @@ int main(int argc, char** argv) {
   const IvfIndex& ix = **built;
   int fd = -1;
   if (ranged) {
-    std::vector<float>().swap(base);
+    gannet::HugeVector<float>().swap(base);
     fd = ::open((dir + "/base.f32").c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       std::fprintf(stderr, "ann_bench: cannot open %s/base.f32\n", dir.c_str());

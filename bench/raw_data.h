@@ -13,9 +13,9 @@ namespace gannet::bench {
 
 // `count` little-endian items of T from `path`; exits with a message naming `tool` when
 // the file is missing or short.
-template <typename T>
-std::vector<T> ReadRaw(const char* tool, const std::string& path, size_t count) {
-  std::vector<T> v(count);
+template <typename T, typename Vector = std::vector<T>>
+Vector ReadRaw(const char* tool, const std::string& path, size_t count) {
+  Vector v(count);
   std::ifstream f(path, std::ios::binary);
   if (!f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(count * sizeof(T)))) {
     std::fprintf(stderr, "%s: cannot read %zu items from %s\n", tool, count, path.c_str());

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/huge_pages.h"
 #include "gannet/object_store.h"
 #include "gannet/status.h"
 #include "gannet/types.h"
@@ -107,7 +108,7 @@ class Segment {
   bool vectors_resident() const { return reader_ == nullptr; }
   // REQUIRES: vectors_resident().
   const float* vector(size_t row) const { return vectors_.data() + row * dims_; }
-  const std::vector<float>& vectors() const { return vectors_; }
+  const HugeVector<float>& vectors() const { return vectors_; }
   bool has_vector(size_t row) const { return dims_ != 0 && vector_present_[row]; }
   // Copies the vectors of rows[0..n) (REQUIRES: ascending, each < rows(), dims() > 0) into
   // out (n * dims() floats). Resident: a copy. Otherwise one ranged read per run of
@@ -140,7 +141,7 @@ class Segment {
   std::vector<Id> ids_;
   uint32_t dims_ = 0;
   VectorElem vector_elem_ = VectorElem::kF32;
-  std::vector<float> vectors_;
+  HugeVector<float> vectors_;  // huge pages: the re-rank reads rows at random
   std::vector<bool> vector_present_;
   // Not resident: where the vectors block starts, its chunking and chunk checksums.
   SegmentRangeReader reader_;

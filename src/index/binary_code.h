@@ -28,6 +28,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/huge_pages.h"
+
 namespace gannet::index {
 
 // RaBitQ's ε0: the estimate of <o, y> is within ε0·√((1 - <ō, o>²)/<ō, o>²)/√(B - 1)
@@ -73,7 +75,7 @@ class BinaryCoder {
 
   // Per-row constants of many rows, by field (Factors of row i at index i).
   struct FactorColumns {
-    std::vector<float> k0, alpha, ones, err;
+    HugeVector<float> k0, alpha, ones, err;
     void resize(size_t n) {
       k0.resize(n);
       alpha.resize(n);

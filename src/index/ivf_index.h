@@ -49,6 +49,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/huge_pages.h"
 #include "gannet/status.h"
 #include "gannet/types.h"
 #include "index/binary_code.h"
@@ -256,27 +257,27 @@ class IvfIndex {
   Sq8Quantizer quantizer_;              // of residuals
   std::vector<uint32_t> list_offsets_;  // lists + 1 entries into list_rows_
   // Row ids, grouped by list, ascending within; a replicated row is in two lists.
-  std::vector<uint32_t> list_rows_;
-  std::vector<uint8_t> codes_;  // postings × dims, parallel to list_rows_
+  HugeVector<uint32_t> list_rows_;
+  HugeVector<uint8_t> codes_;  // postings × dims, parallel to list_rows_
   // One-bit codes of the decoded SQ8 residuals (not stored): the posting scan's estimate.
   // Derived on load from kMinBinaryDims dimensions; below, where the automatic scan does
   // not use them, by the first search that does (IvfScan::kBinary), once.
   BinaryCoder coder_;
   mutable std::once_flag binary_once_;
   mutable std::vector<uint32_t> block_offsets_;  // lists + 1 entries into bits_, in blocks
-  mutable std::vector<uint64_t> bits_;           // each list's codes in blocks (BinaryDots)
+  mutable HugeVector<uint64_t> bits_;            // each list's codes in blocks (BinaryDots)
   mutable BinaryCoder::FactorColumns factors_;   // parallel to list_rows_
   // Their bytes, set once they are derived (MemoryBytes may run beside the derivation).
   mutable std::atomic<size_t> binary_bytes_{0};
   // |r|² + 2·<c, r> of each row's decoded residual r and its list's centroid c (the SQ8
   // estimate's per-row term; derived on load), parallel to list_rows_.
-  std::vector<float> sq8_terms_;
+  HugeVector<float> sq8_terms_;
   // The variance of an SQ8 estimate e's error, per unit of e (derived on load):
   // Σ_d (scale[d]² + centroid scale[d]²) / (3·dims).
   float sq8_noise_ = 0;
   // The centroids quantized (ranking the lists; not stored, derived on load).
   Sq8Quantizer centroid_quantizer_;
-  std::vector<uint8_t> centroid_codes_;  // lists × dims
+  HugeVector<uint8_t> centroid_codes_;  // lists × dims
   std::vector<float> centroid_code_norms_;
   std::vector<CalibrationCurve> calibration_;
 };
