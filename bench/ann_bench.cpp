@@ -3,7 +3,8 @@
 //
 //   ann_bench --dir DIR --n N --dims D --queries Q [--metric l2|cosine] [--threads T]
 //             [--query-threads QT] [--out FILE] [--grow F] [--next F]
-//             [--vectors memory|ranged]
+//             [--vectors memory|ranged] [--replica-epsilon E] [--index FILE]
+//             [--nprobes A,B,...] [--sweep-only 1]
 //
 // DIR holds raw little-endian files written by bench/ann/gen.py: base.f32 (N×D),
 // queries.f32 (Q×D), gt.i32 (Q×10 exact neighbours), labels.u8 (N, a label 0..99) and
@@ -18,7 +19,11 @@
 // --vectors ranged drops the vectors from memory once the index is built and re-ranks with
 // rows read by pread(2) from DIR/base.f32 (what a segment whose vectors are not resident
 // does from a local file or the disk cache; the file stays in the page cache, which is not
-// the process's resident memory).
+// the process's resident memory); its index has no boundary replicas, as the engine
+// builds it then (--replica-epsilon overrides). For tuning: --index FILE loads the index
+// from FILE when it holds one of this data (else builds it and saves it there), --nprobes
+// replaces the sweep's ladder, --sweep-only 1 stops after the single-thread sweep; each
+// point reports the rows shortlisted and re-ranked a query.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -34,7 +39,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/huge_pages.h"
+#include "common/memory.h"
 #include "index/ivf_index.h"
 #include "index/kernels.h"
 #include "raw_data.h"
@@ -67,6 +72,7 @@ int main(int argc, char** argv) {
   std::string index_file;         // --index: load the index from here, or build and save it
   std::vector<uint32_t> nprobes;  // --nprobes a,b,c: only these points of the sweep
   bool sweep_only = false;        // --sweep-only 1: no all-cores sweep, targets or filters
+  bool replicas_set = false;      // --replica-epsilon given (else as the engine builds)
   if (argc % 2 == 0) {
     std::fprintf(stderr, "ann_bench: flag %s has no value\n", argv[argc - 1]);
     return 2;
@@ -109,7 +115,10 @@ int main(int argc, char** argv) {
         opt.kmeans.seeded_iterations = std::stoi(v);
       else if (a == "--next")
         next = std::stod(v);
-      else if (a == "--index")
+      else if (a == "--replica-epsilon") {
+        opt.replica_epsilon = std::stod(v);
+        replicas_set = true;
+      } else if (a == "--index")
         index_file = v;
       else if (a == "--sweep-only")
         sweep_only = v == "1";
@@ -156,7 +165,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ann_bench: --vectors ranged cannot be combined with --grow/--next\n");
     return 2;
   }
-  // Huge pages where the engine's segment vectors have them (common/huge_pages.h).
+  // Huge pages where the engine's segment vectors have them (common/memory.h).
   auto base = ReadRaw<float, gannet::HugeVector<float>>("ann_bench", dir + "/base.f32", n * dims);
   const auto queries = ReadRaw<float>("ann_bench", dir + "/queries.f32", nq * dims);
   const auto gt = ReadRaw<int32_t>("ann_bench", dir + "/gt.i32", nq * 10);
@@ -167,6 +176,8 @@ int main(int argc, char** argv) {
   rows.dims = static_cast<uint32_t>(dims);
 
   opt.threads = threads;
+  // As the engine builds indexes whose vectors are read by range (db/maintenance.cpp).
+  if (ranged && !replicas_set) opt.replica_epsilon = -1;
   const auto t0 = Clock::now();
   gannet::Result<std::shared_ptr<const IvfIndex>> built =
       gannet::Status::NotFound("ann_bench: no index file");
@@ -183,6 +194,7 @@ int main(int argc, char** argv) {
   }
   if (!built.ok()) {
     built = IvfIndex::Build(rows, metric, opt);
+    gannet::ReleaseFreeMemory();  // as the engine does after a build (db/maintenance.cpp)
     if (built.ok() && !index_file.empty()) {
       std::ofstream(index_file, std::ios::binary) << (*built)->Encode();
     }

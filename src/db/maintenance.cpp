@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/coding.h"
+#include "common/memory.h"
 #include "db/database_impl.h"
 #include "db/namespace_impl.h"
 #include "format/manifest.h"
@@ -60,9 +61,17 @@ Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
   index::IvfBuildOptions build;
   build.threads = std::max(1, opts.ann_build_threads);
   build.seed = seed;
-  GANNET_ASSIGN_OR_RETURN(
-      std::shared_ptr<const index::IvfIndex> ann,
-      index::IvfIndex::Build(index::VectorRows::Of(segment), MetricOf(schema), build));
+  // Vectors read by range: memory is what the setting is for, and boundary replicas hold
+  // a third more codes for a speed the re-rank's reads hide (200k × 128: the same QPS at
+  // recall 0.95 without them, at nprobe 2 instead of 1).
+  if (!opts.resident_indexed_vectors) build.replica_epsilon = -1;
+  Result<std::shared_ptr<const index::IvfIndex>> built =
+      index::IvfIndex::Build(index::VectorRows::Of(segment), MetricOf(schema), build);
+  // The build's scratch (k-means, calibration) is freed by now; hand the heap's free
+  // pages back to the system rather than keep them in this process's resident memory
+  // (5.5 MiB of a 200k × 128 build's 43).
+  ReleaseFreeMemory();
+  GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const index::IvfIndex> ann, std::move(built));
   GANNET_RETURN_IF_ERROR(PutNew(store, keys.vector_index(ref->id), ann->Encode()));
   ref->vector_index = true;
   return ann;

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/huge_pages.h"
+#include "common/memory.h"
 #include "gannet/object_store.h"
 #include "gannet/status.h"
 #include "gannet/types.h"

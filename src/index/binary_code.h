@@ -28,7 +28,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/huge_pages.h"
+#include "common/memory.h"
 
 namespace gannet::index {
 

@@ -49,7 +49,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/huge_pages.h"
+#include "common/memory.h"
 #include "gannet/status.h"
 #include "gannet/types.h"
 #include "index/binary_code.h"

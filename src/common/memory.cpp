@@ -1,6 +1,9 @@
-#include "common/huge_pages.h"
+#include "common/memory.h"
 
 #include <sys/mman.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <cstdint>
 
@@ -38,6 +41,12 @@ void FreeMaybeHuge(void* p, size_t bytes) {
   } else {
     ::munmap(p, RoundUp(bytes, kPageBytes));
   }
+}
+
+void ReleaseFreeMemory() {
+#if defined(__GLIBC__)
+  (void)::malloc_trim(0);
+#endif
 }
 
 }  // namespace gannet

@@ -1,4 +1,4 @@
-#include "common/huge_pages.h"
+#include "common/memory.h"
 
 #include <gtest/gtest.h>
 

@@ -1,3 +1,5 @@
+// Process memory: large arrays backed by huge pages, and the heap's free pages returned.
+//
 // HugePageAllocator: an allocator for large arrays read at random (an index's codes, a
 // segment's vectors) that asks the kernel to back them with transparent huge pages.
 //
@@ -29,6 +31,12 @@ inline constexpr size_t kHugePageBytes = size_t{2} << 20;
 // Release with FreeMaybeHuge(p, bytes), the same `bytes`.
 void* AllocateMaybeHuge(size_t bytes);
 void FreeMaybeHuge(void* p, size_t bytes);
+
+// Returns the C heap's free pages to the system (glibc's malloc_trim; a no-op elsewhere).
+// For after a large build whose scratch came from the heap: glibc keeps freed chunks of
+// up to 32 MiB in the process. Takes the heap's locks for a walk over it: not for hot
+// paths.
+void ReleaseFreeMemory();
 
 template <class T>
 struct HugePageAllocator {
