@@ -287,15 +287,15 @@ int main(int argc, char** argv) {
 
   nlohmann::json res;
   res["library"] = ranged ? "gannet-ranged" : "gannet";
-  // Below kMinBinaryDims the default scan reads SQ8 codes only (ivf_index.h).
   res["vectors"] = ranged ? "ranged (pread)" : "memory";
-  res["config"] = dims >= gannet::index::kMinBinaryDims
-                      ? "IVF, 1-bit codes + SQ8 shortlist of " +
-                            std::to_string(rerank * ix.ShortlistFactor()) +
-                            "k, nlist=" + std::to_string(ix.lists()) + ", rerank " +
-                            std::to_string(rerank) + "k"
-                      : "IVF-SQ8, nlist=" + std::to_string(ix.lists()) + ", rerank " +
-                            std::to_string(rerank) + "k";
+  // Below kMinBinaryDims the default scan reads SQ8 codes only; the shortlist and the
+  // re-rank are bounded by the estimates' errors (ivf_index.h).
+  res["config"] = std::string(dims >= gannet::index::kMinBinaryDims
+                                  ? "IVF, 1-bit codes, error-bound SQ8 shortlist"
+                                  : "IVF-SQ8") +
+                  ", nlist=" + std::to_string(ix.lists()) +
+                  ", re-rank <= " + std::to_string(rerank) + "k by SQ8 error" +
+                  (ix.postings() == ix.indexed_rows() ? ", no replicas" : "");
   res["kernel_target"] = gannet::index::KernelTarget();
   res["build_s"] = build_s;
   res["build_threads"] = threads;

@@ -5,6 +5,7 @@ usearch, LanceDB and Chroma, side by side on this machine.
   run.py --size 200000x128 [--queries 1000] [--build BUILD_DIR] [--libs ...] [--out DIR]
          [--data-root DIR]
   run.py --size gcide [...]
+  run.py --size SIZE --report-only      (the table and plot again from DIR/<size>.json)
 
 NxD is generated clustered data (gen.py); "gcide" is the GCIDE dictionary embedded with
 all-MiniLM-L6-v2 (gcide_minilm.py: ~125k × 384, unit vectors, entries held out as
@@ -15,6 +16,7 @@ matplotlib is available. A peer that is not installed, or that fails, is listed 
 reason) and the run goes on."""
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -28,6 +30,23 @@ def best_at(curve, target=0.95):
     return max(ok, key=lambda p: p["qps"]) if ok else None
 
 
+def qps_at(curve, target=0.95):
+    """QPS at exactly `target` recall on the curve (points in sweep order): log-linear
+    between the last point below the target and the first at or above it (the sweeps'
+    points are far apart, and the first point past the target favours whichever library's
+    ladder happens to land just above it). None when the curve never reaches it; the first
+    point's QPS when that one already does."""
+    below = None
+    for p in curve:
+        if p["recall"] >= target:
+            if below is None or not p["recall"] > below["recall"]:
+                return p["qps"]
+            t = (target - below["recall"]) / (p["recall"] - below["recall"])
+            return math.exp(math.log(below["qps"]) + t * (math.log(p["qps"]) - math.log(below["qps"])))
+        below = p
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", default="200000x128")
@@ -39,7 +58,13 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--data-root", default=os.path.join(HERE, "data"))
     ap.add_argument("--build-threads", type=int, default=2)
+    ap.add_argument("--report-only", action="store_true")
     a = ap.parse_args()
+    base = os.path.join(a.out, a.size)
+    if a.report_only:
+        doc = json.load(open(base + ".json"))
+        report(a, doc, base)
+        return
     if a.size == "gcide":
         data = os.path.join(a.data_root, "gcide-minilm")
         subprocess.run([sys.executable, os.path.join(HERE, "gcide_minilm.py"), "--queries",
@@ -100,23 +125,48 @@ def main():
     except (OSError, StopIteration):
         pass
     doc = {"size": a.size, "n": n, "dims": dims, "queries": a.queries, "cpu": cpu,
-           "cores": os.cpu_count(), "results": results, "skipped": skipped}
-    base = os.path.join(a.out, a.size)
+           "cores": os.cpu_count(), "results": results, "skipped": skipped, "what": what,
+           "title": title, "build_threads": a.build_threads,
+           "query_threads": len(os.sched_getaffinity(0))}
     json.dump(doc, open(base + ".json", "w"), indent=2)
+    report(a, doc, base)
 
-    lines = [f"Data: {n} × {dims} f32, {what}, {a.queries} queries, "
-             f"squared L2, k = 10. Machine: {cpu}, {os.cpu_count()} cores. Build with "
-             f"{a.build_threads} threads; queries on one thread, and on all cores "
-             f"({len(os.sched_getaffinity(0))}).", "",
-             "| library | config | build (s) | memory (MB) | QPS at recall@10 ≥ 0.95, 1 thread | recall there | QPS there, all cores | best recall |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+def report(a, doc, base):
+    """Writes base.md (the tables) and base.png (the curves) from a run's results."""
+    n, dims, cpu, results, skipped = (doc["n"], doc["dims"], doc["cpu"], doc["results"],
+                                      doc["skipped"])
+    if a.size == "gcide":
+        what = ("GCIDE entries embedded with all-MiniLM-L6-v2 (bench/ann/gcide_minilm.py; "
+                "unit vectors, held-out entries as queries)")
+        title = f"GCIDE, all-MiniLM-L6-v2, {n} × {dims}"
+    else:
+        what = "clustered (bench/ann/gen.py)"
+        title = f"{n} × {dims} clustered"
+    what, title = doc.get("what", what), doc.get("title", title)
+    threads = doc.get("query_threads", len(os.sched_getaffinity(0)))
+    hnsw = next((r for r in results if r["library"] == "hnswlib"), None)
+    hnsw_qps = qps_at(hnsw["curve"]) if hnsw else None
+
+    lines = [f"Data: {n} × {dims} f32, {what}, {doc['queries']} queries, "
+             f"squared L2, k = 10. Machine: {cpu}, {doc['cores']} cores. Build with "
+             f"{doc.get('build_threads', a.build_threads)} threads; queries on one thread, and "
+             f"on all cores ({threads}). \"At 0.95\": QPS where the curve crosses recall@10 "
+             f"0.95 (log-linear between the sweep's points around it); ratios to hnswlib's.",
+             "",
+             "| library | config | build (s) | memory (MB) | QPS at recall@10 ≥ 0.95, 1 thread | recall there | QPS at 0.95, 1 thread | × hnswlib | memory × hnswlib | QPS there, all cores | best recall |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         b = best_at(r["curve"])
         m = best_at(r.get("curve_all_cores", []))
-        lines.append("| {} | {} | {:.1f} | {:.0f} | {} | {} | {} | {:.4f} |".format(
+        at = qps_at(r["curve"])
+        lines.append("| {} | {} | {:.1f} | {:.0f} | {} | {} | {} | {} | {} | {} | {:.4f} |".format(
             r["library"], r.get("config", ""), r["build_s"], r["memory_mb"],
             f"{b['qps']:.0f} ({b['param']})" if b else "not reached",
             f"{b['recall']:.4f}" if b else "-",
+            f"{at:.0f}" if at else "-",
+            f"{at / hnsw_qps:.2f}×" if at and hnsw_qps else "-",
+            f"{r['memory_mb'] / hnsw['memory_mb']:.2f}×" if hnsw else "-",
             f"{m['qps']:.0f} ({m['param']})" if m else "-",
             max(p["recall"] for p in r["curve"])))
     for r in results:
@@ -147,8 +197,7 @@ def main():
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
         for ax, key, what in ((axes[0], "curve", "1 thread"),
-                              (axes[1], "curve_all_cores",
-                               f"all {len(os.sched_getaffinity(0))} cores")):
+                              (axes[1], "curve_all_cores", f"all {threads} cores")):
             for r in results:
                 xs = [p["recall"] for p in r.get(key, [])]
                 ys = [p["qps"] for p in r.get(key, [])]
