@@ -43,20 +43,27 @@ class AnnTest : public ::testing::TestWithParam<DistanceMetric> {
     Open();
     std::mt19937_64 rng(7);
     for (uint64_t base = 0; base < kRows; base += 1000) {
-      WriteRequest w;
+      WriteRequest w = Rows(base, base + 1000, rng);
       w.distance_metric = GetParam();
-      for (uint64_t i = base; i < base + 1000; ++i) {
-        Document d;
-        d.id = Id(i);
-        d.Set("bucket", Value::Uint(i % 100));  // Eq: 1% of rows
-        d.Set("cat", Value::Uint(i % 10));      // Eq: 10%; Lt 5: 50%
-        d.Set("vector", Value::Vector(Sample(rng)));
-        w.upserts.push_back(std::move(d));
-      }
       ASSERT_TRUE(ns_->Write(std::move(w)).ok());
     }
     ASSERT_TRUE(ns_->IndexNow().ok());
     for (int i = 0; i < 30; ++i) queries_.push_back(Sample(rng));
+  }
+
+  // Upserts of rows [from, to): a bucket of 100 (Eq: 1% of rows), a category of 10 (Eq:
+  // 10%; Lt 5: 50%) and a vector.
+  static WriteRequest Rows(uint64_t from, uint64_t to, std::mt19937_64& rng) {
+    WriteRequest w;
+    for (uint64_t i = from; i < to; ++i) {
+      Document d;
+      d.id = Id(i);
+      d.Set("bucket", Value::Uint(i % 100));
+      d.Set("cat", Value::Uint(i % 10));
+      d.Set("vector", Value::Vector(Sample(rng)));
+      w.upserts.push_back(std::move(d));
+    }
+    return w;
   }
 
   void Open(bool resident_vectors = true) {
@@ -149,16 +156,7 @@ TEST_P(AnnTest, IndexIsBuiltAndUsedWithRecall) {
 // from scratch.
 TEST_P(AnnTest, NewSegmentIndexedFromExistingClustersKeepsRecall) {
   std::mt19937_64 rng(8);
-  WriteRequest w;
-  for (uint64_t i = kRows; i < 2 * kRows; ++i) {
-    Document d;
-    d.id = Id(i);
-    d.Set("bucket", Value::Uint(i % 100));
-    d.Set("cat", Value::Uint(i % 10));
-    d.Set("vector", Value::Vector(Sample(rng)));
-    w.upserts.push_back(std::move(d));
-  }
-  ASSERT_TRUE(ns_->Write(std::move(w)).ok());
+  ASSERT_TRUE(ns_->Write(Rows(kRows, 2 * kRows, rng)).ok());
   ASSERT_TRUE(ns_->IndexNow().ok());
   EXPECT_EQ(IndexKeys().size(), 2u);
   EXPECT_EQ(Run(queries_[0], true).stats.exhaustive_search_count, 0u);
@@ -396,8 +394,6 @@ TEST_P(AnnTest, VectorsReadByRangeGiveTheSameAnswersAsResidentOnes) {
       << resp.status().ToString();
 }
 
-// A ranged read that fails fails its query (with the store's error, never a partial or
-// wrong answer) and leaves the namespace serving: the next query answers as before.
 // With vectors read by range, memory is what counts: the indexes built then have no
 // boundary replicas (a third fewer codes), where resident ones do; both answer.
 TEST_P(AnnTest, IndexesBuiltForRangedVectorsHaveNoReplicas) {
@@ -418,16 +414,7 @@ TEST_P(AnnTest, IndexesBuiltForRangedVectorsHaveNoReplicas) {
   db_->Close();
   Open(/*resident_vectors=*/false);
   std::mt19937_64 rng(11);
-  WriteRequest w;
-  for (uint64_t i = kRows; i < kRows + 1500; ++i) {
-    Document d;
-    d.id = Id(i);
-    d.Set("bucket", Value::Uint(i % 100));
-    d.Set("cat", Value::Uint(i % 10));
-    d.Set("vector", Value::Vector(Sample(rng)));
-    w.upserts.push_back(std::move(d));
-  }
-  ASSERT_TRUE(ns_->Write(std::move(w)).ok());
+  ASSERT_TRUE(ns_->Write(Rows(kRows, kRows + 1500, rng)).ok());
   ASSERT_TRUE(ns_->IndexNow().ok());
   size_t fresh = 0;
   for (const std::string& key : IndexKeys()) {
@@ -441,6 +428,8 @@ TEST_P(AnnTest, IndexesBuiltForRangedVectorsHaveNoReplicas) {
   EXPECT_GE(Recall(), 0.9);
 }
 
+// A ranged read that fails fails its query (with the store's error, never a partial or
+// wrong answer) and leaves the namespace serving: the next query answers as before.
 TEST_P(AnnTest, FailedRangedReadFailsOnlyItsQuery) {
   db_->Close();
   auto faulty = NewFaultyStore(store_);

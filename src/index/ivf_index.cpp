@@ -38,12 +38,27 @@ bool NeighborLess(const Neighbor& a, const Neighbor& b) {
   return a.distance != b.distance ? a.distance < b.distance : a.row < b.row;
 }
 
+// Leaves one pair per row, its smallest distance; sorted by row.
+void KeepBestOfEachRow(std::vector<Neighbor>& v) {
+  std::sort(v.begin(), v.end(), [](const Neighbor& a, const Neighbor& b) {
+    return a.row != b.row ? a.row < b.row : a.distance < b.distance;
+  });
+  v.erase(std::unique(v.begin(), v.end(),
+                      [](const Neighbor& a, const Neighbor& b) { return a.row == b.row; }),
+          v.end());
+}
+
 // The best `cap` (distance, row) pairs pushed, by lazy selection: pairs accumulate up to
 // twice the capacity, then the best `cap` are kept and the worst of them bounds what is
-// pushed next (cheaper than a heap when most pushes are kept, as in a shortlist).
+// pushed next (cheaper than a heap when most pushes are kept, as in a shortlist). With
+// `distinct_rows` a row counts once (its best distance): a bound that stays sound when a
+// row is seen twice (a replicated row, in both of its lists).
 class Candidates {
  public:
-  explicit Candidates(size_t cap) : cap_(std::max<size_t>(cap, 1)) { items_.reserve(2 * cap_); }
+  explicit Candidates(size_t cap, bool distinct_rows = false)
+      : cap_(std::max<size_t>(cap, 1)), distinct_(distinct_rows) {
+    items_.reserve(2 * cap_);
+  }
   // Pairs at or beyond this distance would not be kept.
   float worst() const { return bound_; }
   // Keeps (row, d) if d < worst() (ties with the bound go to the pairs pushed first).
@@ -66,50 +81,17 @@ class Candidates {
  private:
   void Prune() {
     if (items_.size() <= cap_) return;
+    if (distinct_) {
+      KeepBestOfEachRow(items_);
+      if (items_.size() < cap_) return;
+    }
     std::nth_element(items_.begin(), items_.begin() + (cap_ - 1), items_.end(), NeighborLess);
     items_.resize(cap_);
     bound_ = items_.back().distance;
   }
 
   size_t cap_;
-  float bound_ = std::numeric_limits<float>::infinity();
-  std::vector<Neighbor> items_;
-};
-
-// The cap-th smallest of values pushed for rows, counting each row once (its smallest):
-// a bound that stays sound when a row is seen twice (a replicated row, in both lists).
-class DistinctBound {
- public:
-  explicit DistinctBound(size_t cap) : cap_(std::max<size_t>(cap, 1)) { items_.reserve(2 * cap_); }
-  // Values at or beyond this would not change the bound.
-  float worst() const { return bound_; }
-  void Push(uint32_t row, float d) {
-    if (!(d < bound_)) return;
-    items_.push_back({row, d});
-    if (items_.size() == 2 * cap_) Prune();
-  }
-  // The bound (infinity before cap distinct rows were pushed).
-  float Threshold() {
-    Prune();
-    return items_.size() < cap_ ? std::numeric_limits<float>::infinity() : bound_;
-  }
-
- private:
-  void Prune() {
-    if (items_.size() <= cap_) return;
-    std::sort(items_.begin(), items_.end(), [](const Neighbor& a, const Neighbor& b) {
-      return a.row != b.row ? a.row < b.row : a.distance < b.distance;
-    });
-    items_.erase(std::unique(items_.begin(), items_.end(),
-                             [](const Neighbor& a, const Neighbor& b) { return a.row == b.row; }),
-                 items_.end());
-    if (items_.size() < cap_) return;
-    std::nth_element(items_.begin(), items_.begin() + (cap_ - 1), items_.end(), NeighborLess);
-    items_.resize(cap_);
-    bound_ = items_.back().distance;
-  }
-
-  size_t cap_;
+  bool distinct_;
   float bound_ = std::numeric_limits<float>::infinity();
   std::vector<Neighbor> items_;
 };
@@ -419,8 +401,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   // as the estimate is uncertain (rows the estimate cannot tell apart, such as
   // near-equidistant members of one cluster, all reach stage 2). A direct scan fills
   // `best` at once.
-  DistinctBound top(k);
-  Candidates best(candidates);
+  Candidates top(k, /*distinct_rows=*/true), best(candidates);
   std::vector<Query::Listed>& listed = q.listed;
   listed.clear();
   size_t prune_at = 4 * shortlist_cap;
@@ -539,12 +520,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   std::vector<Neighbor>& cand = best.items();
   if (postings() != indexed_rows()) {
     // A replicated row may come from both of its lists: keep its better estimate once.
-    std::sort(cand.begin(), cand.end(), [](const Neighbor& a, const Neighbor& b) {
-      return a.row != b.row ? a.row < b.row : a.distance < b.distance;
-    });
-    cand.erase(std::unique(cand.begin(), cand.end(),
-                           [](const Neighbor& a, const Neighbor& b) { return a.row == b.row; }),
-               cand.end());
+    KeepBestOfEachRow(cand);
   }
   // Only candidates the SQ8 estimate cannot rule out are re-ranked: those whose estimate,
   // less kSq8Sigmas of its error, is at most what the k-th best estimate plus as much

@@ -126,7 +126,8 @@ struct IvfSearchParams {
   // Lists probed before filter widening; 0 picks it from recall_target.
   uint32_t nprobe = 0;
   // Wanted recall@10 in (0, 1]; the calibration table maps it to nprobe. 1 probes every
-  // list (still approximate only through the re-rank cut, which is then exact).
+  // list (still approximate: the codes' estimates and their error bounds decide which
+  // rows are re-ranked exactly).
   double recall_target = kDefaultRecallTarget;
   // At most k × this candidates (× 2 filtered) are re-ranked exactly: those the SQ8
   // estimate cannot rule out.
