@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 #include <set>
 
@@ -426,6 +427,64 @@ TEST_P(AnnTest, IndexesBuiltForRangedVectorsHaveNoReplicas) {
   }
   EXPECT_GT(fresh, 0u);
   EXPECT_GE(Recall(), 0.9);
+}
+
+// Counts the batches of reads (GetMany calls) passed to `base`.
+class BatchCountingStore : public ObjectStore {
+ public:
+  explicit BatchCountingStore(ObjectStorePtr base) : base_(std::move(base)) {}
+  Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override {
+    return base_->Get(key, range);
+  }
+  Result<ObjectMeta> Head(std::string_view key) override { return base_->Head(key); }
+  Result<ListResult> List(std::string_view prefix, std::string_view start_after,
+                          size_t limit) override {
+    return base_->List(prefix, start_after, limit);
+  }
+  Status Delete(std::string_view key) override { return base_->Delete(key); }
+  Result<ObjectMeta> PutIfAbsent(std::string_view key, std::string_view data) override {
+    return base_->PutIfAbsent(key, data);
+  }
+  Result<ObjectMeta> PutIfMatch(std::string_view key, std::string_view data,
+                                std::string_view etag) override {
+    return base_->PutIfMatch(key, data, etag);
+  }
+  std::string Describe() const override { return "batch-counting:" + base_->Describe(); }
+  std::vector<Result<GetResult>> GetMany(const std::vector<GetRequest>& requests) override {
+    ++batches;
+    return base_->GetMany(requests);
+  }
+  std::atomic<size_t> batches{0};
+
+ private:
+  ObjectStorePtr base_;
+};
+
+// With vectors read by range, the vectors a query returns are read in one batch a
+// segment, not one read a row (10 ranged reads for a top 10 before).
+TEST_P(AnnTest, ReturnedVectorsAreReadInOneBatchPerSegment) {
+  db_->Close();
+  auto counting = std::make_shared<BatchCountingStore>(store_);
+  store_ = counting;
+  Open(/*resident_vectors=*/false);
+  const size_t segments = ns_->Info()->segment_count;
+  ASSERT_GE(segments, 1u);
+  QueryRequest r;
+  r.rank_by = {RankBy::Kind::kVector, "vector", true, queries_[2], false};
+  r.top_k = 10;
+  r.include_attributes.all = true;
+  ASSERT_TRUE(ns_->Query(r).ok());  // loads the segments
+  counting->batches = 0;
+  auto resp = ns_->Query(r);
+  ASSERT_TRUE(resp.ok()) << resp.status().ToString();
+  ASSERT_EQ(resp->rows.size(), 10u);
+  for (const ResultRow& row : resp->rows) {
+    bool has_vector = false;
+    for (const auto& [name, value] : row.attrs) has_vector |= name == "vector";
+    EXPECT_TRUE(has_vector) << row.id.ToString();
+  }
+  // Per segment: the re-rank's batch and the returned rows' batch.
+  EXPECT_LE(counting->batches.load(), 2 * segments);
 }
 
 // A ranged read that fails fails its query (with the store's error, never a partial or

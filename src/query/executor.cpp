@@ -149,6 +149,39 @@ Result<ResultRow> Materialize(const QueryRequest& req, Candidate& c) {
   return row;
 }
 
+// The rows of `cands`, materialized in order into resp->rows. Wanted vectors of rows in
+// segments that do not keep them in memory are read in one batch per segment
+// (Segment::GetDocuments), not one ranged read per row.
+Status MaterializeAll(const QueryRequest& req, std::vector<Candidate>& cands, QueryResponse* resp) {
+  if (WantAttribute(req, kVectorAttr)) {
+    std::map<const format::Segment*, std::vector<size_t>> ranged;  // candidates by segment
+    for (size_t i = 0; i < cands.size(); ++i) {
+      const Candidate& c = cands[i];
+      if (c.doc == nullptr && c.segment != nullptr && !c.segment->vectors_resident()) {
+        ranged[c.segment].push_back(i);
+      }
+    }
+    for (auto& [segment, at] : ranged) {
+      if (at.size() < 2) continue;  // one row: GetDocument reads as much
+      std::sort(at.begin(), at.end(),
+                [&](size_t a, size_t b) { return cands[a].row < cands[b].row; });
+      std::vector<uint32_t> rows;
+      for (size_t i : at) rows.push_back(static_cast<uint32_t>(cands[i].row));
+      std::vector<Document> docs;
+      GANNET_RETURN_IF_ERROR(segment->GetDocuments(rows, &docs));
+      for (size_t j = 0; j < at.size(); ++j) {
+        cands[at[j]].doc = std::make_shared<const Document>(std::move(docs[j]));
+      }
+    }
+  }
+  resp->rows.reserve(resp->rows.size() + cands.size());
+  for (Candidate& c : cands) {
+    GANNET_ASSIGN_OR_RETURN(ResultRow row, Materialize(req, c));
+    resp->rows.push_back(std::move(row));
+  }
+  return Status::OK();
+}
+
 // Group key for aggregations: the group_by values in order (null when absent).
 struct GroupKeyLess {
   bool operator()(const std::vector<Value>& a, const std::vector<Value>& b) const {
@@ -510,21 +543,20 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
   TextSearchStats st;
   std::vector<TextHit> hits = SearchText(plan, sources, req.top_k, &st);
   QueryResponse resp;
-  resp.rows.reserve(hits.size());
-  for (TextHit& h : hits) {
-    Candidate c;
-    c.key = h.score;
-    c.id = h.id;
-    const Origin& o = origins[h.source];
+  std::vector<Candidate> cands(hits.size());
+  for (size_t i = 0; i < hits.size(); ++i) {
+    Candidate& c = cands[i];
+    c.key = hits[i].score;
+    c.id = hits[i].id;
+    const Origin& o = origins[hits[i].source];
     if (o.segment != nullptr) {
       c.segment = o.segment;
-      c.row = h.row;
+      c.row = hits[i].row;
     } else {
-      c.doc = (*o.changes)[h.row].second;
+      c.doc = (*o.changes)[hits[i].row].second;
     }
-    GANNET_ASSIGN_OR_RETURN(ResultRow row, Materialize(req, c));
-    resp.rows.push_back(std::move(row));
   }
+  GANNET_RETURN_IF_ERROR(MaterializeAll(req, cands, &resp));
   resp.stats.rows_scanned = st.candidates;
   resp.stats.tail_rows = tail != nullptr ? tail->size() : 0;
   return resp;
@@ -730,11 +762,7 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
       resp.stats.tail_rows = in.tail->size();
     }
     std::vector<Candidate> best = top.TakeSorted();
-    resp.rows.reserve(best.size());
-    for (Candidate& c : best) {
-      GANNET_ASSIGN_OR_RETURN(ResultRow row, Materialize(req, c));
-      resp.rows.push_back(std::move(row));
-    }
+    GANNET_RETURN_IF_ERROR(MaterializeAll(req, best, &resp));
     resp.stats.rows_scanned = visited + indexed_visited;
     resp.stats.exhaustive_search_count = visited + indexed_exhaustive;
     return resp;
