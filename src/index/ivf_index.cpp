@@ -713,50 +713,71 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
       std::clamp<size_t>(static_cast<size_t>(std::max(want, 1.0)), 1, std::max<size_t>(1, n / 8));
   GANNET_ASSIGN_OR_RETURN(Clustering cl, BalancedKMeans(data, ids, normalize, km));
 
-  std::shared_ptr<IvfIndex> idx(new IvfIndex());
-  idx->metric_ = metric;
-  idx->dims_ = dims;
-  idx->rows_ = data.rows;
-  idx->centroids_ = std::move(cl.centroids);
-  const size_t nlist = cl.clusters;
-  idx->centroid_norms_.resize(nlist);
+  std::vector<uint32_t> held_out;
+  held_out.reserve(cl.held_out.size());
+  for (uint32_t i : cl.held_out) held_out.push_back(ids[i]);
+  auto assemble = [&](double epsilon) {
+    std::shared_ptr<IvfIndex> idx(new IvfIndex());
+    idx->metric_ = metric;
+    idx->dims_ = dims;
+    idx->rows_ = data.rows;
+    idx->centroids_ = cl.centroids;
+    idx->Assemble(data, ids, normalize, cl.assignment, epsilon, options, held_out);
+    return idx;
+  };
+  std::shared_ptr<IvfIndex> idx = assemble(options.replica_epsilon);
+  // The wider margin pays on some data and not on other (docs/ann.md): keep the one whose
+  // calibration says it reads fewer codes at the default recall target.
+  if (options.replica_epsilon >= 0 && options.wide_replica_epsilon > options.replica_epsilon) {
+    std::shared_ptr<IvfIndex> wide = assemble(options.wide_replica_epsilon);
+    if (wide->CodesAtDefaultTarget() < idx->CodesAtDefaultTarget()) idx = std::move(wide);
+  }
+  return std::shared_ptr<const IvfIndex>(std::move(idx));
+}
+
+void IvfIndex::Assemble(const VectorRows& data, const std::vector<uint32_t>& ids, bool normalize,
+                        const std::vector<uint32_t>& assignment, double epsilon,
+                        const IvfBuildOptions& options, const std::vector<uint32_t>& held_out) {
+  const uint32_t dims = dims_;
+  const size_t n = ids.size(), nlist = centroids_.size() / dims;
+  centroid_norms_.resize(nlist);
   for (size_t j = 0; j < nlist; ++j) {
-    const float* c = idx->centroids_.data() + j * dims;
-    idx->centroid_norms_[j] = Dot(c, c, dims);
+    const float* c = centroids_.data() + j * dims;
+    centroid_norms_[j] = Dot(c, c, dims);
   }
   // Boundary replication (SPANN): a row about as close to another centroid as to its own
-  // list's (squared distance within 1 + replica_epsilon) is posted in that list too, so
-  // that a query probing either list finds it.
-  idx->indexed_rows_ = n;
-  const std::vector<uint32_t> replica = ReplicaLists(data, ids, normalize, *idx, cl.assignment,
-                                                     options.replica_epsilon, options.threads);
+  // list's (squared distance within 1 + epsilon) is posted in that list too, so that a
+  // query probing either list finds it.
+  indexed_rows_ = n;
+  const std::vector<uint32_t> replica =
+      ReplicaLists(data, ids, normalize, *this, assignment, epsilon, options.threads);
   // Posting lists: a counting sort of the postings by list (rows stay ascending within).
-  idx->list_offsets_.assign(nlist + 1, 0);
+  list_offsets_.assign(nlist + 1, 0);
   for (size_t i = 0; i < n; ++i) {
-    ++idx->list_offsets_[cl.assignment[i] + 1];
-    if (replica[i] != kNoReplica) ++idx->list_offsets_[replica[i] + 1];
+    ++list_offsets_[assignment[i] + 1];
+    if (replica[i] != kNoReplica) ++list_offsets_[replica[i] + 1];
   }
-  for (size_t j = 0; j < nlist; ++j) idx->list_offsets_[j + 1] += idx->list_offsets_[j];
-  const size_t postings = idx->list_offsets_[nlist];
-  idx->list_rows_.resize(postings);
+  for (size_t j = 0; j < nlist; ++j) list_offsets_[j + 1] += list_offsets_[j];
+  const size_t postings = list_offsets_[nlist];
+  list_rows_.resize(postings);
   std::vector<uint32_t> list_of(postings);
   {
-    std::vector<uint32_t> next(idx->list_offsets_.begin(), idx->list_offsets_.end() - 1);
+    std::vector<uint32_t> next(list_offsets_.begin(), list_offsets_.end() - 1);
     auto post = [&](size_t i, uint32_t list) {
       const uint32_t pos = next[list]++;
-      idx->list_rows_[pos] = ids[i];
+      list_rows_[pos] = ids[i];
       list_of[pos] = list;
     };
     for (size_t i = 0; i < n; ++i) {  // ids ascend, so rows ascend within each list
-      post(i, cl.assignment[i]);
+      post(i, assignment[i]);
       if (replica[i] != kNoReplica) post(i, replica[i]);
     }
   }
   // Residual ranges, then codes.
   std::vector<float> x(dims), res(dims);
   auto residual = [&](size_t pos) {
-    CopyMaybeNormalized(data.row(idx->list_rows_[pos]), dims, normalize, x.data());
-    const float* c = idx->centroids_.data() + size_t{list_of[pos]} * dims;
+    CopyMaybeNormalized(data.row(list_rows_[pos]), dims, normalize, x.data());
+    const float* c = centroids_.data() + size_t{list_of[pos]} * dims;
     for (uint32_t d = 0; d < dims; ++d) res[d] = x[d] - c[d];
   };
   Sq8Quantizer::Trainer trainer(dims);
@@ -764,18 +785,19 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Build(const VectorRows& data,
     residual(pos);
     trainer.Add(res.data());
   }
-  idx->quantizer_ = trainer.Finish();
-  idx->codes_.resize(postings * dims);
+  quantizer_ = trainer.Finish();
+  codes_.resize(postings * dims);
   for (size_t pos = 0; pos < postings; ++pos) {
     residual(pos);
-    idx->quantizer_.Encode(res.data(), idx->codes_.data() + pos * dims);
+    quantizer_.Encode(res.data(), codes_.data() + pos * dims);
   }
-  idx->DeriveFromCodes();
-  std::vector<uint32_t> held_out;
-  held_out.reserve(cl.held_out.size());
-  for (uint32_t i : cl.held_out) held_out.push_back(ids[i]);
-  idx->Calibrate(data, options, held_out);
-  return std::shared_ptr<const IvfIndex>(std::move(idx));
+  DeriveFromCodes();
+  Calibrate(data, options, held_out);
+}
+
+double IvfIndex::CodesAtDefaultTarget() const {
+  return static_cast<double>(NprobeFor(kDefaultRecallTarget)) * static_cast<double>(postings()) /
+         static_cast<double>(std::max<size_t>(lists(), 1));
 }
 
 void IvfIndex::DeriveFromCodes() {

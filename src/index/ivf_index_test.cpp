@@ -542,6 +542,43 @@ TEST(IvfIndexTest, CorruptionIsDetected) {
 
 // Boundary replication: rows near two centroids are posted in both lists (format version
 // 2); a search returns each row once, and a probe of few lists finds more true neighbours.
+// The build tries the wider replication margin too and keeps whichever index its
+// calibration says reads fewer postings at the default recall target, from one clustering:
+// on the 48-d fixture the narrow one, on the 384-d set the wide one.
+TEST(IvfIndexTest, BuildKeepsTheReplicationThatReadsLess) {
+  auto cost = [](const IvfIndex& idx) {
+    return static_cast<double>(idx.NprobeFor(kDefaultRecallTarget)) *
+           static_cast<double>(idx.postings()) / static_cast<double>(idx.lists());
+  };
+  const Fixture& f = Get(DistanceMetric::kEuclideanSquared);
+  const WideSet w(8000, 50, 40, 21, DistanceMetric::kCosineDistance);
+  std::set<bool> kept_wide;
+  for (const auto& [rows, metric] : {std::pair{f.rows, DistanceMetric::kEuclideanSquared},
+                                     std::pair{w.rows, DistanceMetric::kCosineDistance}}) {
+    IvfBuildOptions narrow, wide, both;
+    narrow.threads = wide.threads = both.threads = 2;
+    narrow.wide_replica_epsilon = -1;  // not above replica_epsilon: not tried
+    wide.replica_epsilon = both.wide_replica_epsilon;
+    wide.wide_replica_epsilon = -1;
+    auto a = IvfIndex::Build(rows, metric, narrow);
+    auto b = IvfIndex::Build(rows, metric, wide);
+    auto c = IvfIndex::Build(rows, metric, both);
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    ASSERT_LT((*a)->postings(), (*b)->postings());  // the margins differ on this data
+    const bool wide_reads_less = cost(**b) < cost(**a);
+    kept_wide.insert(wide_reads_less);
+    EXPECT_EQ((*c)->Encode(), (wide_reads_less ? *b : *a)->Encode()) << rows.dims << "-d";
+  }
+  EXPECT_EQ(kept_wide.size(), 2u) << "the data sets no longer exercise both choices";
+  // No replicas asked for: none tried.
+  IvfBuildOptions none;
+  none.threads = 2;
+  none.replica_epsilon = -1;
+  auto d = IvfIndex::Build(f.rows, DistanceMetric::kEuclideanSquared, none);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ((*d)->postings(), (*d)->indexed_rows());
+}
+
 TEST(IvfIndexTest, ReplicatedRowsAreFoundInEitherListAndReturnedOnce) {
   const Fixture& f = Get(DistanceMetric::kEuclideanSquared);  // replica_epsilon 0.1
   const IvfIndex& idx = *f.index;
