@@ -12,6 +12,7 @@
 #include "gannet/database.h"
 #include "gannet/json.h"
 #include "index/ivf_index.h"
+#include "storage/forwarding_store.h"
 
 namespace gannet {
 namespace {
@@ -430,34 +431,14 @@ TEST_P(AnnTest, IndexesBuiltForRangedVectorsHaveNoReplicas) {
 }
 
 // Counts the batches of reads (GetMany calls) passed to `base`.
-class BatchCountingStore : public ObjectStore {
+class BatchCountingStore : public storage::ForwardingStore<> {
  public:
-  explicit BatchCountingStore(ObjectStorePtr base) : base_(std::move(base)) {}
-  Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override {
-    return base_->Get(key, range);
-  }
-  Result<ObjectMeta> Head(std::string_view key) override { return base_->Head(key); }
-  Result<ListResult> List(std::string_view prefix, std::string_view start_after,
-                          size_t limit) override {
-    return base_->List(prefix, start_after, limit);
-  }
-  Status Delete(std::string_view key) override { return base_->Delete(key); }
-  Result<ObjectMeta> PutIfAbsent(std::string_view key, std::string_view data) override {
-    return base_->PutIfAbsent(key, data);
-  }
-  Result<ObjectMeta> PutIfMatch(std::string_view key, std::string_view data,
-                                std::string_view etag) override {
-    return base_->PutIfMatch(key, data, etag);
-  }
-  std::string Describe() const override { return "batch-counting:" + base_->Describe(); }
+  using ForwardingStore::ForwardingStore;
   std::vector<Result<GetResult>> GetMany(const std::vector<GetRequest>& requests) override {
     ++batches;
     return base_->GetMany(requests);
   }
   std::atomic<size_t> batches{0};
-
- private:
-  ObjectStorePtr base_;
 };
 
 // With vectors read by range, the vectors a query returns are read in one batch a
