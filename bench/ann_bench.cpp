@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -120,12 +121,14 @@ int main(int argc, char** argv) {
         replicas_set = true;
       } else if (a == "--index")
         index_file = v;
-      else if (a == "--sweep-only")
+      else if (a == "--sweep-only" && (v == "0" || v == "1"))
         sweep_only = v == "1";
       else if (a == "--nprobes") {
         for (size_t at = 0; at < v.size();) {
           size_t used = 0;
-          nprobes.push_back(static_cast<uint32_t>(std::stoul(v.substr(at), &used)));
+          const unsigned long nprobe = std::stoul(v.substr(at), &used);
+          if (nprobe == 0 || nprobe > UINT32_MAX) throw std::out_of_range("nprobe");
+          nprobes.push_back(static_cast<uint32_t>(nprobe));
           at += used + 1;
         }
       } else if (a == "--vectors" && (v == "memory" || v == "ranged"))
@@ -136,7 +139,10 @@ int main(int argc, char** argv) {
       }
     }
   } catch (const std::logic_error&) {  // std::stoul / stod: not a number, or out of range
-    std::fprintf(stderr, "ann_bench: %s needs a number, got '%s'\n", argv[i], argv[i + 1]);
+    std::fprintf(stderr, "ann_bench: %s needs %s, got '%s'\n", argv[i],
+                 std::strcmp(argv[i], "--nprobes") == 0 ? "positive whole numbers, comma-separated"
+                                                        : "a number",
+                 argv[i + 1]);
     return 2;
   }
   if (dir.empty() || n == 0 || dims == 0 || nq == 0) {
@@ -187,16 +193,25 @@ int main(int argc, char** argv) {
       const std::string bytes((std::istreambuf_iterator<char>(in)),
                               std::istreambuf_iterator<char>());
       built = IvfIndex::Decode(bytes);
-      if (built.ok() && !(*built)->CheckCompatible(n, static_cast<uint32_t>(dims)).ok()) {
+      if (built.ok() && (!(*built)->CheckCompatible(n, static_cast<uint32_t>(dims)).ok() ||
+                         (*built)->metric() != metric)) {
         built = gannet::Status::InvalidArgument("ann_bench: the index file is of other data");
+      }
+      if (!built.ok()) {
+        std::fprintf(stderr, "ann_bench: %s: %s; building\n", index_file.c_str(),
+                     built.status().ToString().c_str());
       }
     }
   }
-  if (!built.ok()) {
+  const bool loaded = built.ok();
+  if (!loaded) {
     built = IvfIndex::Build(rows, metric, opt);
     gannet::ReleaseFreeMemory();  // as the engine does after a build (db/maintenance.cpp)
     if (built.ok() && !index_file.empty()) {
-      std::ofstream(index_file, std::ios::binary) << (*built)->Encode();
+      std::ofstream save(index_file, std::ios::binary);
+      if (!(save << (*built)->Encode()) || !save.flush()) {
+        std::fprintf(stderr, "ann_bench: cannot write %s\n", index_file.c_str());
+      }
     }
   }
   const double build_s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -297,7 +312,8 @@ int main(int argc, char** argv) {
                   ", re-rank <= " + std::to_string(rerank) + "k by SQ8 error" +
                   (ix.postings() == ix.indexed_rows() ? ", no replicas" : "");
   res["kernel_target"] = gannet::index::KernelTarget();
-  res["build_s"] = build_s;
+  res["build_s"] = build_s;  // the time to load it with --index FILE that held it
+  res["index_loaded"] = loaded;
   res["build_threads"] = threads;
   res["index_bytes"] = ix.MemoryBytes();
   res["vector_bytes"] = n * dims * sizeof(float);

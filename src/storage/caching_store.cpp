@@ -40,10 +40,7 @@ class CachingStoreImpl final : public CachingStore {
     if (range && !FetchWholeForRange(key)) return base_->Get(key, range);
     Result<GetResult> result = base_->Get(key);
     if (result.ok()) Fill(key, epoch, *result);
-    if (result.ok() && range) {
-      NoteSize(key, result->data.size());
-      result->data = Slice(result->data, range);
-    }
+    if (result.ok() && range) return CutFromWhole(key, *result, *range);
     return result;
   }
 
@@ -92,15 +89,8 @@ class CachingStoreImpl final : public CachingStore {
       const std::optional<ByteRange>& range = requests[m.at].range;
       if (range && !fetch[m.fetched].range) {
         // Cut from the whole object fetched for it (which other misses may share).
-        if (!g.ok()) {
-          out[m.at] = g.status();
-        } else {
-          NoteSize(fetch[m.fetched].key, g->data.size());
-          GetResult part;
-          part.meta = g->meta;
-          part.data = Slice(g->data, range);
-          out[m.at] = std::move(part);
-        }
+        out[m.at] = g.ok() ? Result<GetResult>(CutFromWhole(fetch[m.fetched].key, *g, *range))
+                           : Result<GetResult>(g.status());
         continue;
       }
       out[m.at] = std::move(g);
@@ -200,6 +190,16 @@ class CachingStoreImpl final : public CachingStore {
     std::lock_guard<std::mutex> lock(mu_);
     if (too_large_.size() >= 4096) too_large_.clear();
     too_large_.emplace(key);
+  }
+
+  // `range` of object `key`, fetched `whole` for it (NoteSize remembers one the disk tier
+  // will not keep).
+  GetResult CutFromWhole(std::string_view key, const GetResult& whole, ByteRange range) {
+    NoteSize(key, whole.data.size());
+    GetResult part;
+    part.meta = whole.meta;
+    part.data = Slice(whole.data, range);
+    return part;
   }
 
   // The slice `range` of `data` (all of it without a range), as Get returns it.

@@ -122,6 +122,22 @@ Result<OpenedObject> OpenObject(std::string_view key, const std::string& path) {
   return opened;
 }
 
+// `range` of an opened object (all of it without one; clamped to its size), with the
+// object's meta. The file is never modified in place, so the open descriptor reads a
+// stable snapshot.
+Result<GetResult> ReadOpened(const OpenedObject& opened, const std::optional<ByteRange>& range,
+                             const std::string& path) {
+  uint64_t offset = 0, length = opened.meta.size;
+  if (range) {
+    offset = std::min(range->offset, opened.meta.size);
+    length = std::min(range->length, opened.meta.size - offset);
+  }
+  GetResult result;
+  GANNET_RETURN_IF_ERROR(PReadAll(opened.fd.get(), offset, length, &result.data, path));
+  result.meta = opened.meta;
+  return result;
+}
+
 Status MakeDir(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
     return ErrnoStatus("mkdir", path, errno);
@@ -310,16 +326,7 @@ Result<GetResult> LocalStore::Get(std::string_view key, std::optional<ByteRange>
   GANNET_RETURN_IF_ERROR(CheckKey(key));
   const std::string path = PathOf(key);
   GANNET_ASSIGN_OR_RETURN(OpenedObject opened, OpenObject(key, path));
-  uint64_t offset = 0, length = opened.meta.size;
-  if (range) {
-    offset = std::min(range->offset, opened.meta.size);
-    length = std::min(range->length, opened.meta.size - offset);
-  }
-  GetResult result;
-  // The file is never modified in place, so the open descriptor reads a stable snapshot.
-  GANNET_RETURN_IF_ERROR(PReadAll(opened.fd.get(), offset, length, &result.data, path));
-  result.meta = std::move(opened.meta);
-  return result;
+  return ReadOpened(opened, range, path);
 }
 
 std::vector<Result<GetResult>> LocalStore::GetMany(const std::vector<GetRequest>& requests) {
@@ -336,21 +343,8 @@ std::vector<Result<GetResult>> LocalStore::GetMany(const std::vector<GetRequest>
     Result<OpenedObject> opened =
         checked.ok() ? OpenObject(key, path) : Result<OpenedObject>(checked);
     for (; i < end; ++i) {
-      if (!opened.ok()) {
-        out[i] = opened.status();
-        continue;
-      }
-      const uint64_t size = opened->meta.size;
-      const uint64_t offset = std::min(requests[i].range->offset, size);
-      const uint64_t length = std::min(requests[i].range->length, size - offset);
-      GetResult result;
-      Status read = PReadAll(opened->fd.get(), offset, length, &result.data, path);
-      if (!read.ok()) {
-        out[i] = std::move(read);
-        continue;
-      }
-      result.meta = opened->meta;
-      out[i] = std::move(result);
+      out[i] = opened.ok() ? ReadOpened(*opened, requests[i].range, path)
+                           : Result<GetResult>(opened.status());
     }
   }
   return out;
