@@ -117,8 +117,8 @@ class FtsTest : public ::testing::Test {
     static const char* kWords[] = {"alpha", "bravo",    "charlie", "delta",  "echo", "foxtrot",
                                    "golf",  "hotel",    "india",   "juliet", "kilo", "lima",
                                    "mike",  "november", "oscar",   "papa"};
-    std::string json = R"({"schema": {"text": {"type": "string", "full_text_search":
-        {"remove_stopwords": false}}}, "upsert_rows": [)";
+    std::string json = R"({"schema": {"text": {"type": "string", "full_text_search": )" +
+                       fts_options_ + R"(}}, "upsert_rows": [)";
     for (uint64_t i = 0; i < count; ++i) {
       std::vector<std::string> t;
       const size_t len = 1 + rng() % 60;
@@ -138,6 +138,7 @@ class FtsTest : public ::testing::Test {
   std::unique_ptr<Database> db_;
   std::shared_ptr<Namespace> ns_;
   Corpus corpus_;
+  std::string fts_options_ = R"({"remove_stopwords": false})";  // WriteRandom's
 };
 
 TEST_F(FtsTest, ScoresFollowTheBm25FormulaInTailSegmentsAndBoth) {
@@ -168,6 +169,37 @@ TEST_F(FtsTest, TopKPruningMatchesExhaustiveRankingOnFrequentTerms) {
     ExpectRanking("alpha bravo", k);
     ExpectRanking("alpha papa", k);
     ExpectRanking("alpha bravo charlie delta echo", k);
+  }
+}
+
+// Regression: the top-k loop scores a list at a row without branching on whether the
+// list holds it (then multiplies by 0 or 1), so it also scores lists that ran out. With
+// k1 = 0 every norm factor is 0, and a frequency of 0 there made the score 0/0: NaN,
+// which dropped every row whose bound included it.
+TEST_F(FtsTest, ListsThatRanOutScoreZeroWhenK1IsZero) {
+  fts_options_ = R"({"remove_stopwords": false, "k1": 0, "b": 1})";
+  corpus_.k1 = 0;
+  corpus_.b = 1;
+  // "early" is in the first 600 rows only, "late" (rarer: the larger bound) in every
+  // tenth row after them: each row "late" brings is probed in the list of "early", which
+  // has run out there.
+  std::string json = R"({"schema": {"text": {"type": "string", "full_text_search": )" +
+                     fts_options_ + R"(}}, "upsert_rows": [)";
+  for (uint64_t id = 0; id < 1000; ++id) {
+    std::vector<std::string> t = {"filler", id < 600 ? "early" : "other"};
+    if (id >= 600 && id % 10 == 0) t.push_back("late");
+    if (id % 7 == 0) t.push_back("early2");
+    std::string text;
+    for (const auto& w : t) text += w + " ";
+    corpus_.docs[id] = t;
+    json += (id ? "," : "") + std::string(R"({"id": )") + std::to_string(id) + R"(, "text": ")" +
+            text + R"("})";
+  }
+  Write(json + "]}");
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  for (size_t k : {1, 10, 100}) {
+    ExpectRanking("early late", k);
+    ExpectRanking("late early early2", k);
   }
 }
 
@@ -668,7 +700,8 @@ TEST_F(FtsTest, AttributeClausesWithKnownBoundsPruneAndRankAsExhaustive) {
     for (uint64_t i = 0; i < count; ++i) {
       std::string text;
       const size_t len = 1 + rng() % 30;
-      for (size_t j = 0; j < len; ++j) text += std::string(kWords[std::min(rng() % 12, rng() % 12)]) + " ";
+      for (size_t j = 0; j < len; ++j)
+        text += std::string(kWords[std::min(rng() % 12, rng() % 12)]) + " ";
       json += (i ? "," : "") + std::string(R"({"id": )") + std::to_string(first + i) +
               R"(, "text": ")" + text + R"(", "genre": ")" + (rng() % 3 ? "blog" : "news") + "\"";
       if (rng() % 5) json += R"(, "clicks": )" + std::to_string(rng() % 400);
@@ -702,8 +735,8 @@ TEST_F(FtsTest, AttributeClausesWithKnownBoundsPruneAndRankAsExhaustive) {
   const std::string filters[] = {"", R"(, "filters": ["text", "ContainsAllTokens", "alpha"])",
                                  R"(, "filters": ["genre", "Eq", "blog"])"};
   auto rows = [&](const std::string& rank_by, const std::string& filter, size_t k) {
-    auto r = Query(R"({"rank_by": )" + rank_by + filter + R"(, "top_k": )" + std::to_string(k) +
-                   "}");
+    auto r =
+        Query(R"({"rank_by": )" + rank_by + filter + R"(, "top_k": )" + std::to_string(k) + "}");
     EXPECT_TRUE(r.ok()) << rank_by << ": " << r.status().ToString();
     return r.ok() ? std::move(r).value() : QueryResponse{};
   };

@@ -178,7 +178,7 @@ void PostingCursor::LoadBlock(uint32_t block) {
   if (block >= blocks_) {
     doc_ = kEnd;
     len_ = 0;
-    tfs_[0] = 0;
+    tfs_[0] = 1;  // tf() past the end: 1, so a score computed there (then dropped) is finite
     tfs_ready_ = true;
     return;
   }

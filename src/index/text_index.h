@@ -75,6 +75,17 @@ class PostingCursor {
     return tfs_[pos_];
   }
   void Next();
+  // Next() when `step`, else nothing; without a branch on `step` in the common case (a
+  // posting list in a union, which holds the row in about as many cases as not).
+  void NextIf(bool step) {
+    pos_ += step;
+    if (pos_ < len_) {
+      doc_ = docs_[pos_];
+    } else if (doc_ != kEnd) {
+      --pos_;
+      Next();
+    }
+  }
   // Moves to the first row >= target (kEnd when none).
   void Advance(uint32_t target);
   // The bound of the block that holds the first row >= target, without decoding it:

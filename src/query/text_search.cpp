@@ -647,7 +647,9 @@ class TextSearcher {
           const size_t i = order[k];
           Cursor& c = cursors[i];
           at[i] = c.postings.doc() == d;
-          raw[i] = at[i] ? c.BlockScoreAt() : 0.0;
+          // The score at the cursor's posting, kept only if it is row d: a multiply rather
+          // than a branch the predictor cannot learn (PostingCursor::NextIf below too).
+          raw[i] = c.BlockScoreAt() * static_cast<double>(at[i]);
           bound += c.path_weight * raw[i];
         }
         bool keep = heap_.MayEnter(bound + prefix[essential] + extra);
@@ -661,7 +663,7 @@ class TextSearcher {
           Cursor& c = cursors[i];
           c.postings.Advance(d);
           at[i] = c.postings.doc() == d;
-          raw[i] = at[i] ? c.ScoreAt(d) : 0.0;
+          raw[i] = c.ScoreAt(d) * static_cast<double>(at[i]);
           bound += c.path_weight * raw[i];
           keep = heap_.MayEnter(bound + prefix[k] + extra);
         }
@@ -684,7 +686,7 @@ class TextSearcher {
         uint32_t next = kEnd;
         for (size_t k = essential; k < n; ++k) {
           index::PostingCursor& p = cursors[order[k]].postings;
-          if (p.doc() == d) p.Next();
+          p.NextIf(p.doc() == d);
           next = std::min(next, p.doc());
         }
         d = next;
