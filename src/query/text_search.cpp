@@ -590,9 +590,7 @@ class TextSearcher {
     for (size_t k = 0; k < n; ++k) prefix_ub[k + 1] = prefix_ub[k] + cursors[by_ub[k]].ub;
     // Lists order[0, e) (by_ub[0, e)) cannot reach the threshold together.
     auto essential_from = [&](const std::vector<double>& sums) {
-      size_t e = 0;
-      while (e < n && !heap_.MayEnter(sums[e + 1] + extra)) ++e;
-      return e;
+      return EssentialFrom(sums, n, extra);
     };
     for (uint32_t start = 0;;) {
       const size_t matter = essential_from(prefix_ub);
@@ -629,6 +627,12 @@ class TextSearcher {
         }
         return t != kEnd;
       };
+      if (src.required.empty()) {
+        ScoreWindowInChunks(src, si, cursors, order, prefix, essential, first_row(), end);
+        if (end == kEnd) return;
+        start = end + 1;
+        continue;
+      }
       for (uint32_t d = first_row(); essential < n && d <= end && d != kEnd;) {
         // Under a token filter, the leap (the required lists, and positions for phrases)
         // comes first while the heap fills; once it is full, after the essential lists'
@@ -694,6 +698,95 @@ class TextSearcher {
       if (end == kEnd) return;
       start = end + 1;
     }
+  }
+
+  // Candidates taken at a time by ScoreWindowInChunks.
+  static constexpr size_t kChunk = 32;
+
+  // The candidates of window [first, end] (no token filter), the same rows scored the
+  // same way as in SearchTerms' row-at-a-time loop, with fewer branches the predictor
+  // cannot learn: a chunk of up to kChunk rows of the essential lists' union is gathered
+  // first, each row's essential scores summed and kept in a buffer, the row kept when
+  // that sum and the other lists' bounds may still enter (counted, not branched on); then
+  // the rows kept are probed in the other lists and pushed, in row order, against the
+  // threshold of that moment. The essential lists are those of the chunk's start: a list
+  // that stops being essential inside a chunk still brings its rows there (their scores
+  // are exact, so they are only more candidates), and is probed from the next chunk on.
+  void ScoreWindowInChunks(TextSource& src, size_t si, std::vector<Cursor>& cursors,
+                           const std::vector<size_t>& order, const std::vector<double>& prefix,
+                           size_t essential, uint32_t first, uint32_t end) {
+    constexpr uint32_t kEnd = index::PostingCursor::kEnd;
+    const double extra = plan_.attribute_bound_;
+    const size_t n = cursors.size();
+    chunk_scores_.resize(kChunk * n);
+    chunk_rows_.resize(kChunk);
+    chunk_essential_.resize(n);
+    raw_.resize(n);
+    at_.resize(n);
+    for (uint32_t d = first; essential < n && d <= end && d != kEnd;) {
+      const size_t e0 = essential;
+      for (size_t k = 0; k < n; ++k) chunk_essential_[order[k]] = k >= e0;
+      const double others = prefix[e0] + extra;  // the bound of the lists not essential
+      size_t m = 0;
+      while (m < kChunk && d <= end && d != kEnd) {
+        double* slot = chunk_scores_.data() + m * n;
+        double bound = 0;
+        uint32_t next = kEnd;
+        for (size_t k = e0; k < n; ++k) {
+          const size_t i = order[k];
+          Cursor& c = cursors[i];
+          const bool here = c.postings.doc() == d;
+          // The score at the cursor's posting, kept only if it is row d: a multiply
+          // rather than a branch.
+          slot[i] = c.BlockScoreAt() * static_cast<double>(here);
+          bound += c.path_weight * slot[i];
+          c.postings.NextIf(here);
+          next = std::min(next, c.postings.doc());
+        }
+        if (stats_) ++stats_->candidates;
+        chunk_rows_[m] = d;
+        m += heap_.MayEnter(bound + others);  // the slot is reused when not
+        d = next;
+      }
+      for (size_t j = 0; j < m; ++j) {
+        const uint32_t row = chunk_rows_[j];
+        const double* slot = chunk_scores_.data() + j * n;
+        double bound = 0;
+        for (size_t k = e0; k < n; ++k) bound += cursors[order[k]].path_weight * slot[order[k]];
+        bool keep = heap_.MayEnter(bound + others);
+        for (size_t k = e0; keep && k-- > 0;) {
+          const size_t i = order[k];
+          Cursor& c = cursors[i];
+          c.postings.Advance(row);
+          at_[i] = c.postings.doc() == row;
+          raw_[i] = c.ScoreAt(row) * static_cast<double>(at_[i]);
+          bound += c.path_weight * raw_[i];
+          keep = heap_.MayEnter(bound + prefix[k] + extra);
+        }
+        if (keep && src.eligible && !src.eligible(row)) keep = false;
+        if (!keep) continue;
+        // The leaves' scores summed in cursor order, as in SearchTerms (an absent list's
+        // score is 0, which leaves a sum as it was).
+        std::fill(leaf_scores_.begin(), leaf_scores_.end(), 0.0);
+        for (size_t i = 0; i < n; ++i) {
+          leaf_scores_[cursors[i].leaf] += chunk_essential_[i] ? slot[i] : raw_[i];
+        }
+        const double score = Evaluate(0, &src, row);
+        if (stats_) ++stats_->scored;
+        if (score > 0 && heap_.MayEnter(score)) {
+          heap_.Push(score, si, row);
+          essential = EssentialFrom(prefix, n, extra);
+        }
+      }
+    }
+  }
+
+  // Lists [0, e) of an order whose prefix sums of bounds are `sums` cannot reach the
+  // threshold together (with the clauses without BM25): the smallest essential index.
+  size_t EssentialFrom(const std::vector<double>& sums, size_t n, double extra) const {
+    size_t e = 0;
+    while (e < n && !heap_.MayEnter(sums[e + 1] + extra)) ++e;
+    return e;
   }
 
   // One posting list (a one-token query, or one token present in this source): its
@@ -777,6 +870,14 @@ class TextSearcher {
   std::vector<const index::TermInfo*> terms_;  // per source, per term: null when absent
 
   std::vector<double> leaf_scores_;
+  // ScoreWindowInChunks' scratch: per chunk row, per cursor, the essential lists' scores;
+  // the chunk's rows; per cursor, whether it was essential for the chunk; and the other
+  // lists' scores (and presence) at the row being probed.
+  std::vector<double> chunk_scores_;
+  std::vector<uint32_t> chunk_rows_;
+  std::vector<char> chunk_essential_;
+  std::vector<double> raw_;
+  std::vector<char> at_;
 };
 
 std::vector<TextHit> SearchText(const TextPlan& plan, std::vector<TextSource>& sources, uint32_t k,
