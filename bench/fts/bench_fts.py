@@ -2,12 +2,15 @@
 """Full-text search benchmark on GCIDE: Gannet (embedded) against tantivy, Xapian,
 SQLite FTS5 and PostgreSQL, in one run on this machine.
 
-For each engine, one after the other in a fresh temporary directory: index every GCIDE
-entry (docs/s, bytes on disk), then run the generated queries of each kind (queries.py)
-single-threaded for the top 10: one untimed pass (warm-up; its answers are kept for the
-agreement table), then one timed pass (p50, p95, QPS). Prints a markdown report and
-writes it to bench/results/fts-<UTC time>.md. Ratios are the peer's number divided by
-Gannet's (without Gannet: by tantivy's).
+Each engine indexes every GCIDE entry in a fresh temporary directory, one after the
+other (docs/s, bytes on disk). Then the generated queries of each kind (queries.py) run
+single-threaded for the top 10: one untimed pass per engine (warm-up; its answers are
+kept for the agreement table), then --rounds timed passes per engine, alternating: each
+round runs every engine once, in an order rotated from round to round (p50 and p95 over
+all of an engine's timed queries, QPS over their total time). Timing each engine's passes
+back to back instead favoured whichever engine ran later (about 10% on this machine).
+Prints a markdown report and writes it to bench/results/fts-<UTC time>.md. Ratios are the
+peer's number divided by Gannet's (without Gannet: by tantivy's).
 
     PYTHONPATH=build/python python3 bench/fts/bench_fts.py [--limit N] [--queries 200]
         [--engines gannet,tantivy,xapian,sqlite,postgres] [--out FILE]
@@ -76,8 +79,13 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
     return sorted_values[max(0, min(len(sorted_values), rank) - 1)]
 
 
-def run_queries(e: engines.Engine, qs: Sequence[queries.Query], k: int) -> KindResult:
-    hits = [e.search(q, k) for q in qs]  # warm-up, and the answers
+def warm_up(e: engines.Engine, qs: Sequence[queries.Query], k: int) -> list[list[engines.Hit]]:
+    """The untimed pass: warms the engine's caches; its answers go to the agreement table."""
+    return [e.search(q, k) for q in qs]
+
+
+def timed_pass(e: engines.Engine, qs: Sequence[queries.Query], k: int) -> tuple[list[float], float]:
+    """Per-query latencies in ms, and the pass's total time in s."""
     lat = []
     gc.collect()
     gc.disable()  # no collector pauses inside the timed pass
@@ -90,8 +98,31 @@ def run_queries(e: engines.Engine, qs: Sequence[queries.Query], k: int) -> KindR
         total = time.perf_counter() - t0
     finally:
         gc.enable()
-    lat.sort()
-    return KindResult(percentile(lat, 50), percentile(lat, 95), len(qs) / total, hits)
+    return lat, total
+
+
+def run_queries(opened: list[tuple[engines.Engine, EngineResult]],
+                by_kind: dict[str, list[queries.Query]], k: int, rounds: int,
+                log: Callable[[str], None]) -> None:
+    """Every kind on every engine: a warm-up pass each, then `rounds` rounds of one timed
+    pass each, the engines' order rotated by one every round."""
+    for kind, qs in by_kind.items():
+        hits = [warm_up(e, qs, k) for e, _ in opened]
+        lat: list[list[float]] = [[] for _ in opened]
+        total = [0.0 for _ in opened]
+        for r in range(rounds):
+            for j in range(len(opened)):
+                i = (j + r) % len(opened)
+                got, t = timed_pass(opened[i][0], qs, k)
+                lat[i] += got
+                total[i] += t
+        for i, (e, res) in enumerate(opened):
+            lat[i].sort()
+            res.kinds[kind] = KindResult(percentile(lat[i], 50), percentile(lat[i], 95),
+                                         len(lat[i]) / total[i] if total[i] > 0 else 0.0, hits[i])
+            kr = res.kinds[kind]
+            log(f"{e.name}: {kind}: p50 {kr.p50_ms:.3f} ms, p95 {kr.p95_ms:.3f} ms, "
+                f"{kr.qps:.0f} QPS")
 
 
 def make_engine(key: str, workdir: str, tantivy_stemmer: str = "tantivy") -> engines.Engine:
@@ -118,22 +149,18 @@ def make_engine(key: str, workdir: str, tantivy_stemmer: str = "tantivy") -> eng
     raise ValueError(key)
 
 
-def bench_engine(key: str, records: Sequence[gcide.Record], by_kind: dict[str, list[queries.Query]],
-                 k: int, log: Callable[[str], None], tantivy_stemmer: str,
-                 keep_dir: Optional[str] = None) -> EngineResult:
-    """keep_dir: the engine's directory, kept afterwards (otherwise a temporary one)."""
-    if keep_dir is not None:
-        os.makedirs(keep_dir, exist_ok=True)
-    workdir = keep_dir or tempfile.mkdtemp(prefix=f"gannet-bench-fts-{key}-")
+def open_engine(key: str, records: Sequence[gcide.Record], log: Callable[[str], None],
+                tantivy_stemmer: str, workdir: str) -> tuple[Optional[engines.Engine], EngineResult]:
+    """The engine with every record indexed in workdir (None when it cannot run here, the
+    reason in the result)."""
     res = EngineResult(name=key)
-    e: Optional[engines.Engine] = None
     try:
-        try:
-            e = make_engine(key, workdir, tantivy_stemmer)
-        except RuntimeError as ex:
-            res.skipped = str(ex)
-            log(f"{key}: skipped: {ex}")
-            return res
+        e = make_engine(key, workdir, tantivy_stemmer)
+    except RuntimeError as ex:
+        res.skipped = str(ex)
+        log(f"{key}: skipped: {ex}")
+        return None, res
+    try:
         res.name, res.stores_text, res.notes = e.name, e.stores_text, e.notes
         log(f"{e.name}: indexing {len(records)} documents ...")
         t0 = time.perf_counter()
@@ -141,18 +168,52 @@ def bench_engine(key: str, records: Sequence[gcide.Record], by_kind: dict[str, l
         res.index_s = time.perf_counter() - t0
         res.size = e.size_bytes()
         if isinstance(e, engines.GannetEngine):
+            # Queried as a namespace is once maintenance is done with it (not timed).
+            before, after, waited = e.settle()
+            if after != before:
+                res.notes += (f"; background maintenance then merged its {before} segments "
+                              f"into {after} (done within {waited:.0f} s, not timed)")
+            res.size = e.size_bytes()
             res.extra = ", ".join(f"{k2} {v / 1e6:.1f} MB" for k2, v in e.size_breakdown().items())
+        segments = e.segments()
+        if segments is not None:
+            res.notes += f"; queried over {segments} segment{'s' if segments != 1 else ''}"
         log(f"{e.name}: indexed in {res.index_s:.1f} s, {res.size / 1e6:.1f} MB")
-        for kind, qs in by_kind.items():
-            res.kinds[kind] = run_queries(e, qs, k)
-            r = res.kinds[kind]
-            log(f"{e.name}: {kind}: p50 {r.p50_ms:.3f} ms, p95 {r.p95_ms:.3f} ms, {r.qps:.0f} QPS")
-        return res
+    except BaseException:
+        e.close()
+        raise
+    return e, res
+
+
+def bench_engines(keys: Sequence[str], records: Sequence[gcide.Record],
+                  by_kind: dict[str, list[queries.Query]], k: int, rounds: int,
+                  log: Callable[[str], None], tantivy_stemmer: str,
+                  keep_dir: Optional[str] = None) -> list[EngineResult]:
+    """Indexes with each engine, then times the queries on all of them (run_queries).
+    keep_dir: Gannet's working directory (its store in keep_dir/gannet), kept afterwards;
+    every other engine's is temporary."""
+    results: list[EngineResult] = []
+    opened: list[tuple[engines.Engine, EngineResult]] = []
+    temporary: list[str] = []
+    try:
+        for key in keys:
+            if key == "gannet" and keep_dir is not None:
+                workdir = keep_dir
+                os.makedirs(workdir, exist_ok=True)
+            else:
+                workdir = tempfile.mkdtemp(prefix=f"gannet-bench-fts-{key}-")
+                temporary.append(workdir)
+            e, res = open_engine(key, records, log, tantivy_stemmer, workdir)
+            results.append(res)
+            if e is not None:
+                opened.append((e, res))
+        run_queries(opened, by_kind, k, rounds, log)
+        return results
     finally:
-        if e is not None:
+        for e, _ in opened:
             e.close()
-        if keep_dir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        for d in temporary:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def versions() -> dict[str, str]:
@@ -206,8 +267,10 @@ def report(results: list[EngineResult], meta: dict[str, Any], kinds: Sequence[st
     L.append(f"- corpus: {n:,} GCIDE entries, {meta['text_mb']:.1f} MB of text, "
              f"{meta['tokens']:,} tokens (parsed in {meta['parse_s']:.1f} s)")
     L.append(f"- queries: {meta['per_kind']} per kind, seed {meta['seed']}, digest "
-             f"{meta['digest']}, top {meta['k']}, one thread; an untimed warm-up pass, "
-             "then a timed pass (after gc.collect(), with the collector off). Every engine is "
+             f"{meta['digest']}, top {meta['k']}, one thread; per kind, an untimed warm-up "
+             f"pass per engine, then {meta['rounds']} rounds of one timed pass per engine "
+             "(after gc.collect(), with the collector off), the engines' order rotated each "
+             "round; p50/p95 over all of an engine's timed queries. Every engine is "
              "called through its Python binding (Gannet: the embedded client, a JSON request "
              "and the response built as Python objects; bench/fts_query_bench times the same "
              "queries through the C++ API)")
@@ -325,6 +388,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--queries", type=int, default=200, help="queries per kind (default 200)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="timed passes per engine and kind, alternating between the engines "
+                         "(default 3)")
     ap.add_argument("--engines", default=",".join(ENGINE_KEYS),
                     help=f"comma-separated subset of {','.join(ENGINE_KEYS)}")
     ap.add_argument("--tantivy-stemmer", choices=("tantivy", "libstemmer"), default="tantivy",
@@ -353,6 +419,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
+    if args.rounds < 1:
+        ap.error("--rounds: must be at least 1")
     if not gcide.available():
         log(f"GCIDE not found at {gcide.DICT_PATH}: apt-get install dict-gcide")
         return 2
@@ -377,6 +445,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "seed": args.seed,
         "digest": queries.digest(qs),
         "k": args.k,
+        "rounds": args.rounds,
         "tantivy_stemmer": args.tantivy_stemmer,
     }
     native = bool(args.gannet_native or args.tantivy_native)
@@ -406,9 +475,8 @@ def run_all(args: Any, keys: list[str], records: Sequence[Any], qs: Sequence[Any
         with open(os.path.join(keep, "docs.jsonl"), "w") as f:
             for r in records:
                 f.write(json.dumps([r.id, r.text]) + "\n")
-    results = [bench_engine(key, records, by_kind, args.k, log, args.tantivy_stemmer,
-                            keep if key == "gannet" else None)
-               for key in keys]
+    results = bench_engines(keys, records, by_kind, args.k, args.rounds, log,
+                            args.tantivy_stemmer, keep)
     if native:
         reps = str(args.native_reps)
         found: dict[str, Any] = {"reps": args.native_reps}

@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -64,6 +65,10 @@ class Engine:
 
     def size_bytes(self) -> int:
         raise NotImplementedError
+
+    def segments(self) -> Optional[int]:
+        """How many segments a query searches (None: not segmented, or not known)."""
+        return None
 
     def close(self) -> None:
         pass
@@ -125,6 +130,23 @@ class GannetEngine(Engine):
             self.ns.write(upsert_rows=rows, schema=GANNET_SCHEMA if i == 0 else None)
         self.fold()
 
+    def settle(self, quiet_s: float = 15.0, limit_s: float = 120.0) -> tuple[int, int, float]:
+        """Waits for background maintenance to finish with the namespace: one segment, or
+        the segment count unchanged for quiet_s (the idle time after which a small
+        namespace's segments are merged, 2 s, plus the merge: about 6 s for GCIDE).
+        (segments before, after, seconds waited)."""
+        t0 = time.perf_counter()
+        before = last = self.segments() or 0
+        since = t0
+        while time.perf_counter() - t0 < limit_s:
+            time.sleep(0.2)
+            now = self.segments() or 0
+            if now != last:
+                last, since = now, time.perf_counter()
+            if now <= 1 or time.perf_counter() - since >= quiet_s:
+                break
+        return before, last, time.perf_counter() - t0
+
     def fold(self) -> None:
         """Folds the WAL into segments (IndexNow until nothing is left unindexed)."""
         for _ in range(100):
@@ -144,6 +166,10 @@ class GannetEngine(Engine):
     def search(self, q: Query, k: int = 10) -> list[Hit]:
         res = self.ns.query(**self.body(q, k))
         return [(int(r.id), float(r.dist)) for r in res.rows]
+
+    def segments(self) -> Optional[int]:
+        count = self.ns.metadata().raw.get("gannet", {}).get("segment_count")
+        return int(count) if count is not None else None
 
     def _live_segments(self) -> Optional[set[str]]:
         """The segment ids the manifest references (their names are plain strings in it),
@@ -258,6 +284,9 @@ class TantivyEngine(Engine):
     def search(self, q: Query, k: int = 10) -> list[Hit]:
         res = self.searcher.search(self.query(q), limit=k, count=False)
         return self.hits_with_ids(res.hits)
+
+    def segments(self) -> Optional[int]:
+        return int(self.searcher.num_segments)
 
     def hits_with_ids(self, hits: Sequence[Any]) -> list[Hit]:
         if not hits:

@@ -60,6 +60,12 @@ struct DatabaseOptions {
   bool resident_indexed_vectors = true;
   // Compaction merges segments when a namespace has more than this many.
   size_t compact_max_segments = 8;
+  // Background maintenance also merges all of an idle namespace's segments into one when
+  // they add up to at most this many bytes and those other than the largest add up to at
+  // least a quarter of it (each query pays every segment's term lookups and centroid
+  // ranking, so a small namespace loaded in bulk is best searched as one segment; the
+  // quarter bounds how often a byte is rewritten). 0 disables it.
+  uint64_t compact_small_bytes = 64ull << 20;
   // Garbage collection deletes unreferenced objects older than this.
   std::chrono::milliseconds gc_grace{std::chrono::minutes(10)};
   // Limits on one write request.

@@ -306,12 +306,30 @@ Status NamespaceImpl::IndexOnce(bool* lost_race, bool* more) {
   return st;
 }
 
-Status NamespaceImpl::CompactOnce(bool* lost_race) {
+namespace {
+
+// Whether an idle namespace's segments are small enough, together, to be merged into one
+// (DatabaseOptions::compact_small_bytes), and the ones besides the largest hold enough of
+// them for the rewrite to pay.
+bool SmallEnoughToMerge(const Snapshot& snap, uint64_t limit) {
+  if (limit == 0 || snap.segments.size() < 2 || !snap.tail.empty()) return false;
+  uint64_t total = 0, largest = 0;
+  for (const auto& s : snap.segments) {
+    total += s->ref.bytes;
+    largest = std::max(largest, s->ref.bytes);
+  }
+  return total <= limit && (total - largest) * 4 >= largest;
+}
+
+}  // namespace
+
+Status NamespaceImpl::CompactOnce(bool* lost_race, bool merge_small) {
   *lost_race = false;
   const DatabaseOptions& opts = db_.options();
   GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, Refresh(nullptr));
   const size_t n = snap->segments.size();
-  if (n <= std::max<size_t>(opts.compact_max_segments, 1)) return Status::OK();
+  const bool merge_all = merge_small && SmallEnoughToMerge(*snap, opts.compact_small_bytes);
+  if (!merge_all && n <= std::max<size_t>(opts.compact_max_segments, 1)) return Status::OK();
 
   // Merge the smallest segments until the count falls to half the limit (tiered
   // merging keeps write amplification logarithmic), within the memory cap.
@@ -321,7 +339,8 @@ Status NamespaceImpl::CompactOnce(bool* lost_race) {
     return snap->segments[a]->ref.bytes < snap->segments[b]->ref.bytes;
   });
   const size_t want =
-      std::max<size_t>(2, n - std::max<size_t>(opts.compact_max_segments / 2, 1) + 1);
+      merge_all ? n
+                : std::max<size_t>(2, n - std::max<size_t>(opts.compact_max_segments / 2, 1) + 1);
   std::set<size_t> chosen;
   uint64_t bytes_in = 0;
   for (size_t i : order) {
@@ -420,11 +439,13 @@ Status NamespaceImpl::IndexNow() {
   return Status::Conflict("indexing '" + name_ + "' kept losing races with other indexers");
 }
 
-Status NamespaceImpl::Compact() {
+Status NamespaceImpl::Compact() { return CompactWith(false); }
+
+Status NamespaceImpl::CompactWith(bool merge_small) {
   std::lock_guard<std::mutex> l(maintenance_mu_);
   for (int attempt = 0; attempt < kMaintenanceAttempts; ++attempt) {
     bool lost = false;
-    GANNET_RETURN_IF_ERROR(CompactOnce(&lost));
+    GANNET_RETURN_IF_ERROR(CompactOnce(&lost, merge_small));
     if (!lost) return Status::OK();
     {
       std::lock_guard<std::mutex> m(mu_);
@@ -507,6 +528,10 @@ void NamespaceImpl::MaybeMaintain() {
   snap = current();  // null when the memory budget dropped it meanwhile
   if (snap != nullptr && snap->segments.size() > opts.compact_max_segments) {
     Compact().IgnoreError();
+  }
+  snap = current();
+  if (snap != nullptr && idle && SmallEnoughToMerge(*snap, opts.compact_small_bytes)) {
+    CompactWith(true).IgnoreError();
   }
   snap = current();
   if (snap != nullptr && snap->manifest->version > 0 && GcDue()) CollectGarbage().IgnoreError();

@@ -139,7 +139,10 @@ class NamespaceImpl final : public Namespace {
                         std::chrono::steady_clock::time_point first_put);
   // Folds a prefix of the tail into a segment; *more when some of the tail remains.
   Status IndexOnce(bool* lost_race, bool* more);
-  Status CompactOnce(bool* lost_race);
+  // Merges the smallest segments while there are more than compact_max_segments, or,
+  // with `merge_small`, all of them when SmallEnoughToMerge.
+  Status CompactOnce(bool* lost_race, bool merge_small);
+  Status CompactWith(bool merge_small);
 
   DatabaseImpl& db_;
   const std::string name_;

@@ -298,6 +298,44 @@ class ListMissesKeyStore final : public storage::ForwardingStore<> {
 
 // Regression: the 10-minute server soak failed strong reads with "WAL gap: expected N,
 // found N+1" when a listing of a long WAL backlog missed an entry being created.
+// A namespace loaded in bulk was left in as many segments as background indexing cut
+// (GCIDE's 126k rows: three), and compaction only merged beyond compact_max_segments, so
+// every query paid three segments' term lookups for good. Idle maintenance merges small
+// namespaces' segments into one, unless the segments besides the largest hold less than
+// a quarter of its bytes (rewriting it for them would not pay).
+TEST(SmallNamespaceTest, IdleMaintenanceMergesSmallNamespacesIntoOneSegment) {
+  auto run = [](const std::vector<int>& batches, uint64_t small_bytes) {
+    DatabaseOptions o;
+    o.store = NewMemoryStore();
+    o.background_indexing = false;  // maintenance is run below, by hand
+    o.index_idle = std::chrono::milliseconds(0);
+    o.compact_small_bytes = small_bytes;
+    auto db = Database::Open(o);
+    EXPECT_TRUE(db.ok());
+    auto ns = *(*db)->OpenNamespace("bulk");
+    int id = 0;
+    for (int rows : batches) {
+      std::string json = R"({"upsert_rows": [)";
+      for (int i = 0; i < rows; ++i, ++id) {
+        json += (i ? "," : "") + std::string(R"({"id": )") + std::to_string(id) +
+                R"(, "text": "row number )" + std::to_string(id) + R"("})";
+      }
+      EXPECT_TRUE(ns->Write(*ParseWriteRequest(json + "]}")).ok());
+      EXPECT_TRUE(ns->IndexNow().ok());
+    }
+    EXPECT_EQ(ns->Info()->segment_count, batches.size());
+    static_cast<db::NamespaceImpl*>(ns.get())->MaybeMaintain();
+    auto count = ns->Query(*ParseQueryRequest(R"({"aggregate_by": {"n": ["Count"]}})"));
+    EXPECT_TRUE(count.ok());
+    EXPECT_EQ(count->aggregations.at("n").as_uint(), static_cast<uint64_t>(id));
+    return ns->Info()->segment_count;
+  };
+  EXPECT_EQ(run({600, 300, 100}, 64 << 20), 1u);
+  EXPECT_EQ(run({2000, 100}, 64 << 20), 2u) << "100 rows are far less than a quarter of 2000";
+  EXPECT_EQ(run({600, 300, 100}, 0), 3u) << "disabled";
+  EXPECT_EQ(run({600, 300, 100}, 1000), 3u) << "larger than compact_small_bytes";
+}
+
 TEST(CatchUpTest, ListingThatMissesAnEntryIsNotAGap) {
   ObjectStorePtr base = NewMemoryStore();
   DatabaseOptions o;
