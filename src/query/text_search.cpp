@@ -662,15 +662,7 @@ class TextSearcher {
           if (!leap(d)) return;
           if (d != was) continue;
         }
-        for (size_t k = essential; keep && k-- > 0;) {
-          const size_t i = order[k];
-          Cursor& c = cursors[i];
-          c.postings.Advance(d);
-          at[i] = c.postings.doc() == d;
-          raw[i] = c.ScoreAt(d) * static_cast<double>(at[i]);
-          bound += c.path_weight * raw[i];
-          keep = heap_.MayEnter(bound + prefix[k] + extra);
-        }
+        keep = keep && ProbeOthers(cursors, order, prefix, essential, d, &bound, raw, at);
         if (keep && src.eligible && !src.eligible(d)) keep = false;
         if (keep) {
           // The leaves' scores summed in cursor order, whatever the window's order (a
@@ -753,16 +745,8 @@ class TextSearcher {
         const double* slot = chunk_scores_.data() + j * n;
         double bound = 0;
         for (size_t k = e0; k < n; ++k) bound += cursors[order[k]].path_weight * slot[order[k]];
-        bool keep = heap_.MayEnter(bound + others);
-        for (size_t k = e0; keep && k-- > 0;) {
-          const size_t i = order[k];
-          Cursor& c = cursors[i];
-          c.postings.Advance(row);
-          at_[i] = c.postings.doc() == row;
-          raw_[i] = c.ScoreAt(row) * static_cast<double>(at_[i]);
-          bound += c.path_weight * raw_[i];
-          keep = heap_.MayEnter(bound + prefix[k] + extra);
-        }
+        bool keep = heap_.MayEnter(bound + others) &&
+                    ProbeOthers(cursors, order, prefix, e0, row, &bound, raw_, at_);
         if (keep && src.eligible && !src.eligible(row)) keep = false;
         if (!keep) continue;
         // The leaves' scores summed in cursor order, as in SearchTerms (an absent list's
@@ -779,6 +763,25 @@ class TextSearcher {
         }
       }
     }
+  }
+
+  // The lists order[0, e) that are not essential, largest bound first, probed at `row`
+  // while it can still enter: their scores go to raw and at (per cursor) and *bound.
+  // Whether the row can still enter after all of them.
+  bool ProbeOthers(std::vector<Cursor>& cursors, const std::vector<size_t>& order,
+                   const std::vector<double>& prefix, size_t e, uint32_t row, double* bound,
+                   std::vector<double>& raw, std::vector<char>& at) {
+    for (size_t k = e; k-- > 0;) {
+      const size_t i = order[k];
+      Cursor& c = cursors[i];
+      c.postings.Advance(row);
+      at[i] = c.postings.doc() == row;
+      // Times 0 or 1 rather than a branch on whether the list holds the row.
+      raw[i] = c.ScoreAt(row) * static_cast<double>(at[i]);
+      *bound += c.path_weight * raw[i];
+      if (!heap_.MayEnter(*bound + prefix[k] + plan_.attribute_bound_)) return false;
+    }
+    return true;
   }
 
   // Lists [0, e) of an order whose prefix sums of bounds are `sums` cannot reach the
