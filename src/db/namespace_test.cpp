@@ -296,8 +296,6 @@ class ListMissesKeyStore final : public storage::ForwardingStore<> {
   std::string missing_;
 };
 
-// Regression: the 10-minute server soak failed strong reads with "WAL gap: expected N,
-// found N+1" when a listing of a long WAL backlog missed an entry being created.
 // A namespace loaded in bulk was left in as many segments as background indexing cut
 // (GCIDE's 126k rows: three), and compaction only merged beyond compact_max_segments, so
 // every query paid three segments' term lookups for good. Idle maintenance merges small
@@ -336,6 +334,8 @@ TEST(SmallNamespaceTest, IdleMaintenanceMergesSmallNamespacesIntoOneSegment) {
   EXPECT_EQ(run({600, 300, 100}, 1000), 3u) << "larger than compact_small_bytes";
 }
 
+// Regression: the 10-minute server soak failed strong reads with "WAL gap: expected N,
+// found N+1" when a listing of a long WAL backlog missed an entry being created.
 TEST(CatchUpTest, ListingThatMissesAnEntryIsNotAGap) {
   ObjectStorePtr base = NewMemoryStore();
   DatabaseOptions o;
