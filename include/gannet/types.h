@@ -147,6 +147,10 @@ class Value {
   std::vector<Value>& as_array() { return std::get<std::vector<Value>>(v_); }
   const std::vector<float>& as_vector() const { return std::get<std::vector<float>>(v_); }
 
+  // The value as a number, as ranking expressions read it: int, uint and float as
+  // themselves, datetime as milliseconds since the epoch; nullopt for any other kind.
+  std::optional<double> AsNumber() const;
+
   // Human-readable name of this value's kind for error messages ("string", "int",
   // "array", ...).
   std::string_view KindName() const;

@@ -686,10 +686,12 @@ namespace gannet {
 namespace {
 
 // Clauses without BM25 whose bound is known from the expression (Saturate, Decay, filters,
-// constants: at most 1 or themselves) no longer make every row a candidate: top-k with
-// pruning must equal the same expression ranked without it (a top_k above the row count
-// fills no heap, so nothing is pruned), over segments and the tail, with and without
-// token filters, for expressions with and without BM25 clauses under Max.
+// constants: at most 1 or themselves), or from the data (a bare Attribute: the greatest
+// value of its attribute in the segments and the tail; a Dist of one: the farther end of
+// its range), no longer make every row a candidate: top-k with pruning must equal the
+// same expression ranked without it (a top_k above the row count fills no heap, so
+// nothing is pruned), over segments and the tail, with and without token filters, for
+// expressions with and without BM25 clauses under Max.
 TEST_F(FtsTest, AttributeClausesWithKnownBoundsPruneAndRankAsExhaustive) {
   static const char* kWords[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
                                  "golf",  "hotel", "india",   "kilo",  "lima", "mike"};
@@ -731,6 +733,9 @@ TEST_F(FtsTest, AttributeClausesWithKnownBoundsPruneAndRankAsExhaustive) {
       R"(["Max", [["text", "BM25", "mike"], )" + saturate + "]]",
       R"(["Sum", [["text", "BM25", "kilo"], ["Max", [)" + saturate + ", " + recency + "]]]]",
       saturate,
+      R"(["Sum", [["text", "BM25", "golf hotel"], ["Product", 0.002, ["Attribute", "clicks"]]]])",
+      R"(["Sum", [["text", "BM25", "lima"],
+                  ["Product", 1e-9, ["Dist", ["Attribute", "at"], "2026-01-25T00:00:00Z"]]]])",
   };
   const std::string filters[] = {"", R"(, "filters": ["text", "ContainsAllTokens", "alpha"])",
                                  R"(, "filters": ["genre", "Eq", "blog"])"};
@@ -759,6 +764,13 @@ TEST_F(FtsTest, AttributeClausesWithKnownBoundsPruneAndRankAsExhaustive) {
   // is above every row's score, so each row is a candidate.)
   EXPECT_LT(rows(rank_bys[0], "", 1).stats.rows_scanned,
             rows(rank_bys[0], "", 5000).stats.rows_scanned);
+  // Bounded from the data, a bare Attribute or Dist clause prunes too (it made every row a
+  // candidate before).
+  for (size_t i : {6, 7}) {
+    EXPECT_LT(rows(rank_bys[i], "", 1).stats.rows_scanned,
+              rows(rank_bys[i], "", 5000).stats.rows_scanned)
+        << rank_bys[i];
+  }
 }
 
 }  // namespace

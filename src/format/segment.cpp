@@ -866,6 +866,12 @@ class SegmentDecoder {
       col.type = b->type;
       GANNET_RETURN_IF_ERROR(
           DecodeColumn(data, rows, &col).WithContext("column '" + b->name + "'"));
+      for (const Value& v : col.values) {
+        if (const std::optional<double> x = v.AsNumber()) {
+          col.lo = std::min(col.lo, *x);
+          col.hi = std::max(col.hi, *x);
+        }
+      }
       seg->columns_.push_back(std::move(col));
     }
     seg->memory_bytes_ = seg->ComputeMemoryBytes();

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -120,6 +121,10 @@ class Segment {
     std::string name;
     AttrType type;
     std::vector<Value> values;  // one per row; null where the row lacks the attribute
+    // The least and greatest Value::AsNumber of the values (lo > hi when none is a
+    // number), computed at decode: what bounds a ranking expression's Attribute clause.
+    double lo = std::numeric_limits<double>::infinity();
+    double hi = -std::numeric_limits<double>::infinity();
   };
   const std::vector<Column>& columns() const { return columns_; }
   const Column* column(std::string_view name) const;

@@ -409,6 +409,21 @@ std::string AttrType::ToString() const {
 
 // ---------------------------------------------------------------------------- Value
 
+std::optional<double> Value::AsNumber() const {
+  switch (kind()) {
+    case Kind::kInt:
+      return static_cast<double>(as_int());
+    case Kind::kUint:
+      return static_cast<double>(as_uint());
+    case Kind::kFloat:
+      return as_float();
+    case Kind::kDatetime:
+      return static_cast<double>(as_datetime().ms);
+    default:
+      return std::nullopt;
+  }
+}
+
 std::string_view Value::KindName() const {
   switch (kind()) {
     case Kind::kNull:

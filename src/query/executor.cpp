@@ -492,6 +492,13 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
       acc.set_row(row);
       return MatchFilter(f, acc);
     };
+    src.range = [&seg](const std::string& attr, double* lo, double* hi) {
+      const format::Segment::Column* col = seg.column(attr);
+      if (col == nullptr || col->lo > col->hi) return false;
+      *lo = col->lo;
+      *hi = col->hi;
+      return true;
+    };
     sources.push_back(std::move(src));
     origins.push_back({&seg, nullptr});
   }
@@ -535,6 +542,18 @@ Result<QueryResponse> ExecuteText(const QueryRequest& req, const ExecInput& in) 
     src.match = [&changes](uint32_t row, const Filter& f) {
       const auto& doc = changes[row].second;
       return doc != nullptr && MatchFilter(f, DocumentAccessor(*doc));
+    };
+    src.range = [&changes](const std::string& attr, double* lo, double* hi) {
+      bool any = false;
+      for (const auto& [id, doc] : changes) {
+        const Value* v = doc == nullptr ? nullptr : doc->Find(attr);
+        const std::optional<double> x = v == nullptr ? std::nullopt : v->AsNumber();
+        if (!x) continue;
+        *lo = any ? std::min(*lo, *x) : *x;
+        *hi = any ? std::max(*hi, *x) : *x;
+        any = true;
+      }
+      return any;
     };
     sources.push_back(std::move(src));
     origins.push_back({nullptr, &changes});

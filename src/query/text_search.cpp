@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <queue>
 #include <set>
 
@@ -70,6 +71,9 @@ size_t TextPlan::AddNode(const TextRank& expr, double path_weight, const Schema&
       return at;
     }
     nodes_[at].attr = expr.attr;
+    if (std::find(ranked_attrs_.begin(), ranked_attrs_.end(), expr.attr) == ranked_attrs_.end()) {
+      ranked_attrs_.push_back(expr.attr);
+    }
     return at;
   }
   if (expr.op == TextRank::Op::kConst) return at;
@@ -102,9 +106,16 @@ bool TextPlan::HasBm25(size_t node) const {
   return std::any_of(n.children.begin(), n.children.end(), [this](size_t c) { return HasBm25(c); });
 }
 
-double TextPlan::StaticBound(size_t node) const {
+double TextPlan::Bound(size_t node, const Ranges* ranges) const {
   const Node& n = nodes_[node];
   constexpr double kUnknown = std::numeric_limits<double>::infinity();
+  // The range of an Attribute clause's values (nullopt when not known).
+  auto range = [&](const Node& a) -> std::optional<std::pair<double, double>> {
+    if (ranges == nullptr || a.op != TextRank::Op::kAttribute) return std::nullopt;
+    auto it = ranges->find(a.attr);
+    if (it == ranges->end() || it->second.first > it->second.second) return std::pair{0.0, 0.0};
+    return it->second;
+  };
   switch (n.op) {
     case TextRank::Op::kConst:
       return n.weight;
@@ -114,38 +125,43 @@ double TextPlan::StaticBound(size_t node) const {
       return 1;
     case TextRank::Op::kSum: {
       double s = 0;
-      for (size_t c : n.children) s += StaticBound(c);
+      for (size_t c : n.children) s += Bound(c, ranges);
       return s;
     }
     case TextRank::Op::kMax: {
       double m = 0;
-      for (size_t c : n.children) m = std::max(m, StaticBound(c));
+      for (size_t c : n.children) m = std::max(m, Bound(c, ranges));
       return m;
     }
     case TextRank::Op::kProduct:
-      return n.weight * StaticBound(n.children[0]);
+      return n.weight * Bound(n.children[0], ranges);
+    case TextRank::Op::kAttribute: {
+      // A missing value counts 0 in a Sum or Max (and makes a Product or Dist missing).
+      const auto r = range(n);
+      return r ? std::max(0.0, r->second) : kUnknown;
+    }
+    case TextRank::Op::kDist: {
+      const auto r = range(nodes_[n.children[0]]);
+      return r ? std::max(std::abs(r->second - n.origin), std::abs(r->first - n.origin)) : kUnknown;
+    }
     case TextRank::Op::kBM25:
-    case TextRank::Op::kAttribute:
-    case TextRank::Op::kDist:
       return kUnknown;
   }
   return kUnknown;
 }
 
-void TextPlan::AddAttributeBounds(size_t node, double path_weight) {
+double TextPlan::AttributeBound(size_t node, double path_weight, const Ranges* ranges) const {
   const Node& n = nodes_[node];
-  if (n.op == TextRank::Op::kBM25) return;
-  if (!HasBm25(node)) {
-    attribute_bound_ += path_weight * StaticBound(node);
-    return;
-  }
+  if (n.op == TextRank::Op::kBM25) return 0;
+  if (!HasBm25(node)) return path_weight * Bound(node, ranges);
   if (n.op == TextRank::Op::kSum || n.op == TextRank::Op::kMax || n.op == TextRank::Op::kProduct) {
     const double w = n.op == TextRank::Op::kProduct ? path_weight * n.weight : path_weight;
-    for (size_t c : n.children) AddAttributeBounds(c, w);
-    return;
+    double sum = 0;
+    for (size_t c : n.children) sum += AttributeBound(c, w, ranges);
+    return sum;
   }
   // BM25 under Saturate, Decay or Dist: the score is not bounded by a weighted sum.
-  attribute_bound_ = std::numeric_limits<double>::infinity();
+  return std::numeric_limits<double>::infinity();
 }
 
 Result<TextPlan> TextPlan::Make(const TextRank& expr, const Schema& schema) {
@@ -153,7 +169,7 @@ Result<TextPlan> TextPlan::Make(const TextRank& expr, const Schema& schema) {
   Status st;
   plan.AddNode(expr, 1.0, schema, &st);
   if (!st.ok()) return st;
-  plan.AddAttributeBounds(0, 1.0);
+  plan.attribute_bound_ = plan.AttributeBound(0, 1.0, nullptr);
   plan.exhaustive_ = !std::isfinite(plan.attribute_bound_);
   return plan;
 }
@@ -297,8 +313,9 @@ class TextSearcher {
     ExpandPrefixes();
     ComputeStatistics();
     leaf_scores_.assign(leaves_.size(), 0.0);
+    BoundAttributeClauses();
     for (size_t s = 0; s < sources_.size(); ++s) {
-      if (plan_.exhaustive_) {
+      if (exhaustive_) {
         SearchEveryRow(s);
       } else {
         SearchSource(s);
@@ -313,6 +330,32 @@ class TextSearcher {
     uint64_t docs = 0;
     double norm_factor[256];
   };
+
+  // Where the expression alone leaves the clauses without BM25 unbounded (a bare
+  // Attribute or Dist), bounds them from the ranges of their attributes over every
+  // source (TextPlan::DataBound), so that the search prunes instead of evaluating every
+  // row.
+  void BoundAttributeClauses() {
+    if (!exhaustive_ || plan_.ranked_attrs().empty()) return;
+    TextPlan::Ranges ranges;
+    for (const std::string& attr : plan_.ranked_attrs()) {
+      double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+      for (const TextSource& src : sources_) {
+        double a = 0, b = 0;
+        if (!src.range) return;  // a source that cannot tell: stay exhaustive
+        if (src.range(attr, &a, &b)) {
+          lo = std::min(lo, a);
+          hi = std::max(hi, b);
+        }
+      }
+      ranges.emplace(attr, std::pair{lo, hi});
+    }
+    const double bound = plan_.DataBound(ranges);
+    if (std::isfinite(bound)) {
+      attribute_bound_ = bound;
+      exhaustive_ = false;
+    }
+  }
 
   // last_as_prefix: the terms starting with the leaf's prefix in any source (at most
   // kMaxPrefixTerms, the first in byte order) join its terms.
@@ -434,18 +477,7 @@ class TextSearcher {
       case TextRank::Op::kAttribute: {
         const Value* v = src != nullptr && src->value ? src->value(row, n.attr) : nullptr;
         if (v == nullptr) return kMissing;
-        switch (v->kind()) {
-          case Value::Kind::kInt:
-            return static_cast<double>(v->as_int());
-          case Value::Kind::kUint:
-            return static_cast<double>(v->as_uint());
-          case Value::Kind::kFloat:
-            return v->as_float();
-          case Value::Kind::kDatetime:
-            return static_cast<double>(v->as_datetime().ms);
-          default:
-            return 0;
-        }
+        return v->AsNumber().value_or(0);
       }
     }
     return 0;
@@ -558,13 +590,13 @@ class TextSearcher {
   void SearchSource(size_t si) {
     TextSource& src = sources_[si];
     if (src.none_eligible) return;
-    const bool attribute_clauses = plan_.attribute_bound_ > 0;
+    const bool attribute_clauses = attribute_bound_ > 0;
     std::vector<index::PostingCursor> required_at_start;
     if (attribute_clauses) required_at_start = src.required;  // the second pass restarts
     std::vector<Cursor> cursors = MakeCursors(si);
     if (cursors.size() == 1) SearchOneCursor(src, si, cursors[0]);
     if (cursors.size() > 1) SearchTerms(src, si, cursors);
-    if (attribute_clauses && heap_.MayEnter(plan_.attribute_bound_)) {
+    if (attribute_clauses && heap_.MayEnter(attribute_bound_)) {
       src.required = std::move(required_at_start);
       SearchRowsWithoutTerms(si);
     }
@@ -572,7 +604,7 @@ class TextSearcher {
 
   void SearchTerms(TextSource& src, size_t si, std::vector<Cursor>& cursors) {
     constexpr uint32_t kEnd = index::PostingCursor::kEnd;
-    const double extra = plan_.attribute_bound_;
+    const double extra = attribute_bound_;
     const size_t n = cursors.size();
     // Scratch, n + 1 entries each (n >= 2 here).
     std::vector<size_t> order(n + 1);   // cursor indexes by window bound, ascending
@@ -708,7 +740,7 @@ class TextSearcher {
                            const std::vector<size_t>& order, const std::vector<double>& prefix,
                            size_t essential, uint32_t first, uint32_t end) {
     constexpr uint32_t kEnd = index::PostingCursor::kEnd;
-    const double extra = plan_.attribute_bound_;
+    const double extra = attribute_bound_;
     const size_t n = cursors.size();
     chunk_scores_.resize(kChunk * n);
     chunk_rows_.resize(kChunk);
@@ -779,7 +811,7 @@ class TextSearcher {
       // Times 0 or 1 rather than a branch on whether the list holds the row.
       raw[i] = c.ScoreAt(row) * static_cast<double>(at[i]);
       *bound += c.path_weight * raw[i];
-      if (!heap_.MayEnter(*bound + prefix[k] + plan_.attribute_bound_)) return false;
+      if (!heap_.MayEnter(*bound + prefix[k] + attribute_bound_)) return false;
     }
     return true;
   }
@@ -796,7 +828,7 @@ class TextSearcher {
   // score is path_weight × the leaf's, so blocks are skipped on their bound alone and
   // each remaining posting is scored in place.
   void SearchOneCursor(TextSource& src, size_t si, Cursor& c) {
-    const double extra = plan_.attribute_bound_;
+    const double extra = attribute_bound_;
     uint32_t block_end = 0;  // rows up to here passed the block check
     bool block_checked = false;
     while (c.postings.doc() != index::PostingCursor::kEnd) {
@@ -839,7 +871,7 @@ class TextSearcher {
   // alone, while attribute_bound can still enter (SearchSource).
   void SearchRowsWithoutTerms(size_t si) {
     constexpr uint32_t kEnd = index::PostingCursor::kEnd;
-    const double extra = plan_.attribute_bound_;
+    const double extra = attribute_bound_;
     TextSource& src = sources_[si];
     std::vector<Cursor> cursors = MakeCursors(si);  // from the start: to skip their rows
     std::fill(leaf_scores_.begin(), leaf_scores_.end(), 0.0);
@@ -872,6 +904,9 @@ class TextSearcher {
   size_t term_count_ = 0;                      // terms of all leaves
   std::vector<const index::TermInfo*> terms_;  // per source, per term: null when absent
 
+  // The plan's, or bounded from the data by BoundAttributeClauses.
+  double attribute_bound_ = plan_.attribute_bound_;
+  bool exhaustive_ = plan_.exhaustive_;
   std::vector<double> leaf_scores_;
   // ScoreWindowInChunks' scratch: per chunk row, per cursor, the essential lists' scores;
   // the chunk's rows; per cursor, whether it was essential for the chunk; and the other

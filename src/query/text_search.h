@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,16 +51,27 @@ class TextPlan {
 
   // The distinct attributes the expression reads, in a fixed order.
   const std::vector<Attr>& attrs() const { return attrs_; }
-  // Whether every live row must be evaluated (pruning off): when a clause without BM25
-  // (filter, Attribute, constant, Saturate, Decay, Dist and their combinations) has no
-  // bound known before reading data (a bare Attribute or Dist), or a BM25 clause sits
-  // under Saturate, Decay or Dist. Otherwise such clauses add attribute_bound() to every
-  // row's bound: rows holding a query token are pruned as usual, the others are
-  // evaluated only while that bound can still reach the k-th score.
+  // Whether every live row must be evaluated (pruning off) as far as the expression
+  // alone tells: when a clause without BM25 (filter, Attribute, constant, Saturate,
+  // Decay, Dist and their combinations) has no bound known before reading data (a bare
+  // Attribute or Dist), or a BM25 clause sits under Saturate, Decay or Dist. Otherwise
+  // such clauses add attribute_bound() to every row's bound: rows holding a query token
+  // are pruned as usual, the others are evaluated only while that bound can still reach
+  // the k-th score. A search bounds bare Attribute and Dist clauses from the data
+  // (DataBound) when it can.
   bool exhaustive() const { return exhaustive_; }
   // The most the clauses without BM25 add to any row's score (the weighted sum of their
   // bounds: filters, Saturate and Decay at most 1, constants themselves).
   double attribute_bound() const { return attribute_bound_; }
+  // Per attribute, the least and greatest number among the rows searched.
+  using Ranges = std::map<std::string, std::pair<double, double>, std::less<>>;
+  // The attributes of the expression's Attribute clauses (what DataBound needs).
+  const std::vector<std::string>& ranked_attrs() const { return ranked_attrs_; }
+  // attribute_bound() with each Attribute clause bounded by the greatest value of its
+  // attribute (0 when that is negative or none, as a missing value counts 0) and each
+  // Dist of one by the farther end of its range: infinite when a BM25 clause sits under
+  // Saturate, Decay or Dist, or a Dist is of something else.
+  double DataBound(const Ranges& ranges) const { return AttributeBound(0, 1.0, &ranges); }
 
  private:
   friend class TextSearcher;
@@ -81,14 +93,15 @@ class TextPlan {
   };
   size_t AddNode(const TextRank& expr, double path_weight, const Schema& schema, Status* st);
   bool HasBm25(size_t node) const;
-  // An upper bound of a node without BM25 known from the expression alone (infinite for
-  // an Attribute or Dist value).
-  double StaticBound(size_t node) const;
-  // Sums path weight × StaticBound over the maximal subtrees without BM25 that sit under
+  // An upper bound of a node without BM25, from the expression and, when given, the
+  // ranges of the attributes (without them, infinite for an Attribute or Dist value).
+  double Bound(size_t node, const Ranges* ranges) const;
+  // The sum of path weight × Bound over the maximal subtrees without BM25 that sit under
   // only Sum, Max and Product (infinite when another node holds a BM25 clause).
-  void AddAttributeBounds(size_t node, double path_weight);
+  double AttributeBound(size_t node, double path_weight, const Ranges* ranges) const;
 
   std::vector<Attr> attrs_;
+  std::vector<std::string> ranked_attrs_;
   std::vector<Leaf> leaves_;
   std::vector<Node> nodes_;  // nodes_[0] is the root
   bool exhaustive_ = false;
@@ -126,6 +139,9 @@ struct TextSource {
   // attribute (or null), and whether a row matches a filter.
   uint32_t rows = 0;
   std::function<const Value*(uint32_t row, const std::string& attr)> value;
+  // The least and greatest number (Value::AsNumber) of `attr` among the source's rows,
+  // deleted ones included (a bound may be loose); false when no row has one.
+  std::function<bool(const std::string& attr, double* lo, double* hi)> range;
   std::function<bool(uint32_t row, const Filter& filter)> match;
   // Posting lists every eligible row is in (the tokens of a ContainsAllTokens or phrase
   // filter the query requires): candidates leap to rows present in all of them.
