@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
     if (in) {
       const std::string bytes((std::istreambuf_iterator<char>(in)),
                               std::istreambuf_iterator<char>());
-      built = IvfIndex::Decode(bytes);
+      built = IvfIndex::Decode(bytes, /*keep_sq8_codes=*/false);  // as the engine loads
       if (built.ok() && (!(*built)->CheckCompatible(n, static_cast<uint32_t>(dims)).ok() ||
                          (*built)->metric() != metric)) {
         built = gannet::Status::InvalidArgument("ann_bench: the index file is of other data");
@@ -205,13 +205,19 @@ int main(int argc, char** argv) {
   }
   const bool loaded = built.ok();
   if (!loaded) {
-    built = IvfIndex::Build(rows, metric, opt);
+    gannet::Result<std::shared_ptr<IvfIndex>> fresh = IvfIndex::Build(rows, metric, opt);
     gannet::ReleaseFreeMemory();  // as the engine does after a build (db/maintenance.cpp)
-    if (built.ok() && !index_file.empty()) {
-      std::ofstream save(index_file, std::ios::binary);
-      if (!(save << (*built)->Encode()) || !save.flush()) {
-        std::fprintf(stderr, "ann_bench: cannot write %s\n", index_file.c_str());
+    if (fresh.ok()) {
+      if (!index_file.empty()) {
+        std::ofstream save(index_file, std::ios::binary);
+        if (!(save << (*fresh)->Encode()) || !save.flush()) {
+          std::fprintf(stderr, "ann_bench: cannot write %s\n", index_file.c_str());
+        }
       }
+      (*fresh)->ReleaseSq8Codes();  // as the engine does once the index is stored
+      built = std::shared_ptr<const IvfIndex>(std::move(*fresh));
+    } else {
+      built = fresh.status();
     }
   }
   const double build_s = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -495,6 +495,90 @@ TEST_P(AnnTest, FailedRangedReadFailsOnlyItsQuery) {
   }
 }
 
+// From 256 dimensions the engine's indexes search four-bit codes derived from the
+// stored SQ8 ones, and drop the SQ8 codes from memory: an index built here and one loaded
+// by a fresh process hold the same (smaller) memory and give the same answers. Caught: the
+// built index kept its SQ8 codes until the next load.
+TEST(AnnWideTest, WideIndexesAreServedWithoutTheirSq8Codes) {
+  constexpr uint32_t kWide = 300;
+  constexpr uint64_t kWideRows = 2500;
+  const ObjectStorePtr store = NewMemoryStore();
+  DatabaseOptions o;
+  o.store = store;
+  o.background_indexing = false;
+  o.ann_min_rows = 1000;
+  std::mt19937_64 rng(21);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> centres(20 * kWide);
+  for (float& v : centres) v = g(rng);
+  auto sample = [&] {
+    const size_t c = std::uniform_int_distribution<size_t>(0, 19)(rng);
+    std::vector<float> v(kWide);
+    for (uint32_t d = 0; d < kWide; ++d) v[d] = centres[c * kWide + d] + 0.7f * g(rng);
+    return v;
+  };
+  std::unique_ptr<Database> db = std::move(Database::Open(o)).value();
+  std::shared_ptr<Namespace> ns = *db->OpenNamespace("wide");
+  WriteRequest w;
+  for (uint64_t i = 0; i < kWideRows; ++i) {
+    Document d;
+    d.id = Id(i);
+    d.Set("vector", Value::Vector(sample()));
+    w.upserts.push_back(std::move(d));
+  }
+  ASSERT_TRUE(ns->Write(std::move(w)).ok());
+  ASSERT_TRUE(ns->IndexNow().ok());
+  std::vector<std::vector<float>> queries;
+  for (int i = 0; i < 20; ++i) queries.push_back(sample());
+  auto run = [&](const std::vector<float>& q, bool ann) {
+    QueryRequest r;
+    r.rank_by = {RankBy::Kind::kVector, "vector", ann, q, false};
+    r.top_k = 10;
+    auto resp = ns->Query(r);
+    EXPECT_TRUE(resp.ok()) << resp.status().ToString();
+    return resp.ok() ? *resp : QueryResponse{};
+  };
+  std::vector<QueryResponse> built;
+  size_t hits = 0;
+  for (const auto& q : queries) {
+    built.push_back(run(q, true));
+    const QueryResponse exact = run(q, false);
+    for (const ResultRow& a : built.back().rows) {
+      for (const ResultRow& e : exact.rows) hits += a.id == e.id;
+    }
+  }
+  EXPECT_GE(static_cast<double>(hits) / (10.0 * queries.size()), 0.95);
+  const uint64_t built_memory = ns->Info()->memory_bytes;
+
+  // The stored index keeps its SQ8 codes (what every derived code comes from).
+  std::string key;
+  const Result<ListResult> listed = store->List("ns/wide/segments/");
+  ASSERT_TRUE(listed.ok());
+  for (const ObjectMeta& m : listed->objects) {
+    if (m.key.ends_with(".ivf")) key = m.key;
+  }
+  ASSERT_FALSE(key.empty());
+  auto stored = index::IvfIndex::Decode(store->Get(key)->data);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_TRUE((*stored)->holds_sq8_codes());
+  EXPECT_GT((*stored)->MemoryBytes(), (*stored)->postings() * kWide);
+
+  db->Close();
+  db = std::move(Database::Open(o)).value();  // a fresh process loads the index
+  ns = *db->OpenNamespace("wide");
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const QueryResponse after = run(queries[i], true);
+    ASSERT_EQ(after.rows.size(), built[i].rows.size());
+    for (size_t j = 0; j < after.rows.size(); ++j) {
+      EXPECT_EQ(after.rows[j].id, built[i].rows[j].id);
+      EXPECT_EQ(after.rows[j].dist, built[i].rows[j].dist);
+    }
+  }
+  EXPECT_EQ(ns->Info()->memory_bytes, built_memory);
+  EXPECT_LT(built_memory + (*stored)->postings() * kWide / 2,
+            kWideRows * kWide * 4 + (*stored)->MemoryBytes());
+}
+
 TEST_P(AnnTest, RecallKnobIsValidated) {
   auto q = ParseQueryRequest(R"({"rank_by": ["vector", "ANN", [0]], "ann_recall": 0.5})");
   ASSERT_TRUE(q.ok()) << q.status().ToString();

@@ -65,16 +65,19 @@ Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
   // a third more codes for a speed the re-rank's reads hide (200k × 128: the same QPS at
   // recall 0.95 without them, at nprobe 2 instead of 1).
   if (!opts.resident_indexed_vectors) build.replica_epsilon = -1;
-  Result<std::shared_ptr<const index::IvfIndex>> built =
+  Result<std::shared_ptr<index::IvfIndex>> built =
       index::IvfIndex::Build(index::VectorRows::Of(segment), MetricOf(schema), build);
   // The build's scratch (k-means, calibration) is freed by now; hand the heap's free
   // pages back to the system rather than keep them in this process's resident memory
   // (5.5 MiB of a 200k × 128 build's 43).
   ReleaseFreeMemory();
-  GANNET_ASSIGN_OR_RETURN(std::shared_ptr<const index::IvfIndex> ann, std::move(built));
+  GANNET_ASSIGN_OR_RETURN(std::shared_ptr<index::IvfIndex> ann, std::move(built));
   GANNET_RETURN_IF_ERROR(PutNew(store, keys.vector_index(ref->id), ann->Encode()));
+  // Searches read the codes derived from the SQ8 ones (from 256 dimensions): the stored
+  // object keeps those, memory need not (as a load decodes it).
+  ann->ReleaseSq8Codes();
   ref->vector_index = true;
-  return ann;
+  return std::shared_ptr<const index::IvfIndex>(std::move(ann));
 }
 
 // Sets *seed to s's vector index when it has `dims` and `metric` and more live rows than

@@ -269,7 +269,8 @@ Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
     const std::string key = keys.vector_index(ref.id);
     Result<GetResult>& g = got[l.index_at];
     if (!g.ok()) return g.status();
-    Result<std::shared_ptr<const index::IvfIndex>> decoded = index::IvfIndex::Decode(g->data);
+    Result<std::shared_ptr<const index::IvfIndex>> decoded =
+        index::IvfIndex::Decode(g->data, /*keep_sq8_codes=*/false);
     if (!decoded.ok()) return decoded.status().WithContext(key);
     GANNET_RETURN_IF_ERROR(
         (*decoded)->CheckCompatible(l.segment->rows(), l.segment->dims()).WithContext(key));

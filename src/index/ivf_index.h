@@ -6,7 +6,11 @@
 // centroid. For cosine distance the vectors are scaled to unit length first, so that
 // squared Euclidean distance orders them like cosine distance. Derived from the SQ8 codes
 // on load (not stored): one-bit RaBitQ-style codes of the same residuals with their
-// per-row factors (binary_code.h), laid out per list in blocks for the popcount kernel.
+// per-row factors (binary_code.h), laid out per list in blocks for the popcount kernel,
+// and, from kMinBinaryDims dimensions, four-bit codes of them (sq4_code.h), which stand in
+// for the SQ8 codes in every search: an index may then drop its SQ8 codes from memory
+// (ReleaseSq8Codes; the stored object keeps them, the source every derived code is
+// computed from).
 //
 // A search ranks the centroids (estimated on SQ8 codes of the centroids, derived on
 // load) and then works in three stages, each reading fewer, costlier bytes per row:
@@ -14,11 +18,11 @@
 //      to 64: the scan is bound by memory bandwidth, and SQ8's dims bytes a row cost 5-8×
 //      more) shortlist every row whose estimate minus its error bound is below the k-th
 //      smallest estimate plus error bound of distinct rows (what the k nearest could be);
-//   2. their SQ8 codes pick the k·rerank_factor best (twice as many under a filter);
-//   3. of those, the ones the SQ8 estimate cannot rule out (within 4 standard deviations
-//      of its rounding error of the k-th best) are re-ranked with the exact f32 distance
-//      on the segment's vectors: about k + 1-3 rows on real and generated data.
-// A probe expected to read few rows skips stages 1-2 and scans the lists' SQ8 codes.
+//   2. their fine codes (four-bit from kMinBinaryDims dimensions, SQ8 below) keep the
+//      rows their estimate cannot rule out (within 4 standard deviations of its rounding
+//      error of the k-th best), at most k·rerank_factor (twice as many under a filter);
+//   3. those are re-ranked with the exact f32 distance on the segment's vectors.
+// A probe expected to read few rows skips stage 1 and reads the lists' fine codes.
 // A row filter (RowFilter) is applied during the posting scan; the probe widens with the
 // filter's selectivity (as deep as k / selectivity) and until enough matching rows were
 // seen, and a filter is answered by an exact scan of just its rows when that reads at
@@ -55,6 +59,7 @@
 #include "index/binary_code.h"
 #include "index/kmeans.h"
 #include "index/quantizer.h"
+#include "index/sq4_code.h"
 #include "index/vectors.h"
 
 namespace gannet::index {
@@ -119,14 +124,16 @@ inline constexpr double kDefaultRecallTarget = 0.95;
 // How a search reads the probed lists.
 enum class IvfScan : uint8_t {
   // kBinary when the vectors have at least kMinBinaryDims dimensions and the probe is
-  // expected to read enough rows for the binary stage to pay (BinaryScanPays), else kSq8.
+  // expected to read enough rows for the binary stage to pay (BinaryScanPays), else
+  // kDirect.
   kAuto,
-  kSq8,     // the SQ8 codes of every probed row, streamed
-  kBinary,  // the one-bit codes, then SQ8 on a shortlist
+  kDirect,  // the fine codes (four-bit or SQ8) of every probed row
+  kBinary,  // the one-bit codes, then the fine codes of a shortlist
 };
 // Below this the one-bit estimate's error (~0.6/√B of 2·|r|·|q - c|) loses recall that a
 // bigger shortlist would cost more to win back than the SQ8 scan: at 1M × 128 recall@10
-// at nprobe 4 fell from 0.970 to 0.963, and the curve levelled off at 0.973.
+// at nprobe 4 fell from 0.970 to 0.963, and the curve levelled off at 0.973. From it, the
+// fine codes are four-bit (half the bytes of SQ8 a row; the one-bit codes derived too).
 inline constexpr uint32_t kMinBinaryDims = 256;
 
 struct IvfSearchParams {
@@ -137,8 +144,8 @@ struct IvfSearchParams {
   // list (still approximate: the codes' estimates and their error bounds decide which
   // rows are re-ranked exactly).
   double recall_target = kDefaultRecallTarget;
-  // At most k × this candidates (× 2 filtered) are re-ranked exactly: those the SQ8
-  // estimate cannot rule out.
+  // At most k × this candidates (× 2 filtered) are re-ranked exactly: those the fine
+  // codes' estimate cannot rule out.
   uint32_t rerank_factor = 4;
   const RowFilter* filter = nullptr;  // null: every indexed row is eligible
   IvfScan scan = IvfScan::kAuto;
@@ -147,7 +154,7 @@ struct IvfSearchParams {
 struct IvfSearchStats {
   size_t lists_probed = 0;
   size_t codes_scanned = 0;  // posting entries visited (filtered-out ones included)
-  size_t shortlisted = 0;    // rows the binary stage passed to the SQ8 stage (0: SQ8 scan)
+  size_t shortlisted = 0;    // rows the binary stage passed to stage 2 (0: direct scan)
   size_t reranked = 0;       // exact distances computed for candidates
   size_t exact_rows = 0;     // rows scanned exactly by the small-filter fallback
   bool exact_fallback = false;
@@ -161,10 +168,17 @@ struct Neighbor {
 class IvfIndex {
  public:
   // Indexes every row of `data` that has a vector. InvalidArgument if none has one, the
-  // dimensions are zero, there are 2^32 rows or more, or `data` is not resident.
-  static Result<std::shared_ptr<const IvfIndex>> Build(const VectorRows& data,
-                                                       DistanceMetric metric,
-                                                       const IvfBuildOptions& options = {});
+  // dimensions are zero, there are 2^32 rows or more, or `data` is not resident. The
+  // caller owns the index alone until it shares it (and may ReleaseSq8Codes first).
+  static Result<std::shared_ptr<IvfIndex>> Build(const VectorRows& data, DistanceMetric metric,
+                                                 const IvfBuildOptions& options = {});
+  // From kMinBinaryDims dimensions, frees the SQ8 codes (searches read the four-bit codes
+  // derived from them; results are unchanged); below, does nothing. Encode is not
+  // available afterwards. REQUIRES: no search runs at the same time (call it before the
+  // index is shared).
+  void ReleaseSq8Codes();
+  // Whether Encode is available (the SQ8 codes are held).
+  bool holds_sq8_codes() const { return codes_.size() == postings() * dims_; }
 
   // The k nearest allowed rows to `query` (dims() floats), nearest first, ties by row.
   // REQUIRES: `data` is the vectors the index was built from (rows() and dims() match,
@@ -179,9 +193,12 @@ class IvfIndex {
   Status CheckCompatible(size_t rows, uint32_t dims) const;
 
   // The framed object (docs/format/vector-index.md), and back. Decode verifies the
-  // checksum and bounds-checks every count and row id: Corruption on any damage.
+  // checksum and bounds-checks every count and row id: Corruption on any damage; without
+  // `keep_sq8_codes` the decoded index has released them (ReleaseSq8Codes).
+  // Encode REQUIRES holds_sq8_codes().
   std::string Encode() const;
-  static Result<std::shared_ptr<const IvfIndex>> Decode(std::string_view bytes);
+  static Result<std::shared_ptr<const IvfIndex>> Decode(std::string_view bytes,
+                                                        bool keep_sq8_codes = true);
 
   DistanceMetric metric() const { return metric_; }
   uint32_t dims() const { return dims_; }
@@ -231,30 +248,41 @@ class IvfIndex {
                                     size_t candidates, double adapt_target, const RowFilter* filter,
                                     IvfScan scan, IvfSearchStats* stats) const;
   // Whether kAuto reads the lists through the binary codes: enough dimensions, and more
-  // rows expected than the shortlist's scattered SQ8 reads cost (counted at three times a
-  // streamed byte).
+  // rows expected than the shortlist's scattered fine-code reads cost (counted at three
+  // times a streamed byte).
   bool BinaryScanPays(double expected_rows, size_t shortlist) const;
   // Asks the CPU to fetch `list`'s binary codes and factors into its caches.
   void PrefetchList(uint32_t list) const;
   std::vector<Neighbor> SearchExact(Query& q, const VectorRows& data, uint32_t k,
                                     const RowFilter& filter, IvfSearchStats* stats) const;
+  // The rows a build calibrates on and their exact nearest other rows (nearest first,
+  // as deep as the deepest curve): the same for every assembly of one clustering.
+  struct CalibrationSample {
+    std::vector<uint32_t> queries;
+    std::vector<std::vector<uint32_t>> truth;
+  };
+  // Queries are sampled from `held_out` (rows the clustering was not trained on) when it
+  // holds enough of them, else from every indexed row (`ids`).
+  static CalibrationSample SampleCalibration(const VectorRows& data, DistanceMetric metric,
+                                             const std::vector<uint32_t>& ids,
+                                             const IvfBuildOptions& options,
+                                             const std::vector<uint32_t>& held_out);
   // Posting lists, codes and calibration of the clustering (centroids_ set; `assignment`
   // the list of each of `ids`) with boundary replicas within `epsilon`.
   void Assemble(const VectorRows& data, const std::vector<uint32_t>& ids, bool normalize,
                 const std::vector<uint32_t>& assignment, double epsilon,
-                const IvfBuildOptions& options, const std::vector<uint32_t>& held_out);
+                const IvfBuildOptions& options, const CalibrationSample& sample);
   // Postings a search at the default recall target reads, by the calibration.
   double CodesAtDefaultTarget() const;
-  // Queries are sampled from `held_out` (rows the clustering was not trained on) when it
-  // holds enough of them, else from every indexed row.
   void Calibrate(const VectorRows& data, const IvfBuildOptions& options,
-                 const std::vector<uint32_t>& held_out);
-  // The SQ8 terms, the centroid codes and (from kMinBinaryDims dimensions) the binary
-  // codes, derived from codes_, the quantizer and the centroids (after Build's encoding
-  // and after Decode).
+                 const CalibrationSample& sample);
+  // The centroid codes and, below kMinBinaryDims dimensions, the SQ8 terms, from it the
+  // binary and four-bit codes, derived from codes_, the quantizer and the centroids
+  // (after Build's encoding and after Decode).
   void DeriveFromCodes();
-  // The one-bit codes (bits_, block_offsets_, factors_). Called once: by DeriveFromCodes,
-  // or under binary_once_.
+  // The one-bit codes (bits_, block_offsets_, factors_) and, from kMinBinaryDims
+  // dimensions, the four-bit ones (sq4_). Called once: by DeriveFromCodes, or under
+  // binary_once_.
   void DeriveBinaryCodes() const;
   // Per row ids[i]: the list it is replicated to (IvfBuildOptions::replica_epsilon), or
   // UINT32_MAX. `idx` holds the centroids and their norms.
@@ -274,7 +302,8 @@ class IvfIndex {
   std::vector<uint32_t> list_offsets_;  // lists + 1 entries into list_rows_
   // Row ids, grouped by list, ascending within; a replicated row is in two lists.
   HugeVector<uint32_t> list_rows_;
-  HugeVector<uint8_t> codes_;  // postings × dims, parallel to list_rows_
+  // postings × dims, parallel to list_rows_; empty once released (ReleaseSq8Codes).
+  HugeVector<uint8_t> codes_;
   // One-bit codes of the decoded SQ8 residuals (not stored): the posting scan's estimate.
   // Derived on load from kMinBinaryDims dimensions; below, where the automatic scan does
   // not use them, by the first search that does (IvfScan::kBinary), once.
@@ -283,12 +312,17 @@ class IvfIndex {
   mutable std::vector<uint32_t> block_offsets_;  // lists + 1 entries into bits_, in blocks
   mutable HugeVector<uint64_t> bits_;            // each list's codes in blocks (BinaryDots)
   mutable BinaryCoder::FactorColumns factors_;   // parallel to list_rows_
+  // Four-bit codes of the same rotated residuals (the fine codes from kMinBinaryDims
+  // dimensions), parallel to list_rows_; derived with the one-bit codes.
+  mutable Sq4Codes sq4_;
   // Their bytes, set once they are derived (MemoryBytes may run beside the derivation).
   mutable std::atomic<size_t> binary_bytes_{0};
   // |r|² + 2·<c, r> of each row's decoded residual r and its list's centroid c (the SQ8
-  // estimate's per-row term; derived on load), parallel to list_rows_.
+  // estimate's per-row term; derived on load below kMinBinaryDims), parallel to
+  // list_rows_.
   HugeVector<float> sq8_terms_;
-  // The variance of an SQ8 estimate e's error, per unit of e (derived on load):
+  // The variance of an SQ8 estimate e's error, per unit of e (derived on load; the
+  // four-bit estimate adds it, for the SQ8 rounding of the residual it encodes):
   // Σ_d (scale[d]² + centroid scale[d]²) / (3·dims).
   float sq8_noise_ = 0;
   // The centroids quantized (ranking the lists; not stored, derived on load).

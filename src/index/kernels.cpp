@@ -7,6 +7,7 @@
 #define HWY_WANT_AVX3_DL
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -175,6 +176,70 @@ void DotSq8FilteredImpl(const uint8_t* codes, const uint32_t* rows, size_t count
   }
 }
 
+int32_t DotSq4Impl(const uint8_t* code, size_t half, const int16_t* w) {
+  const hn::ScalableTag<int16_t> d16;
+  const hn::RepartitionToWide<decltype(d16)> d32;
+  const hn::Rebind<uint8_t, decltype(d16)> du8;
+  const size_t N = hn::Lanes(d16);
+  const auto mask = hn::Set(d16, int16_t{15});
+  auto a0 = hn::Zero(d32), a1 = hn::Zero(d32), b0 = hn::Zero(d32), b1 = hn::Zero(d32);
+  size_t i = 0;
+  for (; i + N <= half; i += N) {
+    const auto bytes = hn::PromoteTo(d16, hn::LoadU(du8, code + i));
+    a0 = hn::ReorderWidenMulAccumulate(d32, hn::And(bytes, mask), hn::LoadU(d16, w + i), a0, a1);
+    b0 = hn::ReorderWidenMulAccumulate(d32, hn::ShiftRight<4>(bytes), hn::LoadU(d16, w + half + i),
+                                       b0, b1);
+  }
+  const auto sum = hn::Add(hn::RearrangeToOddPlusEven(a0, a1), hn::RearrangeToOddPlusEven(b0, b1));
+  int32_t total = hn::GetLane(hn::SumOfLanes(d32, sum));
+  for (; i < half; ++i) {
+    total += int32_t{w[i]} * (code[i] & 15) + int32_t{w[half + i]} * (code[i] >> 4);
+  }
+  return total;
+}
+
+float Sq4PassImpl(const float* x, size_t n, float lo, float inv, float step, float* out,
+                  uint8_t* levels) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const size_t N = hn::Lanes(d);
+  const auto vlo = hn::Set(d, lo), vinv = hn::Set(d, inv), vstep = hn::Set(d, step);
+  const auto half = hn::Set(d, 0.5f), top = hn::Set(d, 15.5f), zero = hn::Zero(d);
+  auto su = hn::Zero(d), suu = hn::Zero(d), sux = hn::Zero(d), err = hn::Zero(d);
+  HWY_ALIGN int32_t lanes[HWY_MAX_BYTES / sizeof(int32_t)];
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto v = hn::LoadU(d, x + i);
+    // Non-negative after the clamp: truncation rounds to nearest.
+    const auto u = hn::Floor(hn::Min(hn::Max(hn::MulAdd(hn::Sub(v, vlo), vinv, half), zero), top));
+    su = hn::Add(su, u);
+    suu = hn::MulAdd(u, u, suu);
+    sux = hn::MulAdd(u, v, sux);
+    if (levels != nullptr) {
+      const auto e = hn::Sub(v, hn::MulAdd(vstep, u, vlo));
+      err = hn::MulAdd(e, e, err);
+      hn::Store(hn::ConvertTo(di, u), di, lanes);
+      for (size_t l = 0; l < N; ++l) levels[i + l] = static_cast<uint8_t>(lanes[l]);
+    }
+  }
+  out[0] = hn::GetLane(hn::SumOfLanes(d, su));
+  out[1] = hn::GetLane(hn::SumOfLanes(d, suu));
+  out[2] = hn::GetLane(hn::SumOfLanes(d, sux));
+  float total_err = hn::GetLane(hn::SumOfLanes(d, err));
+  for (; i < n; ++i) {  // n is a multiple of 8; wider vectors leave a tail
+    const float u = std::floor(std::min(std::max((x[i] - lo) * inv + 0.5f, 0.0f), 15.5f));
+    out[0] += u;
+    out[1] += u * u;
+    out[2] += u * x[i];
+    if (levels != nullptr) {
+      levels[i] = static_cast<uint8_t>(u);
+      const float e = x[i] - (lo + step * u);
+      total_err += e * e;
+    }
+  }
+  return total_err;
+}
+
 void BinaryDotsImpl(const uint64_t* blocks, size_t nblocks, size_t words, const uint64_t* planes,
                     uint32_t* out) {
   // Lanes are rows of a block: up to kBinaryBlockRows at once, fewer on narrow targets.
@@ -271,6 +336,8 @@ HWY_EXPORT(DotManyImpl);
 HWY_EXPORT(DotRowsImpl);
 HWY_EXPORT(DotSq8Impl);
 HWY_EXPORT(DotSq8FilteredImpl);
+HWY_EXPORT(DotSq4Impl);
+HWY_EXPORT(Sq4PassImpl);
 HWY_EXPORT(BinaryDotsImpl);
 HWY_EXPORT(HadamardImpl);
 HWY_EXPORT(HadamardColumnsImpl);
@@ -304,6 +371,15 @@ void DotSq8Filtered(const uint8_t* codes, const uint32_t* rows, size_t count, si
 void BinaryDots(const uint64_t* blocks, size_t nblocks, size_t words, const uint64_t* planes,
                 uint32_t* out) {
   HWY_DYNAMIC_DISPATCH(BinaryDotsImpl)(blocks, nblocks, words, planes, out);
+}
+
+int32_t DotSq4(const uint8_t* code, size_t half, const int16_t* w) {
+  return HWY_DYNAMIC_DISPATCH(DotSq4Impl)(code, half, w);
+}
+
+float Sq4Pass(const float* x, size_t n, float lo, float inv, float step, float* out,
+              uint8_t* levels) {
+  return HWY_DYNAMIC_DISPATCH(Sq4PassImpl)(x, n, lo, inv, step, out, levels);
 }
 
 void Hadamard(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(HadamardImpl)(x, n); }

@@ -33,6 +33,16 @@ void DotRows(const float* xs, size_t nx, const float* base, size_t count, size_t
 // Σ a² - 2β·out[r] + Σ (scale·c)² up to the rounding of w: the estimate without
 // converting a single code to float.
 void DotSq8(const uint8_t* codes, size_t count, size_t dims, const int16_t* w, int32_t* out);
+// The four-bit code estimate (sq4_code.h): Σ_j w[j]·u_j over the B = 2·half levels of a
+// code (byte j holds u_j in its low nibble and u_{j + half} in its high one), exactly, in
+// 32-bit arithmetic. REQUIRES: 2·half·15·max|w[j]| < 2^31 (MaxDotWeight(2·half) is).
+int32_t DotSq4(const uint8_t* code, size_t half, const int16_t* w);
+// One pass of the four-bit grid fit (sq4_code.h) over x[0..n): each x[i] takes the
+// level u_i = clamp(round((x[i] - lo)·inv), 0, 15); out[0..3) := Σ u, Σ u², Σ u·x. With
+// `levels` non-null also stores the u_i there and returns Σ (x[i] - lo - step·u_i)²
+// (else returns 0). REQUIRES: n a multiple of 8.
+float Sq4Pass(const float* x, size_t n, float lo, float inv, float step, float* out,
+              uint8_t* levels);
 // The binary-code scan (RaBitQ-style 1-bit codes, binary_code.h), the posting-list hot
 // loop: for each code r, out[r] = Σ_j 2^j · popcount(code_r & plane_j) over its `words`
 // 64-bit words, for the kBinaryQueryBits bit planes of a query quantized to unsigned
