@@ -3,7 +3,8 @@
 //
 //   ann_bench --dir DIR --n N --dims D --queries Q [--metric l2|cosine] [--threads T]
 //             [--query-threads QT] [--out FILE] [--grow F] [--next F]
-//             [--vectors memory|ranged] [--replica-epsilon E] [--index FILE]
+//             [--vectors memory|ranged] [--replica-epsilon E] [--wide-replica-epsilon E]
+//             [--index FILE]
 //             [--nprobes A,B,...] [--sweep-only 1]
 //
 // DIR holds raw little-endian files written by bench/ann/gen.py: base.f32 (N×D),
@@ -116,6 +117,8 @@ int main(int argc, char** argv) {
         opt.kmeans.seeded_iterations = std::stoi(v);
       else if (a == "--next")
         next = std::stod(v);
+      else if (a == "--wide-replica-epsilon")
+        opt.wide_replica_epsilon = std::stod(v);
       else if (a == "--replica-epsilon") {
         opt.replica_epsilon = std::stod(v);
         replicas_set = true;
@@ -309,14 +312,14 @@ int main(int argc, char** argv) {
   nlohmann::json res;
   res["library"] = ranged ? "gannet-ranged" : "gannet";
   res["vectors"] = ranged ? "ranged (pread)" : "memory";
-  // Below kMinBinaryDims the default scan reads SQ8 codes only; the shortlist and the
-  // re-rank are bounded by the estimates' errors (ivf_index.h).
-  res["config"] = std::string(dims >= gannet::index::kMinBinaryDims
-                                  ? "IVF, 1-bit codes, error-bound SQ8 shortlist"
-                                  : "IVF-SQ8") +
+  // Below kMinBinaryDims the default scan reads SQ8 codes only; from it one-bit codes,
+  // then four-bit codes of a shortlist. The shortlist and the re-rank are bounded by the
+  // estimates' errors (ivf_index.h).
+  const bool wide = dims >= gannet::index::kMinBinaryDims;
+  res["config"] = std::string(wide ? "IVF, 1-bit codes, error-bound 4-bit shortlist" : "IVF-SQ8") +
                   ", nlist=" + std::to_string(ix.lists()) +
-                  ", re-rank <= " + std::to_string(rerank) + "k by SQ8 error" +
-                  (ix.postings() == ix.indexed_rows() ? ", no replicas" : "");
+                  ", re-rank <= " + std::to_string(rerank) + "k by " + (wide ? "4-bit" : "SQ8") +
+                  " error" + (ix.postings() == ix.indexed_rows() ? ", no replicas" : "");
   res["kernel_target"] = gannet::index::KernelTarget();
   res["build_s"] = build_s;  // the time to load it with --index FILE that held it
   res["index_loaded"] = loaded;
