@@ -497,8 +497,8 @@ TEST_P(AnnTest, FailedRangedReadFailsOnlyItsQuery) {
 
 // From 256 dimensions the engine's indexes search four-bit codes derived from the
 // stored SQ8 ones, and drop the SQ8 codes from memory: an index built here and one loaded
-// by a fresh process hold the same (smaller) memory and give the same answers. Caught: the
-// built index kept its SQ8 codes until the next load.
+// by a fresh process hold the same (smaller) memory and give the same answers (fails if
+// the built index keeps its SQ8 codes until the next load).
 TEST(AnnWideTest, WideIndexesAreServedWithoutTheirSq8Codes) {
   constexpr uint32_t kWide = 300;
   constexpr uint64_t kWideRows = 2500;

@@ -385,10 +385,14 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   // With x ≈ c + r (r the decoded residual), |q - x|² ≈ |q - c|² - 2·<q, r> + (|r|² +
   // 2·<c, r>): the last term is per row (sq8_terms_), and <q, r> = <q, lo> +
   // Σ_d q[d]·scale[d]·code[d] needs no centroid, so only the codes are read.
-  float unused = 0;
-  const float beta =
-      Sq8Weights(q.unit.data(), quantizer_.scale().data(), dims_, max_weight, q.w.data(), &unused);
-  const float q_lo = Dot(q.unit.data(), quantizer_.lo().data(), dims_);
+  // The fine codes: four-bit from kMinBinaryDims dimensions, SQ8 below.
+  const bool four_bit = dims_ >= kMinBinaryDims;
+  float unused = 0, beta = 0, q_lo = 0;
+  if (!four_bit) {
+    beta = Sq8Weights(q.unit.data(), quantizer_.scale().data(), dims_, max_weight, q.w.data(),
+                      &unused);
+    q_lo = Dot(q.unit.data(), quantizer_.lo().data(), dims_);
+  }
   auto sq8_estimate = [&](float qr2, uint32_t pos, int32_t dot) {
     return qr2 - 2 * (q_lo + beta * static_cast<float>(dot)) + sq8_terms_[pos];
   };
@@ -398,8 +402,6 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
       static_cast<double>(nprobe) * static_cast<double>(postings()) / static_cast<double>(nlist);
   const bool direct = scan == IvfScan::kDirect ||
                       (scan == IvfScan::kAuto && !BinaryScanPays(expected_rows, shortlist_cap));
-  // The fine codes: four-bit from kMinBinaryDims dimensions, SQ8 below.
-  const bool four_bit = dims_ >= kMinBinaryDims;
   // The query rotated (P·q) for the binary and four-bit estimates, quantized into bit
   // planes for the first and into DotSq4 weights for the second.
   const size_t words = coder_.words();
@@ -531,10 +533,10 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   }
   // Stage 2 (and the four-bit direct scan): the fine codes' estimates of the shortlist
   // keep the candidates they cannot rule out: those whose estimate, less kSq4Sigmas (or
-  // kSq8Sigmas) standard deviations of its error, is at most what the k-th best estimate plus as
-  // much could be (the k nearest are at most that far); at most the best `candidates` of them. The
-  // codes are scattered over the lists: fetched a few ahead (asking for all of them at once stalls
-  // on the CPU's outstanding-miss buffers).
+  // kSq8Sigmas) standard deviations of its error, is at most what the k-th best
+  // estimate plus as much could be (the k nearest are at most that far); at most the
+  // best `candidates` of them. The codes are scattered over the lists: fetched a few
+  // ahead (asking for all of them at once stalls on the CPU's outstanding-miss buffers).
   constexpr size_t kAhead = 6;
   std::vector<Neighbor>& cand = best.items();
   if (four_bit) {

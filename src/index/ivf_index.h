@@ -19,8 +19,9 @@
 //      more) shortlist every row whose estimate minus its error bound is below the k-th
 //      smallest estimate plus error bound of distinct rows (what the k nearest could be);
 //   2. their fine codes (four-bit from kMinBinaryDims dimensions, SQ8 below) keep the
-//      rows their estimate cannot rule out (within 4 standard deviations of its rounding
-//      error of the k-th best), at most k·rerank_factor (twice as many under a filter);
+//      rows their estimate cannot rule out (within 3 standard deviations of the four-bit
+//      estimate's modelled error, or 4 of SQ8's rounding error, of the k-th best), at
+//      most k·rerank_factor (twice as many under a filter);
 //   3. those are re-ranked with the exact f32 distance on the segment's vectors.
 // A probe expected to read few rows skips stage 1 and reads the lists' fine codes.
 // A row filter (RowFilter) is applied during the posting scan; the probe widens with the
