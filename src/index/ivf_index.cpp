@@ -45,14 +45,18 @@ bool NeighborLess(const Neighbor& a, const Neighbor& b) {
   return a.distance != b.distance ? a.distance < b.distance : a.row < b.row;
 }
 
-// Leaves one pair per row, its smallest distance; sorted by row.
-void KeepBestOfEachRow(std::vector<Neighbor>& v) {
-  std::sort(v.begin(), v.end(), [](const Neighbor& a, const Neighbor& b) {
-    return a.row != b.row ? a.row < b.row : a.distance < b.distance;
+// Leaves one entry per row (a T has a `row`), the one of smallest distance(entry); sorted
+// by row.
+template <class T, class Distance>
+void KeepBestOfEachRow(std::vector<T>& v, Distance distance) {
+  std::sort(v.begin(), v.end(), [&](const T& a, const T& b) {
+    return a.row != b.row ? a.row < b.row : distance(a) < distance(b);
   });
-  v.erase(std::unique(v.begin(), v.end(),
-                      [](const Neighbor& a, const Neighbor& b) { return a.row == b.row; }),
+  v.erase(std::unique(v.begin(), v.end(), [](const T& a, const T& b) { return a.row == b.row; }),
           v.end());
+}
+void KeepBestOfEachRow(std::vector<Neighbor>& v) {
+  KeepBestOfEachRow(v, [](const Neighbor& n) { return n.distance; });
 }
 
 // The best `cap` (distance, row) pairs pushed, by lazy selection: pairs accumulate up to
@@ -570,14 +574,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     }
     if (postings() != indexed_rows()) {
       // A replicated row may come from both of its lists: keep its better estimate once.
-      std::sort(scored.begin(), scored.end(), [](const Query::Scored& a, const Query::Scored& b) {
-        return a.row != b.row ? a.row < b.row : a.estimate < b.estimate;
-      });
-      scored.erase(std::unique(scored.begin(), scored.end(),
-                               [](const Query::Scored& a, const Query::Scored& b) {
-                                 return a.row == b.row;
-                               }),
-                   scored.end());
+      KeepBestOfEachRow(scored, [](const Query::Scored& c) { return c.estimate; });
     }
     auto by_estimate = [](const Query::Scored& a, const Query::Scored& b) {
       return a.estimate != b.estimate ? a.estimate < b.estimate : a.row < b.row;
