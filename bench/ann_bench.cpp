@@ -23,8 +23,8 @@
 // the process's resident memory); its index has no boundary replicas, as the engine
 // builds it then (--replica-epsilon overrides). For tuning: --index FILE loads the index
 // from FILE when it holds one of this data (else builds it and saves it there), --nprobes
-// replaces the sweep's ladder, --sweep-only 1 stops after the single-thread sweep; each
-// point reports the rows shortlisted and re-ranked a query.
+// replaces the sweep's ladder, --sweep-only 1 stops after the single-thread sweep (or goes on to
+// --grow/--next); each point reports the rows shortlisted and re-ranked a query.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -364,44 +364,46 @@ int main(int argc, char** argv) {
     return curve;
   };
   res["curve"] = sweep(1);
-  if (sweep_only) {
+  if (sweep_only && grow <= 0 && next <= 0) {
     std::printf("%s\n", res.dump(2).c_str());
     return 0;
   }
-  res["curve_all_cores"] = sweep(query_threads);
-  res["query_threads_all_cores"] = query_threads;
-  nlohmann::json targets = nlohmann::json::array();
-  for (double target : {0.8, 0.9, 0.95, 0.99}) {
-    gannet::index::IvfSearchParams p;
-    p.recall_target = target;
-    const Point pt = run(gt, p);
-    targets.push_back({{"ann_recall", target},
-                       {"nprobe", ix.NprobeFor(target)},
-                       {"recall", pt.recall},
-                       {"qps", pt.qps}});
-    std::fprintf(stderr, "gannet ann_recall=%.2f nprobe=%u recall=%.4f qps=%.0f\n", target,
-                 ix.NprobeFor(target), pt.recall, pt.qps);
-  }
-  res["recall_targets"] = targets;
-  nlohmann::json filtered = nlohmann::json::array();
-  for (int pct : {1, 10, 50}) {
-    const auto truth =
-        ReadRaw<int32_t>("ann_bench", dir + "/gt_sel" + std::to_string(pct) + ".i32", nq * 10);
-    gannet::index::RowFilter filter(n);
-    for (size_t r = 0; r < n; ++r) {
-      if (labels[r] < pct) filter.Allow(r);
+  if (!sweep_only) {
+    res["curve_all_cores"] = sweep(query_threads);
+    res["query_threads_all_cores"] = query_threads;
+    nlohmann::json targets = nlohmann::json::array();
+    for (double target : {0.8, 0.9, 0.95, 0.99}) {
+      gannet::index::IvfSearchParams p;
+      p.recall_target = target;
+      const Point pt = run(gt, p);
+      targets.push_back({{"ann_recall", target},
+                         {"nprobe", ix.NprobeFor(target)},
+                         {"recall", pt.recall},
+                         {"qps", pt.qps}});
+      std::fprintf(stderr, "gannet ann_recall=%.2f nprobe=%u recall=%.4f qps=%.0f\n", target,
+                   ix.NprobeFor(target), pt.recall, pt.qps);
     }
-    gannet::index::IvfSearchParams p;
-    p.filter = &filter;
-    const Point pt = run(truth, p);
-    filtered.push_back({{"selectivity", pct / 100.0},
-                        {"recall", pt.recall},
-                        {"qps", pt.qps},
-                        {"exact_fallback_share", static_cast<double>(pt.exact) / nq}});
-    std::fprintf(stderr, "gannet filter %d%% recall=%.4f qps=%.0f exact=%zu\n", pct, pt.recall,
-                 pt.qps, pt.exact);
+    res["recall_targets"] = targets;
+    nlohmann::json filtered = nlohmann::json::array();
+    for (int pct : {1, 10, 50}) {
+      const auto truth =
+          ReadRaw<int32_t>("ann_bench", dir + "/gt_sel" + std::to_string(pct) + ".i32", nq * 10);
+      gannet::index::RowFilter filter(n);
+      for (size_t r = 0; r < n; ++r) {
+        if (labels[r] < pct) filter.Allow(r);
+      }
+      gannet::index::IvfSearchParams p;
+      p.filter = &filter;
+      const Point pt = run(truth, p);
+      filtered.push_back({{"selectivity", pct / 100.0},
+                          {"recall", pt.recall},
+                          {"qps", pt.qps},
+                          {"exact_fallback_share", static_cast<double>(pt.exact) / nq}});
+      std::fprintf(stderr, "gannet filter %d%% recall=%.4f qps=%.0f exact=%zu\n", pct, pt.recall,
+                   pt.qps, pt.exact);
+    }
+    res["filtered"] = filtered;
   }
-  res["filtered"] = filtered;
   // A build and its wall time in seconds.
   auto timed_build = [&](const gannet::index::VectorRows& data,
                          const gannet::index::IvfBuildOptions& o) {
@@ -470,50 +472,89 @@ int main(int argc, char** argv) {
   }
   if (grow > 0) {
     // Incremental maintenance, as compaction does it: an index over the first `grow`
-    // share of the rows, then the index over all rows built from its centroids.
+    // share of the rows, then the index over all rows, its clustering maintained from the
+    // first's (the rows it held keep their lists: what compaction does), and, for
+    // comparison, k-means seeded by its centroids (what indexing new rows does).
     gannet::index::VectorRows part = rows;
     part.rows = static_cast<size_t>(grow * static_cast<double>(n));
     auto [first, first_s] = timed_build(part, opt);
-    gannet::index::IvfBuildOptions seeded = opt;
-    seeded.seed = first.ok() ? first->get() : nullptr;
-    auto [grown, grown_s] = timed_build(rows, seeded);
-    if (!first.ok() || !grown.ok()) {
+    if (!first.ok()) {
       std::fprintf(stderr, "ann_bench: grow build failed\n");
       return 1;
     }
+    std::vector<uint32_t> seed_rows(n, gannet::index::kNoSeedRow);
+    for (uint32_t r = 0; r < part.rows; ++r) seed_rows[r] = r;
+    nlohmann::json grown_json = {{"first_rows", part.rows},
+                                 {"first_build_s", first_s},
+                                 {"scratch_build_s", build_s},
+                                 {"scratch_lists", ix.lists()}};
     const Point from_scratch = run(gt, {});
-    const Point from_seed = run_on(**grown, gt, {});
-    nlohmann::json grown_curve = nlohmann::json::array();
-    for (uint32_t nprobe : {2u, 4u, 8u, 16u, 32u}) {
-      gannet::index::IvfSearchParams p;
-      p.nprobe = nprobe;
-      const Point pt = run_on(**grown, gt, p);
-      grown_curve.push_back({{"nprobe", nprobe}, {"recall", pt.recall}, {"qps", pt.qps}});
-      std::fprintf(stderr, "gannet seeded nprobe=%u recall=%.4f qps=%.0f\n", nprobe, pt.recall,
-                   pt.qps);
+    grown_json["scratch_recall"] = from_scratch.recall;
+    grown_json["scratch_qps"] = from_scratch.qps;
+    for (const bool maintain : {true, false}) {
+      const char* name = maintain ? "maintained" : "seeded";
+      gannet::index::IvfBuildOptions o = opt;
+      o.seed = first->get();
+      if (maintain) o.seed_rows = &seed_rows;
+      gannet::index::IvfBuildReport report;
+      const auto t0 = Clock::now();
+      auto grown = IvfIndex::Build(rows, metric, o, &report);
+      const double grown_s = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (!grown.ok()) {
+        std::fprintf(stderr, "ann_bench: grow build failed\n");
+        return 1;
+      }
+      const Point at_default = run_on(**grown, gt, {});
+      nlohmann::json curve = nlohmann::json::array();
+      for (uint32_t nprobe : {1u, 2u, 4u, 8u, 16u, 32u, 64u}) {
+        gannet::index::IvfSearchParams p;
+        p.nprobe = nprobe;
+        const Point pt = run_on(**grown, gt, p);
+        curve.push_back({{"nprobe", nprobe}, {"recall", pt.recall}, {"qps", pt.qps}});
+        std::fprintf(stderr, "gannet %s nprobe=%u recall=%.4f qps=%.0f\n", name, nprobe, pt.recall,
+                     pt.qps);
+      }
+      size_t largest = 0;
+      for (size_t j = 0; j < (*grown)->lists(); ++j) {
+        largest = std::max(largest, (*grown)->list_size(j));
+      }
+      const gannet::index::MaintenanceStats& m = report.maintenance;
+      grown_json[name] = {{"build_s", grown_s},
+                          {"clustering_s", report.clustering_s},
+                          {"sample_s", report.sample_s},
+                          {"assembly_s", report.assembly_s},
+                          {"clustering", static_cast<int>(report.clustering)},
+                          {"lists", (*grown)->lists()},
+                          {"largest_list", largest},
+                          {"default_nprobe", (*grown)->NprobeFor(0.95)},
+                          {"recall", at_default.recall},
+                          {"qps", at_default.qps},
+                          {"splits", m.splits},
+                          {"merges", m.merges},
+                          {"reassigned", m.reassigned},
+                          {"refined", m.refined},
+                          {"refine_passes", m.refine_passes},
+                          {"codes_at_default", static_cast<double>((*grown)->NprobeFor(0.95)) *
+                                                   static_cast<double>((*grown)->postings()) /
+                                                   static_cast<double>((*grown)->lists())},
+                          {"curve", curve}};
+      std::fprintf(stderr,
+                   "gannet grow from %zu rows, %s: build %.1fs (clustering %.1fs, sample %.1fs, "
+                   "assembly %.1fs), %zu lists (largest %zu; %zu splits, %zu merges, %zu rows "
+                   "reassigned), default nprobe %u: recall %.4f at %.0f QPS\n",
+                   part.rows, name, grown_s, report.clustering_s, report.sample_s,
+                   report.assembly_s, (*grown)->lists(), largest, m.splits, m.merges, m.reassigned,
+                   (*grown)->NprobeFor(0.95), at_default.recall, at_default.qps);
     }
-    std::fprintf(stderr, "gannet seeded ann_recall=0.95 nprobe=%u, scratch nprobe=%u\n",
-                 (*grown)->NprobeFor(0.95), ix.NprobeFor(0.95));
-    size_t grown_largest = 0;
-    for (size_t j = 0; j < (*grown)->lists(); ++j) {
-      grown_largest = std::max(grown_largest, (*grown)->list_size(j));
-    }
-    res["grow"] = {{"first_rows", part.rows},
-                   {"first_build_s", first_s},
-                   {"seeded_build_s", grown_s},
-                   {"scratch_build_s", build_s},
-                   {"seeded_lists", (*grown)->lists()},
-                   {"seeded_largest_list", grown_largest},
-                   {"seeded_recall", from_seed.recall},
-                   {"seeded_qps", from_seed.qps},
-                   {"scratch_recall", from_scratch.recall},
-                   {"scratch_qps", from_scratch.qps},
-                   {"seeded_curve", grown_curve}};
-    std::fprintf(stderr,
-                 "gannet grow from %zu rows: seeded build %.1fs (scratch %.1fs), default recall "
-                 "%.4f at %.0f QPS (scratch %.4f at %.0f)\n",
-                 part.rows, grown_s, build_s, from_seed.recall, from_seed.qps, from_scratch.recall,
-                 from_scratch.qps);
+    std::fprintf(
+        stderr,
+        "gannet grow: scratch build %.1fs, %zu lists, default nprobe %u (%.0f codes): recall "
+        "%.4f at %.0f QPS\n",
+        build_s, ix.lists(), ix.NprobeFor(0.95),
+        static_cast<double>(ix.NprobeFor(0.95)) * static_cast<double>(ix.postings()) /
+            static_cast<double>(ix.lists()),
+        from_scratch.recall, from_scratch.qps);
+    res["grow"] = grown_json;
   }
   return gannet::bench::WriteResult("ann_bench", res.dump(2), out);
 }

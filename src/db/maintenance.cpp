@@ -11,6 +11,7 @@
 #include "common/memory.h"
 #include "db/database_impl.h"
 #include "db/namespace_impl.h"
+#include "db/seed_rows.h"
 #include "format/manifest.h"
 #include "format/segment.h"
 #include "index/ivf_index.h"
@@ -46,11 +47,13 @@ DistanceMetric MetricOf(const Schema& schema) {
 // ann_min_rows vectors, and stores it at <segment key>.ivf (before the manifest that will
 // name it); sets ref->vector_index. nullptr when the segment gets no index.
 // `seed`: the namespace's largest index (the indexer) or compaction's largest input,
-// whose centroids the clustering starts from; null builds from scratch.
+// whose centroids the clustering starts from; null builds from scratch. `seed_rows`
+// (compaction): for each row of `segment`, the seed segment's row of the same document
+// (or index::kNoSeedRow), so that those rows keep their lists (IvfBuildOptions::seed_rows).
 Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
     ObjectStore& store, const Keys& keys, const DatabaseOptions& opts, const Schema& schema,
-    const format::Segment& segment, format::SegmentRef* ref,
-    const index::IvfIndex* seed = nullptr) {
+    const format::Segment& segment, format::SegmentRef* ref, const index::IvfIndex* seed = nullptr,
+    const std::vector<uint32_t>* seed_rows = nullptr) {
   ref->vector_index = false;
   if (opts.ann_min_rows == 0 || segment.dims() == 0 || segment.rows() < opts.ann_min_rows) {
     return std::shared_ptr<const index::IvfIndex>();
@@ -61,6 +64,7 @@ Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
   index::IvfBuildOptions build;
   build.threads = std::max(1, opts.ann_build_threads);
   build.seed = seed;
+  build.seed_rows = seed_rows;
   // Vectors read by range: memory is what the setting is for, and boundary replicas hold
   // a third more codes for a speed the re-rank's reads hide (200k × 128: the same QPS at
   // recall 0.95 without them, at nprobe 2 instead of 1).
@@ -364,8 +368,14 @@ Status NamespaceImpl::CompactOnce(bool* lost_race, bool merge_small) {
   format::SegmentRef merged;
   merged.min_sequence = UINT64_MAX;
   // Incremental maintenance: the merged segment's vector index starts from the clusters
-  // of the input index that covers the most rows.
+  // of the input index that covers the most rows, and its rows keep their lists.
   const LoadedSegment* seed = nullptr;
+  struct Input {
+    const LoadedSegment* segment;
+    size_t first_doc;            // its documents' place in `docs`
+    std::vector<uint32_t> live;  // their rows in the segment
+  };
+  std::vector<Input> inputs;
   for (size_t i = 0; i < n; ++i) {
     const LoadedSegmentPtr& s = snap->segments[i];
     if (chosen.count(i) == 0) {
@@ -380,11 +390,26 @@ Status NamespaceImpl::CompactOnce(bool* lost_race, bool merge_small) {
     for (size_t row = 0; row < s->segment->rows(); ++row) {
       if (!s->is_deleted(row)) live.push_back(static_cast<uint32_t>(row));
     }
+    const size_t first_doc = docs.size();
     GANNET_RETURN_IF_ERROR(s->segment->GetDocuments(live, &docs));
+    inputs.push_back({s.get(), first_doc, std::move(live)});
   }
   if (!docs.empty()) {
+    // The seed's row of each document it holds, by id, then of each merged row.
+    std::vector<std::pair<Id, uint32_t>> seed_ids;
+    for (const Input& in : inputs) {
+      if (in.segment != seed) continue;
+      for (size_t k = 0; k < in.live.size(); ++k) {
+        seed_ids.emplace_back(docs[in.first_doc + k].id, in.live[k]);
+      }
+    }
+    inputs.clear();
     std::sort(docs.begin(), docs.end(),
               [](const Document& a, const Document& b) { return a.id < b.id; });
+    std::vector<const Id*> merged_ids(docs.size());
+    for (size_t row = 0; row < docs.size(); ++row) merged_ids[row] = &docs[row].id;
+    const std::vector<uint32_t> seed_rows = SeedRowsOf(merged_ids, std::move(seed_ids));
+    merged_ids = {};
     merged.id = PadSequence(merged.min_sequence) + "-" + HexEncode(RandomBytes(6));
     merged.rows = docs.size();
     std::string bytes = format::EncodeSegment(docs, snap->manifest->schema);
@@ -401,7 +426,8 @@ Status NamespaceImpl::CompactOnce(bool* lost_race, bool merge_small) {
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::IvfIndex> ann,
         MaybeBuildVectorIndex(*db_.store(), keys_, opts, snap->manifest->schema, *seg, &merged,
-                              seed != nullptr ? seed->ann.get() : nullptr));
+                              seed != nullptr ? seed->ann.get() : nullptr,
+                              seed_rows.empty() ? nullptr : &seed_rows));
     GANNET_ASSIGN_OR_RETURN(
         std::shared_ptr<const index::TextIndex> text,
         MaybeBuildTextIndex(*db_.store(), keys_, snap->manifest->schema, *seg, &merged));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -731,16 +732,17 @@ constexpr size_t kReplicaBatch = 64;
 
 }  // namespace
 
-std::vector<uint32_t> IvfIndex::ReplicaLists(const VectorRows& data,
-                                             const std::vector<uint32_t>& ids, bool normalize,
-                                             const IvfIndex& idx,
-                                             const std::vector<uint32_t>& assignment,
-                                             double epsilon, int threads) {
-  const size_t n = ids.size(), nlist = idx.centroid_norms_.size();  // (no lists yet)
-  const uint32_t dims = idx.dims_;
-  std::vector<uint32_t> replica(n, kNoReplica);
-  if (!(epsilon >= 0) || nlist < 2) return replica;
-  const float factor = static_cast<float>(1 + epsilon);
+std::vector<IvfIndex::Boundary> IvfIndex::NearestOtherLists(
+    const VectorRows& data, const std::vector<uint32_t>& ids, bool normalize,
+    const std::vector<float>& centroids, const std::vector<uint32_t>& assignment, int threads) {
+  const uint32_t dims = data.dims;
+  const size_t n = ids.size(), nlist = centroids.size() / dims;
+  std::vector<Boundary> out(n);
+  if (nlist < 2) return out;
+  std::vector<float> norms(nlist);
+  for (size_t j = 0; j < nlist; ++j) {
+    norms[j] = Dot(centroids.data() + j * dims, centroids.data() + j * dims, dims);
+  }
   ParallelFor(n, threads, [&](size_t begin, size_t end) {
     std::vector<float> xs(kReplicaBatch * dims), scratch;
     uint32_t best[2 * kReplicaBatch];
@@ -750,8 +752,8 @@ std::vector<uint32_t> IvfIndex::ReplicaLists(const VectorRows& data,
       for (size_t t = 0; t < m; ++t) {
         CopyMaybeNormalized(data.row(ids[i + t]), dims, normalize, xs.data() + t * dims);
       }
-      NearestCentroidsOfRows(xs.data(), m, idx.centroids_.data(), idx.centroid_norms_.data(), nlist,
-                             dims, 2, scratch, best, best_dist);
+      NearestCentroidsOfRows(xs.data(), m, centroids.data(), norms.data(), nlist, dims, 2, scratch,
+                             best, best_dist);
       for (size_t t = 0; t < m; ++t) {
         const uint32_t own = assignment[i + t];
         const uint32_t* b = best + 2 * t;
@@ -764,18 +766,19 @@ std::vector<uint32_t> IvfIndex::ReplicaLists(const VectorRows& data,
           own_dist = bd[b[0] == own ? 0 : 1];
         } else {
           const float* x = xs.data() + t * dims;
-          const float* c = idx.centroids_.data() + size_t{own} * dims;
-          own_dist = Dot(x, x, dims) + idx.centroid_norms_[own] - 2 * Dot(x, c, dims);
+          const float* c = centroids.data() + size_t{own} * dims;
+          own_dist = Dot(x, x, dims) + norms[own] - 2 * Dot(x, c, dims);
         }
-        if (bd[other] <= factor * std::max(own_dist, 0.0f)) replica[i + t] = b[other];
+        out[i + t] = {b[other], std::max(own_dist, 0.0f), bd[other]};
       }
     }
   });
-  return replica;
+  return out;
 }
 
 Result<std::shared_ptr<IvfIndex>> IvfIndex::Build(const VectorRows& data, DistanceMetric metric,
-                                                  const IvfBuildOptions& options) {
+                                                  const IvfBuildOptions& options,
+                                                  IvfBuildReport* report) {
   if (data.dims == 0 || data.dims > kMaxDims) {
     return Status::InvalidArgument("vector index: unsupported dimensions " +
                                    std::to_string(data.dims));
@@ -793,35 +796,75 @@ Result<std::shared_ptr<IvfIndex>> IvfIndex::Build(const VectorRows& data, Distan
   const size_t n = ids.size();
   const bool normalize = metric == DistanceMetric::kCosineDistance;
   const uint32_t dims = data.dims;
+  IvfBuildReport local_report;
+  IvfBuildReport& rep = report != nullptr ? *report : local_report;
+  rep = IvfBuildReport{};
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point t0 = Clock::now();
+  auto lap = [&t0]() {
+    const Clock::time_point t = Clock::now();
+    const double s = std::chrono::duration<double>(t - t0).count();
+    t0 = t;
+    return s;
+  };
 
   KMeansOptions km = options.kmeans;
   km.threads = options.threads;
-  // A seed that covers at most half the rows would leave most centroids to k-means++ with
-  // only the seeded run's few iterations: build from scratch then.
-  const IvfIndex* seed = options.seed;
-  if (seed != nullptr && seed->dims() == dims && seed->metric() == metric &&
-      2 * seed->indexed_rows() > n &&
-      seed->MeanSquaredDistanceOf(data, ids, kSeedFitSample) <=
-          options.seed_fit_factor * seed->MeanSquaredResidual(kSeedFitSample)) {
-    km.initial_centroids = &seed->centroids();
-  }
   const double want = std::round(options.lists_per_sqrt_rows * std::sqrt(static_cast<double>(n)));
   km.clusters =
       std::clamp<size_t>(static_cast<size_t>(std::max(want, 1.0)), 1, std::max<size_t>(1, n / 8));
-  GANNET_ASSIGN_OR_RETURN(Clustering cl, BalancedKMeans(data, ids, normalize, km));
+  // A seed that covers at most half the rows would leave most centroids to k-means++ with
+  // only the seeded run's few iterations: build from scratch then.
+  const IvfIndex* seed = options.seed;
+  const bool seed_fits = seed != nullptr && seed->dims() == dims && seed->metric() == metric &&
+                         2 * seed->indexed_rows() > n &&
+                         seed->MeanSquaredDistanceOf(data, ids, kSeedFitSample) <=
+                             options.seed_fit_factor * seed->MeanSquaredResidual(kSeedFitSample);
+  Clustering cl;
+  bool maintained = false;
+  if (seed_fits && options.seed_rows != nullptr) {
+    GANNET_ASSIGN_OR_RETURN(std::vector<uint32_t> prior,
+                            seed->PriorLists(data, ids, normalize, *options.seed_rows));
+    const size_t kept = n - static_cast<size_t>(std::count(prior.begin(), prior.end(), kNoCluster));
+    if (2 * kept > n) {  // most rows keep their lists: maintain the seed's clustering
+      MaintenanceOptions mo;
+      mo.target_clusters = km.clusters;
+      mo.seed = km.seed;
+      mo.threads = options.threads;
+      GANNET_ASSIGN_OR_RETURN(cl, MaintainClusters(data, ids, normalize, seed->centroids(), prior,
+                                                   mo, &rep.maintenance));
+      maintained = true;
+      rep.clustering = IvfBuildReport::Clustering::kMaintained;
+    }
+  }
+  if (!maintained) {
+    if (seed_fits) {
+      km.initial_centroids = &seed->centroids();
+      rep.clustering = IvfBuildReport::Clustering::kSeeded;
+    }
+    GANNET_ASSIGN_OR_RETURN(cl, BalancedKMeans(data, ids, normalize, km));
+  }
+  rep.lists = cl.clusters;
+  rep.clustering_s = lap();
 
   std::vector<uint32_t> held_out;
   held_out.reserve(cl.held_out.size());
   for (uint32_t i : cl.held_out) held_out.push_back(ids[i]);
   // One sample (and its exact neighbours) calibrates every assembly.
   const CalibrationSample sample = SampleCalibration(data, metric, ids, options, held_out);
+  rep.sample_s = lap();
+  // Each row's nearest other list, for boundary replication at either margin.
+  const std::vector<Boundary> boundary =
+      options.replica_epsilon >= 0
+          ? NearestOtherLists(data, ids, normalize, cl.centroids, cl.assignment, options.threads)
+          : std::vector<Boundary>(n);
   auto assemble = [&](double epsilon) {
     std::shared_ptr<IvfIndex> idx(new IvfIndex());
     idx->metric_ = metric;
     idx->dims_ = dims;
     idx->rows_ = data.rows;
     idx->centroids_ = cl.centroids;
-    idx->Assemble(data, ids, normalize, cl.assignment, epsilon, options, sample);
+    idx->Assemble(data, ids, normalize, cl.assignment, boundary, epsilon, options, sample);
     return idx;
   };
   std::shared_ptr<IvfIndex> idx = assemble(options.replica_epsilon);
@@ -831,7 +874,43 @@ Result<std::shared_ptr<IvfIndex>> IvfIndex::Build(const VectorRows& data, Distan
     std::shared_ptr<IvfIndex> wide = assemble(options.wide_replica_epsilon);
     if (wide->CodesAtDefaultTarget() < idx->CodesAtDefaultTarget()) idx = std::move(wide);
   }
+  rep.assembly_s = lap();
   return idx;
+}
+
+Result<std::vector<uint32_t>> IvfIndex::PriorLists(const VectorRows& data,
+                                                   const std::vector<uint32_t>& ids, bool normalize,
+                                                   const std::vector<uint32_t>& seed_rows) const {
+  if (seed_rows.size() != data.rows) {
+    return Status::InvalidArgument("vector index: " + std::to_string(seed_rows.size()) +
+                                   " seed rows for " + std::to_string(data.rows) + " rows");
+  }
+  // Each seed row's lists: two when it is replicated.
+  std::vector<uint32_t> first(rows_, kNoCluster), second(rows_, kNoCluster);
+  for (uint32_t j = 0; j < lists(); ++j) {
+    for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
+      (first[list_rows_[pos]] == kNoCluster ? first : second)[list_rows_[pos]] = j;
+    }
+  }
+  std::vector<uint32_t> prior(ids.size(), kNoCluster);
+  std::vector<float> x(dims_);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const uint32_t s = seed_rows[ids[i]];
+    if (s == kNoSeedRow) continue;
+    if (s >= rows_) {
+      return Status::InvalidArgument("vector index: seed row " + std::to_string(s) +
+                                     " out of range (the seed's segment has " +
+                                     std::to_string(rows_) + " rows)");
+    }
+    prior[i] = first[s];
+    if (second[s] != kNoCluster) {
+      CopyMaybeNormalized(data.row(ids[i]), dims_, normalize, x.data());
+      const float* a = centroids_.data() + size_t{first[s]} * dims_;
+      const float* b = centroids_.data() + size_t{second[s]} * dims_;
+      if (L2Squared(x.data(), b, dims_) < L2Squared(x.data(), a, dims_)) prior[i] = second[s];
+    }
+  }
+  return prior;
 }
 
 void IvfIndex::ReleaseSq8Codes() {
@@ -840,7 +919,8 @@ void IvfIndex::ReleaseSq8Codes() {
 }
 
 void IvfIndex::Assemble(const VectorRows& data, const std::vector<uint32_t>& ids, bool normalize,
-                        const std::vector<uint32_t>& assignment, double epsilon,
+                        const std::vector<uint32_t>& assignment,
+                        const std::vector<Boundary>& boundary, double epsilon,
                         const IvfBuildOptions& options, const CalibrationSample& sample) {
   const uint32_t dims = dims_;
   const size_t n = ids.size(), nlist = centroids_.size() / dims;
@@ -853,8 +933,14 @@ void IvfIndex::Assemble(const VectorRows& data, const std::vector<uint32_t>& ids
   // list's (squared distance within 1 + epsilon) is posted in that list too, so that a
   // query probing either list finds it.
   indexed_rows_ = n;
-  const std::vector<uint32_t> replica =
-      ReplicaLists(data, ids, normalize, *this, assignment, epsilon, options.threads);
+  std::vector<uint32_t> replica(n, kNoReplica);
+  if (epsilon >= 0) {
+    const float factor = static_cast<float>(1 + epsilon);
+    for (size_t i = 0; i < n; ++i) {
+      const Boundary& b = boundary[i];
+      if (b.list != kNoReplica && b.other <= factor * b.own) replica[i] = b.list;
+    }
+  }
   // Posting lists: a counting sort of the postings by list (rows stay ascending within).
   list_offsets_.assign(nlist + 1, 0);
   for (size_t i = 0; i < n; ++i) {

@@ -58,6 +58,7 @@
 #include "gannet/status.h"
 #include "gannet/types.h"
 #include "index/binary_code.h"
+#include "index/cluster_maintenance.h"
 #include "index/kmeans.h"
 #include "index/quantizer.h"
 #include "index/sq4_code.h"
@@ -103,6 +104,13 @@ struct IvfBuildOptions {
   // bring it back). Otherwise it is ignored. Not owned; must outlive Build.
   const IvfIndex* seed = nullptr;
   double seed_fit_factor = 1.5;
+  // Compaction: for each row of the data (data.rows entries), the row of the seed's segment
+  // holding the same vector, or kNoSeedRow. When the seed fits and holds more than half of
+  // the rows, the build maintains its clustering instead of running k-means
+  // (cluster_maintenance.h: the rows keep their lists, the others join their nearest, and
+  // lists too large or too small are split or merged locally). Not owned; must outlive
+  // Build. InvalidArgument when its size or a row is out of range.
+  const std::vector<uint32_t>* seed_rows = nullptr;
   // Boundary replication (SPANN): a row whose squared distance to another centroid is at
   // most (1 + this) times that to its own list's is posted in that list too (one replica
   // at most); negative: none. 0.1 replicated ~30% of the rows of GCIDE × MiniLM and of
@@ -117,6 +125,20 @@ struct IvfBuildOptions {
   // segment's data favours is what the calibration measures. Costs the assembly and the
   // calibration twice.
   double wide_replica_epsilon = 0.5;
+};
+
+// IvfBuildOptions::seed_rows for a row the seed does not hold.
+inline constexpr uint32_t kNoSeedRow = UINT32_MAX;
+
+// How a build went (IvfIndex::Build fills it when given one).
+struct IvfBuildReport {
+  enum class Clustering : uint8_t { kScratch, kSeeded, kMaintained };
+  Clustering clustering = Clustering::kScratch;
+  MaintenanceStats maintenance;  // when kMaintained
+  size_t lists = 0;
+  // Wall seconds: the clustering, the calibration sample's exact neighbours, and the
+  // assemblies (replicas, codes, calibration; one or two, see wide_replica_epsilon).
+  double clustering_s = 0, sample_s = 0, assembly_s = 0;
 };
 
 // Recall@10 the default search aims for; see IvfSearchParams::recall_target.
@@ -172,7 +194,8 @@ class IvfIndex {
   // dimensions are zero, there are 2^32 rows or more, or `data` is not resident. The
   // caller owns the index alone until it shares it (and may ReleaseSq8Codes first).
   static Result<std::shared_ptr<IvfIndex>> Build(const VectorRows& data, DistanceMetric metric,
-                                                 const IvfBuildOptions& options = {});
+                                                 const IvfBuildOptions& options = {},
+                                                 IvfBuildReport* report = nullptr);
   // From kMinBinaryDims dimensions, frees the SQ8 codes (searches read the four-bit codes
   // derived from them; results are unchanged); below, does nothing. Encode is not
   // available afterwards. REQUIRES: no search runs at the same time (call it before the
@@ -268,11 +291,32 @@ class IvfIndex {
                                              const std::vector<uint32_t>& ids,
                                              const IvfBuildOptions& options,
                                              const std::vector<uint32_t>& held_out);
+  // A row's nearest list other than its own, and its squared distances to both
+  // centroids: it is replicated there when other <= (1 + epsilon) · own.
+  struct Boundary {
+    uint32_t list = UINT32_MAX;  // none (a single list)
+    float own = 0, other = 0;
+  };
+  // Per row ids[i] (in list assignment[i] of `centroids`), computed once a build and shared
+  // by its assemblies.
+  static std::vector<Boundary> NearestOtherLists(const VectorRows& data,
+                                                 const std::vector<uint32_t>& ids, bool normalize,
+                                                 const std::vector<float>& centroids,
+                                                 const std::vector<uint32_t>& assignment,
+                                                 int threads);
+
   // Posting lists, codes and calibration of the clustering (centroids_ set; `assignment`
-  // the list of each of `ids`) with boundary replicas within `epsilon`.
+  // the list of each of `ids`) with boundary replicas within `epsilon` (none when
+  // negative; `boundary` from NearestOtherLists otherwise).
   void Assemble(const VectorRows& data, const std::vector<uint32_t>& ids, bool normalize,
-                const std::vector<uint32_t>& assignment, double epsilon,
-                const IvfBuildOptions& options, const CalibrationSample& sample);
+                const std::vector<uint32_t>& assignment, const std::vector<Boundary>& boundary,
+                double epsilon, const IvfBuildOptions& options, const CalibrationSample& sample);
+  // For each ids[i]: the list of this index that holds row seed_rows[ids[i]] (the one
+  // whose centroid is nearer the row's vector in `data` when it is replicated), or
+  // kNoCluster. InvalidArgument when seed_rows does not fit `data` and this index.
+  Result<std::vector<uint32_t>> PriorLists(const VectorRows& data, const std::vector<uint32_t>& ids,
+                                           bool normalize,
+                                           const std::vector<uint32_t>& seed_rows) const;
   // Postings a search at the default recall target reads, by the calibration.
   double CodesAtDefaultTarget() const;
   void Calibrate(const VectorRows& data, const IvfBuildOptions& options,
@@ -285,14 +329,6 @@ class IvfIndex {
   // dimensions, the four-bit ones (sq4_). Called once: by DeriveFromCodes, or under
   // binary_once_.
   void DeriveBinaryCodes() const;
-  // Per row ids[i]: the list it is replicated to (IvfBuildOptions::replica_epsilon), or
-  // UINT32_MAX. `idx` holds the centroids and their norms.
-  static std::vector<uint32_t> ReplicaLists(const VectorRows& data,
-                                            const std::vector<uint32_t>& ids, bool normalize,
-                                            const IvfIndex& idx,
-                                            const std::vector<uint32_t>& assignment, double epsilon,
-                                            int threads);
-
   DistanceMetric metric_ = DistanceMetric::kCosineDistance;
   uint32_t dims_ = 0;
   size_t rows_ = 0;

@@ -97,7 +97,9 @@ TEST_P(IvfRecallTest, DefaultRecallAtLeast95) {
 }
 
 // Incremental maintenance: an index over all rows built from the centroids of an index
-// over three quarters of them (what compaction does) recalls like one built from scratch.
+// over three quarters of them recalls like one built from scratch, whether k-means starts
+// from them (what indexing new rows does) or the older rows keep their lists and the lists
+// are split, merged and refined locally (what compaction does).
 TEST_P(IvfRecallTest, SeededBuildRecallsLikeAFullBuild) {
   const DistanceMetric metric = GetParam();
   const Fixture& f = Get(metric);
@@ -108,15 +110,29 @@ TEST_P(IvfRecallTest, SeededBuildRecallsLikeAFullBuild) {
   auto first = IvfIndex::Build(part, metric, opt);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   opt.seed = first->get();
-  auto grown = IvfIndex::Build(f.rows, metric, opt);
-  ASSERT_TRUE(grown.ok()) << grown.status().ToString();
-  EXPECT_GT((*grown)->lists(), (*first)->lists());  // the list count follows √rows
-  Fixture seeded = f;
-  seeded.index = *grown;
   const double full = MeanRecall(f, metric, IvfSearchParams{});
-  const double from_seed = MeanRecall(seeded, metric, IvfSearchParams{});
-  EXPECT_GE(from_seed, 0.95);
-  EXPECT_GE(from_seed, full - 0.02);
+  std::vector<uint32_t> seed_rows(kRows, kNoSeedRow);
+  for (uint32_t r = 0; r < part.rows; ++r) seed_rows[r] = r;
+  for (const bool maintain : {false, true}) {
+    opt.seed_rows = maintain ? &seed_rows : nullptr;
+    IvfBuildReport report;
+    auto grown = IvfIndex::Build(f.rows, metric, opt, &report);
+    ASSERT_TRUE(grown.ok()) << grown.status().ToString();
+    EXPECT_EQ(report.clustering, maintain ? IvfBuildReport::Clustering::kMaintained
+                                          : IvfBuildReport::Clustering::kSeeded);
+    if (maintain) {
+      EXPECT_EQ(report.maintenance.kept, part.rows);
+      EXPECT_EQ(report.maintenance.placed, kRows - part.rows);
+      EXPECT_GT(report.maintenance.splits, 0u);
+    }
+    EXPECT_GT((*grown)->lists(), (*first)->lists());  // the list count follows √rows
+    Fixture seeded = f;
+    seeded.index = *grown;
+    const double from_seed = MeanRecall(seeded, metric, IvfSearchParams{});
+    EXPECT_GE(from_seed, 0.95) << maintain;
+    EXPECT_GE(from_seed, full - 0.02) << maintain;
+  }
+  opt.seed_rows = nullptr;
   // A seed of another metric is not used (the build still succeeds from scratch).
   const DistanceMetric other = metric == DistanceMetric::kCosineDistance
                                    ? DistanceMetric::kEuclideanSquared
@@ -243,6 +259,33 @@ TEST(IvfIndexTest, SeedFittedToOtherDataIsIgnored) {
   for (uint32_t i = 0; i < ids.size(); ++i) ids[i] = i;
   EXPECT_LT((*seed)->MeanSquaredDistanceOf(testing::View(like, dims), ids, 1024), 1.5 * own);
   EXPECT_GT((*seed)->MeanSquaredDistanceOf(testing::View(other, dims), ids, 1024), 4 * own);
+}
+
+TEST(IvfIndexTest, SeedRowsThatDoNotFitAreRejected) {
+  const uint32_t dims = 16;
+  const std::vector<float> a = testing::Clustered(3000, dims, 20, 3);
+  const DistanceMetric metric = DistanceMetric::kEuclideanSquared;
+  VectorRows part = testing::View(a, dims);
+  part.rows = 2000;
+  auto seed = IvfIndex::Build(part, metric);
+  ASSERT_TRUE(seed.ok()) << seed.status().ToString();
+  IvfBuildOptions opt;
+  opt.seed = seed->get();
+  std::vector<uint32_t> short_map(2999, kNoSeedRow);
+  opt.seed_rows = &short_map;
+  EXPECT_TRUE(IvfIndex::Build(testing::View(a, dims), metric, opt).status().IsInvalidArgument());
+  std::vector<uint32_t> beyond(3000, kNoSeedRow);
+  for (uint32_t r = 0; r < 2000; ++r) beyond[r] = r;
+  beyond[5] = 2000;  // the seed's segment has rows 0..1999
+  opt.seed_rows = &beyond;
+  EXPECT_TRUE(IvfIndex::Build(testing::View(a, dims), metric, opt).status().IsInvalidArgument());
+  // Too few kept rows (a third): k-means from the seed's centroids instead.
+  std::vector<uint32_t> few(3000, kNoSeedRow);
+  for (uint32_t r = 0; r < 1000; ++r) few[r] = r;
+  opt.seed_rows = &few;
+  IvfBuildReport report;
+  ASSERT_TRUE(IvfIndex::Build(testing::View(a, dims), metric, opt, &report).ok());
+  EXPECT_EQ(report.clustering, IvfBuildReport::Clustering::kSeeded);
 }
 
 TEST(IvfIndexTest, RowsWithoutVectorsAreNotIndexed) {
