@@ -93,7 +93,7 @@ class Lists {
   // Splits cluster j by 2-means over its rows; false when they cannot be told apart.
   // Then reassigns: j's rows join the nearest of the two halves (j and a new slot) and
   // the neighbours of j's old centroid; a neighbour's row moves to a half nearer to it
-  // than its own centroid. Returns the clusters whose size changed.
+  // than its own centroid. *changed gets the clusters whose rows changed.
   bool Split(uint32_t j, size_t neighbor_count, int iterations, std::mt19937_64& rng,
              MaintenanceStats& stats, std::vector<uint32_t>* changed) {
     const std::vector<uint32_t> rows = members_[j];
@@ -304,8 +304,9 @@ Result<Clustering> MaintainClusters(const VectorRows& data, const std::vector<ui
   }
   const size_t m = centroids.size() / dims;
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] >= data.rows)
+    if (ids[i] >= data.rows) {
       return Status::InvalidArgument("cluster maintenance: row id out of range");
+    }
     if (prior[i] != kNoCluster && prior[i] >= m) {
       return Status::InvalidArgument("cluster maintenance: prior cluster out of range");
     }
