@@ -261,6 +261,29 @@ TEST(IvfIndexTest, SeedFittedToOtherDataIsIgnored) {
   EXPECT_GT((*seed)->MeanSquaredDistanceOf(testing::View(other, dims), ids, 1024), 4 * own);
 }
 
+// The build (k-means, replicas, the calibration sample's exact neighbours gathered per
+// thread and merged) gives the same index on any number of threads.
+TEST(IvfIndexTest, BuildDoesNotDependOnTheThreadCount) {
+  const uint32_t dims = 24;
+  const std::vector<float> a = testing::Clustered(3000, dims, 30, 8);
+  for (const DistanceMetric metric :
+       {DistanceMetric::kEuclideanSquared, DistanceMetric::kCosineDistance}) {
+    std::string first;
+    for (int threads : {1, 3}) {
+      IvfBuildOptions opt;
+      opt.threads = threads;
+      auto built = IvfIndex::Build(testing::View(a, dims), metric, opt);
+      ASSERT_TRUE(built.ok()) << built.status().ToString();
+      ASSERT_FALSE((*built)->calibration().empty());
+      if (threads == 1) {
+        first = (*built)->Encode();
+      } else {
+        EXPECT_EQ((*built)->Encode(), first) << threads << " threads";
+      }
+    }
+  }
+}
+
 TEST(IvfIndexTest, SeedRowsThatDoNotFitAreRejected) {
   const uint32_t dims = 16;
   const std::vector<float> a = testing::Clustered(3000, dims, 20, 3);
