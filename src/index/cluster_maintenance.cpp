@@ -147,8 +147,7 @@ class Lists {
     members_[j].clear();
     for (size_t t = 0; t < r; ++t) {
       const uint32_t to = NearestOf(x(t), candidates);
-      assign_[rows[t]] = to;
-      members_[to].push_back(rows[t]);
+      Move(rows[t], to);
       stats.reassigned += to != j && to != half;
     }
     // The second: a neighbour's row moves to a half nearer to it than its own centroid.
@@ -161,9 +160,7 @@ class Lists {
         const float da = L2Squared(v.data(), centroid(j), dims_);
         const float db = L2Squared(v.data(), centroid(half), dims_);
         if (std::min(da, db) < own) {
-          const uint32_t to = db < da ? half : j;
-          assign_[i] = to;
-          members_[to].push_back(i);
+          Move(i, db < da ? half : j);
           ++stats.reassigned;
         } else {
           stay.push_back(i);
@@ -182,10 +179,7 @@ class Lists {
   // that one. Returns the rows moved.
   size_t Refine(size_t neighbor_count, int threads) {
     Recenter(threads);
-    std::vector<uint32_t> live;
-    for (uint32_t j = 0; j < slots(); ++j) {
-      if (alive_[j] && !members_[j].empty()) live.push_back(j);
-    }
+    const std::vector<uint32_t> live = Holding();
     std::vector<std::vector<uint32_t>> near(slots());
     ParallelFor(live.size(), threads, [&](size_t b, size_t e) {
       for (size_t t = b; t < e; ++t) {
@@ -234,14 +228,9 @@ class Lists {
   // The live, non-empty clusters renumbered densely, each centroid the mean of its rows.
   Clustering Finish(int threads) {
     Recenter(threads);
+    const std::vector<uint32_t> kept = Holding();
     std::vector<uint32_t> slot_of(slots(), kNoCluster);
-    std::vector<uint32_t> kept;
-    for (uint32_t j = 0; j < slots(); ++j) {
-      if (alive_[j] && !members_[j].empty()) {
-        slot_of[j] = static_cast<uint32_t>(kept.size());
-        kept.push_back(j);
-      }
-    }
+    for (size_t k = 0; k < kept.size(); ++k) slot_of[kept[k]] = static_cast<uint32_t>(k);
     Clustering out;
     out.dims = dims_;
     out.clusters = kept.size();
@@ -255,6 +244,14 @@ class Lists {
   }
 
  private:
+  // The live clusters that hold rows, ascending.
+  std::vector<uint32_t> Holding() const {
+    std::vector<uint32_t> out;
+    for (uint32_t j = 0; j < slots(); ++j) {
+      if (alive_[j] && !members_[j].empty()) out.push_back(j);
+    }
+    return out;
+  }
   uint32_t NearestOf(const float* x, const std::vector<uint32_t>& clusters) const {
     uint32_t best = clusters.front();
     float best_d = L2Squared(x, centroid(best), dims_);

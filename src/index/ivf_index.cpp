@@ -821,7 +821,6 @@ Result<std::shared_ptr<IvfIndex>> IvfIndex::Build(const VectorRows& data, Distan
                          seed->MeanSquaredDistanceOf(data, ids, kSeedFitSample) <=
                              options.seed_fit_factor * seed->MeanSquaredResidual(kSeedFitSample);
   Clustering cl;
-  bool maintained = false;
   if (seed_fits && options.seed_rows != nullptr) {
     GANNET_ASSIGN_OR_RETURN(std::vector<uint32_t> prior,
                             seed->PriorLists(data, ids, normalize, *options.seed_rows));
@@ -833,18 +832,16 @@ Result<std::shared_ptr<IvfIndex>> IvfIndex::Build(const VectorRows& data, Distan
       mo.threads = options.threads;
       GANNET_ASSIGN_OR_RETURN(cl, MaintainClusters(data, ids, normalize, seed->centroids(), prior,
                                                    mo, &rep.maintenance));
-      maintained = true;
       rep.clustering = IvfBuildReport::Clustering::kMaintained;
     }
   }
-  if (!maintained) {
+  if (rep.clustering != IvfBuildReport::Clustering::kMaintained) {
     if (seed_fits) {
       km.initial_centroids = &seed->centroids();
       rep.clustering = IvfBuildReport::Clustering::kSeeded;
     }
     GANNET_ASSIGN_OR_RETURN(cl, BalancedKMeans(data, ids, normalize, km));
   }
-  rep.lists = cl.clusters;
   rep.clustering_s = lap();
 
   std::vector<uint32_t> held_out;
@@ -885,13 +882,7 @@ Result<std::vector<uint32_t>> IvfIndex::PriorLists(const VectorRows& data,
     return Status::InvalidArgument("vector index: " + std::to_string(seed_rows.size()) +
                                    " seed rows for " + std::to_string(data.rows) + " rows");
   }
-  // Each seed row's lists: two when it is replicated.
-  std::vector<uint32_t> first(rows_, kNoCluster), second(rows_, kNoCluster);
-  for (uint32_t j = 0; j < lists(); ++j) {
-    for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
-      (first[list_rows_[pos]] == kNoCluster ? first : second)[list_rows_[pos]] = j;
-    }
-  }
+  const std::vector<std::array<uint32_t, 2>> lists_of_row = ListsOfRows();
   std::vector<uint32_t> prior(ids.size(), kNoCluster);
   std::vector<float> x(dims_);
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -902,15 +893,27 @@ Result<std::vector<uint32_t>> IvfIndex::PriorLists(const VectorRows& data,
                                      " out of range (the seed's segment has " +
                                      std::to_string(rows_) + " rows)");
     }
-    prior[i] = first[s];
-    if (second[s] != kNoCluster) {
+    const std::array<uint32_t, 2>& of = lists_of_row[s];
+    prior[i] = of[0];  // kNoCluster when the seed did not index the row
+    if (of[1] != kNoCluster) {
       CopyMaybeNormalized(data.row(ids[i]), dims_, normalize, x.data());
-      const float* a = centroids_.data() + size_t{first[s]} * dims_;
-      const float* b = centroids_.data() + size_t{second[s]} * dims_;
-      if (L2Squared(x.data(), b, dims_) < L2Squared(x.data(), a, dims_)) prior[i] = second[s];
+      const float* a = centroids_.data() + size_t{of[0]} * dims_;
+      const float* b = centroids_.data() + size_t{of[1]} * dims_;
+      if (L2Squared(x.data(), b, dims_) < L2Squared(x.data(), a, dims_)) prior[i] = of[1];
     }
   }
   return prior;
+}
+
+std::vector<std::array<uint32_t, 2>> IvfIndex::ListsOfRows() const {
+  std::vector<std::array<uint32_t, 2>> of_row(rows_, {UINT32_MAX, UINT32_MAX});
+  for (size_t j = 0; j < lists(); ++j) {
+    for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
+      std::array<uint32_t, 2>& of = of_row[list_rows_[pos]];
+      of[of[0] == UINT32_MAX ? 0 : 1] = static_cast<uint32_t>(j);
+    }
+  }
+  return of_row;
 }
 
 void IvfIndex::ReleaseSq8Codes() {
@@ -1227,13 +1230,7 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
   // Deeper curves (for filtered and large-k searches): the share of the true top-K that
   // lies in the nprobe nearest lists, from each row's lists (two for a replicated row: the
   // nearer one counts) and each list's rank.
-  std::vector<std::array<uint32_t, 2>> lists_of_row(rows_, {UINT32_MAX, UINT32_MAX});
-  for (size_t j = 0; j < lists(); ++j) {
-    for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
-      std::array<uint32_t, 2>& of = lists_of_row[list_rows_[pos]];
-      of[of[0] == UINT32_MAX ? 0 : 1] = static_cast<uint32_t>(j);
-    }
-  }
+  const std::vector<std::array<uint32_t, 2>> lists_of_row = ListsOfRows();
   std::vector<std::vector<uint32_t>> ranks(nq);  // list rank of each truth row, in order
   ParallelFor(nq, options.threads, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {

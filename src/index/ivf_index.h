@@ -45,6 +45,7 @@
 // RowFilter is a plain value.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -109,7 +110,8 @@ struct IvfBuildOptions {
   // the rows, the build maintains its clustering instead of running k-means
   // (cluster_maintenance.h: the rows keep their lists, the others join their nearest, and
   // lists too large or too small are split or merged locally). Not owned; must outlive
-  // Build. InvalidArgument when its size or a row is out of range.
+  // Build. Checked when the seed is used: InvalidArgument when its size or a row is out
+  // of range.
   const std::vector<uint32_t>* seed_rows = nullptr;
   // Boundary replication (SPANN): a row whose squared distance to another centroid is at
   // most (1 + this) times that to its own list's is posted in that list too (one replica
@@ -135,7 +137,6 @@ struct IvfBuildReport {
   enum class Clustering : uint8_t { kScratch, kSeeded, kMaintained };
   Clustering clustering = Clustering::kScratch;
   MaintenanceStats maintenance;  // when kMaintained
-  size_t lists = 0;
   // Wall seconds: the clustering, the calibration sample's exact neighbours, and the
   // assemblies (replicas, codes, calibration; one or two, see wide_replica_epsilon).
   double clustering_s = 0, sample_s = 0, assembly_s = 0;
@@ -317,6 +318,9 @@ class IvfIndex {
   Result<std::vector<uint32_t>> PriorLists(const VectorRows& data, const std::vector<uint32_t>& ids,
                                            bool normalize,
                                            const std::vector<uint32_t>& seed_rows) const;
+  // The lists holding each row of the segment (two for a replicated row; UINT32_MAX for
+  // none), by row.
+  std::vector<std::array<uint32_t, 2>> ListsOfRows() const;
   // Postings a search at the default recall target reads, by the calibration.
   double CodesAtDefaultTarget() const;
   void Calibrate(const VectorRows& data, const IvfBuildOptions& options,
