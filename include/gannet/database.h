@@ -58,6 +58,15 @@ struct DatabaseOptions {
   // each query pays the reads (through the cache tiers: from memory, local disk or the
   // bucket). Segments written before format version 2 stay resident.
   bool resident_indexed_vectors = true;
+  // Cold loads: a segment of at least this many bytes with a vector index, not yet in
+  // memory, is first loaded by byte range: its columns and ids but not its vectors, and
+  // its index's head (centroids, list sizes and checksums, calibration) but not its
+  // posting lists, in about three round trips. Queries meanwhile read the lists they probe
+  // and the rows they re-rank by range (so the first query on a large namespace costs a
+  // few reads, not the download of every segment), while background maintenance loads the
+  // segment whole (through the cache tiers) and swaps it in. Only with
+  // background_indexing (which runs that load). 0: always load whole.
+  uint64_t cold_load_min_bytes = 64ull << 20;
   // Compaction merges segments when a namespace has more than this many.
   size_t compact_max_segments = 8;
   // Background maintenance also merges all of an idle namespace's segments into one when

@@ -46,6 +46,10 @@ struct GetResult {
 struct GetRequest {
   std::string key;
   std::optional<ByteRange> range;
+  // A cold read: a cache tier that misses answers with this range alone from the store
+  // below, and does not fetch the whole object into its disk tier for it (the reader
+  // brings the object in whole later, off its critical path).
+  bool range_only = false;
 };
 
 struct ListResult {

@@ -7,7 +7,9 @@
 #include <atomic>
 #include <random>
 #include <set>
+#include <thread>
 
+#include "db/namespace_impl.h"
 #include "format/segment.h"
 #include "gannet/database.h"
 #include "gannet/json.h"
@@ -70,11 +72,15 @@ class AnnTest : public ::testing::TestWithParam<DistanceMetric> {
 
   // A process on store_ (compaction merges segments once there are more than
   // compact_max_segments).
-  void Open(bool resident_vectors = true, size_t compact_max_segments = 8) {
+  // With `cold_load_min_bytes`, segments are loaded by range (cold) and background
+  // maintenance runs (it loads them whole).
+  void Open(bool resident_vectors = true, size_t compact_max_segments = 8,
+            uint64_t cold_load_min_bytes = 0) {
     DatabaseOptions o;
     o.store = store_;
     o.resident_indexed_vectors = resident_vectors;
-    o.background_indexing = false;
+    o.background_indexing = cold_load_min_bytes > 0;
+    o.cold_load_min_bytes = cold_load_min_bytes;
     o.gc_grace = std::chrono::milliseconds(0);
     o.ann_min_rows = 1000;
     o.compact_max_segments = compact_max_segments;
@@ -497,6 +503,88 @@ TEST_P(AnnTest, FailedRangedReadFailsOnlyItsQuery) {
     EXPECT_EQ(after.rows[j].id, before.rows[j].id);
     EXPECT_EQ(after.rows[j].dist, before.rows[j].dist);
   }
+}
+
+// A fresh process loads an indexed namespace by range (cold): its first queries read a
+// fraction of the objects, answer kNN and returned vectors exactly as a process that
+// loaded them whole and ANN with the same recall; the warm-up (background maintenance)
+// then loads the segments whole and swaps them in, and queries answer as the warm process.
+TEST_P(AnnTest, ColdLoadAnswersFromRangedReadsThenWarmsUp) {
+  const Filter one_in_ten = Cmp("cat", Filter::Op::kEq, Value::Uint(3));
+  // [kNN, ANN, filtered kNN, filtered ANN] per query, then a query returning vectors.
+  auto answers = [&] {
+    std::vector<QueryResponse> out;
+    for (size_t i = 0; i < 10; ++i) {
+      out.push_back(Run(queries_[i], false));
+      out.push_back(Run(queries_[i], true));
+      out.push_back(Run(queries_[i], false, one_in_ten));
+      out.push_back(Run(queries_[i], true, one_in_ten));
+    }
+    QueryRequest r;
+    r.rank_by = {RankBy::Kind::kVector, "vector", false, queries_[0], false};
+    r.top_k = 5;
+    r.include_attributes.all = true;
+    out.push_back(ns_->Query(r).value());
+    return out;
+  };
+  // Exact answers equal; ANN ones recall the exact ones, with the same distances.
+  auto check = [](const std::vector<QueryResponse>& warm, const std::vector<QueryResponse>& got) {
+    ASSERT_EQ(warm.size(), got.size());
+    double hits = 0, wanted = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      const bool approximate = i % 2 == 1 && i + 1 != got.size();
+      const QueryResponse& truth = approximate ? warm[i - 1] : warm[i];
+      ASSERT_EQ(got[i].rows.size(), truth.rows.size()) << i;
+      for (size_t j = 0; j < got[i].rows.size(); ++j) {
+        if (!approximate) {
+          EXPECT_EQ(got[i].rows[j].id, truth.rows[j].id) << i;
+          EXPECT_EQ(got[i].rows[j].dist, truth.rows[j].dist) << i;
+          EXPECT_EQ(got[i].rows[j].attrs, truth.rows[j].attrs) << i;
+          continue;
+        }
+        ++wanted;
+        for (const ResultRow& t : truth.rows) {
+          if (t.id != got[i].rows[j].id) continue;
+          EXPECT_EQ(t.dist, got[i].rows[j].dist) << i;
+          ++hits;
+        }
+      }
+    }
+    EXPECT_GE(hits / wanted, 0.95);
+  };
+  uint64_t object_bytes = 0;  // segments and their indexes
+  auto listed = store_->List("ns/docs/segments/");
+  ASSERT_TRUE(listed.ok());
+  for (const ObjectMeta& o : listed->objects) object_bytes += o.size;
+  const ObjectStorePtr base = store_;
+  for (bool resident : {true, false}) {
+    db_->Close();
+    Open(resident);
+    const std::vector<QueryResponse> warm = answers();
+    db_->Close();
+    auto counting = NewCountingStore(base);
+    store_ = counting;
+    Open(resident, 8, /*cold_load_min_bytes=*/1);
+    const std::vector<QueryResponse> cold = answers();
+    check(warm, cold);
+    EXPECT_GT(cold[0].stats.round_trips, 2u) << "the cold load's waves";
+    EXPECT_LT(cold[0].stats.bytes_read, object_bytes / 2) << "the first query's load";
+    // The warm-up (background maintenance runs it too; whichever swaps first, the
+    // namespace is warm once this returns).
+    auto* impl = dynamic_cast<db::NamespaceImpl*>(ns_.get());
+    ASSERT_NE(impl, nullptr);
+    ASSERT_TRUE(impl->WarmUp().ok());
+    EXPECT_GE(counting->counters().bytes_read, object_bytes) << "loaded whole";
+    check(warm, answers());
+    counting->Reset();
+    Run(queries_[1], true);
+    if (resident) {
+      EXPECT_LE(counting->counters().gets, 2u) << "the manifest and a WAL probe";
+    }
+    db_->Close();
+    store_ = base;
+  }
+  Open();
 }
 
 // From 256 dimensions the engine's indexes search four-bit codes derived from the

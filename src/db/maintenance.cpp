@@ -84,13 +84,14 @@ Result<std::shared_ptr<const index::IvfIndex>> MaybeBuildVectorIndex(
   return std::shared_ptr<const index::IvfIndex>(std::move(ann));
 }
 
-// Sets *seed to s's vector index when it has `dims` and `metric` and more live rows than
-// the segment of *seed (or *seed is null): the index a new clustering starts from.
+// Sets *seed to s's vector index when it has `dims` and `metric`, its lists in memory (not
+// a cold load's head alone), and more live rows than the segment of *seed (or *seed is
+// null): the index a new clustering starts from.
 void KeepLargestIndex(const LoadedSegment& s, uint32_t dims, DistanceMetric metric,
                       const LoadedSegment** seed) {
   auto live = [](const LoadedSegment& x) { return x.ref.rows - x.ref.deleted_rows; };
-  if (s.ann != nullptr && s.ann->dims() == dims && s.ann->metric() == metric &&
-      (*seed == nullptr || live(s) > live(**seed))) {
+  if (s.ann != nullptr && s.ann->lists_resident() && s.ann->dims() == dims &&
+      s.ann->metric() == metric && (*seed == nullptr || live(s) > live(**seed))) {
     *seed = &s;
   }
 }
@@ -545,6 +546,10 @@ void NamespaceImpl::MaybeMaintain() {
     if (gc_waiting_.load(std::memory_order_relaxed) && GcDue()) CollectGarbage().IgnoreError();
     return;
   }
+  // Segments a cold load read by range are loaded whole first (queries meanwhile read
+  // by range), and before compaction, which seeds its clustering from a whole index.
+  if (WarmUp().ok()) snap = current();
+  if (snap == nullptr) return;
   const DatabaseOptions& opts = db_.options();
   const uint64_t tail_rows = snap->tail_rows();
   const int64_t now = db_.NowMs();

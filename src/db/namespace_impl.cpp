@@ -6,6 +6,7 @@
 #include "common/coding.h"
 #include "db/apply.h"
 #include "db/database_impl.h"
+#include "format/frame.h"
 #include "format/manifest.h"
 #include "format/segment.h"
 #include "model/validate.h"
@@ -194,7 +195,8 @@ Result<SnapshotPtr> NamespaceImpl::CachedOrRefresh(FetchStats* fs) {
 namespace {
 
 // How one segment of a newly read manifest is obtained: reused whole from the previous
-// snapshot, or assembled from reused parts plus objects fetched in the shared wave.
+// snapshot, or assembled from reused parts plus objects fetched in the shared wave, or
+// (cold) from ranges of its objects (ColdLoads).
 struct SegmentLoad {
   const format::SegmentRef* ref = nullptr;
   LoadedSegmentPtr whole;  // unchanged since the previous snapshot
@@ -202,16 +204,23 @@ struct SegmentLoad {
   std::shared_ptr<const std::vector<float>> norms;
   std::shared_ptr<const index::IvfIndex> ann;
   std::shared_ptr<const index::TextIndex> text;
+  const std::vector<bool>* deleted = nullptr;  // reused (a warm-up), else from deletes_at
   int segment_at = -1, deletes_at = -1, index_at = -1, text_at = -1;  // in the fetch list
+  // A cold load: segment_at is the segment's frame header, tail_at its last bytes and
+  // index_at the first bytes of its index (ColdLoads reads the rest).
+  bool cold = false;
+  int tail_at = -1;
 };
 
-// Reads byte ranges of the object `key` of `store`, in one batch.
-format::SegmentRangeReader RangeReaderOf(ObjectStorePtr store, std::string key) {
-  return [store = std::move(store), key = std::move(key)](const std::vector<ByteRange>& ranges,
-                                                          std::vector<std::string>* out) {
+// Reads byte ranges of the object `key` of `store`, in one batch (`range_only`: cold
+// reads, which a cache tier does not turn into a fetch of the whole object).
+format::SegmentRangeReader RangeReaderOf(ObjectStorePtr store, std::string key,
+                                         bool range_only = false) {
+  return [store = std::move(store), key = std::move(key), range_only](
+             const std::vector<ByteRange>& ranges, std::vector<std::string>* out) {
     std::vector<GetRequest> requests;
     requests.reserve(ranges.size());
-    for (const ByteRange& r : ranges) requests.push_back({key, r});
+    for (const ByteRange& r : ranges) requests.push_back({key, r, range_only});
     std::vector<Result<GetResult>> got = store->GetMany(requests);
     out->clear();
     out->reserve(got.size());
@@ -222,6 +231,236 @@ format::SegmentRangeReader RangeReaderOf(ObjectStorePtr store, std::string key) 
     return Status::OK();
   };
 }
+
+// The segment object `bytes` of `ref`, decoded; a segment with a vector index keeps its
+// vectors in `store` unless `resident_vectors`.
+Result<std::shared_ptr<const format::Segment>> DecodeSegmentObject(const Keys& keys,
+                                                                   const format::SegmentRef& ref,
+                                                                   std::string_view bytes,
+                                                                   const ObjectStorePtr& store,
+                                                                   bool resident_vectors) {
+  format::SegmentDecodeOptions options;
+  if (!resident_vectors && ref.vector_index) {
+    options.vector_reader = RangeReaderOf(store, keys.segment(ref.id));
+  }
+  Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(bytes, options);
+  if (!seg.ok()) return seg.status().WithContext("segment " + keys.segment(ref.id));
+  return seg;
+}
+
+// Builds a LoadedSegment from reused parts and the fetched objects of `l`. A segment
+// with a vector index keeps its vectors in `store` unless `resident_vectors`.
+Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
+                                         std::vector<Result<GetResult>>& got,
+                                         const ObjectStorePtr& store, bool resident_vectors) {
+  const format::SegmentRef& ref = *l.ref;
+  if (l.segment_at >= 0) {
+    Result<GetResult>& g = got[l.segment_at];
+    if (!g.ok()) return g.status();
+    GANNET_ASSIGN_OR_RETURN(l.segment,
+                            DecodeSegmentObject(keys, ref, g->data, store, resident_vectors));
+  }
+  std::vector<bool> deleted;
+  if (l.deleted != nullptr) deleted = *l.deleted;
+  if (l.deletes_at >= 0) {
+    Result<GetResult>& g = got[l.deletes_at];
+    if (!g.ok()) return g.status();
+    Result<std::vector<uint32_t>> rows = format::DecodeDeletionVector(g->data);
+    if (!rows.ok()) return rows.status().WithContext(ref.deletes_key);
+    deleted = DecodeDeletedBitmap(*rows, l.segment->rows());
+  }
+  if (l.index_at >= 0) {
+    const std::string key = keys.vector_index(ref.id);
+    Result<GetResult>& g = got[l.index_at];
+    if (!g.ok()) return g.status();
+    Result<std::shared_ptr<const index::IvfIndex>> decoded =
+        index::IvfIndex::Decode(g->data, /*keep_sq8_codes=*/false);
+    if (!decoded.ok()) return decoded.status().WithContext(key);
+    l.ann = std::move(decoded).value();
+  }
+  if (l.ann != nullptr) {
+    GANNET_RETURN_IF_ERROR(l.ann->CheckCompatible(l.segment->rows(), l.segment->dims())
+                               .WithContext(keys.vector_index(ref.id)));
+  }
+  if (l.text_at >= 0) {
+    const std::string key = keys.text_index(ref.id);
+    Result<GetResult>& g = got[l.text_at];
+    if (!g.ok()) return g.status();
+    Result<std::shared_ptr<const index::TextIndex>> decoded =
+        index::TextIndex::Decode(g->data, l.segment->rows());
+    if (!decoded.ok()) return decoded.status().WithContext(key);
+    l.text = std::move(decoded).value();
+  }
+  return LoadedSegmentPtr(MakeLoadedSegment(ref, std::move(l.segment), std::move(deleted),
+                                            std::move(l.norms), std::move(l.ann),
+                                            std::move(l.text)));
+}
+
+// Bytes a cold load reads from the end of a segment: the trailer and, almost always, the
+// directory (about 40 bytes a column).
+constexpr uint64_t kColdTailBytes = 64 << 10;
+
+// The rest of the cold loads of one manifest, after their first reads (shared with the
+// load's other fetches): each segment's directory when its last bytes missed it, every
+// block but the vectors, and the rest of its index's head, in as few waves as that takes
+// (usually one). A segment whose index has no head (format version 1 or 2) or whose
+// vectors have no chunk checksums (version 1) is read whole instead.
+class ColdLoads {
+ public:
+  ColdLoads(const Keys& keys, ObjectStorePtr store, bool resident_vectors)
+      : keys_(keys), store_(std::move(store)), resident_vectors_(resident_vectors) {}
+
+  // Takes `l`'s first reads from `got`.
+  Status Start(SegmentLoad& l, std::vector<Result<GetResult>>& got) {
+    One o;
+    o.l = &l;
+    const format::SegmentRef& ref = *l.ref;
+    for (int at : {l.segment_at, l.tail_at, l.index_at}) {
+      if (!got[at].ok()) return got[at].status();
+    }
+    o.header = std::move(got[l.segment_at]->data);
+    const std::string tail = std::move(got[l.tail_at]->data);
+    o.head = std::move(got[l.index_at]->data);
+    o.index_size = got[l.index_at]->meta.size;
+    l.segment_at = l.tail_at = l.index_at = -1;  // AssembleSegment takes the parts decoded
+    const std::string key = keys_.segment(ref.id);
+    if (tail.size() < format::kSegmentTailBytes || tail.size() > ref.bytes) {
+      return Status::Corruption(key + ": shorter than its manifest says");
+    }
+    Result<format::FrameHeader> header =
+        format::ParseFrameHeader(format::ObjectKind::kSegment, o.header, ref.bytes);
+    if (!header.ok()) return header.status().WithContext(key);
+    GANNET_ASSIGN_OR_RETURN(
+        o.loc,
+        format::LocateSegmentDirectory(
+            std::string_view(tail).substr(tail.size() - format::kSegmentTailBytes), ref.bytes));
+    const uint64_t tail_at = ref.bytes - tail.size();
+    if (o.loc.offset >= tail_at) {
+      Result<format::SegmentDirectory> dir = format::DecodeSegmentDirectory(
+          std::string_view(tail).substr(o.loc.offset - tail_at, o.loc.length), o.loc);
+      if (!dir.ok()) return dir.status().WithContext(key);
+      o.dir = std::move(dir).value();
+    }
+    Result<uint64_t> need = index::IvfIndex::HeadPrefixBytes(o.head, o.index_size);
+    if (!need.ok()) return need.status().WithContext(keys_.vector_index(ref.id));
+    o.head_need = *need;
+    o.whole = header->version < 2 || o.head_need == 0;
+    loads_.push_back(std::move(o));
+    return Status::OK();
+  }
+
+  // Reads the rest and sets each load's segment and ann.
+  Status Finish(FetchStats* fs) {
+    for (;;) {
+      std::vector<GetRequest> requests;
+      std::vector<std::function<Status(GetResult&)>> then;
+      for (One& o : loads_) Plan(o, requests, then);
+      if (requests.empty()) break;
+      std::vector<Result<GetResult>> got = store_->GetMany(requests);
+      if (fs != nullptr) ++fs->round_trips;
+      for (size_t i = 0; i < got.size(); ++i) {
+        Count(fs, got[i].ok() ? got[i]->data.size() : 0);
+        if (!got[i].ok()) return got[i].status().WithContext(requests[i].key);
+        GANNET_RETURN_IF_ERROR(then[i](*got[i]));
+      }
+    }
+    for (One& o : loads_) GANNET_RETURN_IF_ERROR(Decode(o));
+    return Status::OK();
+  }
+
+ private:
+  struct One {
+    SegmentLoad* l = nullptr;
+    std::string header;  // the segment's frame header
+    format::SegmentDirectoryLocation loc;
+    std::optional<format::SegmentDirectory> dir;
+    std::vector<std::string> blocks;  // SegmentBlocksWithoutVectors(*dir)
+    bool blocks_asked = false;
+    std::string head;  // the index's first bytes, then its head
+    uint64_t index_size = 0, head_need = 0;
+    bool whole = false;                      // read both objects whole instead
+    std::string whole_segment, whole_index;  // then
+  };
+
+  // The requests `o` still needs, with what to do with each answer.
+  void Plan(One& o, std::vector<GetRequest>& requests,
+            std::vector<std::function<Status(GetResult&)>>& then) {
+    const format::SegmentRef& ref = *o.l->ref;
+    const std::string seg_key = keys_.segment(ref.id), index_key = keys_.vector_index(ref.id);
+    if (o.whole) {
+      if (!o.whole_segment.empty()) return;
+      requests.push_back({seg_key, std::nullopt});
+      then.push_back([&o](GetResult& g) {
+        o.whole_segment = std::move(g.data);
+        return Status::OK();
+      });
+      requests.push_back({index_key, std::nullopt});
+      then.push_back([&o](GetResult& g) {
+        o.whole_index = std::move(g.data);
+        return Status::OK();
+      });
+      return;
+    }
+    if (!o.dir) {
+      requests.push_back({seg_key, ByteRange{o.loc.offset, o.loc.length}, true});
+      then.push_back([&o, seg_key](GetResult& g) {
+        Result<format::SegmentDirectory> dir = format::DecodeSegmentDirectory(g.data, o.loc);
+        if (!dir.ok()) return dir.status().WithContext(seg_key);
+        o.dir = std::move(dir).value();
+        return Status::OK();
+      });
+    } else if (!o.blocks_asked) {
+      o.blocks_asked = true;
+      const std::vector<ByteRange> ranges = format::SegmentBlocksWithoutVectors(*o.dir);
+      o.blocks.resize(ranges.size());
+      for (size_t i = 0; i < ranges.size(); ++i) {
+        requests.push_back({seg_key, ranges[i], true});
+        then.push_back([&o, i](GetResult& g) {
+          o.blocks[i] = std::move(g.data);
+          return Status::OK();
+        });
+      }
+    }
+    if (o.head.size() < o.head_need) {
+      requests.push_back({index_key, ByteRange{o.head.size(), o.head_need - o.head.size()}, true});
+      then.push_back([&o](GetResult& g) {
+        o.head += g.data;
+        return Status::OK();
+      });
+    }
+  }
+
+  Status Decode(One& o) {
+    SegmentLoad& l = *o.l;
+    const format::SegmentRef& ref = *l.ref;
+    const std::string seg_key = keys_.segment(ref.id), index_key = keys_.vector_index(ref.id);
+    if (o.whole) {
+      GANNET_ASSIGN_OR_RETURN(
+          l.segment, DecodeSegmentObject(keys_, ref, o.whole_segment, store_, resident_vectors_));
+      Result<std::shared_ptr<const index::IvfIndex>> ann =
+          index::IvfIndex::Decode(o.whole_index, /*keep_sq8_codes=*/false);
+      if (!ann.ok()) return ann.status().WithContext(index_key);
+      l.ann = std::move(ann).value();
+      return Status::OK();
+    }
+    format::SegmentDecodeOptions options;
+    options.vector_reader = RangeReaderOf(store_, seg_key, /*range_only=*/true);
+    Result<std::shared_ptr<const format::Segment>> seg =
+        format::Segment::DecodeWithoutVectors(o.header, ref.bytes, *o.dir, o.blocks, options);
+    if (!seg.ok()) return seg.status().WithContext(seg_key);
+    l.segment = std::move(seg).value();
+    Result<std::shared_ptr<const index::IvfIndex>> ann = index::IvfIndex::DecodeHead(
+        o.head, o.index_size, RangeReaderOf(store_, index_key, /*range_only=*/true));
+    if (!ann.ok()) return ann.status().WithContext(index_key);
+    l.ann = std::move(ann).value();
+    return Status::OK();
+  }
+
+  const Keys& keys_;
+  ObjectStorePtr store_;
+  bool resident_vectors_;
+  std::vector<One> loads_;
+};
 
 }  // namespace
 
@@ -238,63 +477,10 @@ Result<std::shared_ptr<const format::Segment>> NamespaceImpl::RangedTwin(
   return seg;
 }
 
-namespace {
-
-// Builds a LoadedSegment from reused parts and the fetched objects of `l`. A segment
-// with a vector index keeps its vectors in `store` unless `resident_vectors`.
-Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
-                                         std::vector<Result<GetResult>>& got,
-                                         const ObjectStorePtr& store, bool resident_vectors) {
-  const format::SegmentRef& ref = *l.ref;
-  if (l.segment_at >= 0) {
-    Result<GetResult>& g = got[l.segment_at];
-    if (!g.ok()) return g.status();
-    format::SegmentDecodeOptions options;
-    if (!resident_vectors && ref.vector_index) {
-      options.vector_reader = RangeReaderOf(store, keys.segment(ref.id));
-    }
-    Result<std::shared_ptr<const format::Segment>> seg = format::Segment::Decode(g->data, options);
-    if (!seg.ok()) return seg.status().WithContext("segment " + keys.segment(ref.id));
-    l.segment = std::move(seg).value();
-  }
-  std::vector<bool> deleted;
-  if (l.deletes_at >= 0) {
-    Result<GetResult>& g = got[l.deletes_at];
-    if (!g.ok()) return g.status();
-    Result<std::vector<uint32_t>> rows = format::DecodeDeletionVector(g->data);
-    if (!rows.ok()) return rows.status().WithContext(ref.deletes_key);
-    deleted = DecodeDeletedBitmap(*rows, l.segment->rows());
-  }
-  if (l.index_at >= 0) {
-    const std::string key = keys.vector_index(ref.id);
-    Result<GetResult>& g = got[l.index_at];
-    if (!g.ok()) return g.status();
-    Result<std::shared_ptr<const index::IvfIndex>> decoded =
-        index::IvfIndex::Decode(g->data, /*keep_sq8_codes=*/false);
-    if (!decoded.ok()) return decoded.status().WithContext(key);
-    GANNET_RETURN_IF_ERROR(
-        (*decoded)->CheckCompatible(l.segment->rows(), l.segment->dims()).WithContext(key));
-    l.ann = std::move(decoded).value();
-  }
-  if (l.text_at >= 0) {
-    const std::string key = keys.text_index(ref.id);
-    Result<GetResult>& g = got[l.text_at];
-    if (!g.ok()) return g.status();
-    Result<std::shared_ptr<const index::TextIndex>> decoded =
-        index::TextIndex::Decode(g->data, l.segment->rows());
-    if (!decoded.ok()) return decoded.status().WithContext(key);
-    l.text = std::move(decoded).value();
-  }
-  return LoadedSegmentPtr(MakeLoadedSegment(ref, std::move(l.segment), std::move(deleted),
-                                            std::move(l.norms), std::move(l.ann),
-                                            std::move(l.text)));
-}
-
-}  // namespace
-
 Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchStats* fs,
                                                 std::optional<Result<GetResult>>* probe) {
   ObjectStore& store = *db_.store();
+  const DatabaseOptions& opts = db_.options();
   for (int attempt = 0;; ++attempt) {
     auto manifest = std::make_shared<format::Manifest>();
     std::string etag;
@@ -330,11 +516,17 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
       snap->updated_ms = std::max(snap->updated_ms, old->updated_ms);
     }
     if (snap->created_ms == 0 && old != nullptr) snap->created_ms = old->created_ms;
+    const AttributeSchema* vector_attr = manifest->schema.Find(kVectorAttr);
+    const uint32_t dims = vector_attr != nullptr ? vector_attr->type.dims : 0;
 
     // Plan: reuse what the previous snapshot has, fetch the rest in one wave together
     // with the probe for the next WAL entry.
     std::vector<SegmentLoad> loads(manifest->segments.size());
-    std::vector<std::string> keys;
+    std::vector<GetRequest> requests;
+    auto fetch = [&requests](std::string key, std::optional<ByteRange> range = std::nullopt) {
+      requests.push_back({std::move(key), range, /*range_only=*/range.has_value()});
+      return static_cast<int>(requests.size() - 1);
+    };
     for (size_t i = 0; i < loads.size(); ++i) {
       SegmentLoad& l = loads[i];
       const format::SegmentRef& ref = manifest->segments[i];
@@ -358,33 +550,33 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
         if (fs) ++fs->cache_hits;
         continue;
       }
-      if (l.segment == nullptr) {
-        l.segment_at = static_cast<int>(keys.size());
-        keys.push_back(keys_.segment(ref.id));
+      // A large indexed segment not in memory is loaded by range (ColdLoads): what a
+      // query needs first, the whole objects later (WarmUp).
+      l.cold = l.segment == nullptr && ref.vector_index && dims > 0 &&
+               opts.cold_load_min_bytes > 0 && ref.bytes >= opts.cold_load_min_bytes &&
+               opts.background_indexing;
+      if (l.cold) {
+        l.segment_at = fetch(keys_.segment(ref.id), ByteRange{0, format::kFrameHeaderBytes});
+        const uint64_t tail = std::min(ref.bytes, kColdTailBytes);
+        l.tail_at = fetch(keys_.segment(ref.id), ByteRange{ref.bytes - tail, tail});
+        l.index_at = fetch(keys_.vector_index(ref.id),
+                           ByteRange{0, index::IvfIndex::HeadBytesGuess(ref.rows, dims)});
+      } else if (l.segment == nullptr) {
+        l.segment_at = fetch(keys_.segment(ref.id));
       } else if (fs) {
         ++fs->cache_hits;
       }
-      if (!ref.deletes_key.empty()) {
-        l.deletes_at = static_cast<int>(keys.size());
-        keys.push_back(ref.deletes_key);
+      if (!ref.deletes_key.empty()) l.deletes_at = fetch(ref.deletes_key);
+      if (ref.vector_index && l.ann == nullptr && !l.cold) {
+        l.index_at = fetch(keys_.vector_index(ref.id));
       }
-      if (ref.vector_index && l.ann == nullptr) {
-        l.index_at = static_cast<int>(keys.size());
-        keys.push_back(keys_.vector_index(ref.id));
-      }
-      if (ref.text_index && l.text == nullptr) {
-        l.text_at = static_cast<int>(keys.size());
-        keys.push_back(keys_.text_index(ref.id));
-      }
+      if (ref.text_index && l.text == nullptr) l.text_at = fetch(keys_.text_index(ref.id));
     }
-    const size_t probe_at = keys.size();
-    if (probe != nullptr) keys.push_back(keys_.wal(snap->head + 1));
-    std::vector<GetRequest> requests;
-    requests.reserve(keys.size());
-    for (std::string& key : keys) requests.push_back(GetRequest{std::move(key), std::nullopt});
+    const size_t probe_at = requests.size();
+    if (probe != nullptr) fetch(keys_.wal(snap->head + 1));
     // One round trip: the store sends the batch at once (curl multi on S3).
     std::vector<Result<GetResult>> got = store.GetMany(requests);
-    if (fs && !keys.empty()) ++fs->round_trips;
+    if (fs && !requests.empty()) ++fs->round_trips;
     for (const Result<GetResult>& r : got) {
       if (r.ok() && r->from_cache) {
         if (fs) ++fs->cache_hits;  // a cache tier answered: no object-store request
@@ -395,14 +587,20 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
     if (probe != nullptr) *probe = std::move(got[probe_at]);
 
     // Assemble.
+    ColdLoads cold(keys_, db_.store(), opts.resident_indexed_vectors);
     Status st;
     for (SegmentLoad& l : loads) {
+      if (l.cold && st.ok()) st = cold.Start(l, got);
+    }
+    if (st.ok()) st = cold.Finish(fs);
+    for (SegmentLoad& l : loads) {
+      if (!st.ok()) break;
       if (l.whole != nullptr) {
         snap->segments.push_back(l.whole);
         continue;
       }
       Result<LoadedSegmentPtr> s =
-          AssembleSegment(keys_, l, got, db_.store(), db_.options().resident_indexed_vectors);
+          AssembleSegment(keys_, l, got, db_.store(), opts.resident_indexed_vectors);
       if (!s.ok()) {
         st = s.status();
         break;
@@ -416,6 +614,62 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
     }
     return SnapshotPtr(std::move(snap));
   }
+}
+
+Status NamespaceImpl::WarmUp() {
+  SnapshotPtr snap = current();
+  if (snap == nullptr) return Status::OK();
+  std::vector<LoadedSegmentPtr> cold;
+  for (const LoadedSegmentPtr& s : snap->segments) {
+    if (s->cold()) cold.push_back(s);
+  }
+  if (cold.empty()) return Status::OK();
+  // Whole objects, through the cache tiers (which keep them for the next load).
+  std::vector<GetRequest> requests;
+  for (const LoadedSegmentPtr& s : cold) {
+    requests.push_back({keys_.segment(s->ref.id), std::nullopt});
+    requests.push_back({keys_.vector_index(s->ref.id), std::nullopt});
+  }
+  std::vector<Result<GetResult>> got = db_.store()->GetMany(requests);
+  std::vector<std::pair<const LoadedSegment*, LoadedSegmentPtr>> warm;
+  for (size_t i = 0; i < cold.size(); ++i) {
+    SegmentLoad l;
+    l.ref = &cold[i]->ref;
+    l.segment_at = static_cast<int>(2 * i);
+    l.index_at = static_cast<int>(2 * i + 1);
+    l.deleted = &cold[i]->deleted;
+    l.text = cold[i]->text;
+    GANNET_ASSIGN_OR_RETURN(
+        LoadedSegmentPtr s,
+        AssembleSegment(keys_, l, got, db_.store(), db_.options().resident_indexed_vectors));
+    warm.emplace_back(cold[i].get(), std::move(s));
+  }
+  {
+    // In place of the cold segments in the newest snapshot (a refresh may have published
+    // one since, with or without them).
+    std::lock_guard<std::mutex> l(mu_);
+    if (current_ == nullptr) return Status::OK();
+    auto next = std::make_shared<Snapshot>();
+    bool replaced = false;
+    for (const LoadedSegmentPtr& s : current_->segments) {
+      auto it =
+          std::find_if(warm.begin(), warm.end(), [&](const auto& w) { return w.first == s.get(); });
+      replaced = replaced || it != warm.end();
+      next->segments.push_back(it != warm.end() ? it->second : s);
+    }
+    if (!replaced) return Status::OK();
+    next->manifest = current_->manifest;
+    next->manifest_etag = current_->manifest_etag;
+    next->tail = current_->tail;
+    next->schema = current_->schema;
+    next->head = current_->head;
+    next->created_ms = current_->created_ms;
+    next->updated_ms = current_->updated_ms;
+    current_bytes_ = next->approx_memory_bytes();
+    current_ = std::move(next);
+  }
+  db_.Account(this);
+  return Status::OK();
 }
 
 Result<SnapshotPtr> NamespaceImpl::ApplyWalObject(const Snapshot& base, uint64_t seq,

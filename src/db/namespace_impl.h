@@ -71,6 +71,11 @@ class NamespaceImpl final : public Namespace {
   void MaybeMaintain();
   // Drops cached state (after the namespace was deleted).
   void Reset();
+  // Replaces the current snapshot's cold segments (loaded by range: LoadedSegment::cold)
+  // by the same segments loaded whole, as a load of a warm namespace has them. Run by
+  // background maintenance (MaybeMaintain); the whole objects pass through the cache
+  // tiers. Safe beside queries, refreshes and another WarmUp.
+  Status WarmUp();
 
   // For the database's memory budget: the current snapshot's size, when the namespace
   // was last used (DatabaseImpl::NextUse), and whether the snapshot may be dropped (no

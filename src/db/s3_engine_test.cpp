@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "db/batch_check_test_util.h"
+#include "db/namespace_impl.h"
 #include "gannet/database.h"
 #include "gannet/json.h"
 #include "storage/s3_test_util.h"
@@ -132,6 +133,83 @@ TEST_F(S3EngineTest, WriteIndexCompactCollectAndQuery) {
   auto listed = (*reopened)->store()->List("");
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->objects.empty()) << listed->objects.size() << " objects left";
+}
+
+// A process that finds an indexed namespace in the bucket loads it by range (cold: the
+// segment without its vectors, the index without its lists, as ranged GETs), answers
+// from ranged reads of the lists and rows it needs, and after the warm-up answers the
+// same from the whole objects.
+TEST_F(S3EngineTest, ColdLoadReadsRangesFromTheBucket) {
+  DatabaseOptions o;
+  o.store = Store();
+  ASSERT_NE(o.store, nullptr);
+  o.background_indexing = false;
+  auto db = Database::Open(o);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto ns = (*db)->OpenNamespace("cold");
+  ASSERT_TRUE(ns.ok());
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> g(0, 1);
+  auto vec = [&] {
+    std::string v = "[";
+    for (int d = 0; d < 16; ++d) v += (d ? "," : "") + std::to_string(g(rng));
+    return v + "]";
+  };
+  for (int batch = 0; batch < 3; ++batch) {
+    std::string rows;
+    for (int i = 0; i < 1000; ++i) {
+      if (i) rows += ",";
+      rows += R"({"id": )" + std::to_string(batch * 1000 + i) + R"(, "vector": )" + vec() +
+              R"(, "k": )" + std::to_string(i % 7) + "}";
+    }
+    ASSERT_TRUE(Write(**ns, R"({"upsert_rows": [)" + rows + "]}").ok());
+  }
+  ASSERT_TRUE((*ns)->IndexNow().ok());
+  std::vector<std::string> queries;
+  for (int i = 0; i < 5; ++i) {
+    const std::string v = vec();
+    queries.push_back(R"({"rank_by": ["vector", "ANN", )" + v + R"(], "top_k": 10})");
+    queries.push_back(R"({"rank_by": ["vector", "kNN", )" + v +
+                      R"(], "top_k": 10, "filters": ["k", "Eq", 3], "include_attributes": true})");
+  }
+  std::vector<QueryResponse> warm;
+  for (const std::string& q : queries) warm.push_back(Query(**ns, q).value());
+  (*db)->Close();
+
+  DatabaseOptions c;
+  c.store = Store();
+  c.cold_load_min_bytes = 1;
+  auto cold_db = Database::Open(c);
+  ASSERT_TRUE(cold_db.ok());
+  auto cold = (*cold_db)->OpenNamespace("cold");
+  ASSERT_TRUE(cold.ok());
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < queries.size(); ++i) {
+      auto got = Query(**cold, queries[i]);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      if (i == 0 && pass == 0) {
+        EXPECT_GT(got->stats.round_trips, 2u) << "the cold load's waves";
+        EXPECT_LT(got->stats.bytes_read, 3000u * 16 * 4) << "less than the vectors alone";
+      }
+      ASSERT_EQ(got->rows.size(), warm[i].rows.size()) << i;
+      size_t same = 0;
+      for (size_t j = 0; j < got->rows.size(); ++j) {
+        same += got->rows[j].id == warm[i].rows[j].id;
+        if (i % 2 == 1) {
+          EXPECT_EQ(got->rows[j].attrs, warm[i].rows[j].attrs);
+        }
+      }
+      if (i % 2 == 1) {
+        EXPECT_EQ(same, got->rows.size()) << "kNN is exact";
+      } else {
+        EXPECT_GE(same, 8u) << "ANN";
+      }
+    }
+    // Then warm: loaded whole (by background maintenance, or here).
+    auto* impl = dynamic_cast<db::NamespaceImpl*>(cold->get());
+    ASSERT_NE(impl, nullptr);
+    ASSERT_TRUE(impl->WarmUp().ok());
+  }
 }
 
 TEST_F(S3EngineTest, TimedOutButAppliedWalPutIsAcknowledgedOnce) {

@@ -62,6 +62,9 @@ struct LoadedSegment {
   std::shared_ptr<const index::TextFieldIndex> TextField(
       const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer) const;
   bool is_deleted(size_t row) const { return !deleted.empty() && deleted[row]; }
+  // Loaded by range (a cold load: the segment without its vectors, the index without its
+  // lists; queries read what they need by range) until WarmUp loads it whole.
+  bool cold() const { return ann != nullptr && !ann->lists_resident(); }
 };
 using LoadedSegmentPtr = std::shared_ptr<const LoadedSegment>;
 

@@ -43,9 +43,9 @@ std::string_view FrameMagic(ObjectKind kind);
 
 inline constexpr uint32_t kFrameVersion = 1;  // default payload version written
 // The newest payload version of `kind` that this build reads (and may write): 3 for
-// manifests (2: per-segment flags; 3: the text-index flag), 2 for vector indexes (rows in
-// two lists: boundary replicas), 2 for segments (chunk checksums of the vectors), 1 for
-// every other kind.
+// manifests (2: per-segment flags; 3: the text-index flag), 3 for vector indexes (2: rows
+// in two lists, boundary replicas; 3: a head with list checksums first), 2 for segments (chunk
+// checksums of the vectors), 1 for every other kind.
 uint32_t NewestFrameVersion(ObjectKind kind);
 inline constexpr size_t kFrameHeaderBytes = 32;
 inline constexpr size_t kFrameTrailerBytes = 8;  // the checksum

@@ -756,6 +756,9 @@ size_t Segment::ComputeMemoryBytes() const {
 
 class SegmentDecoder {
  public:
+  // The stored bytes of a block of the directory being decoded.
+  using StoredOf = std::function<std::string_view(const SegmentBlockRef&)>;
+
   static Result<std::shared_ptr<const Segment>> Decode(std::string_view bytes,
                                                        const SegmentDecodeOptions& options) {
     std::string storage;
@@ -772,8 +775,53 @@ class SegmentDecoder {
         SegmentDirectory dir,
         DecodeSegmentDirectory(
             bytes.substr(static_cast<size_t>(loc.offset), static_cast<size_t>(loc.length)), loc));
+    return Assemble(
+        header.version, bytes.size(), dir,
+        [bytes](const SegmentBlockRef& b) {
+          return bytes.substr(static_cast<size_t>(b.offset), static_cast<size_t>(b.stored_bytes));
+        },
+        /*with_vectors=*/true, options);
+  }
+
+  static Result<std::shared_ptr<const Segment>> DecodeWithoutVectors(
+      std::string_view frame_header, uint64_t object_size, const SegmentDirectory& dir,
+      const std::vector<std::string>& blocks, const SegmentDecodeOptions& options) {
+    GANNET_ASSIGN_OR_RETURN(FrameHeader header,
+                            ParseFrameHeader(ObjectKind::kSegment, frame_header, object_size));
+    if (header.flags != 0) return Bad("segment frame must not be compressed");
+    if (header.version < 2 || dir.dims == 0 || options.vector_reader == nullptr) {
+      return Status::InvalidArgument(
+          "segment: only a version 2 segment with vectors decodes without them, given a "
+          "vector reader");
+    }
+    std::vector<std::string_view> stored(dir.blocks.size());
+    size_t next = 0;
+    for (size_t i = 0; i < dir.blocks.size(); ++i) {
+      if (dir.blocks[i].kind == SegmentBlockKind::kVectors) continue;
+      if (next == blocks.size()) return Status::InvalidArgument("segment: a block is missing");
+      if (blocks[next].size() != dir.blocks[i].stored_bytes) return Bad("block length mismatch");
+      stored[i] = blocks[next++];
+    }
+    if (next != blocks.size()) return Status::InvalidArgument("segment: more blocks than needed");
+    const SegmentBlockRef* first = dir.blocks.data();
+    return Assemble(
+        header.version, object_size, dir,
+        [&stored, first](const SegmentBlockRef& b) {
+          return stored[static_cast<size_t>(&b - first)];
+        },
+        /*with_vectors=*/false, options);
+  }
+
+ private:
+  // Builds the segment of `dir` from its blocks' stored bytes; without `with_vectors` the
+  // vectors block is not read (REQUIRES: then the chunks block and a vector reader).
+  static Result<std::shared_ptr<const Segment>> Assemble(uint32_t version, uint64_t object_size,
+                                                         const SegmentDirectory& dir,
+                                                         const StoredOf& stored_of,
+                                                         bool with_vectors,
+                                                         const SegmentDecodeOptions& options) {
     auto seg = std::make_shared<Segment>();
-    seg->encoded_bytes_ = bytes.size();
+    seg->encoded_bytes_ = object_size;
     const size_t rows = static_cast<size_t>(dir.rows);
 
     const SegmentBlockRef* ids_block = nullptr;
@@ -813,14 +861,14 @@ class SegmentDecoder {
       return Bad("vector blocks do not match dims");
     }
     // Version 2 checksums the vectors in chunks; version 1 has no chunks block.
-    if ((header.version >= 2 && dir.dims != 0) != (chunks_block != nullptr)) {
+    if ((version >= 2 && dir.dims != 0) != (chunks_block != nullptr)) {
       return Bad(chunks_block != nullptr ? "vector chunks block in a version 1 segment"
                                          : "missing vector chunks block");
     }
 
     std::string scratch;
     std::string_view data;
-    GANNET_RETURN_IF_ERROR(BlockData(bytes, *ids_block, &scratch, &data));
+    GANNET_RETURN_IF_ERROR(BlockData(stored_of(*ids_block), *ids_block, &scratch, &data));
     {
       Reader r(data);
       GANNET_RETURN_IF_ERROR(GetIds(r, dir.rows, &seg->ids_));
@@ -832,7 +880,8 @@ class SegmentDecoder {
     if (dir.dims != 0) {
       seg->dims_ = dir.dims;
       seg->vector_elem_ = dir.elem;
-      GANNET_RETURN_IF_ERROR(BlockData(bytes, *presence_block, &scratch, &data));
+      GANNET_RETURN_IF_ERROR(
+          BlockData(stored_of(*presence_block), *presence_block, &scratch, &data));
       Reader r(data);
       size_t n_present = 0;
       GANNET_RETURN_IF_ERROR(GetPresence(r, rows, &seg->vector_present_, &n_present));
@@ -843,10 +892,17 @@ class SegmentDecoder {
       if (vectors_block->zstd || want != vectors_block->raw_bytes) {
         return Bad("vector block length does not match rows * dims");
       }
-      GANNET_RETURN_IF_ERROR(BlockData(bytes, *vectors_block, &scratch, &data));
-      const std::string_view vectors = data;
+      // Without the vectors block, the chunk checksums are taken on their block's checksum
+      // (each chunk is checked when it is read).
+      std::string_view vectors;
+      if (with_vectors) {
+        GANNET_RETURN_IF_ERROR(
+            BlockData(stored_of(*vectors_block), *vectors_block, &scratch, &data));
+        vectors = data;
+      }
       if (chunks_block != nullptr) {
-        GANNET_RETURN_IF_ERROR(DecodeChunks(bytes, *chunks_block, vectors, *seg));
+        GANNET_RETURN_IF_ERROR(
+            DecodeChunks(stored_of(*chunks_block), *chunks_block, vectors, with_vectors, *seg));
       }
       if (chunks_block != nullptr && options.vector_reader != nullptr) {
         seg->reader_ = options.vector_reader;
@@ -860,7 +916,7 @@ class SegmentDecoder {
 
     seg->columns_.reserve(column_blocks.size());
     for (const SegmentBlockRef* b : column_blocks) {
-      GANNET_RETURN_IF_ERROR(BlockData(bytes, *b, &scratch, &data));
+      GANNET_RETURN_IF_ERROR(BlockData(stored_of(*b), *b, &scratch, &data));
       Segment::Column col;
       col.name = b->name;
       col.type = b->type;
@@ -878,15 +934,14 @@ class SegmentDecoder {
     return std::shared_ptr<const Segment>(std::move(seg));
   }
 
- private:
-  // Parses the vector chunks block into seg's chunking and checksums, and checks them
-  // against the (verified) vectors block `vectors`.
-  static Status DecodeChunks(std::string_view object, const SegmentBlockRef& b,
-                             std::string_view vectors, Segment& seg) {
+  // Parses the vector chunks block (its stored bytes) into seg's chunking and checksums,
+  // and, `with_vectors`, checks them against the (verified) vectors block `vectors`.
+  static Status DecodeChunks(std::string_view stored, const SegmentBlockRef& b,
+                             std::string_view vectors, bool with_vectors, Segment& seg) {
     if (b.zstd) return Bad("vector chunks block must be raw");
     std::string scratch;
     std::string_view data;
-    GANNET_RETURN_IF_ERROR(BlockData(object, b, &scratch, &data));
+    GANNET_RETURN_IF_ERROR(BlockData(stored, b, &scratch, &data));
     Reader r(data);
     uint64_t per;
     const size_t rows = seg.ids_.size();
@@ -901,7 +956,7 @@ class SegmentDecoder {
     for (size_t c = 0; c < chunks; ++c) {
       uint64_t sum;
       (void)r.GetFixed64(&sum);
-      if (kVerifyChecksums &&
+      if (kVerifyChecksums && with_vectors &&
           Checksum64(vectors.substr(c * per * row_bytes, per * row_bytes)) != sum) {
         return Bad("vector chunk " + std::to_string(c) + " does not match its checksum");
       }
@@ -910,11 +965,11 @@ class SegmentDecoder {
     return Status::OK();
   }
 
-  // Verifies a block's checksum and returns its raw bytes (decompressed into *scratch).
-  static Status BlockData(std::string_view object, const SegmentBlockRef& b, std::string* scratch,
+  // Verifies a block's stored bytes against its checksum and returns its raw bytes
+  // (decompressed into *scratch).
+  static Status BlockData(std::string_view stored, const SegmentBlockRef& b, std::string* scratch,
                           std::string_view* out) {
-    const std::string_view stored =
-        object.substr(static_cast<size_t>(b.offset), static_cast<size_t>(b.stored_bytes));
+    if (stored.size() != b.stored_bytes) return Bad("block length mismatch");
     if (kVerifyChecksums && Checksum64(stored) != b.checksum) return Bad("block checksum mismatch");
     if (!b.zstd) {
       *out = stored;
@@ -966,6 +1021,20 @@ class SegmentDecoder {
 Result<std::shared_ptr<const Segment>> Segment::Decode(std::string_view bytes,
                                                        const SegmentDecodeOptions& options) {
   return SegmentDecoder::Decode(bytes, options);
+}
+
+Result<std::shared_ptr<const Segment>> Segment::DecodeWithoutVectors(
+    std::string_view frame_header, uint64_t object_size, const SegmentDirectory& dir,
+    const std::vector<std::string>& blocks, const SegmentDecodeOptions& options) {
+  return SegmentDecoder::DecodeWithoutVectors(frame_header, object_size, dir, blocks, options);
+}
+
+std::vector<ByteRange> SegmentBlocksWithoutVectors(const SegmentDirectory& dir) {
+  std::vector<ByteRange> out;
+  for (const SegmentBlockRef& b : dir.blocks) {
+    if (b.kind != SegmentBlockKind::kVectors) out.push_back({b.offset, b.stored_bytes});
+  }
+  return out;
 }
 
 Status Segment::ReadVectors(const uint32_t* rows, size_t n, float* out) const {

@@ -85,6 +85,10 @@ struct SegmentDecodeOptions {
   SegmentRangeReader vector_reader;
 };
 
+// The byte ranges of `dir`'s blocks other than the vectors block, in directory order: what
+// Segment::DecodeWithoutVectors reads (a cold load: ids, columns, presence, chunk sums).
+std::vector<ByteRange> SegmentBlocksWithoutVectors(const SegmentDirectory& dir);
+
 // Vector rows per checksummed chunk of a vectors block: chunks of at least 512 bytes.
 uint32_t VectorRowsPerChunk(uint32_t dims, VectorElem elem);
 
@@ -94,6 +98,16 @@ class Segment {
   // Corruption on a bad magic, version, checksum or structure.
   static Result<std::shared_ptr<const Segment>> Decode(std::string_view bytes,
                                                        const SegmentDecodeOptions& options = {});
+  // The same segment from parts of the object read by range, its vectors left there (a
+  // cold load fetches a fraction of a large segment): `frame_header` (its first
+  // kFrameHeaderBytes), `object_size`, its directory (DecodeSegmentDirectory) and
+  // `blocks`, the bytes of SegmentBlocksWithoutVectors(dir) in that order. Each block is
+  // verified against its directory checksum (the frame checksum, over the whole object,
+  // is not). REQUIRES a version 2 segment with vectors and options.vector_reader, else
+  // InvalidArgument; Corruption on damage.
+  static Result<std::shared_ptr<const Segment>> DecodeWithoutVectors(
+      std::string_view frame_header, uint64_t object_size, const SegmentDirectory& dir,
+      const std::vector<std::string>& blocks, const SegmentDecodeOptions& options);
 
   size_t rows() const { return ids_.size(); }
   const Id& id(size_t row) const { return ids_[row]; }

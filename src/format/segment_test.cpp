@@ -386,6 +386,69 @@ TEST(SegmentTest, VectorsReadByRangeAreCoalescedAndVerified) {
   }
 }
 
+// A cold load: the header, directory and every block but the vectors, read by range,
+// decode to the segment a whole decode gives (vectors read by range); a damaged block or
+// a missing one is an error.
+TEST(SegmentTest, DecodesWithoutItsVectorsBlockFromRangedParts) {
+  const uint32_t dims = 40;
+  const auto docs = RichDocs(300, dims);
+  std::string bytes = EncodeSegment(docs, RichSchema(dims, VectorElem::kF32));
+  const std::string_view obj(bytes);
+  auto resident = MustDecode(bytes);
+  ASSERT_NE(resident, nullptr);
+  SegmentDecodeOptions options;
+  options.vector_reader = [&](const std::vector<ByteRange>& ranges, std::vector<std::string>* out) {
+    out->clear();
+    for (const ByteRange& r : ranges) out->push_back(bytes.substr(r.offset, r.length));
+    return Status::OK();
+  };
+  auto loc = LocateSegmentDirectory(obj.substr(obj.size() - kSegmentTailBytes), obj.size());
+  ASSERT_TRUE(loc.ok());
+  auto dir = DecodeSegmentDirectory(obj.substr(loc->offset, loc->length), *loc);
+  ASSERT_TRUE(dir.ok());
+  const std::vector<ByteRange> ranges = SegmentBlocksWithoutVectors(*dir);
+  ASSERT_EQ(ranges.size(), dir->blocks.size() - 1);
+  std::vector<std::string> blocks;
+  size_t read = 0;
+  for (const ByteRange& r : ranges) {
+    blocks.push_back(bytes.substr(r.offset, r.length));
+    read += r.length;
+  }
+  EXPECT_LT(read, bytes.size() - 300 * dims * 4) << "the vectors stay in the object";
+  const std::string_view header = obj.substr(0, kFrameHeaderBytes);
+  auto cold = Segment::DecodeWithoutVectors(header, bytes.size(), *dir, blocks, options);
+  ASSERT_TRUE(cold.ok()) << cold.status().ToString();
+  EXPECT_FALSE((*cold)->vectors_resident());
+  EXPECT_EQ((*cold)->encoded_bytes(), bytes.size());
+  EXPECT_EQ((*cold)->rows(), docs.size());
+  for (size_t row = 0; row < docs.size(); row += 13) {
+    EXPECT_TRUE(DocsEqual(resident->GetDocument(row).value(), (*cold)->GetDocument(row).value()));
+  }
+  // A flipped byte in any block, a block missing or extra, a wrong object size, no reader.
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    std::vector<std::string> bad = blocks;
+    bad[i][bad[i].size() / 2] ^= 0x04;
+    EXPECT_TRUE(Segment::DecodeWithoutVectors(header, bytes.size(), *dir, bad, options)
+                    .status()
+                    .IsCorruption())
+        << i;
+  }
+  std::vector<std::string> fewer(blocks.begin(), blocks.end() - 1), more = blocks;
+  more.push_back("x");
+  EXPECT_TRUE(Segment::DecodeWithoutVectors(header, bytes.size(), *dir, fewer, options)
+                  .status()
+                  .IsInvalidArgument());
+  EXPECT_TRUE(Segment::DecodeWithoutVectors(header, bytes.size(), *dir, more, options)
+                  .status()
+                  .IsInvalidArgument());
+  EXPECT_TRUE(Segment::DecodeWithoutVectors(header, bytes.size() + 1, *dir, blocks, options)
+                  .status()
+                  .IsCorruption());
+  EXPECT_TRUE(Segment::DecodeWithoutVectors(header, bytes.size(), *dir, blocks, {})
+                  .status()
+                  .IsInvalidArgument());
+}
+
 TEST(SegmentTest, CorruptionDetected) {
   auto decode = [](std::string_view b) { return Segment::Decode(b).status(); };
   testing::ExpectCorruptionsDetected(EncodeSegment(RichDocs(3, 2), RichSchema(2, VectorElem::kF16)),

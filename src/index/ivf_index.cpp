@@ -332,6 +332,60 @@ void IvfIndex::PrefetchList(uint32_t list) const {
   }
 }
 
+void IvfIndex::RankLists(Query& q) const {
+  const size_t nlist = lists();
+  q.a.resize(dims_);
+  q.w.resize(dims_);
+  // Rank the lists by |query - centroid|² estimated on the centroids' SQ8 codes (a
+  // quarter of the bytes of the float centroids, which dominate the cost when there are
+  // thousands of lists).
+  q.order.resize(nlist);
+  q.dots.resize(nlist);
+  const float* clo = centroid_quantizer_.lo().data();
+  for (uint32_t d = 0; d < dims_; ++d) q.a[d] = q.unit[d] - clo[d];
+  float a2 = 0;
+  const float beta = Sq8Weights(q.a.data(), centroid_quantizer_.scale().data(), dims_,
+                                MaxDotWeight(dims_), q.w.data(), &a2);
+  DotSq8(centroid_codes_.data(), nlist, dims_, q.w.data(), q.dots.data());
+  for (size_t j = 0; j < nlist; ++j) {
+    q.order[j] = OrderKey(a2 - 2 * beta * static_cast<float>(q.dots[j]) + centroid_code_norms_[j],
+                          static_cast<uint32_t>(j));
+  }
+}
+
+bool IvfIndex::Rerank(const Query& q, const VectorRows& data, std::vector<Neighbor>& cand) const {
+  if (!data.resident()) {
+    // One batched fetch of the candidates' vectors, in row order (adjacent rows share a
+    // read).
+    std::sort(cand.begin(), cand.end(),
+              [](const Neighbor& a, const Neighbor& b) { return a.row < b.row; });
+    thread_local std::vector<uint32_t> rows;
+    thread_local std::vector<float> fetched;
+    rows.resize(cand.size());
+    for (size_t i = 0; i < cand.size(); ++i) rows[i] = cand[i].row;
+    fetched.resize(cand.size() * dims_);
+    if (!data.fetch(rows.data(), rows.size(), fetched.data())) return false;
+    for (size_t i = 0; i < cand.size(); ++i) {
+      cand[i].distance =
+          ExactDistance(metric_, q.raw, q.raw_norm, fetched.data() + i * dims_, dims_);
+    }
+    return true;
+  }
+  // The rows are scattered over the segment's vectors: fetch a few ahead.
+  constexpr size_t kAhead = 8;
+  auto prefetch_row = [&](size_t i) {
+    if (i >= cand.size()) return;
+    const auto* p = reinterpret_cast<const char*>(data.row(cand[i].row));
+    for (size_t b = 0; b < dims_ * sizeof(float); b += 64) __builtin_prefetch(p + b);
+  };
+  for (size_t i = 0; i < kAhead; ++i) prefetch_row(i);
+  for (size_t i = 0; i < cand.size(); ++i) {
+    prefetch_row(i + kAhead);
+    cand[i].distance = ExactDistance(metric_, q.raw, q.raw_norm, data.row(cand[i].row), dims_);
+  }
+  return true;
+}
+
 std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, uint32_t k,
                                             uint32_t nprobe, size_t candidates, double adapt_target,
                                             const RowFilter* filter, IvfScan scan,
@@ -345,25 +399,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
         std::ceil(static_cast<double>(candidates) * static_cast<double>(postings()) /
                   static_cast<double>(indexed_rows())));
   }
-  q.a.resize(dims_);
-  q.w.resize(dims_);
-  // Rank the lists by |query - centroid|² estimated on the centroids' SQ8 codes (a
-  // quarter of the bytes of the float centroids, which dominate the cost when there are
-  // thousands of lists).
-  q.order.resize(nlist);
-  q.dots.resize(nlist);
-  {
-    const float* clo = centroid_quantizer_.lo().data();
-    for (uint32_t d = 0; d < dims_; ++d) q.a[d] = q.unit[d] - clo[d];
-    float a2 = 0;
-    const float beta = Sq8Weights(q.a.data(), centroid_quantizer_.scale().data(), dims_, max_weight,
-                                  q.w.data(), &a2);
-    DotSq8(centroid_codes_.data(), nlist, dims_, q.w.data(), q.dots.data());
-    for (size_t j = 0; j < nlist; ++j) {
-      q.order[j] = OrderKey(a2 - 2 * beta * static_cast<float>(q.dots[j]) + centroid_code_norms_[j],
-                            static_cast<uint32_t>(j));
-    }
-  }
+  RankLists(q);
   // Centroid order (distance, then list), sorted lazily: the first lists now, more if the
   // probe widens.
   q.sorted = 0;
@@ -614,54 +650,10 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
       }
       best.items();  // pruned to the best `candidates`: cand is its list
     }
-    if (postings() != indexed_rows()) {
-      // A replicated row may come from both of its lists: keep its better estimate once.
-      KeepBestOfEachRow(cand);
-    }
-    // The SQ8 estimate e's error has a standard deviation of about √(e·sq8_noise_)
-    // (2·<v, err> with v = q - x̂ of squared length e and err the rounding of each
-    // dimension, row and centroid).
-    if (cand.size() > k) {
-      auto margin = [&](float est) {
-        return kSq8Sigmas * std::sqrt(std::max(est, 0.0f) * sq8_noise_);
-      };
-      std::nth_element(cand.begin(), cand.begin() + (k - 1), cand.end(), NeighborLess);
-      const float kth = cand[k - 1].distance;
-      const float upper = kth + margin(kth);
-      std::erase_if(cand,
-                    [&](const Neighbor& c) { return c.distance - margin(c.distance) > upper; });
-    }
+    KeepPlausibleSq8(cand, k);
   }
-  // Stage 3: re-rank the candidates with exact distances. The rows are scattered over the
-  // segment's vectors: fetch a few ahead.
-  if (!data.resident()) {
-    // One batched fetch of the candidates' vectors, in row order (adjacent rows share a
-    // read).
-    std::sort(cand.begin(), cand.end(),
-              [](const Neighbor& a, const Neighbor& b) { return a.row < b.row; });
-    thread_local std::vector<uint32_t> rows;
-    thread_local std::vector<float> fetched;
-    rows.resize(cand.size());
-    for (size_t i = 0; i < cand.size(); ++i) rows[i] = cand[i].row;
-    fetched.resize(cand.size() * dims_);
-    if (!data.fetch(rows.data(), rows.size(), fetched.data())) return {};
-    for (size_t i = 0; i < cand.size(); ++i) {
-      cand[i].distance =
-          ExactDistance(metric_, q.raw, q.raw_norm, fetched.data() + i * dims_, dims_);
-    }
-  } else {
-    constexpr size_t kAhead = 8;
-    auto prefetch_row = [&](size_t i) {
-      if (i >= cand.size()) return;
-      const auto* p = reinterpret_cast<const char*>(data.row(cand[i].row));
-      for (size_t b = 0; b < dims_ * sizeof(float); b += 64) __builtin_prefetch(p + b);
-    };
-    for (size_t i = 0; i < kAhead; ++i) prefetch_row(i);
-    for (size_t i = 0; i < cand.size(); ++i) {
-      prefetch_row(i + kAhead);
-      cand[i].distance = ExactDistance(metric_, q.raw, q.raw_norm, data.row(cand[i].row), dims_);
-    }
-  }
+  // Stage 3: re-rank the candidates with exact distances.
+  if (!Rerank(q, data, cand)) return {};
   const size_t reranked = cand.size();
   std::sort(cand.begin(), cand.end(), NeighborLess);
   if (cand.size() > k) cand.resize(k);
@@ -672,6 +664,98 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     stats->reranked += reranked;
   }
   return std::move(cand);
+}
+
+void IvfIndex::KeepPlausibleSq8(std::vector<Neighbor>& cand, uint32_t k) const {
+  if (postings() != indexed_rows()) {
+    // A replicated row may come from both of its lists: keep its better estimate once.
+    KeepBestOfEachRow(cand);
+  }
+  // The SQ8 estimate e's error has a standard deviation of about √(e·sq8_noise_)
+  // (2·<v, err> with v = q - x̂ of squared length e and err the rounding of each
+  // dimension, row and centroid).
+  if (cand.size() <= k) return;
+  auto margin = [&](float est) { return kSq8Sigmas * std::sqrt(std::max(est, 0.0f) * sq8_noise_); };
+  std::nth_element(cand.begin(), cand.begin() + (k - 1), cand.end(), NeighborLess);
+  const float kth = cand[k - 1].distance;
+  const float upper = kth + margin(kth);
+  std::erase_if(cand, [&](const Neighbor& c) { return c.distance - margin(c.distance) > upper; });
+}
+
+std::vector<Neighbor> IvfIndex::SearchCold(Query& q, const VectorRows& data, uint32_t k,
+                                           uint32_t nprobe, size_t candidates,
+                                           const RowFilter* filter, Status* error,
+                                           IvfSearchStats* stats) const {
+  const size_t nlist = lists();
+  if (postings() != indexed_rows()) {  // replicas: count postings, as SearchLists does
+    candidates = static_cast<size_t>(
+        std::ceil(static_cast<double>(candidates) * static_cast<double>(postings()) /
+                  static_cast<double>(indexed_rows())));
+  }
+  RankLists(q);
+  std::sort(q.order.begin(), q.order.end());
+  const uint64_t* allowed = filter != nullptr ? filter->words() : nullptr;
+  const float* lo = quantizer_.lo().data();
+  const int32_t max_weight = MaxDotWeight(dims_);
+  Candidates best(candidates, /*distinct_rows=*/true);
+  size_t probed = 0, scanned = 0, seen = 0;
+  size_t want = std::clamp<size_t>(nprobe, 1, nlist);
+  std::vector<ByteRange> ranges;
+  std::vector<std::string> got;
+  while (probed < want) {
+    ranges.clear();
+    for (size_t i = probed; i < want; ++i) ranges.push_back(ListRange(KeyList(q.order[i])));
+    Status st = list_reader_(ranges, &got);
+    if (st.ok() && got.size() != ranges.size()) {
+      st = Status::Internal("vector index: a read of posting lists returned too few ranges");
+    }
+    for (size_t i = 0; st.ok() && i < ranges.size(); ++i) {
+      st = CheckList(KeyList(q.order[probed + i]), got[i]);
+    }
+    if (!st.ok()) {
+      if (error != nullptr) *error = std::move(st);
+      return {};
+    }
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      // The SQ8 estimate |a - scale·code|² of a = q - centroid - lo (quantizer.h).
+      const uint32_t list = KeyList(q.order[probed + i]);
+      const size_t size = list_size(list);
+      const auto* codes = reinterpret_cast<const uint8_t*>(got[i].data() + size * 4);
+      const float* c = centroids_.data() + size_t{list} * dims_;
+      for (uint32_t d = 0; d < dims_; ++d) q.a[d] = q.unit[d] - c[d] - lo[d];
+      float a2 = 0;
+      const float beta =
+          Sq8Weights(q.a.data(), quantizer_.scale().data(), dims_, max_weight, q.w.data(), &a2);
+      q.dots.resize(size);
+      DotSq8(codes, size, dims_, q.w.data(), q.dots.data());
+      const std::vector<float> code_norms = Sq8CodeNorms(quantizer_, codes, size);
+      Reader rows(std::string_view(got[i]).substr(0, size * 4));
+      for (size_t t = 0; t < size; ++t) {
+        uint32_t row = 0;
+        (void)rows.GetFixed32(&row);  // CheckList checked the length and the ids
+        ++scanned;
+        if (allowed != nullptr && ((allowed[row >> 6] >> (row & 63)) & 1) == 0) continue;
+        ++seen;
+        best.Push(row, a2 - 2 * beta * static_cast<float>(q.dots[t]) + code_norms[t]);
+      }
+    }
+    probed = want;
+    // Under a filter, deeper while fewer than `candidates` allowed postings were seen.
+    if (filter == nullptr || seen >= candidates) break;
+    want = std::min(nlist, 2 * want);
+  }
+  std::vector<Neighbor> cand = std::move(best.items());
+  KeepPlausibleSq8(cand, k);
+  if (!Rerank(q, data, cand)) return {};
+  const size_t reranked = cand.size();
+  std::sort(cand.begin(), cand.end(), NeighborLess);
+  if (cand.size() > k) cand.resize(k);
+  if (stats != nullptr) {
+    stats->lists_probed += probed;
+    stats->codes_scanned += scanned;
+    stats->reranked += reranked;
+  }
+  return cand;
 }
 
 std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& data,
@@ -688,6 +772,19 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
                                   : NprobeFor(p.recall_target, p.k);
   nprobe = std::max<uint32_t>(nprobe, 1);
   const size_t candidates = size_t{p.k} * std::max<uint32_t>(p.rerank_factor, 1);
+  if (!lists_resident()) {
+    // Every list probed is a read, and so is every row an exact search scans (adjacent
+    // rows share one): exact only for filters that match very few rows.
+    if (p.filter == nullptr) {
+      return SearchCold(q, data, p.k, nprobe, candidates, nullptr, p.error, stats);
+    }
+    const size_t allowed = p.filter->count();
+    if (allowed == 0) return {};
+    const double sel = static_cast<double>(allowed) / static_cast<double>(indexed_rows());
+    if (p.nprobe == 0) nprobe = NprobeFor(p.recall_target, p.k / sel);
+    if (allowed <= 4 * candidates) return SearchExact(q, data, p.k, *p.filter, stats);
+    return SearchCold(q, data, p.k, nprobe, 2 * candidates, p.filter, p.error, stats);
+  }
   if (p.filter != nullptr) {
     const size_t allowed = p.filter->count();
     if (allowed == 0) return {};
@@ -816,8 +913,8 @@ Result<std::shared_ptr<IvfIndex>> IvfIndex::Build(const VectorRows& data, Distan
   // A seed that covers at most half the rows would leave most centroids to k-means++ with
   // only the seeded run's few iterations: build from scratch then.
   const IvfIndex* seed = options.seed;
-  const bool seed_fits = seed != nullptr && seed->dims() == dims && seed->metric() == metric &&
-                         2 * seed->indexed_rows() > n &&
+  const bool seed_fits = seed != nullptr && seed->lists_resident() && seed->dims() == dims &&
+                         seed->metric() == metric && 2 * seed->indexed_rows() > n &&
                          seed->MeanSquaredDistanceOf(data, ids, kSeedFitSample) <=
                              options.seed_fit_factor * seed->MeanSquaredResidual(kSeedFitSample);
   Clustering cl;
@@ -995,10 +1092,11 @@ double IvfIndex::CodesAtDefaultTarget() const {
 
 void IvfIndex::DeriveFromCodes() {
   coder_ = BinaryCoder(dims_);
-  // The SQ8 estimate's per-row terms where searches read SQ8 codes.
+  // The SQ8 estimate's per-row terms where searches read SQ8 codes (lists not resident:
+  // a search computes what it needs from the lists it reads).
   sq8_terms_.resize(dims_ < kMinBinaryDims ? list_rows_.size() : 0);
   std::vector<float> res;
-  for (size_t j = 0; j < lists() && dims_ < kMinBinaryDims; ++j) {
+  for (size_t j = 0; j < lists() && dims_ < kMinBinaryDims && lists_resident(); ++j) {
     const uint32_t begin = list_offsets_[j], size = list_offsets_[j + 1] - begin;
     res.resize(dims_);
     const float* centroid = centroids_.data() + j * dims_;
@@ -1010,7 +1108,7 @@ void IvfIndex::DeriveFromCodes() {
   }
   // The one-bit and four-bit codes where searches use them; below kMinBinaryDims the
   // one-bit ones on the first search that asks for them (IvfScan::kBinary).
-  if (dims_ >= kMinBinaryDims) DeriveBinaryCodes();
+  if (dims_ >= kMinBinaryDims && lists_resident()) DeriveBinaryCodes();
   // The centroids' own SQ8 codes, for ranking the lists without reading their floats.
   const size_t nlist = lists();
   Sq8Quantizer::Trainer trainer(dims_);
@@ -1351,44 +1449,189 @@ size_t IvfIndex::MemoryBytes() const {
 
 // ---- serialisation ----------------------------------------------------------------------
 
-std::string IvfIndex::Encode() const {
-  if (!holds_sq8_codes()) {  // a broken precondition: the codes were released
-    std::fputs("gannet: IvfIndex::Encode after ReleaseSq8Codes\n", stderr);
+std::string IvfIndex::Encode() const { return EncodeVersion(3); }
+
+std::string IvfIndex::EncodeVersion(uint32_t version) const {
+  const bool replicas = postings() != indexed_rows();
+  if (!holds_sq8_codes() || version < 1 || version > 3 || (version == 1 && replicas)) {
+    // A broken precondition: the codes were released, or the version cannot hold them.
+    std::fputs("gannet: IvfIndex::EncodeVersion: codes released or bad version\n", stderr);
     std::abort();
   }
-  Writer w;
-  w.PutU8(static_cast<uint8_t>(metric_));
-  w.PutVarint(dims_);
-  w.PutVarint(rows_);
-  w.PutVarint(lists());
-  w.PutVarint(indexed_rows());
-  // Version 2 (only when a row is in two lists): the postings, replicas included.
-  const bool replicas = postings() != indexed_rows();
-  if (replicas) w.PutVarint(postings());
-  for (float v : quantizer_.lo()) w.PutFloat(v);
-  for (float v : quantizer_.scale()) w.PutFloat(v);
-  for (float v : centroids_) w.PutFloat(v);
-  for (size_t j = 0; j < lists(); ++j) w.PutVarint(list_size(j));
+  Writer head;
+  head.PutU8(static_cast<uint8_t>(metric_));
+  head.PutVarint(dims_);
+  head.PutVarint(rows_);
+  head.PutVarint(lists());
+  head.PutVarint(indexed_rows());
+  // Version 2 and 3: the postings, replicas included.
+  if (version >= 2) head.PutVarint(postings());
+  for (float v : quantizer_.lo()) head.PutFloat(v);
+  for (float v : quantizer_.scale()) head.PutFloat(v);
+  for (float v : centroids_) head.PutFloat(v);
+  for (size_t j = 0; j < lists(); ++j) head.PutVarint(list_size(j));
   // Each posting list contiguous (row ids, then codes): one ranged read per list.
+  Writer lists_w;
+  std::vector<uint64_t> sums(lists());
   for (size_t j = 0; j < lists(); ++j) {
+    const size_t at = lists_w.buffer().size();
     for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
-      w.PutFixed32(list_rows_[pos]);
+      lists_w.PutFixed32(list_rows_[pos]);
     }
-    w.PutRaw(std::string_view(
+    lists_w.PutRaw(std::string_view(
         reinterpret_cast<const char*>(codes_.data()) + size_t{list_offsets_[j]} * dims_,
         list_size(j) * dims_));
+    sums[j] = Checksum64(std::string_view(lists_w.buffer()).substr(at));
   }
-  w.PutVarint(calibration_.size());
+  Writer curves;
+  curves.PutVarint(calibration_.size());
   for (const CalibrationCurve& c : calibration_) {
-    w.PutVarint(c.k);
-    w.PutVarint(c.points.size());
+    curves.PutVarint(c.k);
+    curves.PutVarint(c.points.size());
     for (const auto& [nprobe, recall] : c.points) {
-      w.PutVarint(nprobe);
-      w.PutFloat(recall);
+      curves.PutVarint(nprobe);
+      curves.PutFloat(recall);
     }
   }
-  return format::EncodeFrame(format::ObjectKind::kVectorIndex, w.buffer(),
-                             format::Compression::kNone, replicas ? 2 : 1);
+  Writer payload;
+  if (version == 3) {
+    // The head (list checksums and calibration included) first, with its length and
+    // checksum: a cold reader fetches a prefix of the object, then lists by range.
+    for (uint64_t sum : sums) head.PutFixed64(sum);
+    head.PutRaw(curves.buffer());
+    payload.PutVarint(head.buffer().size());
+    payload.PutFixed64(Checksum64(head.buffer()));
+    payload.PutRaw(head.buffer());
+    payload.PutRaw(lists_w.buffer());
+  } else {
+    payload.PutRaw(head.buffer());
+    payload.PutRaw(lists_w.buffer());
+    payload.PutRaw(curves.buffer());
+  }
+  return format::EncodeFrame(format::ObjectKind::kVectorIndex, payload.buffer(),
+                             format::Compression::kNone, version);
+}
+
+namespace {
+Status BadIndex(const std::string& what) { return Status::Corruption("vector index: " + what); }
+}  // namespace
+
+Status IvfIndex::ParseHead(Reader& r, uint32_t version, IvfIndex& idx) {
+  uint8_t metric;
+  uint64_t dims, rows, nlist, n, postings;
+  if (!r.GetU8(&metric) || !r.GetVarint(&dims) || !r.GetVarint(&rows) || !r.GetVarint(&nlist) ||
+      !r.GetVarint(&n)) {
+    return BadIndex("truncated header");
+  }
+  postings = n;
+  if (version >= 2) {
+    if (!r.GetVarint(&postings)) return BadIndex("truncated header");
+    // At most one replica per row (version 2 is written only with replicas).
+    if (postings < n || postings > 2 * n || (version == 2 && postings == n)) {
+      return BadIndex("posting count out of range");
+    }
+  }
+  if (metric != static_cast<uint8_t>(DistanceMetric::kCosineDistance) &&
+      metric != static_cast<uint8_t>(DistanceMetric::kEuclideanSquared)) {
+    return BadIndex("unknown distance metric " + std::to_string(metric));
+  }
+  if (dims == 0 || dims > kMaxDims) return BadIndex("dimensions out of range");
+  if (rows >= (uint64_t{1} << 32) || n == 0 || n > rows) return BadIndex("row counts out of range");
+  if (nlist == 0 || nlist > n) return BadIndex("list count out of range");
+  // Fixed-size sections must fit in what remains before anything is allocated.
+  const uint64_t floats = (2 + nlist) * dims;
+  if (floats > r.remaining() / 4) return BadIndex("truncated centroids");
+  idx.metric_ = static_cast<DistanceMetric>(metric);
+  idx.dims_ = static_cast<uint32_t>(dims);
+  idx.rows_ = rows;
+  idx.indexed_rows_ = n;
+  std::vector<float> lo(dims), scale(dims);
+  for (float& v : lo) (void)r.GetFloat(&v);
+  for (float& v : scale) (void)r.GetFloat(&v);
+  Result<Sq8Quantizer> qz = Sq8Quantizer::FromParams(std::move(lo), std::move(scale));
+  if (!qz.ok()) return BadIndex(qz.status().message());
+  idx.quantizer_ = std::move(qz).value();
+  idx.centroids_.resize(nlist * dims);
+  for (float& v : idx.centroids_) {
+    (void)r.GetFloat(&v);
+    if (!std::isfinite(v)) return BadIndex("centroid is not finite");
+  }
+  idx.centroid_norms_.resize(nlist);
+  for (size_t j = 0; j < nlist; ++j) {
+    const float* c = idx.centroids_.data() + j * dims;
+    idx.centroid_norms_[j] = Dot(c, c, dims);
+  }
+  // Every list size is at least one byte, so nlist <= remaining bounds this loop.
+  if (nlist > r.remaining()) return BadIndex("truncated list sizes");
+  idx.list_offsets_.assign(nlist + 1, 0);
+  uint64_t total = 0;
+  for (size_t j = 0; j < nlist; ++j) {
+    uint64_t size;
+    if (!r.GetVarint(&size)) return BadIndex("truncated list sizes");
+    if (size > postings - total) return BadIndex("list sizes exceed the posting count");
+    total += size;
+    idx.list_offsets_[j + 1] = static_cast<uint32_t>(total);
+  }
+  if (total != postings) return BadIndex("list sizes do not add up to the posting count");
+  if (version < 3) return Status::OK();
+  if (nlist > r.remaining() / 8) return BadIndex("truncated list checksums");
+  idx.list_checksums_.resize(nlist);
+  for (uint64_t& sum : idx.list_checksums_) (void)r.GetFixed64(&sum);
+  return ParseCalibration(r, idx);
+}
+
+Status IvfIndex::ParseCalibration(Reader& r, IvfIndex& idx) {
+  uint64_t curves;
+  if (!r.GetVarint(&curves) || curves > kCalibrationDepths.size()) {
+    return BadIndex("bad calibration table");
+  }
+  for (uint64_t ci = 0; ci < curves; ++ci) {
+    uint64_t k, entries;
+    if (!r.GetVarint(&k) || !r.GetVarint(&entries)) return BadIndex("truncated calibration");
+    if (k == 0 || k > kCalibrationDepths.back() || entries == 0 ||
+        entries > kMaxCalibrationEntries ||
+        (!idx.calibration_.empty() && k <= idx.calibration_.back().k)) {
+      return BadIndex("bad calibration curve");
+    }
+    CalibrationCurve curve{static_cast<uint32_t>(k), {}};
+    for (uint64_t i = 0; i < entries; ++i) {
+      uint64_t nprobe;
+      float recall;
+      if (!r.GetVarint(&nprobe) || !r.GetFloat(&recall)) return BadIndex("truncated calibration");
+      if (nprobe == 0 || nprobe > idx.lists() || !(recall >= 0.0f && recall <= 1.0f) ||
+          (!curve.points.empty() && nprobe <= curve.points.back().first)) {
+        return BadIndex("bad calibration entry");
+      }
+      curve.points.emplace_back(static_cast<uint32_t>(nprobe), recall);
+    }
+    idx.calibration_.push_back(std::move(curve));
+  }
+  return Status::OK();
+}
+
+ByteRange IvfIndex::ListRange(size_t list) const {
+  const uint64_t entry = uint64_t{4} + dims_;
+  return ByteRange{lists_at_ + list_offsets_[list] * entry, list_size(list) * entry};
+}
+
+Status IvfIndex::CheckList(size_t list, std::string_view bytes) const {
+  const std::string what = "posting list " + std::to_string(list);
+  if (bytes.size() != list_size(list) * (uint64_t{4} + dims_)) {
+    return BadIndex(what + " has the wrong length");
+  }
+  if (format::kVerifyChecksums && Checksum64(bytes) != list_checksums_[list]) {
+    return BadIndex(what + " does not match its checksum");
+  }
+  Reader r(bytes);
+  uint32_t prev = 0;
+  for (size_t t = 0; t < list_size(list); ++t) {
+    uint32_t row;
+    (void)r.GetFixed32(&row);
+    if (row >= rows_) return BadIndex("row id out of range");
+    if (t > 0 && row <= prev) return BadIndex("row ids not ascending");
+    prev = row;
+  }
+  return Status::OK();
 }
 
 Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes,
@@ -1398,122 +1641,127 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes,
   GANNET_ASSIGN_OR_RETURN(
       std::string_view payload,
       format::DecodeFrame(format::ObjectKind::kVectorIndex, bytes, &storage, &header));
-  auto bad = [](const std::string& what) { return Status::Corruption("vector index: " + what); };
   Reader r(payload);
-  uint8_t metric;
-  uint64_t dims, rows, nlist, n, postings;
-  if (!r.GetU8(&metric) || !r.GetVarint(&dims) || !r.GetVarint(&rows) || !r.GetVarint(&nlist) ||
-      !r.GetVarint(&n)) {
-    return bad("truncated header");
-  }
-  postings = n;
-  if (header.version >= 2) {
-    if (!r.GetVarint(&postings)) return bad("truncated header");
-    // At most one replica per row.
-    if (postings <= n || postings > 2 * n) return bad("posting count out of range");
-  }
-  if (metric != static_cast<uint8_t>(DistanceMetric::kCosineDistance) &&
-      metric != static_cast<uint8_t>(DistanceMetric::kEuclideanSquared)) {
-    return bad("unknown distance metric " + std::to_string(metric));
-  }
-  if (dims == 0 || dims > kMaxDims) return bad("dimensions out of range");
-  if (rows >= (uint64_t{1} << 32) || n == 0 || n > rows) return bad("row counts out of range");
-  if (nlist == 0 || nlist > n) return bad("list count out of range");
-  // Fixed-size sections must fit in what remains before anything is allocated.
-  const uint64_t floats = (2 + nlist) * dims;
-  if (floats > r.remaining() / 4) return bad("truncated centroids");
   std::shared_ptr<IvfIndex> idx(new IvfIndex());
-  idx->metric_ = static_cast<DistanceMetric>(metric);
-  idx->dims_ = static_cast<uint32_t>(dims);
-  idx->rows_ = rows;
-  idx->indexed_rows_ = n;
-  std::vector<float> lo(dims), scale(dims);
-  for (float& v : lo) (void)r.GetFloat(&v);
-  for (float& v : scale) (void)r.GetFloat(&v);
-  Result<Sq8Quantizer> qz = Sq8Quantizer::FromParams(std::move(lo), std::move(scale));
-  if (!qz.ok()) return bad(qz.status().message());
-  idx->quantizer_ = std::move(qz).value();
-  idx->centroids_.resize(nlist * dims);
-  for (float& v : idx->centroids_) {
-    (void)r.GetFloat(&v);
-    if (!std::isfinite(v)) return bad("centroid is not finite");
+  if (header.version >= 3) {
+    uint64_t head_len, head_sum;
+    std::string_view head_bytes;
+    if (!r.GetVarint(&head_len) || !r.GetFixed64(&head_sum) || !r.GetRaw(head_len, &head_bytes)) {
+      return BadIndex("truncated head");
+    }
+    if (format::kVerifyChecksums && Checksum64(head_bytes) != head_sum) {
+      return BadIndex("head does not match its checksum");
+    }
+    Reader head(head_bytes);
+    GANNET_RETURN_IF_ERROR(ParseHead(head, header.version, *idx));
+    if (!head.done()) return BadIndex("trailing bytes in the head");
+  } else {
+    GANNET_RETURN_IF_ERROR(ParseHead(r, header.version, *idx));
   }
-  idx->centroid_norms_.resize(nlist);
-  for (size_t j = 0; j < nlist; ++j) {
-    const float* c = idx->centroids_.data() + j * dims;
-    idx->centroid_norms_[j] = Dot(c, c, dims);
-  }
-  // Every list size is at least one byte, so nlist <= remaining bounds this loop.
-  if (nlist > r.remaining()) return bad("truncated list sizes");
-  idx->list_offsets_.assign(nlist + 1, 0);
-  uint64_t total = 0;
-  for (size_t j = 0; j < nlist; ++j) {
-    uint64_t size;
-    if (!r.GetVarint(&size)) return bad("truncated list sizes");
-    if (size > postings - total) return bad("list sizes exceed the posting count");
-    total += size;
-    idx->list_offsets_[j + 1] = static_cast<uint32_t>(total);
-  }
-  if (total != postings) return bad("list sizes do not add up to the posting count");
-  if (postings > r.remaining() / (4 + dims)) return bad("truncated posting lists");
+  const size_t nlist = idx->lists(), dims = idx->dims_, postings = idx->postings();
+  if (postings > r.remaining() / (4 + dims)) return BadIndex("truncated posting lists");
   idx->list_rows_.resize(postings);
   idx->codes_.resize(postings * dims);
   for (size_t j = 0; j < nlist; ++j) {
     const uint32_t begin = idx->list_offsets_[j], end = idx->list_offsets_[j + 1];
+    std::string_view list;
+    if (!r.GetRaw((end - begin) * (4 + dims), &list)) return BadIndex("truncated posting list");
+    if (header.version >= 3) GANNET_RETURN_IF_ERROR(idx->CheckList(j, list));
+    Reader lr(list);
     for (uint32_t pos = begin; pos < end; ++pos) {
       uint32_t row;
-      if (!r.GetFixed32(&row)) return bad("truncated posting list");
-      if (row >= rows) return bad("row id out of range");
-      if (pos > begin && row <= idx->list_rows_[pos - 1]) return bad("row ids not ascending");
+      (void)lr.GetFixed32(&row);
+      if (row >= idx->rows_) return BadIndex("row id out of range");
+      if (pos > begin && row <= idx->list_rows_[pos - 1]) return BadIndex("row ids not ascending");
       idx->list_rows_[pos] = row;
     }
-    std::string_view codes;
-    if (!r.GetRaw((end - begin) * dims, &codes)) return bad("truncated codes");
+    const std::string_view codes = list.substr((end - begin) * 4);
     std::copy(codes.begin(), codes.end(), idx->codes_.begin() + size_t{begin} * dims);
   }
-  {  // n distinct rows, each in one list, or (version 2) in two at most
+  {  // n distinct rows, each in one list, or (versions 2 and 3) in two at most
     std::vector<uint32_t> sorted(idx->list_rows_.begin(), idx->list_rows_.end());
     std::sort(sorted.begin(), sorted.end());
     size_t distinct = 0;
     for (size_t i = 0; i < sorted.size(); ++i) {
       if (i > 0 && sorted[i] == sorted[i - 1]) {
-        if (header.version < 2) return bad("row id in more than one list");
-        if (i > 1 && sorted[i] == sorted[i - 2]) return bad("row id in more than two lists");
+        if (header.version < 2) return BadIndex("row id in more than one list");
+        if (i > 1 && sorted[i] == sorted[i - 2]) return BadIndex("row id in more than two lists");
         continue;
       }
       ++distinct;
     }
-    if (distinct != n) return bad("posting lists do not hold the indexed row count");
-  }
-  uint64_t curves;
-  if (!r.GetVarint(&curves) || curves > kCalibrationDepths.size()) {
-    return bad("bad calibration table");
-  }
-  for (uint64_t ci = 0; ci < curves; ++ci) {
-    uint64_t k, entries;
-    if (!r.GetVarint(&k) || !r.GetVarint(&entries)) return bad("truncated calibration");
-    if (k == 0 || k > kCalibrationDepths.back() || entries == 0 ||
-        entries > kMaxCalibrationEntries ||
-        (!idx->calibration_.empty() && k <= idx->calibration_.back().k)) {
-      return bad("bad calibration curve");
+    if (distinct != idx->indexed_rows_) {
+      return BadIndex("posting lists do not hold the indexed row count");
     }
-    CalibrationCurve curve{static_cast<uint32_t>(k), {}};
-    for (uint64_t i = 0; i < entries; ++i) {
-      uint64_t nprobe;
-      float recall;
-      if (!r.GetVarint(&nprobe) || !r.GetFloat(&recall)) return bad("truncated calibration");
-      if (nprobe == 0 || nprobe > nlist || !(recall >= 0.0f && recall <= 1.0f) ||
-          (!curve.points.empty() && nprobe <= curve.points.back().first)) {
-        return bad("bad calibration entry");
-      }
-      curve.points.emplace_back(static_cast<uint32_t>(nprobe), recall);
-    }
-    idx->calibration_.push_back(std::move(curve));
   }
-  if (!r.done()) return bad("trailing bytes");
+  if (header.version < 3) GANNET_RETURN_IF_ERROR(ParseCalibration(r, *idx));
+  if (!r.done()) return BadIndex("trailing bytes");
+  // The resident index keeps no list checksums (Encode recomputes them).
+  std::vector<uint64_t>().swap(idx->list_checksums_);
   idx->DeriveFromCodes();
   if (!keep_sq8_codes) idx->ReleaseSq8Codes();
   return std::shared_ptr<const IvfIndex>(std::move(idx));
+}
+
+Result<uint64_t> IvfIndex::HeadPrefixBytes(std::string_view prefix, uint64_t object_size) {
+  if (prefix.size() < std::min<uint64_t>(kHeadProbeBytes, object_size)) {
+    return Status::InvalidArgument("vector index: head probe too short");
+  }
+  if (prefix.size() < format::kFrameHeaderBytes) return BadIndex("truncated frame header");
+  GANNET_ASSIGN_OR_RETURN(
+      format::FrameHeader header,
+      format::ParseFrameHeader(format::ObjectKind::kVectorIndex,
+                               prefix.substr(0, format::kFrameHeaderBytes), object_size));
+  if (header.version < 3) return uint64_t{0};
+  if (header.flags != 0) return BadIndex("a version 3 index must not be compressed");
+  Reader r(prefix.substr(format::kFrameHeaderBytes));
+  uint64_t head_len, head_sum;
+  if (!r.GetVarint(&head_len) || !r.GetFixed64(&head_sum)) return BadIndex("truncated head");
+  const uint64_t at = prefix.size() - r.remaining();
+  if (head_len > object_size - at) return BadIndex("head beyond the object");
+  return at + head_len;
+}
+
+Result<std::shared_ptr<const IvfIndex>> IvfIndex::DecodeHead(std::string_view prefix,
+                                                             uint64_t object_size,
+                                                             RangeReader reader) {
+  GANNET_ASSIGN_OR_RETURN(uint64_t need, HeadPrefixBytes(prefix, object_size));
+  if (need == 0) return Status::InvalidArgument("vector index: format version 1 or 2 has no head");
+  if (prefix.size() < need) return Status::InvalidArgument("vector index: prefix misses the head");
+  if (reader == nullptr) return Status::InvalidArgument("vector index: no reader");
+  Reader r(prefix.substr(format::kFrameHeaderBytes));
+  uint64_t head_len, head_sum;
+  (void)r.GetVarint(&head_len);
+  (void)r.GetFixed64(&head_sum);
+  std::string_view head_bytes;
+  (void)r.GetRaw(head_len, &head_bytes);
+  if (format::kVerifyChecksums && Checksum64(head_bytes) != head_sum) {
+    return BadIndex("head does not match its checksum");
+  }
+  std::shared_ptr<IvfIndex> idx(new IvfIndex());
+  Reader head(head_bytes);
+  GANNET_RETURN_IF_ERROR(ParseHead(head, 3, *idx));
+  if (!head.done()) return BadIndex("trailing bytes in the head");
+  // The lists fill the object from the head to the frame's checksum.
+  idx->lists_at_ = need;
+  const unsigned __int128 lists_bytes =
+      static_cast<unsigned __int128>(idx->postings()) * (4 + idx->dims_);
+  if (object_size < need + format::kFrameTrailerBytes ||
+      lists_bytes != object_size - need - format::kFrameTrailerBytes) {
+    return BadIndex("posting lists do not fill the object");
+  }
+  idx->list_reader_ = std::move(reader);
+  idx->DeriveFromCodes();
+  return std::shared_ptr<const IvfIndex>(std::move(idx));
+}
+
+uint64_t IvfIndex::HeadBytesGuess(uint64_t rows, uint32_t dims) {
+  // A build's lists: 4·√rows, and maintenance may add some (at most rows / 8).
+  const uint64_t lists =
+      std::min<uint64_t>(std::max<uint64_t>(1, rows / 8),
+                         static_cast<uint64_t>(6.0 * std::sqrt(static_cast<double>(rows))) + 16);
+  return format::kFrameHeaderBytes + 32 + uint64_t{8} * dims + lists * (uint64_t{4} * dims + 13) +
+         2048;
 }
 
 }  // namespace gannet::index

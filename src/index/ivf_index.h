@@ -65,6 +65,10 @@
 #include "index/sq4_code.h"
 #include "index/vectors.h"
 
+namespace gannet {
+class Reader;  // common/coding.h
+}  // namespace gannet
+
 namespace gannet::index {
 
 // Rows a search may return: a bitmap over a segment's rows with its population count.
@@ -98,10 +102,10 @@ struct IvfBuildOptions {
   // input of a compaction, or the namespace's largest index when new rows are indexed).
   // The clustering starts from them (kmeans.h) instead of from scratch when the seed has
   // the same dimensions and metric, indexes more than half as many rows as the build, and
-  // fits these rows: a sample of them sits, on average, at most seed_fit_factor times as
-  // far (squared) from its nearest seed centroid as the seed's own rows sit from their
-  // lists' (a seed fitted to other data, say rows re-embedded by another model of the
-  // same dimensions, would start far from them, and the few seeded iterations would not
+  // fits these rows (and holds its lists: not DecodeHead's): a sample of them sits, on average, at
+  // most seed_fit_factor times as far (squared) from its nearest seed centroid as the seed's own
+  // rows sit from their lists' (a seed fitted to other data, say rows re-embedded by another model
+  // of the same dimensions, would start far from them, and the few seeded iterations would not
   // bring it back). Otherwise it is ignored. Not owned; must outlive Build.
   const IvfIndex* seed = nullptr;
   double seed_fit_factor = 1.5;
@@ -173,6 +177,9 @@ struct IvfSearchParams {
   uint32_t rerank_factor = 4;
   const RowFilter* filter = nullptr;  // null: every indexed row is eligible
   IvfScan scan = IvfScan::kAuto;
+  // Where a search of an index without resident lists (DecodeHead) records a failed or
+  // corrupt read of a posting list; the result is then empty. Null: not recorded.
+  Status* error = nullptr;
 };
 
 struct IvfSearchStats {
@@ -204,6 +211,9 @@ class IvfIndex {
   void ReleaseSq8Codes();
   // Whether Encode is available (the SQ8 codes are held).
   bool holds_sq8_codes() const { return codes_.size() == postings() * dims_; }
+  // False for an index decoded from its head alone (DecodeHead): its posting lists stay
+  // in the object and each search reads the ones it probes.
+  bool lists_resident() const { return list_reader_ == nullptr; }
 
   // The k nearest allowed rows to `query` (dims() floats), nearest first, ties by row.
   // REQUIRES: `data` is the vectors the index was built from (rows() and dims() match,
@@ -218,18 +228,39 @@ class IvfIndex {
   Status CheckCompatible(size_t rows, uint32_t dims) const;
 
   // The framed object (docs/format/vector-index.md), and back. Decode verifies the
-  // checksum and bounds-checks every count and row id: Corruption on any damage; without
+  // checksums and bounds-checks every count and row id: Corruption on any damage; without
   // `keep_sq8_codes` the decoded index has released them (ReleaseSq8Codes).
-  // Encode REQUIRES holds_sq8_codes().
+  // Encode REQUIRES holds_sq8_codes(); it writes format version 3 (a head, then the
+  // lists, each with its checksum in the head). EncodeVersion writes an older version for
+  // compatibility tests: 2, or 1 (REQUIRES: no replicas).
   std::string Encode() const;
+  std::string EncodeVersion(uint32_t version) const;
   static Result<std::shared_ptr<const IvfIndex>> Decode(std::string_view bytes,
                                                         bool keep_sq8_codes = true);
 
+  // Cold queries (format version 3). An object's head (everything but the posting lists:
+  // centroids, list sizes and checksums, calibration) is a prefix of it. HeadPrefixBytes
+  // says how long that prefix is, given at least its first kHeadProbeBytes bytes (fewer
+  // only when the object is shorter), or 0 for a version 1 or 2 object, which has no head
+  // (decode it whole). DecodeHead parses the prefix into an index without resident lists:
+  // each search reads the lists it probes through `reader` (one batch of ranges a probe;
+  // each list verified against its checksum and bounds-checked), estimates distances on
+  // their SQ8 codes and re-ranks like any search. Corruption on damage. `object_size` is
+  // the whole object's size. HeadBytesGuess: a prefix length likely to hold the head of an
+  // index of `rows` rows of `dims` dimensions (what a loader asks for before it knows).
+  using RangeReader = format::SegmentRangeReader;
+  static constexpr size_t kHeadProbeBytes = 64;
+  static Result<uint64_t> HeadPrefixBytes(std::string_view prefix, uint64_t object_size);
+  static Result<std::shared_ptr<const IvfIndex>> DecodeHead(std::string_view prefix,
+                                                            uint64_t object_size,
+                                                            RangeReader reader);
+  static uint64_t HeadBytesGuess(uint64_t rows, uint32_t dims);
+
   DistanceMetric metric() const { return metric_; }
   uint32_t dims() const { return dims_; }
-  size_t rows() const { return rows_; }                  // rows of the segment
-  size_t indexed_rows() const { return indexed_rows_; }  // rows with a vector
-  size_t postings() const { return list_rows_.size(); }  // with replicas (>= indexed_rows)
+  size_t rows() const { return rows_; }                     // rows of the segment
+  size_t indexed_rows() const { return indexed_rows_; }     // rows with a vector
+  size_t postings() const { return list_offsets_.back(); }  // with replicas (>= indexed_rows)
   size_t lists() const { return list_offsets_.size() - 1; }
   size_t list_size(size_t list) const { return list_offsets_[list + 1] - list_offsets_[list]; }
   // Calibration curves, by depth k ascending: k = 10 holds the measured recall@10 of
@@ -280,6 +311,28 @@ class IvfIndex {
   void PrefetchList(uint32_t list) const;
   std::vector<Neighbor> SearchExact(Query& q, const VectorRows& data, uint32_t k,
                                     const RowFilter& filter, IvfSearchStats* stats) const;
+  // Lists not resident: reads the `nprobe` nearest lists (one batch), and under a filter
+  // twice as many more each round until `candidates` allowed rows were seen; keeps the
+  // `candidates` best SQ8 estimates that the estimate's error cannot rule out and
+  // re-ranks them.
+  std::vector<Neighbor> SearchCold(Query& q, const VectorRows& data, uint32_t k, uint32_t nprobe,
+                                   size_t candidates, const RowFilter* filter, Status* error,
+                                   IvfSearchStats* stats) const;
+  // q.order: every list's (estimated |q - centroid|², list) key, unsorted (OrderKey).
+  void RankLists(Query& q) const;
+  // Keeps one estimate a row (replicas), and only the candidates whose SQ8 estimate's
+  // error could put them among the k nearest.
+  void KeepPlausibleSq8(std::vector<Neighbor>& cand, uint32_t k) const;
+  // Replaces each candidate's distance by its exact one (false: a fetch failed).
+  bool Rerank(const Query& q, const VectorRows& data, std::vector<Neighbor>& cand) const;
+  // The byte range of `list` in the object (lists not resident), and a check of its bytes
+  // against the head: length, checksum, row ids in range and ascending.
+  ByteRange ListRange(size_t list) const;
+  Status CheckList(size_t list, std::string_view bytes) const;
+  // Parses the payload fields from the metric to the list sizes (version 3: through the
+  // calibration) into `idx`.
+  static Status ParseHead(Reader& r, uint32_t version, IvfIndex& idx);
+  static Status ParseCalibration(Reader& r, IvfIndex& idx);
   // The rows a build calibrates on and their exact nearest other rows (nearest first,
   // as deep as the deepest curve): the same for every assembly of one clustering.
   struct CalibrationSample {
@@ -371,6 +424,11 @@ class IvfIndex {
   HugeVector<uint8_t> centroid_codes_;  // lists × dims
   std::vector<float> centroid_code_norms_;
   std::vector<CalibrationCurve> calibration_;
+  // Version 3: XXH3-64 of each list's bytes (kept only by an index without resident
+  // lists), where the lists start in the object, and how to read them (null: resident).
+  std::vector<uint64_t> list_checksums_;
+  uint64_t lists_at_ = 0;
+  RangeReader list_reader_;
 };
 
 }  // namespace gannet::index

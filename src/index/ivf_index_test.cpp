@@ -564,7 +564,7 @@ TEST(IvfIndexTest, UnreachableRecallTargetGetsThePlateauNotEveryList) {
   };
   // Swap the stored calibration (the payload's tail) for one that levels off at 0.9952.
   std::string storage;
-  const std::string encoded = idx.Encode();  // the payload view points into it
+  const std::string encoded = idx.EncodeVersion(1);  // the payload view points into it
   auto payload = format::DecodeFrame(format::ObjectKind::kVectorIndex, encoded, &storage);
   ASSERT_TRUE(payload.ok());
   const std::string own = curves(idx.calibration());
@@ -591,15 +591,17 @@ TEST(IvfIndexTest, CorruptionIsDetected) {
       IvfIndex::Build(testing::View(data, 6), DistanceMetric::kEuclideanSquared, no_replicas);
   ASSERT_TRUE(idx.ok());
   ASSERT_EQ((*idx)->postings(), (*idx)->indexed_rows());
-  const std::string bytes = (*idx)->Encode();
-  // Any flipped byte or truncation: the checksum or the envelope says so.
-  for (size_t pos = 0; pos < bytes.size(); pos += 7) {
-    std::string bad = bytes;
-    bad[pos] ^= 0x20;
-    EXPECT_TRUE(IvfIndex::Decode(bad).status().IsCorruption()) << pos;
-  }
-  for (size_t len : {size_t{0}, size_t{10}, bytes.size() / 2, bytes.size() - 1}) {
-    EXPECT_TRUE(IvfIndex::Decode(bytes.substr(0, len)).status().IsCorruption()) << len;
+  const std::string bytes = (*idx)->EncodeVersion(1);
+  // Any flipped byte or truncation: the checksum or the envelope says so (every version).
+  for (const std::string& encoded : {bytes, (*idx)->Encode()}) {
+    for (size_t pos = 0; pos < encoded.size(); pos += 7) {
+      std::string bad = encoded;
+      bad[pos] ^= 0x20;
+      EXPECT_TRUE(IvfIndex::Decode(bad).status().IsCorruption()) << pos;
+    }
+    for (size_t len : {size_t{0}, size_t{10}, encoded.size() / 2, encoded.size() - 1}) {
+      EXPECT_TRUE(IvfIndex::Decode(encoded.substr(0, len)).status().IsCorruption()) << len;
+    }
   }
   EXPECT_TRUE(IvfIndex::Decode(format::EncodeFrame(format::ObjectKind::kSegment, "x"))
                   .status()
@@ -714,14 +716,19 @@ TEST(IvfIndexTest, ReplicatedRowsAreFoundInEitherListAndReturnedOnce) {
       EXPECT_EQ(got.size(), 50u);
     }
   }
-  // Version 2 on disk; it round-trips, and is no version 1 payload.
-  const std::string bytes = idx.Encode();
+  // Version 3 on disk; version 2 (the older layout) still reads, round-trips, and is no
+  // version 1 payload.
+  auto v3 = format::ParseFrameHeader(format::ObjectKind::kVectorIndex, idx.Encode());
+  ASSERT_TRUE(v3.ok());
+  EXPECT_EQ(v3->version, 3u);
+  const std::string bytes = idx.EncodeVersion(2);
   auto header = format::ParseFrameHeader(format::ObjectKind::kVectorIndex, bytes);
   ASSERT_TRUE(header.ok());
   EXPECT_EQ(header->version, 2u);
   auto back = IvfIndex::Decode(bytes);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
-  EXPECT_EQ((*back)->Encode(), bytes);
+  EXPECT_EQ((*back)->EncodeVersion(2), bytes);
+  EXPECT_EQ((*back)->Encode(), idx.Encode());
   EXPECT_EQ((*back)->postings(), idx.postings());
   EXPECT_EQ((*back)->indexed_rows(), idx.indexed_rows());
   std::string storage;
@@ -750,6 +757,146 @@ TEST(IvfIndexTest, ReplicatedRowsAreFoundInEitherListAndReturnedOnce) {
   EXPECT_TRUE(bad.status().IsCorruption());
   EXPECT_NE(bad.status().message().find("posting count"), std::string::npos)
       << bad.status().message();
+}
+
+// Cold queries (format version 3): an index decoded from the head of its object reads the
+// lists it probes by range, verified, and recalls like the resident index.
+struct RangeCounter {
+  const std::string* object = nullptr;
+  size_t batches = 0, ranges = 0, bytes = 0;
+  IvfIndex::RangeReader Reader() {
+    return [this](const std::vector<ByteRange>& rs, std::vector<std::string>* out) {
+      ++batches;
+      out->clear();
+      for (const ByteRange& r : rs) {
+        ++ranges;
+        bytes += r.length;
+        out->push_back(object->substr(r.offset, r.length));
+      }
+      return Status::OK();
+    };
+  }
+};
+
+Result<std::shared_ptr<const IvfIndex>> Cold(const std::string& object, RangeCounter& counter) {
+  counter.object = &object;
+  const std::string probe = object.substr(0, IvfIndex::kHeadProbeBytes);
+  Result<uint64_t> need = IvfIndex::HeadPrefixBytes(probe, object.size());
+  if (!need.ok()) return need.status();
+  EXPECT_GT(*need, 0u);
+  EXPECT_LE(*need, IvfIndex::HeadBytesGuess(kRows, kDims)) << "the guess misses the head";
+  return IvfIndex::DecodeHead(object.substr(0, *need), object.size(), counter.Reader());
+}
+
+TEST_P(IvfRecallTest, ColdSearchReadsTheProbedListsAndRecallsLikeTheResidentIndex) {
+  const DistanceMetric metric = GetParam();
+  const Fixture& f = Get(metric);
+  const std::string object = f.index->Encode();
+  RangeCounter counter;
+  auto cold = Cold(object, counter);
+  ASSERT_TRUE(cold.ok()) << cold.status().ToString();
+  const IvfIndex& idx = **cold;
+  EXPECT_FALSE(idx.lists_resident());
+  EXPECT_TRUE(f.index->lists_resident());
+  EXPECT_EQ(idx.lists(), f.index->lists());
+  EXPECT_EQ(idx.postings(), f.index->postings());
+  EXPECT_EQ(idx.calibration(), f.index->calibration());
+  EXPECT_LT(idx.MemoryBytes(), f.index->MemoryBytes() / 4);
+  double recall = 0;
+  for (size_t i = 0; i < kQueries; ++i) {
+    const float* q = f.queries.data() + i * kDims;
+    Status error;
+    IvfSearchParams p;
+    p.error = &error;
+    IvfSearchStats stats;
+    const size_t batches = counter.batches;
+    auto got = idx.Search(q, f.rows, p, &stats);
+    ASSERT_TRUE(error.ok()) << error.ToString();
+    EXPECT_EQ(counter.batches, batches + 1) << "one batch of ranged reads a query";
+    EXPECT_EQ(stats.lists_probed, f.index->NprobeFor(kDefaultRecallTarget));
+    ASSERT_EQ(got.size(), 10u);
+    for (size_t j = 1; j < got.size(); ++j) EXPECT_LE(got[j - 1].distance, got[j].distance);
+    recall += testing::Recall(testing::ExactTopK(f.rows, metric, q, 10), got);
+  }
+  EXPECT_GE(recall / kQueries, 0.95);
+  // Each query read its probed lists, a small part of the object.
+  EXPECT_LT(counter.bytes / kQueries, object.size() / 8);
+  // Filtered: widened until enough matching rows were seen; few matches: exact.
+  for (size_t every : {2, 10, 100, 2000}) {
+    RowFilter filter(kRows);
+    for (size_t r = 0; r < kRows; r += every) filter.Allow(r);
+    double sum = 0;
+    for (size_t i = 0; i < kQueries; ++i) {
+      const float* q = f.queries.data() + i * kDims;
+      auto got = idx.Search(q, f.rows, {.filter = &filter});
+      for (const Neighbor& n : got) EXPECT_TRUE(filter.allowed(n.row));
+      sum += testing::Recall(testing::ExactTopK(f.rows, metric, q, 10, &filter), got);
+    }
+    EXPECT_GE(sum / kQueries, 0.95) << "1 in " << every;
+  }
+}
+
+TEST(IvfIndexTest, ColdListCorruptionIsAnErrorNotAnAnswer) {
+  const Fixture& f = Get(DistanceMetric::kEuclideanSquared);
+  std::string object = f.index->Encode();
+  RangeCounter counter;
+  auto cold = Cold(object, counter);
+  ASSERT_TRUE(cold.ok()) << cold.status().ToString();
+  // Damage every list's last code byte: whichever the query probes fails its checksum.
+  const IvfIndex& idx = **cold;
+  const size_t entry = 4 + kDims;
+  size_t at = object.size() - format::kFrameTrailerBytes;
+  for (size_t j = idx.lists(); j-- > 0;) {
+    if (idx.list_size(j) > 0) object[at - 1] ^= 0x01;
+    at -= idx.list_size(j) * entry;
+  }
+  Status error;
+  auto got = idx.Search(f.queries.data(), f.rows, {.error = &error});
+  EXPECT_TRUE(got.empty());
+  EXPECT_TRUE(error.IsCorruption()) << error.ToString();
+  EXPECT_NE(error.message().find("checksum"), std::string::npos) << error.message();
+  // A reader's failure is passed on.
+  auto failing = IvfIndex::DecodeHead(
+      object.substr(0, *IvfIndex::HeadPrefixBytes(object.substr(0, 64), object.size())),
+      object.size(), [](const std::vector<ByteRange>&, std::vector<std::string>*) {
+        return Status::Unavailable("bucket down");
+      });
+  ASSERT_TRUE(failing.ok());
+  Status down;
+  EXPECT_TRUE((*failing)->Search(f.queries.data(), f.rows, {.error = &down}).empty());
+  EXPECT_EQ(down.code(), StatusCode::kUnavailable);
+}
+
+TEST(IvfIndexTest, HeadIsCheckedAndOlderVersionsHaveNone) {
+  const Fixture& f = Get(DistanceMetric::kEuclideanSquared);
+  const std::string object = f.index->Encode();
+  const std::string v2 = f.index->EncodeVersion(2);
+  auto none = IvfIndex::HeadPrefixBytes(v2.substr(0, 64), v2.size());
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0u);
+  auto reader = [](const std::vector<ByteRange>&, std::vector<std::string>*) {
+    return Status::OK();
+  };
+  EXPECT_TRUE(IvfIndex::DecodeHead(v2, v2.size(), reader).status().IsInvalidArgument());
+  const uint64_t need = *IvfIndex::HeadPrefixBytes(object.substr(0, 64), object.size());
+  // Too short a prefix, the wrong object size, a flipped head byte: never a half index.
+  EXPECT_TRUE(IvfIndex::DecodeHead(object.substr(0, need - 1), object.size(), reader)
+                  .status()
+                  .IsInvalidArgument());
+  EXPECT_TRUE(IvfIndex::DecodeHead(object.substr(0, need), object.size() + 1, reader)
+                  .status()
+                  .IsCorruption());
+  Reader len(std::string_view(object).substr(format::kFrameHeaderBytes));
+  uint64_t head_len = 0;
+  ASSERT_TRUE(len.GetVarint(&head_len));
+  // Past the head's length (a changed length asks for another prefix: InvalidArgument).
+  const size_t first = object.size() - format::kFrameHeaderBytes - len.remaining() + 32;
+  for (uint64_t pos = first; pos < need; pos += 97) {
+    std::string bad = object.substr(0, need);
+    bad[pos] ^= 0x10;
+    EXPECT_TRUE(IvfIndex::DecodeHead(bad, object.size(), reader).status().IsCorruption()) << pos;
+  }
+  EXPECT_TRUE(IvfIndex::HeadPrefixBytes("GANNETVI", object.size()).status().IsInvalidArgument());
 }
 
 }  // namespace

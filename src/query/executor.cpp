@@ -288,7 +288,8 @@ Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInpu
   params.recall_target = req.ann_recall.value_or(index::kDefaultRecallTarget);
   params.filter = allowed ? &*allowed : nullptr;
   index::IvfSearchStats st;
-  Status fetch_error;
+  Status fetch_error, list_error;  // a vector read; an index's posting list read (cold)
+  params.error = &list_error;
   index::VectorRows data = index::VectorRows::Of(seg, &fetch_error);
   // Vectors not resident: the last batch the index read is kept, so that the winners'
   // distances below need no second read.
@@ -305,6 +306,7 @@ Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInpu
   }
   std::vector<index::Neighbor> found = s.ann->Search(q, data, params, &st);
   GANNET_RETURN_IF_ERROR(fetch_error);
+  GANNET_RETURN_IF_ERROR(list_error);
   std::vector<const float*> vectors(found.size(), nullptr);
   if (!seg.vectors_resident()) {
     // Winners the last batch did not hold (an exact search reads in several): one read.

@@ -56,7 +56,7 @@ class CachingStoreImpl final : public CachingStore {
     std::vector<Miss> misses;
     std::vector<GetRequest> fetch;
     // With a disk tier, ranged misses of a cacheable object fetch it whole, once a batch
-    // (as Get does); `whole_at` finds that request.
+    // (as Get does), unless the request is range_only; `whole_at` finds that request.
     std::unordered_map<std::string, size_t> whole_at;
     for (size_t i = 0; i < requests.size(); ++i) {
       const GetRequest& request = requests[i];
@@ -68,7 +68,7 @@ class CachingStoreImpl final : public CachingStore {
           continue;
         }
       }
-      if (cacheable && request.range && FetchWholeForRange(request.key)) {
+      if (cacheable && request.range && !request.range_only && FetchWholeForRange(request.key)) {
         auto [it, added] = whole_at.try_emplace(request.key, fetch.size());
         if (added) fetch.push_back({request.key, std::nullopt});
         misses.push_back(Miss{i, it->second, epoch, true});

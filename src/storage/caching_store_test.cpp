@@ -277,6 +277,33 @@ TEST_F(DiskTierTest, RangedMissFetchesTheObjectWholeOnce) {
   EXPECT_EQ(cache->stats().disk_objects, 1u);
 }
 
+// A cold query's reads (range_only) take their ranges alone from the base and leave the
+// tier as it was; the object comes in whole when it is read whole, and later ranges of it
+// (range_only or not) are local.
+TEST_F(DiskTierTest, RangeOnlyMissesReadTheRangeAlone) {
+  auto cache = Open();
+  const std::string data(4000, 'c');
+  ASSERT_TRUE(counting_->PutIfAbsent("seg/cold", data).ok());  // not through the cache
+  counting_->Reset();
+  GetRequest a{"seg/cold", ByteRange{0, 16}}, b{"seg/cold", ByteRange{3000, 8}};
+  a.range_only = b.range_only = true;
+  std::vector<Result<GetResult>> got = cache->GetMany({a, b});
+  ASSERT_TRUE(got[0].ok() && got[1].ok());
+  EXPECT_EQ(got[0]->data, data.substr(0, 16));
+  EXPECT_EQ(got[1]->data, data.substr(3000, 8));
+  EXPECT_EQ(got[0]->meta.size, data.size());
+  EXPECT_EQ(counting_->counters().gets, 2u);
+  EXPECT_EQ(counting_->counters().bytes_read, 24u) << "the ranges, not the object";
+  EXPECT_EQ(cache->stats().disk_objects, 0u);
+  ASSERT_TRUE(cache->Get("seg/cold").ok());  // the warm-up's whole read
+  EXPECT_EQ(cache->stats().disk_objects, 1u);
+  counting_->Reset();
+  got = cache->GetMany({a});
+  ASSERT_TRUE(got[0].ok());
+  EXPECT_EQ(got[0]->data, data.substr(0, 16));
+  EXPECT_EQ(counting_->counters().gets, 0u);
+}
+
 TEST_F(DiskTierTest, BudgetEvictsLeastRecentlyUsedAndWritesInvalidate) {
   auto cache = Open(8 * 1100);  // objects up to 1100 bytes; about 7 fit
   for (int i = 0; i < 20; ++i) {
