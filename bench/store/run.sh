@@ -28,8 +28,11 @@ mkdir -p bench/results
   echo "Workload: ${*:-defaults} (20000 docs x 64-d vectors + int + BM25 text, 500-row writes,"
   echo "one writer; ANN top-10 with a filter). req = object-store requests (below any cache)."
   echo
-  echo "| setup | write docs/s | write p50 ms | write p99 ms | req/write | index s | index req | cold p50 ms | cold req | cold round trips | cold bytes | warm p50 ms | warm req/query | eventual p50 ms | eventual req/query |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "Cold: a fresh process's first query, loading the segments whole, then by range (cold load:"
+  echo "the segment without its vectors, the index's head; the query reads its lists and rows by range)."
+  echo
+  echo "| setup | write docs/s | write p50 ms | write p99 ms | req/write | index s | index req | cold whole p50 ms | req | round trips | bytes | cold ranged p50 ms | req | round trips | bytes | warm p50 ms | warm req/query | eventual p50 ms | eventual req/query |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } | tee "$out"
 
 "$BIN" --store "local:$tmp/local" --label "local directory" "$@" | tee -a "$out"

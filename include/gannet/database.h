@@ -173,7 +173,7 @@ class Database {
   // it), budget GANNET_CACHE_BYTES (default 10 GiB). GANNET_S3_HEDGE_MS > 0 hedges bucket
   // GETs unanswered after that many milliseconds (HedgingStore); segments and indexes of
   // 64 MiB or more are uploaded in parts. GANNET_MEMORY_BYTES sets
-  // DatabaseOptions::memory_budget_bytes.
+  // DatabaseOptions::memory_budget_bytes, GANNET_COLD_LOAD_BYTES cold_load_min_bytes.
   static Result<std::unique_ptr<Database>> OpenPath(const std::string& dir);
 
   // A handle to the namespace; it need not exist yet (the first write creates it).

@@ -189,7 +189,8 @@ std::shared_ptr<CountingStore> NewCountingStore(ObjectStorePtr base);
 // memory or disk; a ranged Get from disk reads only its range (the file's key and length
 // checked, not its checksum: such readers verify what they read, as segment vector
 // chunks do), and a ranged miss with a disk tier fetches the object whole into it (as a
-// load would; ranges of an object seen to be too large for it go to the base store).
+// load would; ranges of an object seen to be too large for it go to the base store),
+// except a GetRequest marked range_only, which reads its range alone from the base.
 // List always goes to the base store. Writes and deletes through this wrapper
 // update or invalidate the cache, and a Get racing with a write never caches the older bytes.
 // Writes by OTHER clients of the base store are not seen: objects they may replace

@@ -49,6 +49,8 @@ void PrintHelp(std::ostream& out) {
          "  GANNET_MEMORY_BYTES memory for decoded namespaces (default half of RAM)\n"
          "  GANNET_INDEXED_VECTORS  memory (default) or ranged: vectors of indexed segments\n"
          "                      are read by byte range to re-rank, not kept in memory\n"
+         "  GANNET_COLD_LOAD_BYTES  indexed segments this large (default 64 MiB; 0 or off:\n"
+         "                      none) load by range first, whole in the background\n"
          "\n"
          "Output is JSON on stdout; errors go to stderr as 'error: <Code>: message'.\n"
          "Exit codes: 0 success, 1 error, 2 usage error.\n";

@@ -265,6 +265,14 @@ Result<std::unique_ptr<Database>> Database::OpenPath(const std::string& dir) {
   options.store = std::move(store);
   GANNET_ASSIGN_OR_RETURN(std::optional<uint64_t> memory, EnvBytes("GANNET_MEMORY_BYTES"));
   if (memory) options.memory_budget_bytes = *memory;
+  if (const char* v = std::getenv("GANNET_COLD_LOAD_BYTES"); v != nullptr && *v != '\0') {
+    if (std::string_view(v) == "0" || std::string_view(v) == "off") {
+      options.cold_load_min_bytes = 0;
+    } else {
+      GANNET_ASSIGN_OR_RETURN(std::optional<uint64_t> cold, EnvBytes("GANNET_COLD_LOAD_BYTES"));
+      options.cold_load_min_bytes = *cold;
+    }
+  }
   if (const char* v = std::getenv("GANNET_INDEXED_VECTORS"); v != nullptr && *v != '\0') {
     const std::string_view mode(v);
     if (mode != "memory" && mode != "ranged") {

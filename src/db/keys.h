@@ -36,9 +36,7 @@ class Keys {
   std::string vector_index(std::string_view segment_id) const {
     return segment(segment_id) + ".ivf";
   }
-  std::string text_index(std::string_view segment_id) const {
-    return segment(segment_id) + ".fts";
-  }
+  std::string text_index(std::string_view segment_id) const { return segment(segment_id) + ".fts"; }
   std::string deletes(std::string_view segment_id, uint64_t version) const {
     return base_ + "deletes/" + std::string(segment_id) + "/" + PadSequence(version);
   }

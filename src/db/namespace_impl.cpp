@@ -206,27 +206,63 @@ struct SegmentLoad {
   std::shared_ptr<const index::TextIndex> text;
   const std::vector<bool>* deleted = nullptr;  // reused (a warm-up), else from deletes_at
   int segment_at = -1, deletes_at = -1, index_at = -1, text_at = -1;  // in the fetch list
-  // A cold load: segment_at is the segment's frame header, tail_at its last bytes and
-  // index_at the first bytes of its index (ColdLoads reads the rest).
+  // A cold load: segment_at is the segment's first bytes, tail_at its bytes after the
+  // vectors and index_at the first bytes of its index (ColdLoads reads the rest).
   bool cold = false;
   int tail_at = -1;
 };
 
-// Reads byte ranges of the object `key` of `store`, in one batch (`range_only`: cold
-// reads, which a cache tier does not turn into a fetch of the whole object).
+// Cold reads closer than this are read as one range: on a bucket a request costs more
+// than the bytes between two lists (about 2.5 ms of a connection's transfer at 100 MB/s).
+constexpr uint64_t kColdReadGap = 256 << 10;
+// ... up to this many bytes a read, so that a probe's reads still go out in parallel.
+constexpr uint64_t kColdReadMax = 8 << 20;
+
+// Reads byte ranges of the object `key` of `store`, in one batch. `range_only`: cold
+// reads, which a cache tier does not turn into a fetch of the whole object, and which are
+// coalesced when close (kColdReadGap).
 format::SegmentRangeReader RangeReaderOf(ObjectStorePtr store, std::string key,
                                          bool range_only = false) {
   return [store = std::move(store), key = std::move(key), range_only](
              const std::vector<ByteRange>& ranges, std::vector<std::string>* out) {
+    // The reads: each range's read and its offset in it.
+    std::vector<ByteRange> reads;
+    std::vector<std::pair<size_t, uint64_t>> where(ranges.size());
+    std::vector<size_t> order(ranges.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (range_only) {
+      std::sort(order.begin(), order.end(),
+                [&](size_t a, size_t b) { return ranges[a].offset < ranges[b].offset; });
+    }
+    for (size_t i : order) {
+      const ByteRange& r = ranges[i];
+      if (range_only && !reads.empty()) {
+        ByteRange& last = reads.back();
+        const uint64_t end = std::max(last.offset + last.length, r.offset + r.length);
+        if (r.offset <= last.offset + last.length + kColdReadGap &&
+            end - last.offset <= kColdReadMax) {
+          last.length = end - last.offset;
+          where[i] = {reads.size() - 1, r.offset - last.offset};
+          continue;
+        }
+      }
+      where[i] = {reads.size(), 0};
+      reads.push_back(r);
+    }
     std::vector<GetRequest> requests;
-    requests.reserve(ranges.size());
-    for (const ByteRange& r : ranges) requests.push_back({key, r, range_only});
+    requests.reserve(reads.size());
+    for (const ByteRange& r : reads) requests.push_back({key, r, range_only});
     std::vector<Result<GetResult>> got = store->GetMany(requests);
-    out->clear();
-    out->reserve(got.size());
     for (Result<GetResult>& g : got) {
       if (!g.ok()) return g.status().WithContext(key);
-      out->push_back(std::move(g->data));
+    }
+    out->clear();
+    out->reserve(ranges.size());
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      const std::string& data = got[where[i].first]->data;
+      // Truncated at the object's end, as a read of the range alone would be.
+      const uint64_t at = std::min<uint64_t>(where[i].second, data.size());
+      out->push_back(data.substr(at, std::min<uint64_t>(ranges[i].length, data.size() - at)));
     }
     return Status::OK();
   };
@@ -296,14 +332,28 @@ Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
                                             std::move(l.text)));
 }
 
-// Bytes a cold load reads from the end of a segment: the trailer and, almost always, the
-// directory (about 40 bytes a column).
-constexpr uint64_t kColdTailBytes = 64 << 10;
+// What a cold load reads of a segment with its other fetches: its first bytes, up to
+// about where its vectors start (the id and presence blocks: a guess, 32 bytes a row),
+// and everything after where its vectors end at the latest (the chunk checksums, the
+// columns, the directory). What the guess missed is read next (ColdLoads).
+struct ColdRanges {
+  ByteRange head, tail;
+};
+ColdRanges ColdRangesOf(const format::SegmentRef& ref, const AttrType& vector_type) {
+  const uint64_t elem = vector_type.elem == VectorElem::kF16 ? 2 : 4;
+  const uint64_t vectors = ref.rows * vector_type.dims * elem;
+  const uint64_t head = std::min(ref.bytes, format::kFrameHeaderBytes + 32 * ref.rows + 4096);
+  // The vectors start at kFrameHeaderBytes at the earliest.
+  const uint64_t after = format::kFrameHeaderBytes + vectors;
+  const uint64_t tail_at =
+      after < ref.bytes ? std::min(after, ref.bytes - format::kSegmentTailBytes) : 0;
+  return {ByteRange{0, head}, ByteRange{tail_at, ref.bytes - tail_at}};
+}
 
 // The rest of the cold loads of one manifest, after their first reads (shared with the
-// load's other fetches): each segment's directory when its last bytes missed it, every
-// block but the vectors, and the rest of its index's head, in as few waves as that takes
-// (usually one). A segment whose index has no head (format version 1 or 2) or whose
+// load's other fetches): whatever of the segment's directory and blocks but the vectors
+// those reads missed, and the rest of its index's head, in as few waves as that takes
+// (usually none). A segment whose index has no head (format version 1 or 2) or whose
 // vectors have no chunk checksums (version 1) is read whole instead.
 class ColdLoads {
  public:
@@ -318,28 +368,34 @@ class ColdLoads {
     for (int at : {l.segment_at, l.tail_at, l.index_at}) {
       if (!got[at].ok()) return got[at].status();
     }
-    o.header = std::move(got[l.segment_at]->data);
-    const std::string tail = std::move(got[l.tail_at]->data);
+    const std::string key = keys_.segment(ref.id);
+    for (int at : {l.segment_at, l.tail_at}) {
+      if (got[at]->meta.size != ref.bytes) {
+        return Status::Corruption(key + ": " + std::to_string(got[at]->meta.size) +
+                                  " bytes, its manifest says " + std::to_string(ref.bytes));
+      }
+    }
+    const std::string& first = got[l.segment_at]->data;
+    if (first.size() < format::kFrameHeaderBytes) return Status::Corruption(key + ": truncated");
+    o.header = first.substr(0, format::kFrameHeaderBytes);
+    const std::string& last = got[l.tail_at]->data;
+    if (last.size() < format::kSegmentTailBytes) return Status::Corruption(key + ": truncated");
+    o.known.emplace_back(0, std::move(got[l.segment_at]->data));
+    o.known.emplace_back(ref.bytes - last.size(), std::move(got[l.tail_at]->data));
     o.head = std::move(got[l.index_at]->data);
     o.index_size = got[l.index_at]->meta.size;
     l.segment_at = l.tail_at = l.index_at = -1;  // AssembleSegment takes the parts decoded
-    const std::string key = keys_.segment(ref.id);
-    if (tail.size() < format::kSegmentTailBytes || tail.size() > ref.bytes) {
-      return Status::Corruption(key + ": shorter than its manifest says");
-    }
     Result<format::FrameHeader> header =
         format::ParseFrameHeader(format::ObjectKind::kSegment, o.header, ref.bytes);
     if (!header.ok()) return header.status().WithContext(key);
+    const std::string& tail = o.known.back().second;
     GANNET_ASSIGN_OR_RETURN(
         o.loc,
         format::LocateSegmentDirectory(
             std::string_view(tail).substr(tail.size() - format::kSegmentTailBytes), ref.bytes));
-    const uint64_t tail_at = ref.bytes - tail.size();
-    if (o.loc.offset >= tail_at) {
-      Result<format::SegmentDirectory> dir = format::DecodeSegmentDirectory(
-          std::string_view(tail).substr(o.loc.offset - tail_at, o.loc.length), o.loc);
-      if (!dir.ok()) return dir.status().WithContext(key);
-      o.dir = std::move(dir).value();
+    std::string dir_bytes;
+    if (o.Known({o.loc.offset, o.loc.length}, &dir_bytes)) {
+      GANNET_RETURN_IF_ERROR(o.SetDir(key, dir_bytes));
     }
     Result<uint64_t> need = index::IvfIndex::HeadPrefixBytes(o.head, o.index_size);
     if (!need.ok()) return need.status().WithContext(keys_.vector_index(ref.id));
@@ -372,14 +428,38 @@ class ColdLoads {
   struct One {
     SegmentLoad* l = nullptr;
     std::string header;  // the segment's frame header
+    // Byte ranges of the segment read so far: (offset, bytes).
+    std::vector<std::pair<uint64_t, std::string>> known;
     format::SegmentDirectoryLocation loc;
     std::optional<format::SegmentDirectory> dir;
     std::vector<std::string> blocks;  // SegmentBlocksWithoutVectors(*dir)
-    bool blocks_asked = false;
-    std::string head;  // the index's first bytes, then its head
+    std::vector<bool> have;           // which of them
+    std::string head;                 // the index's first bytes, then its head
     uint64_t index_size = 0, head_need = 0;
     bool whole = false;                      // read both objects whole instead
     std::string whole_segment, whole_index;  // then
+
+    // Copies range `r` of the segment into *out when a read so far holds it.
+    bool Known(ByteRange r, std::string* out) const {
+      for (const auto& [at, bytes] : known) {
+        if (r.offset >= at && r.offset + r.length <= at + bytes.size()) {
+          *out = bytes.substr(r.offset - at, r.length);
+          return true;
+        }
+      }
+      return false;
+    }
+    // Decodes the directory; takes the blocks the reads so far hold.
+    Status SetDir(const std::string& key, std::string_view bytes) {
+      Result<format::SegmentDirectory> d = format::DecodeSegmentDirectory(bytes, loc);
+      if (!d.ok()) return d.status().WithContext(key);
+      dir = std::move(d).value();
+      const std::vector<ByteRange> ranges = format::SegmentBlocksWithoutVectors(*dir);
+      blocks.resize(ranges.size());
+      have.assign(ranges.size(), false);
+      for (size_t i = 0; i < ranges.size(); ++i) have[i] = Known(ranges[i], &blocks[i]);
+      return Status::OK();
+    }
   };
 
   // The requests `o` still needs, with what to do with each answer.
@@ -403,17 +483,12 @@ class ColdLoads {
     }
     if (!o.dir) {
       requests.push_back({seg_key, ByteRange{o.loc.offset, o.loc.length}, true});
-      then.push_back([&o, seg_key](GetResult& g) {
-        Result<format::SegmentDirectory> dir = format::DecodeSegmentDirectory(g.data, o.loc);
-        if (!dir.ok()) return dir.status().WithContext(seg_key);
-        o.dir = std::move(dir).value();
-        return Status::OK();
-      });
-    } else if (!o.blocks_asked) {
-      o.blocks_asked = true;
+      then.push_back([&o, seg_key](GetResult& g) { return o.SetDir(seg_key, g.data); });
+    } else {
       const std::vector<ByteRange> ranges = format::SegmentBlocksWithoutVectors(*o.dir);
-      o.blocks.resize(ranges.size());
       for (size_t i = 0; i < ranges.size(); ++i) {
+        if (o.have[i]) continue;
+        o.have[i] = true;  // asked for now (a failed read fails the load)
         requests.push_back({seg_key, ranges[i], true});
         then.push_back([&o, i](GetResult& g) {
           o.blocks[i] = std::move(g.data);
@@ -556,9 +631,9 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
                opts.cold_load_min_bytes > 0 && ref.bytes >= opts.cold_load_min_bytes &&
                opts.background_indexing;
       if (l.cold) {
-        l.segment_at = fetch(keys_.segment(ref.id), ByteRange{0, format::kFrameHeaderBytes});
-        const uint64_t tail = std::min(ref.bytes, kColdTailBytes);
-        l.tail_at = fetch(keys_.segment(ref.id), ByteRange{ref.bytes - tail, tail});
+        const ColdRanges ranges = ColdRangesOf(ref, vector_attr->type);
+        l.segment_at = fetch(keys_.segment(ref.id), ranges.head);
+        l.tail_at = fetch(keys_.segment(ref.id), ranges.tail);
         l.index_at = fetch(keys_.vector_index(ref.id),
                            ByteRange{0, index::IvfIndex::HeadBytesGuess(ref.rows, dims)});
       } else if (l.segment == nullptr) {
@@ -623,52 +698,44 @@ Status NamespaceImpl::WarmUp() {
   for (const LoadedSegmentPtr& s : snap->segments) {
     if (s->cold()) cold.push_back(s);
   }
-  if (cold.empty()) return Status::OK();
-  // Whole objects, through the cache tiers (which keep them for the next load).
-  std::vector<GetRequest> requests;
-  for (const LoadedSegmentPtr& s : cold) {
-    requests.push_back({keys_.segment(s->ref.id), std::nullopt});
-    requests.push_back({keys_.vector_index(s->ref.id), std::nullopt});
-  }
-  std::vector<Result<GetResult>> got = db_.store()->GetMany(requests);
-  std::vector<std::pair<const LoadedSegment*, LoadedSegmentPtr>> warm;
-  for (size_t i = 0; i < cold.size(); ++i) {
+  // One segment at a time (the objects of one in memory at once), each swapped in as soon
+  // as it is loaded; whole objects, through the cache tiers (which keep them for the next
+  // load).
+  for (const LoadedSegmentPtr& c : cold) {
+    std::vector<Result<GetResult>> got = db_.store()->GetMany(
+        {{keys_.segment(c->ref.id), std::nullopt}, {keys_.vector_index(c->ref.id), std::nullopt}});
     SegmentLoad l;
-    l.ref = &cold[i]->ref;
-    l.segment_at = static_cast<int>(2 * i);
-    l.index_at = static_cast<int>(2 * i + 1);
-    l.deleted = &cold[i]->deleted;
-    l.text = cold[i]->text;
+    l.ref = &c->ref;
+    l.segment_at = 0;
+    l.index_at = 1;
+    l.deleted = &c->deleted;
+    l.text = c->text;
     GANNET_ASSIGN_OR_RETURN(
-        LoadedSegmentPtr s,
+        LoadedSegmentPtr warm,
         AssembleSegment(keys_, l, got, db_.store(), db_.options().resident_indexed_vectors));
-    warm.emplace_back(cold[i].get(), std::move(s));
-  }
-  {
-    // In place of the cold segments in the newest snapshot (a refresh may have published
-    // one since, with or without them).
-    std::lock_guard<std::mutex> l(mu_);
-    if (current_ == nullptr) return Status::OK();
-    auto next = std::make_shared<Snapshot>();
-    bool replaced = false;
-    for (const LoadedSegmentPtr& s : current_->segments) {
-      auto it =
-          std::find_if(warm.begin(), warm.end(), [&](const auto& w) { return w.first == s.get(); });
-      replaced = replaced || it != warm.end();
-      next->segments.push_back(it != warm.end() ? it->second : s);
+    got.clear();
+    {
+      // In place of the cold segment in the newest snapshot (a refresh may have published
+      // one since, with or without it).
+      std::lock_guard<std::mutex> lock(mu_);
+      if (current_ == nullptr) return Status::OK();
+      auto it = std::find(current_->segments.begin(), current_->segments.end(), c);
+      if (it == current_->segments.end()) continue;
+      auto next = std::make_shared<Snapshot>();
+      next->manifest = current_->manifest;
+      next->manifest_etag = current_->manifest_etag;
+      next->segments = current_->segments;
+      next->segments[static_cast<size_t>(it - current_->segments.begin())] = std::move(warm);
+      next->tail = current_->tail;
+      next->schema = current_->schema;
+      next->head = current_->head;
+      next->created_ms = current_->created_ms;
+      next->updated_ms = current_->updated_ms;
+      current_bytes_ = next->approx_memory_bytes();
+      current_ = std::move(next);
     }
-    if (!replaced) return Status::OK();
-    next->manifest = current_->manifest;
-    next->manifest_etag = current_->manifest_etag;
-    next->tail = current_->tail;
-    next->schema = current_->schema;
-    next->head = current_->head;
-    next->created_ms = current_->created_ms;
-    next->updated_ms = current_->updated_ms;
-    current_bytes_ = next->approx_memory_bytes();
-    current_ = std::move(next);
+    db_.Account(this);
   }
-  db_.Account(this);
   return Status::OK();
 }
 
