@@ -73,13 +73,42 @@ SnapshotPtr NamespaceImpl::current() const {
   return current_;
 }
 
+namespace {
+
+// `snap` with the segments that `current` holds loaded whole in place of the same segments
+// loaded by range (a warm-up swapped them into `current` after `snap` was built from a
+// snapshot that had them cold); `snap` itself when there are none.
+SnapshotPtr KeepWarm(SnapshotPtr snap, const Snapshot& current) {
+  std::vector<LoadedSegmentPtr> segments = snap->segments;
+  bool replaced = false;
+  for (LoadedSegmentPtr& s : segments) {
+    if (!s->cold()) continue;
+    for (const LoadedSegmentPtr& w : current.segments) {
+      if (!w->cold() && w->ref.id == s->ref.id && w->ref.deletes_key == s->ref.deletes_key &&
+          w->ref.vector_index == s->ref.vector_index && w->ref.text_index == s->ref.text_index) {
+        s = w;
+        replaced = true;
+        break;
+      }
+    }
+  }
+  return replaced ? WithSegments(*snap, std::move(segments)) : snap;
+}
+
+}  // namespace
+
 void NamespaceImpl::Publish(SnapshotPtr snap) {
-  const uint64_t bytes = snap->approx_memory_bytes();
+  uint64_t bytes = snap->approx_memory_bytes();
   last_use_.store(db_.NextUse(), std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (current_ == nullptr || snap->head > current_->head ||
         (snap->head == current_->head && snap->manifest->version > current_->manifest->version)) {
+      if (current_ != nullptr) {
+        SnapshotPtr kept = KeepWarm(snap, *current_);
+        if (kept != snap) bytes = kept->approx_memory_bytes();
+        snap = std::move(kept);
+      }
       current_ = std::move(snap);
       current_bytes_ = bytes;
     }
@@ -721,16 +750,9 @@ Status NamespaceImpl::WarmUp() {
       if (current_ == nullptr) return Status::OK();
       auto it = std::find(current_->segments.begin(), current_->segments.end(), c);
       if (it == current_->segments.end()) continue;
-      auto next = std::make_shared<Snapshot>();
-      next->manifest = current_->manifest;
-      next->manifest_etag = current_->manifest_etag;
-      next->segments = current_->segments;
-      next->segments[static_cast<size_t>(it - current_->segments.begin())] = std::move(warm);
-      next->tail = current_->tail;
-      next->schema = current_->schema;
-      next->head = current_->head;
-      next->created_ms = current_->created_ms;
-      next->updated_ms = current_->updated_ms;
+      std::vector<LoadedSegmentPtr> segments = current_->segments;
+      segments[static_cast<size_t>(it - current_->segments.begin())] = std::move(warm);
+      SnapshotPtr next = WithSegments(*current_, std::move(segments));
       current_bytes_ = next->approx_memory_bytes();
       current_ = std::move(next);
     }

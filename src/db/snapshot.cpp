@@ -22,6 +22,20 @@ std::shared_ptr<LoadedSegment> MakeLoadedSegment(const format::SegmentRef& ref,
   return loaded;
 }
 
+std::shared_ptr<Snapshot> WithSegments(const Snapshot& base,
+                                       std::vector<LoadedSegmentPtr> segments) {
+  auto next = std::make_shared<Snapshot>();
+  next->manifest = base.manifest;
+  next->manifest_etag = base.manifest_etag;
+  next->segments = std::move(segments);
+  next->tail = base.tail;
+  next->schema = base.schema;
+  next->head = base.head;
+  next->created_ms = base.created_ms;
+  next->updated_ms = base.updated_ms;
+  return next;
+}
+
 std::shared_ptr<const index::TextFieldIndex> TextFieldCache::Get(
     const std::string& attr, const std::shared_ptr<const text::Analyzer>& analyzer,
     const std::function<std::shared_ptr<const index::TextFieldIndex>()>& build) {

@@ -124,4 +124,8 @@ struct Snapshot {
 };
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
+// `base` with other segments (everything else shared; the tail view is rebuilt on use).
+std::shared_ptr<Snapshot> WithSegments(const Snapshot& base,
+                                       std::vector<LoadedSegmentPtr> segments);
+
 }  // namespace gannet::db

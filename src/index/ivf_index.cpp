@@ -353,7 +353,9 @@ void IvfIndex::RankLists(Query& q) const {
   }
 }
 
-bool IvfIndex::Rerank(const Query& q, const VectorRows& data, std::vector<Neighbor>& cand) const {
+bool IvfIndex::Rerank(const Query& q, const VectorRows& data, uint32_t k,
+                      std::vector<Neighbor>& cand, size_t* reranked) const {
+  *reranked = cand.size();
   if (!data.resident()) {
     // One batched fetch of the candidates' vectors, in row order (adjacent rows share a
     // read).
@@ -369,20 +371,22 @@ bool IvfIndex::Rerank(const Query& q, const VectorRows& data, std::vector<Neighb
       cand[i].distance =
           ExactDistance(metric_, q.raw, q.raw_norm, fetched.data() + i * dims_, dims_);
     }
-    return true;
+  } else {
+    // The rows are scattered over the segment's vectors: fetch a few ahead.
+    constexpr size_t kAhead = 8;
+    auto prefetch_row = [&](size_t i) {
+      if (i >= cand.size()) return;
+      const auto* p = reinterpret_cast<const char*>(data.row(cand[i].row));
+      for (size_t b = 0; b < dims_ * sizeof(float); b += 64) __builtin_prefetch(p + b);
+    };
+    for (size_t i = 0; i < kAhead; ++i) prefetch_row(i);
+    for (size_t i = 0; i < cand.size(); ++i) {
+      prefetch_row(i + kAhead);
+      cand[i].distance = ExactDistance(metric_, q.raw, q.raw_norm, data.row(cand[i].row), dims_);
+    }
   }
-  // The rows are scattered over the segment's vectors: fetch a few ahead.
-  constexpr size_t kAhead = 8;
-  auto prefetch_row = [&](size_t i) {
-    if (i >= cand.size()) return;
-    const auto* p = reinterpret_cast<const char*>(data.row(cand[i].row));
-    for (size_t b = 0; b < dims_ * sizeof(float); b += 64) __builtin_prefetch(p + b);
-  };
-  for (size_t i = 0; i < kAhead; ++i) prefetch_row(i);
-  for (size_t i = 0; i < cand.size(); ++i) {
-    prefetch_row(i + kAhead);
-    cand[i].distance = ExactDistance(metric_, q.raw, q.raw_norm, data.row(cand[i].row), dims_);
-  }
+  std::sort(cand.begin(), cand.end(), NeighborLess);
+  if (cand.size() > k) cand.resize(k);
   return true;
 }
 
@@ -653,10 +657,8 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     KeepPlausibleSq8(cand, k);
   }
   // Stage 3: re-rank the candidates with exact distances.
-  if (!Rerank(q, data, cand)) return {};
-  const size_t reranked = cand.size();
-  std::sort(cand.begin(), cand.end(), NeighborLess);
-  if (cand.size() > k) cand.resize(k);
+  size_t reranked = 0;
+  if (!Rerank(q, data, k, cand, &reranked)) return {};
   if (stats != nullptr) {
     stats->lists_probed += probed;
     stats->codes_scanned += scanned;
@@ -746,10 +748,8 @@ std::vector<Neighbor> IvfIndex::SearchCold(Query& q, const VectorRows& data, uin
   }
   std::vector<Neighbor> cand = std::move(best.items());
   KeepPlausibleSq8(cand, k);
-  if (!Rerank(q, data, cand)) return {};
-  const size_t reranked = cand.size();
-  std::sort(cand.begin(), cand.end(), NeighborLess);
-  if (cand.size() > k) cand.resize(k);
+  size_t reranked = 0;
+  if (!Rerank(q, data, k, cand, &reranked)) return {};
   if (stats != nullptr) {
     stats->lists_probed += probed;
     stats->codes_scanned += scanned;

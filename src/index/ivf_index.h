@@ -39,6 +39,12 @@
 // The index refers to rows by their position in the segment and never copies the f32
 // vectors: searches take the segment's vectors (VectorRows) to re-rank.
 //
+// Cold queries: an index decoded from the head of its object alone (DecodeHead; format
+// version 3) holds the centroids, list sizes and calibration but no posting lists; each
+// search reads the lists it probes by byte range, estimates on their SQ8 codes (no
+// derived codes) and re-ranks as above. The engine serves a namespace's first queries so
+// while it loads the whole index in the background.
+//
 // Serialised as one framed object (magic GANNETVI): docs/format/vector-index.md.
 //
 // Thread safety: an IvfIndex is immutable; any number of searches may run at once.
@@ -102,11 +108,12 @@ struct IvfBuildOptions {
   // input of a compaction, or the namespace's largest index when new rows are indexed).
   // The clustering starts from them (kmeans.h) instead of from scratch when the seed has
   // the same dimensions and metric, indexes more than half as many rows as the build, and
-  // fits these rows (and holds its lists: not DecodeHead's): a sample of them sits, on average, at
-  // most seed_fit_factor times as far (squared) from its nearest seed centroid as the seed's own
-  // rows sit from their lists' (a seed fitted to other data, say rows re-embedded by another model
-  // of the same dimensions, would start far from them, and the few seeded iterations would not
-  // bring it back). Otherwise it is ignored. Not owned; must outlive Build.
+  // fits these rows (and holds its lists: not DecodeHead's): a sample of them sits, on
+  // average, at most seed_fit_factor times as far (squared) from its nearest seed centroid
+  // as the seed's own rows sit from their lists' (a seed fitted to other data, say rows
+  // re-embedded by another model of the same dimensions, would start far from them, and
+  // the few seeded iterations would not bring it back). Otherwise it is ignored. Not
+  // owned; must outlive Build.
   const IvfIndex* seed = nullptr;
   double seed_fit_factor = 1.5;
   // Compaction: for each row of the data (data.rows entries), the row of the seed's segment
@@ -219,7 +226,9 @@ class IvfIndex {
   // REQUIRES: `data` is the vectors the index was built from (rows() and dims() match,
   // see CheckCompatible) and, when given, params.filter->rows() == rows(). When `data` is
   // not resident, the rows to re-rank are fetched in one batch (an exact search: in
-  // batches of 1024); if a fetch fails the result is empty.
+  // batches of 1024); if a fetch fails the result is empty. Without resident lists
+  // (DecodeHead) the probed lists are read first; a failed or damaged read gives an empty
+  // result and sets *params.error.
   std::vector<Neighbor> Search(const float* query, const VectorRows& data,
                                const IvfSearchParams& params,
                                IvfSearchStats* stats = nullptr) const;
@@ -323,8 +332,10 @@ class IvfIndex {
   // Keeps one estimate a row (replicas), and only the candidates whose SQ8 estimate's
   // error could put them among the k nearest.
   void KeepPlausibleSq8(std::vector<Neighbor>& cand, uint32_t k) const;
-  // Replaces each candidate's distance by its exact one (false: a fetch failed).
-  bool Rerank(const Query& q, const VectorRows& data, std::vector<Neighbor>& cand) const;
+  // Replaces each candidate's distance by its exact one, then keeps the k nearest, nearest
+  // first (false: a fetch failed). *reranked: the candidates re-ranked.
+  bool Rerank(const Query& q, const VectorRows& data, uint32_t k, std::vector<Neighbor>& cand,
+              size_t* reranked) const;
   // The byte range of `list` in the object (lists not resident), and a check of its bytes
   // against the head: length, checksum, row ids in range and ascending.
   ByteRange ListRange(size_t list) const;
