@@ -5,7 +5,7 @@
 //             [--query-threads QT] [--out FILE] [--grow F] [--next F]
 //             [--vectors memory|ranged] [--replica-epsilon E] [--wide-replica-epsilon E]
 //             [--index FILE]
-//             [--nprobes A,B,...] [--sweep-only 1]
+//             [--nprobes A,B,...] [--sweep-only 1] [--cold 1]
 //
 // DIR holds raw little-endian files written by bench/ann/gen.py: base.f32 (N×D),
 // queries.f32 (Q×D), gt.i32 (Q×10 exact neighbours), labels.u8 (N, a label 0..99) and
@@ -25,6 +25,10 @@
 // from FILE when it holds one of this data (else builds it and saves it there), --nprobes
 // replaces the sweep's ladder, --sweep-only 1 stops after the single-thread sweep (or goes on to
 // --grow/--next); each point reports the rows shortlisted and re-ranked a query.
+// --cold 1 also searches the index as a cold load does (IvfIndex::DecodeHead: the head of
+// the encoded object, each probed list read from it by range; here from memory, so it
+// times the CPU of the cold path, not I/O) at the default recall target, unfiltered and
+// filtered, with the bytes of lists read a query ("cold" in the JSON).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -74,6 +78,7 @@ int main(int argc, char** argv) {
   std::string index_file;         // --index: load the index from here, or build and save it
   std::vector<uint32_t> nprobes;  // --nprobes a,b,c: only these points of the sweep
   bool sweep_only = false;        // --sweep-only 1: no all-cores sweep, targets or filters
+  bool cold = false;              // --cold 1
   bool replicas_set = false;      // --replica-epsilon given (else as the engine builds)
   if (argc % 2 == 0) {
     std::fprintf(stderr, "ann_bench: flag %s has no value\n", argv[argc - 1]);
@@ -122,7 +127,9 @@ int main(int argc, char** argv) {
       else if (a == "--replica-epsilon") {
         opt.replica_epsilon = std::stod(v);
         replicas_set = true;
-      } else if (a == "--index")
+      } else if (a == "--cold" && (v == "0" || v == "1"))
+        cold = v == "1";
+      else if (a == "--index")
         index_file = v;
       else if (a == "--sweep-only" && (v == "0" || v == "1"))
         sweep_only = v == "1";
@@ -190,12 +197,17 @@ int main(int argc, char** argv) {
   const auto t0 = Clock::now();
   gannet::Result<std::shared_ptr<const IvfIndex>> built =
       gannet::Status::NotFound("ann_bench: no index file");
+  std::string encoded;  // the index object, for --cold
   if (!index_file.empty()) {
     std::ifstream in(index_file, std::ios::binary);
     if (in) {
       const std::string bytes((std::istreambuf_iterator<char>(in)),
                               std::istreambuf_iterator<char>());
       built = IvfIndex::Decode(bytes, /*keep_sq8_codes=*/false);  // as the engine loads
+      if (built.ok() && cold) {  // the object as written today (a file may be older)
+        auto with_codes = IvfIndex::Decode(bytes);
+        if (with_codes.ok()) encoded = (*with_codes)->Encode();
+      }
       if (built.ok() && (!(*built)->CheckCompatible(n, static_cast<uint32_t>(dims)).ok() ||
                          (*built)->metric() != metric)) {
         built = gannet::Status::InvalidArgument("ann_bench: the index file is of other data");
@@ -217,6 +229,7 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "ann_bench: cannot write %s\n", index_file.c_str());
         }
       }
+      if (cold) encoded = (*fresh)->Encode();
       (*fresh)->ReleaseSq8Codes();  // as the engine does once the index is stored
       built = std::shared_ptr<const IvfIndex>(std::move(*fresh));
     } else {
@@ -364,6 +377,60 @@ int main(int argc, char** argv) {
     return curve;
   };
   res["curve"] = sweep(1);
+  if (cold) {
+    // The index as a cold load has it: its head, lists read by range (from memory here).
+    size_t bytes_read = 0, reads = 0;
+    const uint64_t need =
+        IvfIndex::HeadPrefixBytes(std::string_view(encoded).substr(0, IvfIndex::kHeadProbeBytes),
+                                  encoded.size())
+            .value();
+    auto head = IvfIndex::DecodeHead(
+        std::string_view(encoded).substr(0, need), encoded.size(),
+        [&](const std::vector<gannet::ByteRange>& ranges, std::vector<std::string>* out) {
+          out->clear();
+          for (const gannet::ByteRange& r : ranges) {
+            out->push_back(encoded.substr(r.offset, r.length));
+            bytes_read += r.length;
+          }
+          ++reads;
+          return gannet::Status::OK();
+        });
+    if (!head.ok()) {
+      std::fprintf(stderr, "ann_bench: cold: %s\n", head.status().ToString().c_str());
+      return 1;
+    }
+    nlohmann::json c;
+    c["object_bytes"] = encoded.size();
+    c["head_bytes"] = need;
+    c["head_memory_bytes"] = (*head)->MemoryBytes();
+    auto point = [&](const std::vector<int32_t>& truth, gannet::index::IvfSearchParams p) {
+      bytes_read = reads = 0;
+      const Point pt = run_on(**head, truth, p);
+      const double per_query =
+          reads == 0 ? 0.0 : static_cast<double>(bytes_read) / static_cast<double>(reads);
+      return nlohmann::json{{"recall", pt.recall},
+                            {"qps", pt.qps},
+                            {"codes_per_query", pt.codes},
+                            {"reranked_per_query", pt.reranked},
+                            {"list_bytes_per_read", per_query}};
+    };
+    c["default"] = point(gt, {});
+    std::fprintf(stderr, "gannet cold default: %s\n", c["default"].dump().c_str());
+    for (int pct : {1, 10, 50}) {
+      const auto truth =
+          ReadRaw<int32_t>("ann_bench", dir + "/gt_sel" + std::to_string(pct) + ".i32", nq * 10);
+      gannet::index::RowFilter filter(n);
+      for (size_t r = 0; r < n; ++r) {
+        if (labels[r] < pct) filter.Allow(r);
+      }
+      gannet::index::IvfSearchParams p;
+      p.filter = &filter;
+      c["filtered_" + std::to_string(pct)] = point(truth, p);
+      std::fprintf(stderr, "gannet cold filter %d%%: %s\n", pct,
+                   c["filtered_" + std::to_string(pct)].dump().c_str());
+    }
+    res["cold"] = c;
+  }
   if (sweep_only && grow <= 0 && next <= 0) {
     std::printf("%s\n", res.dump(2).c_str());
     return 0;

@@ -699,6 +699,8 @@ std::vector<Neighbor> IvfIndex::SearchCold(Query& q, const VectorRows& data, uin
   const uint64_t* allowed = filter != nullptr ? filter->words() : nullptr;
   const float* lo = quantizer_.lo().data();
   const int32_t max_weight = MaxDotWeight(dims_);
+  std::vector<float> scale2(dims_);
+  for (uint32_t d = 0; d < dims_; ++d) scale2[d] = quantizer_.scale()[d] * quantizer_.scale()[d];
   Candidates best(candidates, /*distinct_rows=*/true);
   size_t probed = 0, scanned = 0, seen = 0;
   size_t want = std::clamp<size_t>(nprobe, 1, nlist);
@@ -730,7 +732,6 @@ std::vector<Neighbor> IvfIndex::SearchCold(Query& q, const VectorRows& data, uin
           Sq8Weights(q.a.data(), quantizer_.scale().data(), dims_, max_weight, q.w.data(), &a2);
       q.dots.resize(size);
       DotSq8(codes, size, dims_, q.w.data(), q.dots.data());
-      const std::vector<float> code_norms = Sq8CodeNorms(quantizer_, codes, size);
       Reader rows(std::string_view(got[i]).substr(0, size * 4));
       for (size_t t = 0; t < size; ++t) {
         uint32_t row = 0;
@@ -738,7 +739,10 @@ std::vector<Neighbor> IvfIndex::SearchCold(Query& q, const VectorRows& data, uin
         ++scanned;
         if (allowed != nullptr && ((allowed[row >> 6] >> (row & 63)) & 1) == 0) continue;
         ++seen;
-        best.Push(row, a2 - 2 * beta * static_cast<float>(q.dots[t]) + code_norms[t]);
+        // The estimate less |scale·code|² (>= 0): a row it already rules out needs no norm.
+        const float lower = a2 - 2 * beta * static_cast<float>(q.dots[t]);
+        if (!(lower < best.worst())) continue;
+        best.Push(row, lower + Sq8Norm(codes + t * dims_, scale2.data(), dims_));
       }
     }
     probed = want;

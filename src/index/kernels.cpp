@@ -198,6 +198,25 @@ int32_t DotSq4Impl(const uint8_t* code, size_t half, const int16_t* w) {
   return total;
 }
 
+float Sq8NormImpl(const uint8_t* code, const float* scale2, size_t dims) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const hn::Rebind<uint8_t, decltype(di)> du8;
+  const size_t N = hn::Lanes(d);
+  auto acc = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= dims; i += N) {
+    const auto c = hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(du8, code + i)));
+    acc = hn::MulAdd(hn::Mul(c, c), hn::LoadU(d, scale2 + i), acc);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, acc));
+  for (; i < dims; ++i) {
+    const float c = static_cast<float>(code[i]);
+    sum += scale2[i] * c * c;
+  }
+  return sum;
+}
+
 float Sq4PassImpl(const float* x, size_t n, float lo, float inv, float step, float* out,
                   uint8_t* levels) {
   const hn::ScalableTag<float> d;
@@ -338,6 +357,7 @@ HWY_EXPORT(DotSq8Impl);
 HWY_EXPORT(DotSq8FilteredImpl);
 HWY_EXPORT(DotSq4Impl);
 HWY_EXPORT(Sq4PassImpl);
+HWY_EXPORT(Sq8NormImpl);
 HWY_EXPORT(BinaryDotsImpl);
 HWY_EXPORT(HadamardImpl);
 HWY_EXPORT(HadamardColumnsImpl);
@@ -375,6 +395,10 @@ void BinaryDots(const uint64_t* blocks, size_t nblocks, size_t words, const uint
 
 int32_t DotSq4(const uint8_t* code, size_t half, const int16_t* w) {
   return HWY_DYNAMIC_DISPATCH(DotSq4Impl)(code, half, w);
+}
+
+float Sq8Norm(const uint8_t* code, const float* scale2, size_t dims) {
+  return HWY_DYNAMIC_DISPATCH(Sq8NormImpl)(code, scale2, dims);
 }
 
 float Sq4Pass(const float* x, size_t n, float lo, float inv, float step, float* out,

@@ -33,6 +33,9 @@ void DotRows(const float* xs, size_t nx, const float* base, size_t count, size_t
 // Σ a² - 2β·out[r] + Σ (scale·c)² up to the rounding of w: the estimate without
 // converting a single code to float.
 void DotSq8(const uint8_t* codes, size_t count, size_t dims, const int16_t* w, int32_t* out);
+// Σ_d scale2[d]·code[d]² over an SQ8 code: with scale2 = scale², the |scale·code|² term
+// of the SQ8 estimate above (a cold search computes it per row it cannot rule out).
+float Sq8Norm(const uint8_t* code, const float* scale2, size_t dims);
 // The four-bit code estimate (sq4_code.h): Σ_j w[j]·u_j over the B = 2·half levels of a
 // code (byte j holds u_j in its low nibble and u_{j + half} in its high one), exactly, in
 // 32-bit arithmetic. REQUIRES: 2·half·15·max|w[j]| < 2^31 (MaxDotWeight(2·half) is).
