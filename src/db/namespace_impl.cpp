@@ -241,18 +241,25 @@ struct SegmentLoad {
   int tail_at = -1;
 };
 
-// Cold reads closer than this are read as one range: on a bucket a request costs more
-// than the bytes between two lists (about 2.5 ms of a connection's transfer at 100 MB/s).
-constexpr uint64_t kColdReadGap = 256 << 10;
+// The fetch stats of the query this thread is executing (RunQuery), which the ranged reads
+// of segments and indexes add to: a query's re-rank rows, a cold query's posting lists.
+thread_local FetchStats* t_query_fetches = nullptr;
+
+// Cold reads of posting lists closer than this are read as one range: on a bucket a
+// request costs more than the bytes between two lists (256 KiB: about 2.5 ms of a
+// connection's transfer at 100 MB/s). Re-rank rows are few and far apart, and a merge
+// would mostly read rows nobody asked for: theirs merge only across small gaps.
+constexpr uint64_t kColdListGap = 256 << 10;
+constexpr uint64_t kColdRowGap = 16 << 10;
 // ... up to this many bytes a read, so that a probe's reads still go out in parallel.
 constexpr uint64_t kColdReadMax = 8 << 20;
 
 // Reads byte ranges of the object `key` of `store`, in one batch. `range_only`: cold
 // reads, which a cache tier does not turn into a fetch of the whole object, and which are
-// coalesced when close (kColdReadGap).
+// read as one when at most `gap` bytes apart.
 format::SegmentRangeReader RangeReaderOf(ObjectStorePtr store, std::string key,
-                                         bool range_only = false) {
-  return [store = std::move(store), key = std::move(key), range_only](
+                                         bool range_only = false, uint64_t gap = 0) {
+  return [store = std::move(store), key = std::move(key), range_only, gap](
              const std::vector<ByteRange>& ranges, std::vector<std::string>* out) {
     // The reads: each range's read and its offset in it.
     std::vector<ByteRange> reads;
@@ -268,8 +275,7 @@ format::SegmentRangeReader RangeReaderOf(ObjectStorePtr store, std::string key,
       if (range_only && !reads.empty()) {
         ByteRange& last = reads.back();
         const uint64_t end = std::max(last.offset + last.length, r.offset + r.length);
-        if (r.offset <= last.offset + last.length + kColdReadGap &&
-            end - last.offset <= kColdReadMax) {
+        if (r.offset <= last.offset + last.length + gap && end - last.offset <= kColdReadMax) {
           last.length = end - last.offset;
           where[i] = {reads.size() - 1, r.offset - last.offset};
           continue;
@@ -282,6 +288,16 @@ format::SegmentRangeReader RangeReaderOf(ObjectStorePtr store, std::string key,
     requests.reserve(reads.size());
     for (const ByteRange& r : reads) requests.push_back({key, r, range_only});
     std::vector<Result<GetResult>> got = store->GetMany(requests);
+    if (FetchStats* fs = t_query_fetches; fs != nullptr) {
+      ++fs->round_trips;
+      for (const Result<GetResult>& g : got) {
+        if (g.ok() && g->from_cache) {
+          ++fs->cache_hits;
+        } else {
+          Count(fs, g.ok() ? g->data.size() : 0);
+        }
+      }
+    }
     for (Result<GetResult>& g : got) {
       if (!g.ok()) return g.status().WithContext(key);
     }
@@ -548,13 +564,13 @@ class ColdLoads {
       return Status::OK();
     }
     format::SegmentDecodeOptions options;
-    options.vector_reader = RangeReaderOf(store_, seg_key, /*range_only=*/true);
+    options.vector_reader = RangeReaderOf(store_, seg_key, /*range_only=*/true, kColdRowGap);
     Result<std::shared_ptr<const format::Segment>> seg =
         format::Segment::DecodeWithoutVectors(o.header, ref.bytes, *o.dir, o.blocks, options);
     if (!seg.ok()) return seg.status().WithContext(seg_key);
     l.segment = std::move(seg).value();
     Result<std::shared_ptr<const index::IvfIndex>> ann = index::IvfIndex::DecodeHead(
-        o.head, o.index_size, RangeReaderOf(store_, index_key, /*range_only=*/true));
+        o.head, o.index_size, RangeReaderOf(store_, index_key, /*range_only=*/true, kColdListGap));
     if (!ann.ok()) return ann.status().WithContext(index_key);
     l.ann = std::move(ann).value();
     return Status::OK();
@@ -858,11 +874,17 @@ Result<QueryResponse> NamespaceImpl::RunQuery(const QueryRequest& request, const
            }});
     }
   }
-  GANNET_ASSIGN_OR_RETURN(QueryResponse resp, query::Execute(bound, in));
-  resp.stats.objects_fetched = fs.requests;
-  resp.stats.round_trips = fs.round_trips;
-  resp.stats.bytes_read = fs.bytes;
-  resp.stats.cache_hits = fs.cache_hits;
+  // The reads the execution makes by range count as this query's too.
+  FetchStats all = fs;
+  t_query_fetches = &all;
+  Result<QueryResponse> executed = query::Execute(bound, in);
+  t_query_fetches = nullptr;
+  if (!executed.ok()) return executed.status();
+  QueryResponse resp = std::move(executed).value();
+  resp.stats.objects_fetched = all.requests;
+  resp.stats.round_trips = all.round_trips;
+  resp.stats.bytes_read = all.bytes;
+  resp.stats.cache_hits = all.cache_hits;
   resp.stats.approx_namespace_size = snap->approx_rows();
   resp.stats.total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   return resp;
