@@ -377,6 +377,16 @@ int main(int argc, char** argv) {
     return curve;
   };
   res["curve"] = sweep(1);
+  // The rows labelled below `pct` (pct% of them) and their exact neighbours.
+  auto selective = [&](int pct) {
+    auto truth =
+        ReadRaw<int32_t>("ann_bench", dir + "/gt_sel" + std::to_string(pct) + ".i32", nq * 10);
+    gannet::index::RowFilter filter(n);
+    for (size_t r = 0; r < n; ++r) {
+      if (labels[r] < pct) filter.Allow(r);
+    }
+    return std::make_pair(std::move(truth), std::move(filter));
+  };
   if (cold) {
     // The index as a cold load has it: its head, lists read by range (from memory here).
     size_t bytes_read = 0, reads = 0;
@@ -417,12 +427,7 @@ int main(int argc, char** argv) {
     c["default"] = point(gt, {});
     std::fprintf(stderr, "gannet cold default: %s\n", c["default"].dump().c_str());
     for (int pct : {1, 10, 50}) {
-      const auto truth =
-          ReadRaw<int32_t>("ann_bench", dir + "/gt_sel" + std::to_string(pct) + ".i32", nq * 10);
-      gannet::index::RowFilter filter(n);
-      for (size_t r = 0; r < n; ++r) {
-        if (labels[r] < pct) filter.Allow(r);
-      }
+      const auto [truth, filter] = selective(pct);
       gannet::index::IvfSearchParams p;
       p.filter = &filter;
       c["filtered_" + std::to_string(pct)] = point(truth, p);
@@ -453,12 +458,7 @@ int main(int argc, char** argv) {
     res["recall_targets"] = targets;
     nlohmann::json filtered = nlohmann::json::array();
     for (int pct : {1, 10, 50}) {
-      const auto truth =
-          ReadRaw<int32_t>("ann_bench", dir + "/gt_sel" + std::to_string(pct) + ".i32", nq * 10);
-      gannet::index::RowFilter filter(n);
-      for (size_t r = 0; r < n; ++r) {
-        if (labels[r] < pct) filter.Allow(r);
-      }
+      const auto [truth, filter] = selective(pct);
       gannet::index::IvfSearchParams p;
       p.filter = &filter;
       const Point pt = run(truth, p);
