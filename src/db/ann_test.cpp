@@ -592,7 +592,7 @@ TEST_P(AnnTest, ColdLoadAnswersFromRangedReadsThenWarmsUp) {
   Open();
 }
 
-// A cold load guesses how far the ids reach (32 bytes a row); long random string ids
+// A cold load guesses how far the ids reach (32 bytes a row for strings); long random ids
 // reach further, and the blocks the first reads missed are read in one more wave.
 TEST(AnnColdTest, LongIdsBeyondTheFirstReadAreReadNext) {
   ObjectStorePtr store = NewMemoryStore();

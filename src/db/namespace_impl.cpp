@@ -378,16 +378,25 @@ Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
 }
 
 // What a cold load reads of a segment with its other fetches: its first bytes, up to
-// about where its vectors start (the id and presence blocks: a guess, 32 bytes a row),
-// and everything after where its vectors end at the latest (the chunk checksums, the
-// columns, the directory). What the guess missed is read next (ColdLoads).
+// about where its vectors start (the id and presence blocks: a guess by the id type), and
+// everything after where its vectors end at the latest (the chunk checksums, the columns,
+// the directory). What the guess missed is read next (ColdLoads): a round trip, where
+// guessing long reads the first vectors for nothing.
 struct ColdRanges {
   ByteRange head, tail;
 };
-ColdRanges ColdRangesOf(const format::SegmentRef& ref, const AttrType& vector_type) {
+ColdRanges ColdRangesOf(const format::SegmentRef& ref, const Schema& schema,
+                        const AttrType& vector_type) {
   const uint64_t elem = vector_type.elem == VectorElem::kF16 ? 2 : 4;
   const uint64_t vectors = ref.rows * vector_type.dims * elem;
-  const uint64_t head = std::min(ref.bytes, format::kFrameHeaderBytes + 32 * ref.rows + 4096);
+  // Bytes an id takes: uint ids are varint gaps (1 byte when dense), uuids 16, strings
+  // front-coded (a guess).
+  const ScalarType id_type = schema.id_type.value_or(ScalarType::kString);
+  const uint64_t id_bytes = id_type == ScalarType::kUint   ? 3
+                            : id_type == ScalarType::kUuid ? 17
+                                                           : 32;
+  const uint64_t head =
+      std::min(ref.bytes, format::kFrameHeaderBytes + id_bytes * ref.rows + ref.rows / 8 + 4096);
   // The vectors start at kFrameHeaderBytes at the earliest.
   const uint64_t after = format::kFrameHeaderBytes + vectors;
   const uint64_t tail_at =
@@ -676,7 +685,7 @@ Result<SnapshotPtr> NamespaceImpl::LoadManifest(const SnapshotPtr& old, FetchSta
                opts.cold_load_min_bytes > 0 && ref.bytes >= opts.cold_load_min_bytes &&
                opts.background_indexing;
       if (l.cold) {
-        const ColdRanges ranges = ColdRangesOf(ref, vector_attr->type);
+        const ColdRanges ranges = ColdRangesOf(ref, manifest->schema, vector_attr->type);
         l.segment_at = fetch(keys_.segment(ref.id), ranges.head);
         l.tail_at = fetch(keys_.segment(ref.id), ranges.tail);
         l.index_at = fetch(keys_.vector_index(ref.id),
