@@ -1448,7 +1448,8 @@ size_t IvfIndex::MemoryBytes() const {
          sq8_terms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) + centroid_codes_.size() +
          centroid_code_norms_.size() * sizeof(float) +
          calibration_.size() * sizeof(CalibrationCurve) +
-         kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size();
+         kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size() +
+         list_checksums_.size() * sizeof(uint64_t);
 }
 
 // ---- serialisation ----------------------------------------------------------------------
