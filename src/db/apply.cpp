@@ -159,11 +159,7 @@ Result<AppliedEntryPtr> ApplyEntry(const format::WalEntry& entry, const Snapshot
 
 std::shared_ptr<Snapshot> ExtendSnapshot(const Snapshot& base, AppliedEntryPtr applied,
                                          const Schema& schema_after) {
-  auto next = std::make_shared<Snapshot>();
-  next->manifest = base.manifest;
-  next->manifest_etag = base.manifest_etag;
-  next->segments = base.segments;
-  next->tail = base.tail;
+  std::shared_ptr<Snapshot> next = WithSegments(base, base.segments);
   next->head = applied->sequence;
   next->created_ms = base.created_ms != 0 ? base.created_ms : applied->created_ms;
   next->updated_ms = applied->created_ms;

@@ -1671,13 +1671,17 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes,
     const uint32_t begin = idx->list_offsets_[j], end = idx->list_offsets_[j + 1];
     std::string_view list;
     if (!r.GetRaw((end - begin) * (4 + dims), &list)) return BadIndex("truncated posting list");
-    if (header.version >= 3) GANNET_RETURN_IF_ERROR(idx->CheckList(j, list));
+    // Version 3: CheckList checks the row ids with the list's checksum; older ones here.
+    const bool checked = header.version >= 3;
+    if (checked) GANNET_RETURN_IF_ERROR(idx->CheckList(j, list));
     Reader lr(list);
     for (uint32_t pos = begin; pos < end; ++pos) {
       uint32_t row;
       (void)lr.GetFixed32(&row);
-      if (row >= idx->rows_) return BadIndex("row id out of range");
-      if (pos > begin && row <= idx->list_rows_[pos - 1]) return BadIndex("row ids not ascending");
+      if (!checked && row >= idx->rows_) return BadIndex("row id out of range");
+      if (!checked && pos > begin && row <= idx->list_rows_[pos - 1]) {
+        return BadIndex("row ids not ascending");
+      }
       idx->list_rows_[pos] = row;
     }
     const std::string_view codes = list.substr((end - begin) * 4);
