@@ -172,6 +172,21 @@ TEST_F(FtsTest, TopKPruningMatchesExhaustiveRankingOnFrequentTerms) {
   }
 }
 
+// A lone term's blocks are searched best bound first (SearchBlocksByBound): the answer
+// is still the exhaustive ranking, ties at equal scores going to the smaller id, over
+// several segments and the tail.
+TEST_F(FtsTest, OneTermSearchedByBlockBoundMatchesExhaustiveRanking) {
+  std::mt19937_64 rng(5);
+  WriteRandom(0, 3000, rng);
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  WriteRandom(3000, 1500, rng);
+  ASSERT_TRUE(ns_->IndexNow().ok());
+  WriteRandom(4500, 300, rng);  // left in the tail
+  for (size_t k : {1, 3, 10, 100, 1000}) {
+    for (const char* term : {"alpha", "hotel", "papa"}) ExpectRanking(term, k);
+  }
+}
+
 // Regression: the top-k loop scores a list at a row without branching on whether the
 // list holds it (then multiplies by 0 or 1), so it also scores lists that ran out. With
 // k1 = 0 every norm factor is 0, and a frequency of 0 there made the score 0/0: NaN,

@@ -95,6 +95,15 @@ class PostingCursor {
   // (cleared first): the block of the first row >= target, then each next block while
   // the one before ends before `last`. Nothing is decoded; empty when no row >= target.
   void BoundsIn(uint32_t target, uint32_t last, std::vector<BlockBound>* out);
+  // The list's blocks, for a search visiting them out of row order: how many, the bound
+  // of one without decoding it, and a move to the first posting of one (before or after
+  // the current block). REQUIRES: block < blocks().
+  uint32_t blocks() const { return blocks_; }
+  void BlockBoundOf(uint32_t block, BlockBound* out) const { ReadBound(block, out); }
+  void SeekBlock(uint32_t block) {
+    pos_block_ = UINT32_MAX;  // positions are read again from the block's start
+    LoadBlock(block);
+  }
   // The current block: its postings' rows and frequencies (block_len() of each) and the
   // current posting's index in it. REQUIRES: doc() != kEnd.
   uint32_t block() const { return block_; }

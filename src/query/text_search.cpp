@@ -193,7 +193,9 @@ struct Cursor {
   // The same, from the scores of the whole block computed at once (one loop the compiler
   // vectorizes; the same operations, so the same bits): for a list most of whose
   // postings are scored.
-  double BlockScoreAt() {
+  double BlockScoreAt() { return BlockScores()[postings.block_pos()]; }
+  // The current block's scores (block_len() of them).
+  const double* BlockScores() {
     if (postings.block() != scored_block) {
       const uint32_t* rows = postings.block_rows();
       const uint32_t* tfs = postings.block_tfs();
@@ -204,7 +206,7 @@ struct Cursor {
       }
       scored_block = postings.block();
     }
-    return block_scores[postings.block_pos()];
+    return block_scores;
   }
   uint32_t scored_block = UINT32_MAX;
   double block_scores[index::kPostingBlock] = {};
@@ -594,7 +596,11 @@ class TextSearcher {
     std::vector<index::PostingCursor> required_at_start;
     if (attribute_clauses) required_at_start = src.required;  // the second pass restarts
     std::vector<Cursor> cursors = MakeCursors(si);
-    if (cursors.size() == 1) SearchOneCursor(src, si, cursors[0]);
+    if (cursors.size() == 1 && src.required.empty() && !attribute_clauses) {
+      SearchBlocksByBound(src, si, cursors[0]);
+    } else if (cursors.size() == 1) {
+      SearchOneCursor(src, si, cursors[0]);
+    }
     if (cursors.size() > 1) SearchTerms(src, si, cursors);
     if (attribute_clauses && heap_.MayEnter(attribute_bound_)) {
       src.required = std::move(required_at_start);
@@ -867,6 +873,43 @@ class TextSearcher {
     }
   }
 
+  // A lone list, nothing to leap through and no attribute clauses: its blocks best bound
+  // first (impact order), so that the heap holds the best rows early and the search ends
+  // at the first block whose bound cannot enter. The heap breaks ties by row, so the
+  // answer is the row-order search's. (GCIDE's 1-term queries: 357 rows scored a query
+  // against 511 in row order, a quarter less time natively.)
+  void SearchBlocksByBound(TextSource& src, size_t si, Cursor& c) {
+    const uint32_t blocks = c.postings.blocks();
+    if (blocks == 0) return;
+    // (bound, -block) pairs in a max-heap: the best bound first, the earlier block
+    // first among equal bounds.
+    std::vector<std::pair<double, int64_t>>& order = block_order_;
+    order.resize(blocks);
+    for (uint32_t b = 0; b < blocks; ++b) {
+      index::BlockBound bound;
+      c.postings.BlockBoundOf(b, &bound);
+      order[b] = {c.Bound(bound), -static_cast<int64_t>(b)};
+    }
+    std::make_heap(order.begin(), order.end());
+    for (auto end = order.end(); end != order.begin(); --end) {
+      std::pop_heap(order.begin(), end);
+      const auto [bound, neg_block] = *(end - 1);
+      if (!heap_.MayEnter(bound)) break;  // nor can any block after it
+      c.postings.SeekBlock(static_cast<uint32_t>(-neg_block));
+      const uint32_t len = c.postings.block_len();
+      const uint32_t* rows = c.postings.block_rows();
+      const double* scores = c.BlockScores();
+      if (stats_) stats_->candidates += len;
+      for (uint32_t i = 0; i < len; ++i) {
+        const double score = c.path_weight * scores[i];
+        if (score > 0 && heap_.MayEnter(score) && (!src.eligible || src.eligible(rows[i]))) {
+          if (stats_) ++stats_->scored;
+          heap_.Push(score, si, rows[i]);
+        }
+      }
+    }
+  }
+
   // The rows of a source holding no query token, scored by the clauses without BM25
   // alone, while attribute_bound can still enter (SearchSource).
   void SearchRowsWithoutTerms(size_t si) {
@@ -908,6 +951,7 @@ class TextSearcher {
   double attribute_bound_ = plan_.attribute_bound_;
   bool exhaustive_ = plan_.exhaustive_;
   std::vector<double> leaf_scores_;
+  std::vector<std::pair<double, int64_t>> block_order_;  // SearchBlocksByBound's scratch
   // ScoreWindowInChunks' scratch: per chunk row, per cursor, the essential lists' scores;
   // the chunk's rows; per cursor, whether it was essential for the chunk; and the other
   // lists' scores (and presence) at the row being probed.
