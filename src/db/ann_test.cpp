@@ -229,6 +229,50 @@ TEST_P(AnnTest, SameResultsAfterLoadingTheIndexFromTheStore) {
   }
 }
 
+// A load assembles its segments on several threads at once (AssembleAll, each index's
+// codes derived on the threads left): the same answers as the process that wrote them,
+// and a damaged object among them is Corruption naming it, never an answer.
+TEST_P(AnnTest, SegmentsAssembledTogetherAnswerAsBeforeAndReportDamage) {
+  db_->Close();
+  Open(/*resident_vectors=*/true, /*compact_max_segments=*/64);
+  std::mt19937_64 rng(11);
+  for (uint64_t base = kRows; base < kRows + 4000; base += 1000) {
+    ASSERT_TRUE(ns_->Write(Rows(base, base + 1000, rng)).ok());
+    ASSERT_TRUE(ns_->IndexNow().ok());
+  }
+  auto info = ns_->Info();
+  ASSERT_TRUE(info.ok());
+  ASSERT_GE(info->segment_count, 5u);
+  std::vector<QueryResponse> before;
+  for (const auto& q : queries_) before.push_back(Run(q, true));
+  db_->Close();
+  Open(true, 64);
+  for (size_t i = 0; i < queries_.size(); ++i) {
+    QueryResponse after = Run(queries_[i], true);
+    ASSERT_EQ(after.rows.size(), before[i].rows.size());
+    for (size_t j = 0; j < after.rows.size(); ++j) {
+      EXPECT_EQ(after.rows[j].id, before[i].rows[j].id);
+      EXPECT_EQ(after.rows[j].dist, before[i].rows[j].dist);
+    }
+  }
+  const std::vector<std::string> keys = IndexKeys();
+  ASSERT_GE(keys.size(), 5u);
+  auto g = store_->Get(keys[2]);
+  ASSERT_TRUE(g.ok());
+  std::string bad = g->data;
+  bad[bad.size() / 2] ^= 1;
+  ASSERT_TRUE(store_->Delete(keys[2]).ok());
+  ASSERT_TRUE(store_->PutIfAbsent(keys[2], bad).ok());
+  db_->Close();
+  Open(true, 64);
+  QueryRequest r;
+  r.rank_by = {RankBy::Kind::kVector, "vector", true, queries_[0], false};
+  auto resp = ns_->Query(r);
+  ASSERT_FALSE(resp.ok());
+  EXPECT_TRUE(resp.status().IsCorruption()) << resp.status().ToString();
+  EXPECT_NE(resp.status().message().find(keys[2]), std::string::npos) << resp.status().ToString();
+}
+
 TEST_P(AnnTest, TailDeletesAndCompactionStayCorrect) {
   // Take the current nearest rows of a query and change them in the (unindexed) tail:
   // delete two, move one onto the query. ANN must reflect the tail exactly as kNN does.

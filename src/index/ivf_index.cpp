@@ -1085,7 +1085,7 @@ void IvfIndex::Assemble(const VectorRows& data, const std::vector<uint32_t>& ids
     residual(pos);
     quantizer_.Encode(res.data(), codes_.data() + pos * dims);
   }
-  DeriveFromCodes();
+  DeriveFromCodes(options.threads);
   Calibrate(data, options, sample);
 }
 
@@ -1094,25 +1094,28 @@ double IvfIndex::CodesAtDefaultTarget() const {
          static_cast<double>(std::max<size_t>(lists(), 1));
 }
 
-void IvfIndex::DeriveFromCodes() {
+void IvfIndex::DeriveFromCodes(int threads) {
   coder_ = BinaryCoder(dims_);
   // The SQ8 estimate's per-row terms where searches read SQ8 codes (lists not resident:
   // a search computes what it needs from the lists it reads).
   sq8_terms_.resize(dims_ < kMinBinaryDims ? list_rows_.size() : 0);
-  std::vector<float> res;
-  for (size_t j = 0; j < lists() && dims_ < kMinBinaryDims && lists_resident(); ++j) {
-    const uint32_t begin = list_offsets_[j], size = list_offsets_[j + 1] - begin;
-    res.resize(dims_);
-    const float* centroid = centroids_.data() + j * dims_;
-    for (uint32_t t = 0; t < size; ++t) {
-      quantizer_.Decode(codes_.data() + size_t{begin + t} * dims_, res.data());
-      sq8_terms_[begin + t] =
-          Dot(res.data(), res.data(), dims_) + 2 * Dot(centroid, res.data(), dims_);
-    }
+  if (dims_ < kMinBinaryDims && lists_resident()) {
+    ParallelFor(lists(), threads, [&](size_t first, size_t last) {
+      std::vector<float> res(dims_);
+      for (size_t j = first; j < last; ++j) {
+        const uint32_t begin = list_offsets_[j], size = list_offsets_[j + 1] - begin;
+        const float* centroid = centroids_.data() + j * dims_;
+        for (uint32_t t = 0; t < size; ++t) {
+          quantizer_.Decode(codes_.data() + size_t{begin + t} * dims_, res.data());
+          sq8_terms_[begin + t] =
+              Dot(res.data(), res.data(), dims_) + 2 * Dot(centroid, res.data(), dims_);
+        }
+      }
+    });
   }
   // The one-bit and four-bit codes where searches use them; below kMinBinaryDims the
   // one-bit ones on the first search that asks for them (IvfScan::kBinary).
-  if (dims_ >= kMinBinaryDims && lists_resident()) DeriveBinaryCodes();
+  if (dims_ >= kMinBinaryDims && lists_resident()) DeriveBinaryCodes(threads);
   // The centroids' own SQ8 codes, for ranking the lists without reading their floats.
   const size_t nlist = lists();
   Sq8Quantizer::Trainer trainer(dims_);
@@ -1133,7 +1136,7 @@ void IvfIndex::DeriveFromCodes() {
   sq8_noise_ = static_cast<float>(steps / (3.0 * dims_));
 }
 
-void IvfIndex::DeriveBinaryCodes() const {
+void IvfIndex::DeriveBinaryCodes(int threads) const {
   // From the SQ8 codes (so that a decoded index searches exactly as the built one did
   // when it was calibrated).
   const size_t n = list_rows_.size(), words = coder_.words(), padded = coder_.padded();
@@ -1149,43 +1152,47 @@ void IvfIndex::DeriveBinaryCodes() const {
   const bool four_bit = dims_ >= kMinBinaryDims;
   if (four_bit) sq4_.resize(n, static_cast<uint32_t>(padded));
   const size_t half = padded / 2;
-  std::vector<uint8_t> levels(padded);
-  std::vector<float> level_values(padded);
-  std::vector<float> res, rotated_res, rotated_centroid(padded), scratch;
-  std::vector<uint64_t> code(words);
-  for (size_t j = 0; j < lists(); ++j) {
-    coder_.Rotate(centroids_.data() + j * dims_, rotated_centroid.data());
-    const uint32_t begin = list_offsets_[j], size = list_offsets_[j + 1] - begin;
-    res.resize(size_t{size} * dims_);
-    rotated_res.resize(size_t{size} * padded);
-    for (uint32_t t = 0; t < size; ++t) {
-      quantizer_.Decode(codes_.data() + size_t{begin + t} * dims_, res.data() + size_t{t} * dims_);
+  // Each list's codes are its own (rows, blocks): lists split over the threads.
+  ParallelFor(lists(), threads, [&](size_t first, size_t last) {
+    std::vector<uint8_t> levels(padded);
+    std::vector<float> level_values(padded);
+    std::vector<float> res, rotated_res, rotated_centroid(padded), scratch;
+    std::vector<uint64_t> code(words);
+    for (size_t j = first; j < last; ++j) {
+      coder_.Rotate(centroids_.data() + j * dims_, rotated_centroid.data());
+      const uint32_t begin = list_offsets_[j], size = list_offsets_[j + 1] - begin;
+      res.resize(size_t{size} * dims_);
+      rotated_res.resize(size_t{size} * padded);
+      for (uint32_t t = 0; t < size; ++t) {
+        quantizer_.Decode(codes_.data() + size_t{begin + t} * dims_,
+                          res.data() + size_t{t} * dims_);
+      }
+      coder_.RotateMany(res.data(), size, rotated_res.data(), scratch);
+      float c_sum = 0;  // Σ (P·c)_i
+      for (size_t i = 0; i < padded; ++i) c_sum += rotated_centroid[i];
+      for (uint32_t t = 0; t < size; ++t) {
+        BinaryCoder::Factors f;
+        coder_.Encode(rotated_res.data() + size_t{t} * padded, rotated_centroid.data(), code.data(),
+                      &f);
+        factors_.set(begin + t, f);
+        uint64_t* block =
+            bits_.data() + (block_offsets_[j] + t / kBinaryBlockRows) * words * kBinaryBlockRows;
+        for (size_t w = 0; w < words; ++w)
+          block[w * kBinaryBlockRows + t % kBinaryBlockRows] = code[w];
+        if (!four_bit) continue;
+        // The four-bit code of the same rotated residual x, and its per-row terms.
+        const float* x = rotated_res.data() + size_t{t} * padded;
+        const size_t pos = begin + t;
+        const float err2 = EncodeSq4(x, static_cast<uint32_t>(padded), levels.data(), &sq4_.lo[pos],
+                                     &sq4_.step[pos]);
+        PackSq4(levels.data(), static_cast<uint32_t>(padded), sq4_.codes.data() + pos * half);
+        for (size_t i = 0; i < padded; ++i) level_values[i] = levels[i];
+        const float c_dot = Dot(rotated_centroid.data(), level_values.data(), padded);
+        sq4_.term[pos] = Dot(x, x, padded) + 2 * (sq4_.lo[pos] * c_sum + sq4_.step[pos] * c_dot);
+        sq4_.noise[pos] = 4 * err2 / static_cast<float>(padded);
+      }
     }
-    coder_.RotateMany(res.data(), size, rotated_res.data(), scratch);
-    float c_sum = 0;  // Σ (P·c)_i
-    for (size_t i = 0; i < padded; ++i) c_sum += rotated_centroid[i];
-    for (uint32_t t = 0; t < size; ++t) {
-      BinaryCoder::Factors f;
-      coder_.Encode(rotated_res.data() + size_t{t} * padded, rotated_centroid.data(), code.data(),
-                    &f);
-      factors_.set(begin + t, f);
-      uint64_t* block =
-          bits_.data() + (block_offsets_[j] + t / kBinaryBlockRows) * words * kBinaryBlockRows;
-      for (size_t w = 0; w < words; ++w)
-        block[w * kBinaryBlockRows + t % kBinaryBlockRows] = code[w];
-      if (!four_bit) continue;
-      // The four-bit code of the same rotated residual x, and its per-row terms.
-      const float* x = rotated_res.data() + size_t{t} * padded;
-      const size_t pos = begin + t;
-      const float err2 = EncodeSq4(x, static_cast<uint32_t>(padded), levels.data(), &sq4_.lo[pos],
-                                   &sq4_.step[pos]);
-      PackSq4(levels.data(), static_cast<uint32_t>(padded), sq4_.codes.data() + pos * half);
-      for (size_t i = 0; i < padded; ++i) level_values[i] = levels[i];
-      const float c_dot = Dot(rotated_centroid.data(), level_values.data(), padded);
-      sq4_.term[pos] = Dot(x, x, padded) + 2 * (sq4_.lo[pos] * c_sum + sq4_.step[pos] * c_dot);
-      sq4_.noise[pos] = 4 * err2 / static_cast<float>(padded);
-    }
-  }
+  });
   binary_bytes_.store(bits_.size() * sizeof(uint64_t) + block_offsets_.size() * sizeof(uint32_t) +
                           factors_.bytes() + sq4_.bytes(),
                       std::memory_order_release);
@@ -1640,7 +1647,7 @@ Status IvfIndex::CheckList(size_t list, std::string_view bytes) const {
 }
 
 Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes,
-                                                         bool keep_sq8_codes) {
+                                                         bool keep_sq8_codes, int threads) {
   std::string storage;
   format::FrameHeader header;
   GANNET_ASSIGN_OR_RETURN(
@@ -1707,7 +1714,7 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes,
   if (!r.done()) return BadIndex("trailing bytes");
   // The resident index keeps no list checksums (Encode recomputes them).
   std::vector<uint64_t>().swap(idx->list_checksums_);
-  idx->DeriveFromCodes();
+  idx->DeriveFromCodes(threads);
   if (!keep_sq8_codes) idx->ReleaseSq8Codes();
   return std::shared_ptr<const IvfIndex>(std::move(idx));
 }

@@ -486,6 +486,46 @@ TEST(IvfIndexTest, ReleasedSq8CodesSearchTheSame) {
   EXPECT_TRUE((*narrow)->holds_sq8_codes());
 }
 
+// Decode derives the search codes (one-bit, four-bit and the SQ8 terms) list by list on
+// the threads it is given: the same codes, so the same answers, on any number.
+TEST(IvfIndexTest, DecodeOnSeveralThreadsSearchesTheSame) {
+  const WideSet w(3000, 12, 20, 33, DistanceMetric::kCosineDistance);
+  ASSERT_NE(w.index, nullptr);
+  const Fixture& narrow = Get(DistanceMetric::kEuclideanSquared);
+  ASSERT_NE(narrow.index, nullptr);
+  struct Case {
+    std::string bytes;
+    const VectorRows* rows;
+    std::vector<const float*> queries;
+  };
+  std::vector<Case> cases(2);
+  cases[0].bytes = w.index->Encode();
+  cases[0].rows = &w.rows;
+  for (size_t i = 0; i < w.queries_count; ++i) cases[0].queries.push_back(w.query(i));
+  cases[1].bytes = narrow.index->Encode();
+  cases[1].rows = &narrow.rows;
+  for (size_t i = 0; i < 12; ++i) cases[1].queries.push_back(narrow.queries.data() + i * kDims);
+  for (const Case& c : cases) {
+    auto one = IvfIndex::Decode(c.bytes, /*keep_sq8_codes=*/false, 1);
+    auto three = IvfIndex::Decode(c.bytes, /*keep_sq8_codes=*/false, 3);
+    ASSERT_TRUE(one.ok() && three.ok());
+    EXPECT_EQ((*three)->MemoryBytes(), (*one)->MemoryBytes());
+    for (const float* q : c.queries) {
+      for (IvfScan scan : {IvfScan::kAuto, IvfScan::kDirect, IvfScan::kBinary}) {
+        IvfSearchParams p;
+        p.scan = scan;
+        const auto want = (*one)->Search(q, *c.rows, p);
+        const auto got = (*three)->Search(q, *c.rows, p);
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t j = 0; j < got.size(); ++j) {
+          EXPECT_EQ(got[j].row, want[j].row) << "rank " << j;
+          EXPECT_EQ(got[j].distance, want[j].distance);
+        }
+      }
+    }
+  }
+}
+
 // Only candidates the fine estimate cannot rule out are re-ranked, and recall is that of
 // re-ranking every candidate. At 384 dimensions the estimate is the four-bit codes', whose
 // error is about seven times SQ8's: the cut keeps about 2.7·k rows a query here (SQ8
