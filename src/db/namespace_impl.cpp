@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <thread>
 
 #include "common/coding.h"
@@ -402,7 +403,13 @@ std::vector<Result<LoadedSegmentPtr>> AssembleAll(const Keys& keys,
     }
   };
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: those running share the loads
+    }
+  }
   work();
   for (std::thread& t : pool) t.join();
   return out;

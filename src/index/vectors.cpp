@@ -1,6 +1,7 @@
 #include "index/vectors.h"
 
 #include <cmath>
+#include <system_error>
 #include <thread>
 
 #include "index/kernels.h"
@@ -52,7 +53,12 @@ void ParallelFor(size_t n, int threads, const std::function<void(size_t, size_t)
   const size_t chunk = (n + t - 1) / t;
   for (size_t i = 1; i < t; ++i) {
     const size_t b = i * chunk, e = std::min(n, b + chunk);
-    if (b < e) pool.emplace_back([&fn, b, e] { fn(b, e); });
+    if (b >= e) continue;
+    try {
+      pool.emplace_back([&fn, b, e] { fn(b, e); });
+    } catch (const std::system_error&) {
+      fn(b, e);  // no thread to be had: this one does the chunk
+    }
   }
   fn(0, std::min(n, chunk));
   for (std::thread& th : pool) th.join();
