@@ -62,11 +62,13 @@ sim: build
 
 # ANN comparison (Gannet's vector index vs hnswlib, faiss IVF/HNSW, usearch, LanceDB,
 # Chroma) on generated clustered data; not part of `make test`. ANN_SIZE=1000000x128 for
-# the issue's size, ANN_SIZE=gcide for GCIDE embedded with all-MiniLM-L6-v2.
+# the issue's size, ANN_SIZE=gcide for GCIDE embedded with all-MiniLM-L6-v2;
+# ANN_ROUNDS=3 runs every library three times (order rotated) and reports median QPS.
 ANN_SIZE ?= 200000x128
+ANN_ROUNDS ?= 1
 bench-ann: deps configure
 	@cmake --build $(BUILD_DIR) --target ann_bench -j $(JOBS)
-	@./bench/ann/run.sh $(BUILD_DIR) --size $(ANN_SIZE)
+	@./bench/ann/run.sh $(BUILD_DIR) --size $(ANN_SIZE) --rounds $(ANN_ROUNDS)
 
 bench: deps build
 	@./bench/run.sh $(BUILD_DIR)

@@ -59,6 +59,10 @@ def main():
     ap.add_argument("--data-root", default=os.path.join(HERE, "data"))
     ap.add_argument("--build-threads", type=int, default=2)
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every library this many times, the order rotated each round, "
+                         "and report each sweep point's median QPS (this machine's speed "
+                         "drifts by tens of percent within minutes)")
     a = ap.parse_args()
     base = os.path.join(a.out, a.size)
     if a.report_only:
@@ -84,39 +88,19 @@ def main():
                         str(dims), "--queries", str(a.queries), "--dir", data], check=True)
         what = "clustered (bench/ann/gen.py)"
         title = f"{n} × {dims} clustered"
-    results, skipped = [], []
-    for lib in a.libs.split(","):
-        print(f"bench-ann: {lib}", file=sys.stderr)
-        if lib in ("gannet", "gannet-ranged"):
-            # gannet-ranged: vectors dropped after the build, re-rank rows read by pread.
-            cmd = [os.path.join(a.build, "ann_bench"), "--dir", data, "--n", str(n), "--dims",
-                   str(dims), "--queries", str(a.queries), "--threads", str(a.build_threads),
-                   "--query-threads", str(len(os.sched_getaffinity(0))), "--vectors",
-                   "ranged" if lib == "gannet-ranged" else "memory"]
-        else:
-            cmd = [sys.executable, os.path.join(HERE, "peers.py"), "--lib", lib, "--dir", data,
-                   "--n", str(n), "--dims", str(dims), "--queries", str(a.queries),
-                   "--build-threads", str(a.build_threads)]
-        try:
-            r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        except OSError as e:
-            r = subprocess.CompletedProcess(cmd, -1, stdout="")
-            print(f"bench-ann: {lib}: {e}", file=sys.stderr)
-        if r.returncode != 0:
-            print(f"bench-ann: {lib} failed (exit {r.returncode}); skipped", file=sys.stderr)
-            skipped.append({"library": lib, "reason": f"failed (exit {r.returncode})"})
-            continue
-        try:
-            res = json.loads(r.stdout)
-        except ValueError:
-            print(f"bench-ann: {lib} printed no JSON; skipped", file=sys.stderr)
-            skipped.append({"library": lib, "reason": "printed no JSON result"})
-            continue
-        if "skipped" in res:
-            print(f"bench-ann: {lib} skipped: {res['skipped']}", file=sys.stderr)
-            skipped.append({"library": lib, "reason": res["skipped"]})
-            continue
-        results.append(res)
+    if a.rounds < 1:
+        ap.error("--rounds: must be at least 1")
+    libs = a.libs.split(",")
+    runs, skipped = {}, []  # library -> its results, one a round
+    for rnd in range(a.rounds):
+        order = libs[rnd % len(libs):] + libs[:rnd % len(libs)]
+        for lib in order:
+            if any(s["library"] == lib for s in skipped):
+                continue
+            res = run_library(a, lib, data, n, dims, skipped)
+            if res is not None:
+                runs.setdefault(lib, []).append(res)
+    results = [merge_rounds(runs[lib]) for lib in libs if lib in runs]
     os.makedirs(a.out, exist_ok=True)
     cpu = ""
     try:
@@ -127,9 +111,73 @@ def main():
     doc = {"size": a.size, "n": n, "dims": dims, "queries": a.queries, "cpu": cpu,
            "cores": os.cpu_count(), "results": results, "skipped": skipped, "what": what,
            "title": title, "build_threads": a.build_threads,
-           "query_threads": len(os.sched_getaffinity(0))}
+           "query_threads": len(os.sched_getaffinity(0)), "rounds": a.rounds}
     json.dump(doc, open(base + ".json", "w"), indent=2)
     report(a, doc, base)
+
+
+def median(xs):
+    xs = sorted(xs)
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def merge_rounds(rounds):
+    """One library's result over its rounds: the first round's, each sweep point's QPS
+    (one thread and all cores) and the build time replaced by their medians, the
+    per-round values kept beside them ("qps_rounds", "build_s_rounds"). The sweeps run
+    the same parameters every round; recall is deterministic for a given build."""
+    out = json.loads(json.dumps(rounds[0]))
+    if len(rounds) == 1:
+        return out
+    for key in ("curve", "curve_all_cores"):
+        if key not in out:
+            continue
+        for i, p in enumerate(out[key]):
+            qs = [r[key][i]["qps"] for r in rounds
+                  if key in r and i < len(r[key]) and r[key][i].get("param") == p.get("param")]
+            p["qps_rounds"] = qs
+            p["qps"] = median(qs)
+    if "build_s" in out:
+        out["build_s_rounds"] = [r["build_s"] for r in rounds if "build_s" in r]
+        out["build_s"] = median(out["build_s_rounds"])
+    out["rounds"] = len(rounds)
+    return out
+
+
+def run_library(a, lib, data, n, dims, skipped):
+    """One run of `lib`'s bench: its JSON result, or None (and an entry in `skipped`)."""
+    print(f"bench-ann: {lib}", file=sys.stderr)
+    if lib in ("gannet", "gannet-ranged"):
+        # gannet-ranged: vectors dropped after the build, re-rank rows read by pread.
+        cmd = [os.path.join(a.build, "ann_bench"), "--dir", data, "--n", str(n), "--dims",
+               str(dims), "--queries", str(a.queries), "--threads", str(a.build_threads),
+               "--query-threads", str(len(os.sched_getaffinity(0))), "--vectors",
+               "ranged" if lib == "gannet-ranged" else "memory"]
+    else:
+        cmd = [sys.executable, os.path.join(HERE, "peers.py"), "--lib", lib, "--dir", data,
+               "--n", str(n), "--dims", str(dims), "--queries", str(a.queries),
+               "--build-threads", str(a.build_threads)]
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    except OSError as e:
+        r = subprocess.CompletedProcess(cmd, -1, stdout="")
+        print(f"bench-ann: {lib}: {e}", file=sys.stderr)
+    if r.returncode != 0:
+        print(f"bench-ann: {lib} failed (exit {r.returncode}); skipped", file=sys.stderr)
+        skipped.append({"library": lib, "reason": f"failed (exit {r.returncode})"})
+        return None
+    try:
+        res = json.loads(r.stdout)
+    except ValueError:
+        print(f"bench-ann: {lib} printed no JSON; skipped", file=sys.stderr)
+        skipped.append({"library": lib, "reason": "printed no JSON result"})
+        return None
+    if "skipped" in res:
+        print(f"bench-ann: {lib} skipped: {res['skipped']}", file=sys.stderr)
+        skipped.append({"library": lib, "reason": res["skipped"]})
+        return None
+    return res
 
 
 def report(a, doc, base):
@@ -152,7 +200,11 @@ def report(a, doc, base):
              f"squared L2, k = 10. Machine: {cpu}, {doc['cores']} cores. Build with "
              f"{doc.get('build_threads', a.build_threads)} threads; queries on one thread, and "
              f"on all cores ({threads}). \"At 0.95\": QPS where the curve crosses recall@10 "
-             f"0.95 (log-linear between the sweep's points around it); ratios to hnswlib's.",
+             f"0.95 (log-linear between the sweep's points around it); ratios to hnswlib's." +
+             (f" Every library ran {doc['rounds']} times, the order rotated each round: QPS and "
+              f"build times are the medians of its rounds (`qps_rounds` in the JSON), the "
+              f"recall-knob and filter tables its first round's." if doc.get("rounds", 1) > 1
+              else ""),
              "",
              "| library | config | build (s) | memory (MB) | QPS at recall@10 ≥ 0.95, 1 thread | recall there | QPS at 0.95, 1 thread | × hnswlib | memory × hnswlib | QPS there, all cores | best recall |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
