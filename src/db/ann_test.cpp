@@ -136,6 +136,29 @@ class AnnTest : public ::testing::TestWithParam<DistanceMetric> {
     return sum / queries_.size();
   }
 
+  // Each query's ANN answer now equals `before`'s (ids and distances, in order).
+  void ExpectSameAnswers(const std::vector<QueryResponse>& before) {
+    ASSERT_EQ(before.size(), queries_.size());
+    for (size_t i = 0; i < queries_.size(); ++i) {
+      QueryResponse after = Run(queries_[i], true);
+      ASSERT_EQ(after.rows.size(), before[i].rows.size());
+      for (size_t j = 0; j < after.rows.size(); ++j) {
+        EXPECT_EQ(after.rows[j].id, before[i].rows[j].id);
+        EXPECT_EQ(after.rows[j].dist, before[i].rows[j].dist);
+      }
+    }
+  }
+
+  // Flips a bit in the middle of the object at `key`.
+  void Damage(const std::string& key) {
+    auto g = store_->Get(key);
+    ASSERT_TRUE(g.ok());
+    std::string bad = g->data;
+    bad[bad.size() / 2] ^= 1;
+    ASSERT_TRUE(store_->Delete(key).ok());
+    ASSERT_TRUE(store_->PutIfAbsent(key, bad).ok());
+  }
+
   static Filter Cmp(std::string attr, Filter::Op op, Value v) {
     Filter f;
     f.op = op;
@@ -213,14 +236,7 @@ TEST_P(AnnTest, SameResultsAfterLoadingTheIndexFromTheStore) {
       Run(queries_[0], true, Cmp("cat", Filter::Op::kEq, Value::Uint(3)));
   db_->Close();
   Open();  // a fresh process: segment and index come from the store
-  for (size_t i = 0; i < queries_.size(); ++i) {
-    QueryResponse after = Run(queries_[i], true);
-    ASSERT_EQ(after.rows.size(), before[i].rows.size());
-    for (size_t j = 0; j < after.rows.size(); ++j) {
-      EXPECT_EQ(after.rows[j].id, before[i].rows[j].id);
-      EXPECT_EQ(after.rows[j].dist, before[i].rows[j].dist);
-    }
-  }
+  ExpectSameAnswers(before);
   QueryResponse filtered_after =
       Run(queries_[0], true, Cmp("cat", Filter::Op::kEq, Value::Uint(3)));
   ASSERT_EQ(filtered_after.rows.size(), filtered_before.rows.size());
@@ -247,22 +263,10 @@ TEST_P(AnnTest, SegmentsAssembledTogetherAnswerAsBeforeAndReportDamage) {
   for (const auto& q : queries_) before.push_back(Run(q, true));
   db_->Close();
   Open(true, 64);
-  for (size_t i = 0; i < queries_.size(); ++i) {
-    QueryResponse after = Run(queries_[i], true);
-    ASSERT_EQ(after.rows.size(), before[i].rows.size());
-    for (size_t j = 0; j < after.rows.size(); ++j) {
-      EXPECT_EQ(after.rows[j].id, before[i].rows[j].id);
-      EXPECT_EQ(after.rows[j].dist, before[i].rows[j].dist);
-    }
-  }
+  ExpectSameAnswers(before);
   const std::vector<std::string> keys = IndexKeys();
   ASSERT_GE(keys.size(), 5u);
-  auto g = store_->Get(keys[2]);
-  ASSERT_TRUE(g.ok());
-  std::string bad = g->data;
-  bad[bad.size() / 2] ^= 1;
-  ASSERT_TRUE(store_->Delete(keys[2]).ok());
-  ASSERT_TRUE(store_->PutIfAbsent(keys[2], bad).ok());
+  Damage(keys[2]);
   db_->Close();
   Open(true, 64);
   QueryRequest r;
@@ -320,12 +324,7 @@ TEST_P(AnnTest, TailDeletesAndCompactionStayCorrect) {
   ASSERT_EQ(keys.size(), 1u);
   check();
   // A damaged index is reported, never used.
-  auto g = store_->Get(keys[0]);
-  ASSERT_TRUE(g.ok());
-  std::string bad = g->data;
-  bad[bad.size() / 2] ^= 1;
-  ASSERT_TRUE(store_->Delete(keys[0]).ok());
-  ASSERT_TRUE(store_->PutIfAbsent(keys[0], bad).ok());
+  Damage(keys[0]);
   auto report = ns_->Verify();
   ASSERT_TRUE(report.ok());
   ASSERT_EQ(report->problems.size(), 1u);
