@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -637,6 +639,83 @@ TEST_P(AnnTest, ColdLoadAnswersFromRangedReadsThenWarmsUp) {
 
 // A cold load guesses how far the ids reach (32 bytes a row for strings); long random ids
 // reach further, and the blocks the first reads missed are read in one more wave.
+// Holds back, while told to, whole reads of segment objects (a warm-up's) and reads of
+// WAL entries (a refresh's probe), and counts whole segment-object reads.
+class GateStore : public storage::ForwardingStore<> {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<GetResult> Get(std::string_view key, std::optional<ByteRange> range) override {
+    const bool whole_segment = !range && key.find("/segments/") != std::string_view::npos;
+    const bool wal = key.find("/wal/") != std::string_view::npos;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (wal && hold_wal_) ++wal_waiting_;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return !(whole_segment && hold_segments_) && !(wal && hold_wal_); });
+      if (whole_segment) ++whole_segment_reads_;
+    }
+    return base_->Get(key, range);
+  }
+  void Hold(bool segments, bool wal) {
+    std::lock_guard<std::mutex> l(mu_);
+    hold_segments_ = segments;
+    hold_wal_ = wal;
+    cv_.notify_all();
+  }
+  void WaitForWalReader() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return wal_waiting_ > 0; });
+  }
+  size_t TakeWholeSegmentReads() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::exchange(whole_segment_reads_, 0);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_segments_ = false, hold_wal_ = false;
+  size_t wal_waiting_ = 0, whole_segment_reads_ = 0;
+};
+
+// Regression guard for KeepWarm (Publish): a refresh that began on the cold snapshot and
+// publishes a newer one after the warm-up swapped the warm segments in keeps the warm
+// ones. Were the cold ones published again, the next warm-up would download every
+// segment whole once more.
+TEST_P(AnnTest, RefreshRacingTheWarmUpKeepsTheWarmSegments) {
+  db_->Close();
+  const ObjectStorePtr base = store_;
+  auto gate = std::make_shared<GateStore>(base);
+  gate->Hold(/*segments=*/true, /*wal=*/false);  // no warm-up before the race is set up
+  store_ = gate;
+  Open(true, 8, /*cold_load_min_bytes=*/1);
+  Run(queries_[0], true);  // the cold load
+  auto* impl = dynamic_cast<db::NamespaceImpl*>(ns_.get());
+  ASSERT_NE(impl, nullptr);
+  {  // Another process appends a WAL entry: the refresh below publishes a newer snapshot.
+    DatabaseOptions o;
+    o.store = base;
+    auto other = Database::Open(o);
+    ASSERT_TRUE(other.ok());
+    std::mt19937_64 rng(5);
+    ASSERT_TRUE((*(*other)->OpenNamespace("docs"))->Write(Rows(kRows, kRows + 1, rng)).ok());
+    (*other)->Close();
+  }
+  gate->Hold(true, /*wal=*/true);
+  std::thread refresh([&] { Run(queries_[1], true); });  // strong: probes the WAL
+  gate->WaitForWalReader();
+  gate->Hold(/*segments=*/false, /*wal=*/true);
+  ASSERT_TRUE(impl->WarmUp().ok());  // the warm segments are swapped in
+  gate->Hold(false, false);
+  refresh.join();
+  gate->TakeWholeSegmentReads();
+  ASSERT_TRUE(impl->WarmUp().ok());
+  EXPECT_EQ(gate->TakeWholeSegmentReads(), 0u) << "a cold segment was published again";
+  db_->Close();
+  store_ = base;
+  Open();
+}
+
 TEST(AnnColdTest, LongIdsBeyondTheFirstReadAreReadNext) {
   ObjectStorePtr store = NewMemoryStore();
   auto open = [&](uint64_t cold_bytes) {
