@@ -380,12 +380,32 @@ Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
                                             std::move(l.text)));
 }
 
-// AssembleSegment for each of `loads` on up to kMaxAssembleThreads threads (the caller's
-// included): decoding is most of a load's CPU (a vector index derives its one-bit and
+// Threads decoding loads beside the loading ones, across the process: at most the cores
+// less one (kMaxAssembleThreads at most), so that many namespaces loading at once (a
+// server's first minutes) share the cores instead of starting threads each.
+constexpr unsigned kMaxAssembleThreads = 8;
+std::atomic<int> g_assemble_helpers{0};
+
+// Up to `want` helper threads from the budget (0 when it is spent); give them back with
+// ReturnAssembleHelpers.
+int TakeAssembleHelpers(int want) {
+  const int cap =
+      static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, kMaxAssembleThreads)) -
+      1;
+  int held = g_assemble_helpers.load();
+  for (;;) {
+    const int grant = std::min(want, cap - held);
+    if (grant <= 0) return 0;
+    if (g_assemble_helpers.compare_exchange_weak(held, held + grant)) return grant;
+  }
+}
+void ReturnAssembleHelpers(int n) { g_assemble_helpers.fetch_sub(n); }
+
+// AssembleSegment for each of `loads` on the calling thread and the helpers the budget
+// grants: decoding is most of a load's CPU (a vector index derives its one-bit and
 // four-bit codes, ~3 µs a row at 384 dimensions), and the segments are independent.
 // Fewer segments than threads: each index's derivation gets the threads left. Results in
 // the order of `loads`.
-constexpr unsigned kMaxAssembleThreads = 8;
 std::vector<Result<LoadedSegmentPtr>> AssembleAll(const Keys& keys,
                                                   const std::vector<SegmentLoad*>& loads,
                                                   std::vector<Result<GetResult>>& got,
@@ -393,9 +413,10 @@ std::vector<Result<LoadedSegmentPtr>> AssembleAll(const Keys& keys,
                                                   bool resident_vectors) {
   std::vector<Result<LoadedSegmentPtr>> out(loads.size(), Status::Internal("not assembled"));
   if (loads.empty()) return out;
-  const size_t cores = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxAssembleThreads);
-  const size_t threads = std::min(loads.size(), cores);
-  const int inner = static_cast<int>(std::max<size_t>(1, cores / loads.size()));
+  const int helpers = TakeAssembleHelpers(static_cast<int>(kMaxAssembleThreads) - 1);
+  const size_t total = static_cast<size_t>(helpers) + 1;
+  const size_t threads = std::min(loads.size(), total);
+  const int inner = static_cast<int>(std::max<size_t>(1, total / loads.size()));
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < loads.size();) {
@@ -412,6 +433,7 @@ std::vector<Result<LoadedSegmentPtr>> AssembleAll(const Keys& keys,
   }
   work();
   for (std::thread& t : pool) t.join();
+  ReturnAssembleHelpers(helpers);
   return out;
 }
 
