@@ -146,20 +146,20 @@ float Sq8Weights(const float* a, const float* scale, uint32_t dims, int32_t max_
   return beta;
 }
 
+// scale[d]² of each dimension (Sq8Norm's weights).
+std::vector<float> SquaredScales(const Sq8Quantizer& quantizer) {
+  std::vector<float> scale2(quantizer.dims());
+  for (size_t d = 0; d < scale2.size(); ++d)
+    scale2[d] = quantizer.scale()[d] * quantizer.scale()[d];
+  return scale2;
+}
+
 // out[i] = Σ_d (scale[d]·code_i[d])² for n codes.
 std::vector<float> Sq8CodeNorms(const Sq8Quantizer& quantizer, const uint8_t* codes, size_t n) {
   const uint32_t dims = quantizer.dims();
-  const float* scale = quantizer.scale().data();
+  const std::vector<float> scale2 = SquaredScales(quantizer);
   std::vector<float> out(n);
-  for (size_t i = 0; i < n; ++i) {
-    const uint8_t* code = codes + i * dims;
-    float sum = 0;
-    for (uint32_t d = 0; d < dims; ++d) {
-      const float v = scale[d] * static_cast<float>(code[d]);
-      sum += v * v;
-    }
-    out[i] = sum;
-  }
+  for (size_t i = 0; i < n; ++i) out[i] = Sq8Norm(codes + i * dims, scale2.data(), dims);
   return out;
 }
 
@@ -699,8 +699,7 @@ std::vector<Neighbor> IvfIndex::SearchCold(Query& q, const VectorRows& data, uin
   const uint64_t* allowed = filter != nullptr ? filter->words() : nullptr;
   const float* lo = quantizer_.lo().data();
   const int32_t max_weight = MaxDotWeight(dims_);
-  std::vector<float> scale2(dims_);
-  for (uint32_t d = 0; d < dims_; ++d) scale2[d] = quantizer_.scale()[d] * quantizer_.scale()[d];
+  const std::vector<float> scale2 = SquaredScales(quantizer_);
   Candidates best(candidates, /*distinct_rows=*/true);
   size_t probed = 0, scanned = 0, seen = 0;
   size_t want = std::clamp<size_t>(nprobe, 1, nlist);
