@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import uuid
 from datetime import date, datetime, timezone
 from typing import Any, Mapping, Optional
 
-import numpy as np
-
 from ._errors import InvalidArgument
+
+# NumPy is not imported here (it costs ~0.1 s and starts OpenBLAS's threads): a value can
+# only be a NumPy array or scalar once the program has imported NumPy itself.
+
+
+def _is_array(o: Any) -> bool:
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(o, np.ndarray)
 
 
 def vector_b64(v: Any) -> str:
-    """A 1-D vector as base64 of little-endian f32 (the codec's compact vector form)."""
+    """A 1-D NumPy vector as base64 of little-endian f32 (the codec's compact vector form)."""
+    import numpy as np
+
     arr = np.ascontiguousarray(v, dtype="<f4")
     if arr.ndim != 1:
         raise ValueError(f"expected a 1-D vector, got an array of shape {arr.shape}")
@@ -22,7 +31,9 @@ def vector_b64(v: Any) -> str:
 
 
 def vectors_b64(m: Any) -> list[str]:
-    """Each row of a 2-D array as a base64 f32 vector."""
+    """Each row of a 2-D NumPy array as a base64 f32 vector."""
+    import numpy as np
+
     arr = np.ascontiguousarray(m, dtype="<f4")
     if arr.ndim != 2:
         raise ValueError(f"expected a 2-D array of vectors, got shape {arr.shape}")
@@ -33,10 +44,9 @@ def vectors_b64(m: Any) -> list[str]:
 
 
 def _default(o: Any) -> Any:
-    if isinstance(o, np.ndarray):
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(o, (np.ndarray, np.generic)):
         return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
     if isinstance(o, uuid.UUID):
         return str(o)
     if isinstance(o, datetime):
@@ -68,7 +78,7 @@ def _row_vectors(rows: Any) -> Any:
     out = []
     for row in rows:
         v = row.get("vector") if isinstance(row, Mapping) else None
-        if isinstance(v, np.ndarray):
+        if _is_array(v):
             row = dict(row)
             row["vector"] = vector_b64(v)
         out.append(row)
@@ -78,19 +88,19 @@ def _row_vectors(rows: Any) -> Any:
 def _column_vectors(columns: Mapping[str, Any]) -> dict[str, Any]:
     cols = dict(columns)
     v = cols.get("vector")
-    if isinstance(v, np.ndarray) and v.ndim == 2:
+    if _is_array(v) and v.ndim == 2:
         cols["vector"] = vectors_b64(v)
-    elif isinstance(v, (list, tuple)) and v and isinstance(v[0], np.ndarray):
+    elif isinstance(v, (list, tuple)) and v and _is_array(v[0]):
         cols["vector"] = [vector_b64(x) for x in v]
     for k, c in cols.items():
-        if isinstance(c, np.ndarray):
+        if _is_array(c):
             cols[k] = c.tolist()
     return cols
 
 
 def rank_by(value: Any) -> Any:
     """rank_by with a NumPy query vector encoded as base64."""
-    if isinstance(value, (list, tuple)) and len(value) == 3 and isinstance(value[2], np.ndarray):
+    if isinstance(value, (list, tuple)) and len(value) == 3 and _is_array(value[2]):
         return [value[0], value[1], vector_b64(value[2])]
     return value
 

@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Optional
 
-import numpy as np
-
 Id = int | str
 """A document id: an unsigned integer, or a string (UUIDs are strings)."""
 
 
 def decode_vector(value: Any) -> Any:
-    """A response vector as a float32 array: base64 strings are viewed without a copy."""
+    """A response vector as a float32 array: base64 strings are viewed without a copy.
+    NumPy is imported here, by the first result with a vector, not by `import gannet`."""
+    import numpy as np
+
     if isinstance(value, str):
         return np.frombuffer(base64.b64decode(value), dtype="<f4")
     if isinstance(value, list):

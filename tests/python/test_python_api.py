@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -209,6 +211,30 @@ def test_numpy_vectors_and_scalars(ns: gannet.Namespace) -> None:
     assert count.aggregations == {"n": 16}
     with pytest.raises(ValueError):
         ns.write(upsert_columns={"id": [1], "vector": np.zeros((1, 2, 2), dtype=np.float32)})
+
+
+def test_import_leaves_numpy_until_a_vector_comes_back(tmp_path: Any) -> None:
+    # `import gannet` does not import NumPy (a tenth of a second, and OpenBLAS's thread
+    # pool); writes and queries of plain lists need none; the first result row with a
+    # vector (a float32 array) imports it.
+    script = f"""
+import sys
+import gannet
+assert "numpy" not in sys.modules, "import gannet imported numpy"
+db = gannet.open({str(tmp_path)!r})
+ns = db.namespace("lazy")
+ns.write(upsert_rows=[{{"id": 1, "vector": [0.1, 0.9], "n": 1}}],
+         distance_metric="cosine_distance")
+res = ns.query(rank_by=["vector", "ANN", [0.1, 0.9]], top_k=1, include_attributes=["n"])
+assert res.rows[0].id == 1 and res.rows[0].n == 1
+assert "numpy" not in sys.modules, "a query without vectors imported numpy"
+res = ns.query(rank_by=["vector", "ANN", [0.1, 0.9]], top_k=1, include_attributes=["vector"])
+assert "numpy" in sys.modules
+assert res.rows[0].vector.dtype.name == "float32"
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_uuid_datetime_and_strong_consistency(ns: gannet.Namespace) -> None:
