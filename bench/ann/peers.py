@@ -8,6 +8,14 @@ as {"library": ..., "skipped": reason} (exit 0) so the rest of the run goes on.
   peers.py --lib hnswlib|faiss-ivf|faiss-hnsw|usearch|lancedb|chroma --dir DIR --n N
            --dims D --queries Q
 
+Filtered queries (label below 1, 10 or 50: 1%, 10% and 50% of the rows, independent of
+the vectors; truth in gt_sel*.i32) run on one thread through each library's own filter:
+hnswlib's filter callable, faiss's IDSelectorBitmap in its search parameters, LanceDB's
+prefiltered `where`, Chroma's metadata `where` (usearch's Python search takes no filter).
+Each selectivity starts at the sweep's fastest point with recall@10 >= 0.95 unfiltered
+(or its most accurate one) and steps up the sweep's parameters until the filtered
+recall@10 reaches 0.95 or a point takes over 60 s ("filtered" in the JSON).
+
 LanceDB and Chroma are databases with their own thread pools (Rust/tokio): their whole
 process is confined to BUILD_THREADS CPUs for the build and the all-cores sweep, and to
 one CPU for the single-thread sweep (sched_setaffinity on every thread), so their batched
@@ -117,11 +125,15 @@ def main():
     base = np.fromfile(f"{a.dir}/base.f32", dtype=np.float32).reshape(a.n, d)
     queries = np.fromfile(f"{a.dir}/queries.f32", dtype=np.float32).reshape(a.queries, d)
     gt = np.fromfile(f"{a.dir}/gt.i32", dtype=np.int32).reshape(a.queries, 10)
+    labels = np.fromfile(f"{a.dir}/labels.u8", dtype=np.uint8)
+    if labels.shape[0] != a.n:
+        sys.exit(f"labels.u8 holds {labels.shape[0]} labels, not {a.n}")
     out = {"library": a.lib, "version": lib_version, "build_threads": a.build_threads}
     label = None       # p -> "param" string; default f"{pname}={p}"
     before = None      # p -> None, untimed preparation of a sweep point
     warm = None        # () -> None, run once after the build, before the memory reading
     decode = None      # search(p)'s result -> array of row ids, after the timing
+    fsearch = None     # (p, pct) -> the found rows among label < pct, one thread; None: no filter
     tmpdir = None
     t0 = time.perf_counter()
     if a.lib == "hnswlib":
@@ -135,8 +147,13 @@ def main():
 
         def search(ef, threads):
             index.set_ef(max(ef, 10))
-            labels, _ = index.knn_query(queries, k=10, num_threads=threads)
-            return labels
+            found, _ = index.knn_query(queries, k=10, num_threads=threads)
+            return found
+
+        def fsearch(ef, pct):
+            index.set_ef(max(ef, 10))
+            allowed = (labels < pct).tolist().__getitem__  # called per candidate, under the GIL
+            return index.knn_query(queries, k=10, num_threads=1, filter=allowed)[0]
         pname = "ef"
     elif a.lib == "faiss-hnsw":
         faiss.omp_set_num_threads(a.build_threads)
@@ -151,6 +168,14 @@ def main():
             faiss.omp_set_num_threads(threads)
             index.hnsw.efSearch = ef
             return index.search(queries, 10)[1]
+
+        def fsearch(ef, pct):
+            faiss.omp_set_num_threads(1)
+            sel, keep = faiss_selector(faiss, labels < pct)
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+            found = index.search(queries, 10, params=params)[1]
+            del keep
+            return found
         pname = "efSearch"
     elif a.lib == "faiss-ivf":
         faiss.omp_set_num_threads(a.build_threads)
@@ -166,6 +191,14 @@ def main():
             faiss.omp_set_num_threads(threads)
             index.nprobe = nprobe
             return index.search(queries, 10)[1]
+
+        def fsearch(nprobe, pct):
+            faiss.omp_set_num_threads(1)
+            sel, keep = faiss_selector(faiss, labels < pct)
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+            found = index.search(queries, 10, params=params)[1]
+            del keep
+            return found
         pname = "nprobe"
     elif a.lib == "usearch":
         index = Index(ndim=d, metric="l2sq", dtype="f32")
@@ -190,7 +223,8 @@ def main():
         db = lancedb.connect(tmpdir)
         vectors = pa.FixedSizeListArray.from_arrays(pa.array(base.reshape(-1)), d)
         table = db.create_table("vectors", pa.table(
-            {"id": pa.array(np.arange(a.n, dtype=np.int64)), "vector": vectors}))
+            {"id": pa.array(np.arange(a.n, dtype=np.int64)), "vector": vectors,
+             "label": pa.array(labels.astype(np.int32))}))
         del vectors
         table.create_index("vector", config=HnswSq(distance_type="l2", num_partitions=parts))
         out["config"] = (f"IVF_HNSW_SQ partitions={parts} m=20 ef_construction=300 "
@@ -198,9 +232,11 @@ def main():
         params = ([(ef, None) for ef in (10, 16, 24, 32, 48, 64, 96, 128, 192, 256)] +
                   [(ef, 2) for ef in (20, 24, 32, 48, 64, 96, 128, 192, 256)])
 
-        def lance_query(qs, p):
+        def lance_query(qs, p, pct=None):
             ef, refine = p
             q = table.search(qs).nprobes(parts).ef(ef).limit(10)
+            if pct is not None:
+                q = q.where(f"label < {pct}", prefilter=True)
             if refine:
                 q = q.refine_factor(refine)
             return q.select(["id", "_distance"])
@@ -230,6 +266,9 @@ def main():
 
         def label(p):
             return f"ef={p[0]}" + (f",refine_factor={p[1]}" if p[1] else "")
+
+        def fsearch(p, pct):  # the process is confined to one CPU by then
+            return decode(lance_query(queries, p, pct).to_arrow())
         pname = "ef"
     elif a.lib == "chroma":
         # Chroma (embedded, Rust core; its HNSW is a fork of hnswlib), persistent client in
@@ -249,7 +288,8 @@ def main():
         batch = client.get_max_batch_size() if hasattr(client, "get_max_batch_size") else 5000
         ids = [str(i) for i in range(a.n)]
         for s in range(0, a.n, batch):
-            col.add(ids=ids[s:s + batch], embeddings=base[s:s + batch])
+            col.add(ids=ids[s:s + batch], embeddings=base[s:s + batch],
+                    metadatas=[{"label": int(x)} for x in labels[s:s + batch]])
         del ids
         out["config"] = (f"HNSW max_neighbors={M} ef_construction={efc}, persistent "
                          f"client, adds of {batch}")
@@ -257,11 +297,12 @@ def main():
         state = {"client": client, "col": col, "ef": ef0}
         qbatch = batch
 
-        def chroma_query(qs):
+        def chroma_query(qs, pct=None):
+            where = {"label": {"$lt": pct}} if pct is not None else None
             found = []
             for s in range(0, len(qs), qbatch):
                 found += state["col"].query(query_embeddings=qs[s:s + qbatch], n_results=10,
-                                            include=[])["ids"]
+                                            where=where, include=[])["ids"]
             return found
 
         def warm():
@@ -287,6 +328,11 @@ def main():
 
         def decode(found):
             return np.array([[int(x) for x in row] + [-1] * (10 - len(row)) for row in found])
+
+        def fsearch(ef, pct):  # the process is confined to one CPU by then
+            if ef != state["ef"]:
+                before(ef)
+            return decode(chroma_query(queries, pct))
         pname = "ef_search"
     out["build_s"] = time.perf_counter() - t0
     del base
@@ -300,20 +346,23 @@ def main():
         def label(p):
             return f"{pname}={p}"
 
+    def timed(run):
+        """(run()'s result, seconds a call): repeated until 0.2 s have passed, since one
+        pass of a fast library takes a few milliseconds, too short to time on its own."""
+        t = time.perf_counter()
+        found = run()
+        passes = 1
+        while time.perf_counter() - t < 0.2:
+            run()
+            passes += 1
+        return found, (time.perf_counter() - t) / passes
+
     def sweep(threads):
         curve = []
         for p in params:
             if before is not None:
                 before(p)
-            # Repeated until 0.2 s have passed: one pass of a fast library takes a few
-            # milliseconds, too short to time on its own.
-            t = time.perf_counter()
-            found = search(p, threads)
-            passes = 1
-            while time.perf_counter() - t < 0.2:
-                search(p, threads)
-                passes += 1
-            secs = (time.perf_counter() - t) / passes
+            found, secs = timed(lambda: search(p, threads))
             if decode is not None:
                 found = decode(found)
             r = recall(np.asarray(found), gt)
@@ -349,7 +398,51 @@ def main():
         print(f"{a.lib} {label(p)} one query per call: recall={r:.4f} "
               f"qps={a.queries / secs:.0f}", file=sys.stderr)
     out["curve"] = curve
+    if fsearch is None:
+        out["filtered_skipped"] = f"{a.lib}'s Python search takes no filter"
+    else:
+        out["filtered"] = filtered_runs(a, params, curve, fsearch, label, timed)
     print(json.dumps(out))
+
+
+def faiss_selector(faiss, allowed):
+    """An IDSelectorBitmap over the rows where `allowed` is true, and the bitmap it points
+    into (keep it alive while the selector is used)."""
+    bits = np.packbits(allowed, bitorder="little")
+    return faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits)), bits
+
+
+def filtered_runs(a, params, curve, fsearch, label, timed):
+    """Filtered recall@10 and QPS at 1%, 10% and 50% selectivity, one thread: from the
+    sweep's fastest point with recall >= 0.95 (else its most accurate), up the sweep's
+    parameters until the filtered recall reaches 0.95, the parameters end, or a point
+    takes over 60 s."""
+    ok = [i for i, c in enumerate(curve) if c["recall"] >= 0.95]
+    start = (max(ok, key=lambda i: curve[i]["qps"]) if ok else
+             max(range(len(curve)), key=lambda i: curve[i]["recall"]))
+    out = []
+    for pct in (1, 10, 50):
+        truth = np.fromfile(f"{a.dir}/gt_sel{pct}.i32", dtype=np.int32).reshape(a.queries, 10)
+        point = None
+        for i in range(start, len(params)):
+            t = time.perf_counter()
+            try:
+                found, secs = timed(lambda: fsearch(params[i], pct))
+            except Exception as e:  # hnswlib: fewer than k matching rows found at this ef
+                point = {"selectivity": pct / 100, "param": label(params[i]),
+                         "error": f"{type(e).__name__}: {e}"}
+                print(f"{a.lib} filter {pct}% {label(params[i])}: {point['error']}",
+                      file=sys.stderr)
+                continue
+            r = recall(np.asarray(found), truth)
+            point = {"selectivity": pct / 100, "param": label(params[i]), "recall": r,
+                     "qps": a.queries / secs}
+            print(f"{a.lib} filter {pct}% {label(params[i])} recall={r:.4f} "
+                  f"qps={a.queries / secs:.0f}", file=sys.stderr)
+            if r >= 0.95 or time.perf_counter() - t > 60:
+                break
+        out.append(point)
+    return out
 
 
 if __name__ == "__main__":

@@ -180,6 +180,35 @@ def run_library(a, lib, data, n, dims, skipped):
     return res
 
 
+def filtered_table(results):
+    """The filtered runs side by side: each library's recall@10 and one-thread QPS at 1%,
+    10% and 50% selectivity (Gannet at its default knob; a peer at the first of its
+    parameters, from its unfiltered 0.95 point up, whose filtered recall reached 0.95)."""
+    rows = [r for r in results if r.get("filtered") or r.get("filtered_skipped")]
+    if not rows:
+        return []
+    lines = ["", "Filtered, one thread (filter = label below 1, 10, 50: 1%, 10%, 50% of the rows, "
+             "independent of the vectors; each library's own filter). Gannet at its default "
+             "knob; a peer from its fastest unfiltered point with recall@10 >= 0.95 up its "
+             "parameters until the filtered recall@10 reaches 0.95 (the last one tried "
+             "otherwise):", "",
+             "| library | 1%: recall@10, QPS (param) | 10% | 50% |", "| --- | --- | --- | --- |"]
+    for r in rows:
+        cells = []
+        for f in r.get("filtered", []):
+            if f is None:
+                cells.append("-")
+            elif "error" in f:
+                cells.append(f"failed at {f['param']}: {f['error']}")
+            else:
+                cells.append(f"{f['recall']:.4f}, {f['qps']:.0f}" +
+                             (f" ({f['param']})" if "param" in f else ""))
+        if not cells:
+            cells = [r.get("filtered_skipped", "-")] + ["-", "-"]
+        lines.append(f"| {r['library']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(a, doc, base):
     """Writes base.md (the tables) and base.png (the curves) from a run's results."""
     n, dims, cpu, results, skipped = (doc["n"], doc["dims"], doc["cpu"], doc["results"],
@@ -241,6 +270,7 @@ def report(a, doc, base):
         for f in g["filtered"]:
             lines.append(f"| {f['selectivity']:.0%} | {f['recall']:.4f} | {f['qps']:.0f} | "
                          f"{f['exact_fallback_share']:.0%} of queries |")
+    lines += filtered_table(results)
     open(base + ".md", "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
     try:
