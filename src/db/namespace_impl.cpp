@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/coding.h"
+#include "common/cpus.h"
 #include "db/apply.h"
 #include "db/database_impl.h"
 #include "format/frame.h"
@@ -380,8 +381,9 @@ Result<LoadedSegmentPtr> AssembleSegment(const Keys& keys, SegmentLoad& l,
                                             std::move(l.text)));
 }
 
-// Threads decoding loads beside the loading ones, across the process: at most the cores
-// less one (kMaxAssembleThreads at most), so that many namespaces loading at once (a
+// Threads decoding loads beside the loading ones, across the process: at most the usable
+// cores (UsableCores: a container's CPU quota counts) less one (kMaxAssembleThreads at
+// most), so that many namespaces loading at once (a
 // server's first minutes) share the cores instead of starting threads each.
 constexpr unsigned kMaxAssembleThreads = 8;
 std::atomic<int> g_assemble_helpers{0};
@@ -389,9 +391,7 @@ std::atomic<int> g_assemble_helpers{0};
 // Up to `want` helper threads from the budget (0 when it is spent); give them back with
 // ReturnAssembleHelpers.
 int TakeAssembleHelpers(int want) {
-  const int cap =
-      static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, kMaxAssembleThreads)) -
-      1;
+  const int cap = static_cast<int>(std::clamp(UsableCores(), 1u, kMaxAssembleThreads)) - 1;
   int held = g_assemble_helpers.load();
   for (;;) {
     const int grant = std::min(want, cap - held);

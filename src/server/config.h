@@ -35,7 +35,7 @@ struct ServerConfig {
   std::vector<ApiKey> api_keys;  // empty: authentication is off
   bool insecure_no_auth = false;
   size_t io_threads = 2;
-  size_t worker_threads = 0;  // 0: one per core
+  size_t worker_threads = 0;  // 0: one per usable core (UsableCores), at least 2
   Limits limits;
 };
 

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/cpus.h"
 #include "gannet/database.h"
 #include "gannet/types.h"
 #include "server/api.h"
@@ -461,7 +462,7 @@ int RunServe(const ServeArgs& args) {
     return 2;
   }
   if (config->worker_threads == 0) {
-    config->worker_threads = std::max(2u, std::thread::hardware_concurrency());
+    config->worker_threads = std::max(2u, UsableCores());
   }
   Result<std::unique_ptr<Database>> db = Database::OpenPath(config->data_dir);
   if (!db.ok()) {
