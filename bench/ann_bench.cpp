@@ -20,11 +20,12 @@
 // --vectors ranged drops the vectors from memory once the index is built and re-ranks with
 // rows read by pread(2) from DIR/base.f32 (what a segment whose vectors are not resident
 // does from a local file or the disk cache; the file stays in the page cache, which is not
-// the process's resident memory); its index has no boundary replicas, as the engine
-// builds it then (--replica-epsilon overrides). For tuning: --index FILE loads the index
-// from FILE when it holds one of this data (else builds it and saves it there), --nprobes
-// replaces the sweep's ladder, --sweep-only 1 stops after the single-thread sweep (or goes on to
-// --grow/--next); each point reports the rows shortlisted and re-ranked a query.
+// the process's resident memory); below 256 dimensions its index has no boundary
+// replicas, as the engine builds it then (--replica-epsilon overrides). For tuning:
+// --index FILE loads the index from FILE when it holds one of this data (else builds it
+// and saves it there), --nprobes replaces the sweep's ladder, --sweep-only 1 stops after
+// the single-thread sweep (or goes on to --grow/--next); each point reports the rows
+// shortlisted and re-ranked a query.
 // --cold 1 also searches the index as a cold load does (IvfIndex::DecodeHead: the head of
 // the encoded object, each probed list read from it by range; here from memory, so it
 // times the CPU of the cold path, not I/O) at the default recall target, unfiltered and
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
 
   opt.threads = threads;
   // As the engine builds indexes whose vectors are read by range (db/maintenance.cpp).
-  if (ranged && !replicas_set) opt.replica_epsilon = -1;
+  if (ranged && !replicas_set && dims < gannet::index::kMinBinaryDims) opt.replica_epsilon = -1;
   const auto t0 = Clock::now();
   gannet::Result<std::shared_ptr<const IvfIndex>> built =
       gannet::Status::NotFound("ann_bench: no index file");

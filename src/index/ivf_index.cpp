@@ -210,11 +210,16 @@ struct IvfIndex::Query {
   BinaryCoder::Query binary;
   std::vector<uint32_t> binary_dots;  // BinaryDots of one list
   std::vector<float> estimates;       // and the distance estimates
-  // The shortlist: a posting's position, its lower bound and its list's |q - c|².
+  std::vector<float> list_qr2;        // estimated |q - c|² of every list, in list order
+  // The shortlist: a posting's position, its lower bound and its list's |q - c|²; from
+  // kMinBinaryDims dimensions also its row's four-bit code (slot) and the |q - c|² of
+  // the list that code's residual is from (a replicated row keeps one code: sq4_slot_).
   struct Listed {
     uint32_t pos;
     float lower;
     float qr2;
+    uint32_t slot = 0;
+    float slot_qr2 = 0;
   };
   std::vector<Listed> listed;
 };
@@ -347,9 +352,10 @@ void IvfIndex::RankLists(Query& q) const {
   const float beta = Sq8Weights(q.a.data(), centroid_quantizer_.scale().data(), dims_,
                                 MaxDotWeight(dims_), q.w.data(), &a2);
   DotSq8(centroid_codes_.data(), nlist, dims_, q.w.data(), q.dots.data());
+  q.list_qr2.resize(nlist);
   for (size_t j = 0; j < nlist; ++j) {
-    q.order[j] = OrderKey(a2 - 2 * beta * static_cast<float>(q.dots[j]) + centroid_code_norms_[j],
-                          static_cast<uint32_t>(j));
+    q.list_qr2[j] = a2 - 2 * beta * static_cast<float>(q.dots[j]) + centroid_code_norms_[j];
+    q.order[j] = OrderKey(q.list_qr2[j], static_cast<uint32_t>(j));
   }
 }
 
@@ -478,8 +484,13 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   std::vector<Query::Listed>& listed = q.listed;
   listed.clear();
   size_t prune_at = 4 * shortlist_cap;
+  const bool shared_sq4 = !sq4_slot_.empty();
   auto keep = [&](uint32_t pos, float lower, float qr2) {
-    listed.push_back({pos, lower, qr2});
+    Query::Listed& c = listed.emplace_back(Query::Listed{pos, lower, qr2, pos, qr2});
+    if (shared_sq4) {
+      c.slot = sq4_slot_[pos];
+      c.slot_qr2 = q.list_qr2[sq4_list_[c.slot]];
+    }
     if (listed.size() >= prune_at) {
       const float t = top.Threshold();
       std::erase_if(listed, [t](const Query::Listed& c) { return !(c.lower < t); });
@@ -517,7 +528,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
       for (size_t r = 0; r < n; ++r) {
         if (!is_allowed(rows[r])) continue;
         ++found;
-        listed.push_back({static_cast<uint32_t>(begin + r), 0, qr2});
+        keep(static_cast<uint32_t>(begin + r), 0, qr2);
       }
       continue;
     }
@@ -588,14 +599,14 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     const float two_sum = 2 * q.binary.sum;
     auto prefetch_code = [&](size_t i) {
       if (i >= listed.size()) return;
-      const uint32_t pos = listed[i].pos;
-      const auto* code = reinterpret_cast<const char*>(sq4_.codes.data() + size_t{pos} * half);
+      const uint32_t pos = listed[i].pos, slot = listed[i].slot;
+      const auto* code = reinterpret_cast<const char*>(sq4_.codes.data() + size_t{slot} * half);
       for (size_t b = 0; b < half; b += 64) __builtin_prefetch(code + b);
       __builtin_prefetch(list_rows_.data() + pos);
-      __builtin_prefetch(sq4_.lo.data() + pos);
-      __builtin_prefetch(sq4_.step.data() + pos);
-      __builtin_prefetch(sq4_.term.data() + pos);
-      __builtin_prefetch(sq4_.noise.data() + pos);
+      __builtin_prefetch(sq4_.lo.data() + slot);
+      __builtin_prefetch(sq4_.step.data() + slot);
+      __builtin_prefetch(sq4_.term.data() + slot);
+      __builtin_prefetch(sq4_.noise.data() + slot);
     };
     for (size_t i = 0; i < kAhead; ++i) prefetch_code(i);
     std::vector<Query::Scored>& scored = q.scored;
@@ -603,14 +614,15 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     for (size_t i = 0; i < listed.size(); ++i) {
       prefetch_code(i + kAhead);
       const Query::Listed& c = listed[i];
-      // |q - c - r|² ≈ |q - c|² - 2·<P·q, x̂> + term, x̂ = lo + step·u (sq4_code.h).
-      const float dot =
-          w4_scale *
-          static_cast<float>(DotSq4(sq4_.codes.data() + size_t{c.pos} * half, half, q.w4.data()));
+      // |q - c - r|² ≈ |q - c|² - 2·<P·q, x̂> + term, x̂ = lo + step·u (sq4_code.h), c the
+      // centroid of the list the row's code is from.
+      const uint32_t at = c.slot;
+      const float dot = w4_scale * static_cast<float>(DotSq4(sq4_.codes.data() + size_t{at} * half,
+                                                             half, q.w4.data()));
       const float est =
-          c.qr2 - (two_sum * sq4_.lo[c.pos] + 2 * sq4_.step[c.pos] * dot) + sq4_.term[c.pos];
+          c.slot_qr2 - (two_sum * sq4_.lo[at] + 2 * sq4_.step[at] * dot) + sq4_.term[at];
       // The four-bit rounding's error, and the SQ8 rounding's of the residual it encodes.
-      const float var = c.qr2 * sq4_.noise[c.pos] + std::max(est, 0.0f) * sq8_noise_;
+      const float var = c.slot_qr2 * sq4_.noise[at] + std::max(est, 0.0f) * sq8_noise_;
       scored.push_back({list_rows_[c.pos], est, std::sqrt(var)});
     }
     if (postings() != indexed_rows()) {
@@ -1157,7 +1169,8 @@ void IvfIndex::DeriveBinaryCodes(int threads) const {
   bits_.assign(size_t{block_offsets_.back()} * words * kBinaryBlockRows, 0);
   factors_.resize(n);
   const bool four_bit = dims_ >= kMinBinaryDims;
-  if (four_bit) sq4_.resize(n, static_cast<uint32_t>(padded));
+  if (four_bit) AssignSq4Slots(threads);
+  if (four_bit) sq4_.resize(sq4_slot_.empty() ? n : indexed_rows_, static_cast<uint32_t>(padded));
   const size_t half = padded / 2;
   // Each list's codes are its own (rows, blocks): lists split over the threads.
   ParallelFor(lists(), threads, [&](size_t first, size_t last) {
@@ -1187,9 +1200,11 @@ void IvfIndex::DeriveBinaryCodes(int threads) const {
         for (size_t w = 0; w < words; ++w)
           block[w * kBinaryBlockRows + t % kBinaryBlockRows] = code[w];
         if (!four_bit) continue;
-        // The four-bit code of the same rotated residual x, and its per-row terms.
+        // The four-bit code of the same rotated residual x, and its per-row terms (once a
+        // row: by the posting that holds its slot).
+        const size_t pos = sq4_slot_.empty() ? begin + t : sq4_slot_[begin + t];
+        if (!sq4_slot_.empty() && sq4_list_[pos] != j) continue;
         const float* x = rotated_res.data() + size_t{t} * padded;
-        const size_t pos = begin + t;
         const float err2 = EncodeSq4(x, static_cast<uint32_t>(padded), levels.data(), &sq4_.lo[pos],
                                      &sq4_.step[pos]);
         PackSq4(levels.data(), static_cast<uint32_t>(padded), sq4_.codes.data() + pos * half);
@@ -1201,8 +1216,44 @@ void IvfIndex::DeriveBinaryCodes(int threads) const {
     }
   });
   binary_bytes_.store(bits_.size() * sizeof(uint64_t) + block_offsets_.size() * sizeof(uint32_t) +
-                          factors_.bytes() + sq4_.bytes(),
+                          factors_.bytes() + sq4_.bytes() +
+                          (sq4_slot_.size() + sq4_list_.size()) * sizeof(uint32_t),
                       std::memory_order_release);
+}
+
+void IvfIndex::AssignSq4Slots(int threads) const {
+  sq4_slot_.clear();
+  sq4_list_.clear();
+  const size_t n = list_rows_.size();
+  if (n == indexed_rows_) return;  // no replicas: a posting's slot is its position
+  // |r|² of every posting, from its SQ8 code.
+  std::vector<float> r2(n);
+  ParallelFor(lists(), threads, [&](size_t first, size_t last) {
+    std::vector<float> res(dims_);
+    for (size_t pos = list_offsets_[first]; pos < list_offsets_[last]; ++pos) {
+      quantizer_.Decode(codes_.data() + pos * dims_, res.data());
+      r2[pos] = Dot(res.data(), res.data(), dims_);
+    }
+  });
+  // Each row's holder: its posting with the shorter residual (the better estimate).
+  std::vector<uint32_t> holder(rows_, UINT32_MAX);
+  for (size_t pos = 0; pos < n; ++pos) {
+    uint32_t& h = holder[list_rows_[pos]];
+    if (h == UINT32_MAX || r2[pos] < r2[h]) h = static_cast<uint32_t>(pos);
+  }
+  sq4_slot_.resize(n);
+  sq4_list_.reserve(indexed_rows_);
+  for (uint32_t j = 0; j < lists(); ++j) {
+    for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
+      if (holder[list_rows_[pos]] != pos) continue;
+      sq4_slot_[pos] = static_cast<uint32_t>(sq4_list_.size());
+      sq4_list_.push_back(j);
+    }
+  }
+  for (size_t pos = 0; pos < n; ++pos) {
+    const uint32_t h = holder[list_rows_[pos]];
+    if (h != pos) sq4_slot_[pos] = sq4_slot_[h];
+  }
 }
 
 IvfIndex::CalibrationSample IvfIndex::SampleCalibration(const VectorRows& data,
@@ -1403,9 +1454,11 @@ double IvfIndex::MeanSquaredResidual(size_t sample) const {
   if (m == 0) return 0;
   double sum = 0;
   if (!sq4_.lo.empty()) {  // the four-bit codes (the SQ8 ones may be released)
-    const size_t half = sq4_.code_bytes();
-    for (size_t i = 0; i < m; ++i) {
-      const size_t pos = i * n / m;
+    // One a row (a replicated row's shorter residual), or one a posting without replicas.
+    const size_t half = sq4_.code_bytes(), slots = sq4_.lo.size();
+    const size_t m4 = std::min(sample, slots);
+    for (size_t i = 0; i < m4; ++i) {
+      const size_t pos = i * slots / m4;
       const uint8_t* code = sq4_.codes.data() + pos * half;
       for (size_t j = 0; j < 2 * half; ++j) {
         const double r =
@@ -1413,7 +1466,7 @@ double IvfIndex::MeanSquaredResidual(size_t sample) const {
         sum += r * r;
       }
     }
-    return sum / static_cast<double>(m);
+    return sum / static_cast<double>(m4);
   }
   const std::vector<float>& lo = quantizer_.lo();
   const std::vector<float>& scale = quantizer_.scale();
