@@ -467,8 +467,10 @@ int main(int argc, char** argv) {
                           {"recall", pt.recall},
                           {"qps", pt.qps},
                           {"exact_fallback_share", static_cast<double>(pt.exact) / nq}});
-      std::fprintf(stderr, "gannet filter %d%% recall=%.4f qps=%.0f exact=%zu\n", pct, pt.recall,
-                   pt.qps, pt.exact);
+      std::fprintf(stderr,
+                   "gannet filter %d%% recall=%.4f qps=%.0f exact=%zu codes=%.0f short=%.0f "
+                   "reranked=%.1f\n",
+                   pct, pt.recall, pt.qps, pt.exact, pt.codes, pt.shortlisted, pt.reranked);
     }
     res["filtered"] = filtered;
   }

@@ -170,12 +170,8 @@ def main():
             return index.search(queries, 10)[1]
 
         def fsearch(ef, pct):
-            faiss.omp_set_num_threads(1)
-            sel, keep = faiss_selector(faiss, labels < pct)
-            params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
-            found = index.search(queries, 10, params=params)[1]
-            del keep
-            return found
+            return faiss_filtered(faiss, index, queries, labels < pct,
+                                  lambda sel: faiss.SearchParametersHNSW(sel=sel, efSearch=ef))
         pname = "efSearch"
     elif a.lib == "faiss-ivf":
         faiss.omp_set_num_threads(a.build_threads)
@@ -193,12 +189,8 @@ def main():
             return index.search(queries, 10)[1]
 
         def fsearch(nprobe, pct):
-            faiss.omp_set_num_threads(1)
-            sel, keep = faiss_selector(faiss, labels < pct)
-            params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
-            found = index.search(queries, 10, params=params)[1]
-            del keep
-            return found
+            return faiss_filtered(faiss, index, queries, labels < pct,
+                                  lambda sel: faiss.SearchParametersIVF(sel=sel, nprobe=nprobe))
         pname = "nprobe"
     elif a.lib == "usearch":
         index = Index(ndim=d, metric="l2sq", dtype="f32")
@@ -405,11 +397,13 @@ def main():
     print(json.dumps(out))
 
 
-def faiss_selector(faiss, allowed):
-    """An IDSelectorBitmap over the rows where `allowed` is true, and the bitmap it points
-    into (keep it alive while the selector is used)."""
-    bits = np.packbits(allowed, bitorder="little")
-    return faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits)), bits
+def faiss_filtered(faiss, index, queries, allowed, make_params):
+    """The top 10 of each query among the rows where `allowed` is true, on one thread:
+    an IDSelectorBitmap in the search parameters make_params(selector) builds."""
+    faiss.omp_set_num_threads(1)
+    bits = np.packbits(allowed, bitorder="little")  # the selector points into it
+    sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+    return index.search(queries, 10, params=make_params(sel))[1]
 
 
 def filtered_runs(a, params, curve, fsearch, label, timed):

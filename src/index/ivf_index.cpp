@@ -220,6 +220,7 @@ struct IvfIndex::Query {
     float qr2;
     uint32_t slot = 0;
     float slot_qr2 = 0;
+    uint32_t row = UINT32_MAX;  // the row, when known without list_rows_[pos]
   };
   std::vector<Listed> listed;
 };
@@ -403,7 +404,9 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   const size_t nlist = lists();
   const int32_t max_weight = MaxDotWeight(dims_);
   // Replicated rows may be seen twice (in both of their lists): every count of rows seen
-  // or kept is of postings, so it grows by the replication rate to hold as many rows.
+  // or kept is of postings, so it grows by the replication rate to hold as many rows;
+  // the four-bit stage keeps at most the unscaled count of rows (it keeps each row once).
+  const size_t row_candidates = candidates;
   if (postings() != indexed_rows()) {
     candidates = static_cast<size_t>(
         std::ceil(static_cast<double>(candidates) * static_cast<double>(postings()) /
@@ -485,6 +488,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   listed.clear();
   size_t prune_at = 4 * shortlist_cap;
   const bool shared_sq4 = !sq4_slot_.empty();
+  const bool every_list = shared_sq4 && nprobe >= nlist;
   auto keep = [&](uint32_t pos, float lower, float qr2) {
     Query::Listed& c = listed.emplace_back(Query::Listed{pos, lower, qr2, pos, qr2});
     if (shared_sq4) {
@@ -502,7 +506,24 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   auto is_allowed = [&](uint32_t row) {
     return allowed == nullptr || ((allowed[row >> 6] >> (row & 63)) & 1) != 0;
   };
-  for (size_t i = 0; i < nlist; ++i) {
+  // A filter with every list probed and the fine codes read directly (the small filters
+  // of vectors read by range): the allowed rows' codes are found through row_slot_, not
+  // by walking every posting's row id.
+  const bool by_rows = direct && four_bit && filter != nullptr && nprobe >= nlist;
+  if (by_rows) {
+    for (size_t w = 0; w < (filter->rows() + 63) / 64; ++w) {
+      for (uint64_t bits = allowed[w]; bits != 0; bits &= bits - 1) {
+        const uint32_t row = static_cast<uint32_t>(w * 64 + std::countr_zero(bits));
+        if (row >= rows_ || row_slot_[row] == UINT32_MAX) continue;
+        const uint32_t slot = row_slot_[row];
+        const float qr2 = q.list_qr2[sq4_list_[slot]];
+        listed.push_back({0, 0, qr2, slot, qr2, row});
+      }
+    }
+    found = scanned = listed.size();
+    probed = nlist;
+  }
+  for (size_t i = 0; i < nlist && !by_rows; ++i) {
     ensure_sorted(std::min(nlist, i + 2));
     const uint32_t list = KeyList(q.order[i]);
     // The lists lie scattered in memory: fetch the next one while this one is scanned.
@@ -527,8 +548,12 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     if (direct && four_bit) {
       for (size_t r = 0; r < n; ++r) {
         if (!is_allowed(rows[r])) continue;
+        const uint32_t pos = static_cast<uint32_t>(begin + r);
+        // Every list probed: a replicated row is shortlisted once, from the posting that
+        // holds its four-bit code (the other would give the same estimate).
+        if (every_list && sq4_list_[sq4_slot_[pos]] != list) continue;
         ++found;
-        keep(static_cast<uint32_t>(begin + r), 0, qr2);
+        keep(pos, 0, qr2);
       }
       continue;
     }
@@ -623,7 +648,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
           c.slot_qr2 - (two_sum * sq4_.lo[at] + 2 * sq4_.step[at] * dot) + sq4_.term[at];
       // The four-bit rounding's error, and the SQ8 rounding's of the residual it encodes.
       const float var = c.slot_qr2 * sq4_.noise[at] + std::max(est, 0.0f) * sq8_noise_;
-      scored.push_back({list_rows_[c.pos], est, std::sqrt(var)});
+      scored.push_back({c.row != UINT32_MAX ? c.row : list_rows_[c.pos], est, std::sqrt(var)});
     }
     if (postings() != indexed_rows()) {
       // A replicated row may come from both of its lists: keep its better estimate once.
@@ -639,7 +664,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
         return c.estimate - kSq4Sigmas * c.sigma > upper;
       });
     }
-    const size_t cap = std::max<size_t>(candidates, k);
+    const size_t cap = std::max<size_t>(row_candidates, k);
     if (scored.size() > cap) {
       std::nth_element(scored.begin(), scored.begin() + (cap - 1), scored.end(), by_estimate);
       scored.resize(cap);
@@ -814,24 +839,33 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     // widens when the filter is correlated with the vectors).
     const double probed_rows =
         static_cast<double>(nprobe) * static_cast<double>(postings()) / nlist;
-    // Vectors not resident cost a read each (a system call is worth ~8 KiB of memory
-    // bandwidth here; at 128-d, 1% of 200k rows: 1.2k QPS exact).
-    const double row_bytes = static_cast<double>(dims_ * sizeof(float));
-    const double exact_bytes =
-        static_cast<double>(allowed) * (data.resident() ? row_bytes : std::max(row_bytes, 8192.0));
     const bool binary = p.scan == IvfScan::kBinary ||
                         (p.scan == IvfScan::kAuto &&
                          BinaryScanPays(probed_rows, 2 * candidates * ShortlistFactor()));
     const double fine_bytes = dims_ >= kMinBinaryDims ? coder_.padded() / 2 + 16 : dims_ + 4;
     const double probe_bytes =
         probed_rows * (binary ? static_cast<double>(coder_.padded() / 8 + 16) : fine_bytes);
+    // Vectors not resident: an exact search reads every allowed row (a read each, where
+    // they are not adjacent; a system call is worth ~8 KiB of memory bandwidth here: at
+    // 128-d, 1% of 200k rows, 1.2k QPS exact). Past a few rows, the allowed rows' fine
+    // codes are estimated instead (every list's, as a probe of every list: recall 0.9999
+    // on GCIDE), and only the candidates their estimate cannot rule out are read to
+    // re-rank. From kMinBinaryDims the allowed rows' four-bit codes are found through
+    // row_slot_ (no walk over the postings), so that is counted as what it reads: the
+    // filter's bitmap and the codes, scattered (three times a streamed byte, as
+    // BinaryScanPays counts them). GCIDE at 1% then takes it with or without boundary
+    // replicas (which make the depth-1000 probe shorter), at 10% the probe. Below, the
+    // choice is made as for an exact search.
+    const bool scan_every_list = !data.resident() && allowed > 4 * candidates;
+    const double row_bytes = static_cast<double>(dims_ * sizeof(float));
+    const double exact_bytes =
+        scan_every_list && dims_ >= kMinBinaryDims
+            ? static_cast<double>(rows_) / 8 + 3 * static_cast<double>(allowed) * fine_bytes
+            : static_cast<double>(allowed) *
+                  (data.resident() ? row_bytes : std::max(row_bytes, 8192.0));
     const size_t few = data.resident() ? std::max(4 * candidates, nlist) : 4 * candidates;
     if (allowed <= few || nprobe >= nlist / 2 || exact_bytes <= 2.0 * probe_bytes) {
-      // Vectors not resident: an exact search reads every allowed row (a read each, where
-      // they are not adjacent). Past a few rows, every list's fine codes of the allowed
-      // rows are scanned instead, and only the candidates their estimate cannot rule out
-      // are read to re-rank (as a probe of every list: recall 0.9999 on GCIDE).
-      if (!data.resident() && allowed > 4 * candidates) {
+      if (scan_every_list) {
         return SearchLists(q, data, p.k, static_cast<uint32_t>(nlist), 2 * candidates, 0, p.filter,
                            IvfScan::kDirect, stats);
       }
@@ -1215,17 +1249,28 @@ void IvfIndex::DeriveBinaryCodes(int threads) const {
       }
     }
   });
-  binary_bytes_.store(bits_.size() * sizeof(uint64_t) + block_offsets_.size() * sizeof(uint32_t) +
-                          factors_.bytes() + sq4_.bytes() +
-                          (sq4_slot_.size() + sq4_list_.size()) * sizeof(uint32_t),
-                      std::memory_order_release);
+  binary_bytes_.store(
+      bits_.size() * sizeof(uint64_t) + block_offsets_.size() * sizeof(uint32_t) +
+          factors_.bytes() + sq4_.bytes() +
+          (sq4_slot_.size() + sq4_list_.size() + row_slot_.size()) * sizeof(uint32_t),
+      std::memory_order_release);
 }
 
 void IvfIndex::AssignSq4Slots(int threads) const {
   sq4_slot_.clear();
   sq4_list_.clear();
+  row_slot_.assign(rows_, UINT32_MAX);
   const size_t n = list_rows_.size();
-  if (n == indexed_rows_) return;  // no replicas: a posting's slot is its position
+  if (n == indexed_rows_) {  // no replicas: a posting's slot is its position
+    sq4_list_.resize(n);
+    for (uint32_t j = 0; j < lists(); ++j) {
+      for (uint32_t pos = list_offsets_[j]; pos < list_offsets_[j + 1]; ++pos) {
+        sq4_list_[pos] = j;
+        row_slot_[list_rows_[pos]] = pos;
+      }
+    }
+    return;
+  }
   // |r|² of every posting, from its SQ8 code.
   std::vector<float> r2(n);
   ParallelFor(lists(), threads, [&](size_t first, size_t last) {
@@ -1253,6 +1298,7 @@ void IvfIndex::AssignSq4Slots(int threads) const {
   for (size_t pos = 0; pos < n; ++pos) {
     const uint32_t h = holder[list_rows_[pos]];
     if (h != pos) sq4_slot_[pos] = sq4_slot_[h];
+    row_slot_[list_rows_[pos]] = sq4_slot_[h];
   }
 }
 

@@ -423,13 +423,16 @@ class IvfIndex {
   // Four-bit codes of the same rotated residuals (the fine codes from kMinBinaryDims
   // dimensions); derived with the one-bit codes. One a posting without replicas (the
   // posting's position is its slot); with them one a row, kept by the row's posting with
-  // the shorter residual: sq4_slot_[pos] is posting pos's slot, sq4_list_[slot] the list
-  // whose centroid that code's residual is from (both empty without replicas). A replica
+  // the shorter residual: sq4_slot_[pos] is posting pos's slot (empty without replicas),
+  // sq4_list_[slot] the list whose centroid that code's residual is from. A replica
   // then costs its one-bit code and two slot indexes instead of a four-bit code as well.
   mutable Sq4Codes sq4_;
   mutable HugeVector<uint32_t> sq4_slot_;
-  mutable std::vector<uint32_t> sq4_list_;
-  // Fills sq4_slot_ and sq4_list_ (REQUIRES the SQ8 codes).
+  mutable std::vector<uint32_t> sq4_list_;  // from kMinBinaryDims: every slot's list
+  // From kMinBinaryDims: each segment row's slot (UINT32_MAX without a vector), so that a
+  // small filter's rows are estimated without walking every posting.
+  mutable HugeVector<uint32_t> row_slot_;
+  // Fills sq4_slot_, sq4_list_ and row_slot_ (REQUIRES the SQ8 codes).
   void AssignSq4Slots(int threads) const;
   // Their bytes, set once they are derived (MemoryBytes may run beside the derivation).
   mutable std::atomic<size_t> binary_bytes_{0};

@@ -524,6 +524,9 @@ TEST(IvfIndexTest, SmallFiltersOnRangedVectorsReadOnlyPlausibleRows) {
     IvfSearchStats stats;
     const auto got = w.index->Search(w.query(i), ranged, p, &stats);
     EXPECT_FALSE(stats.exact_fallback);
+    // Only the allowed rows' codes are read (each row's once, replicated or not), found
+    // through the row → code map rather than by walking every posting.
+    EXPECT_EQ(stats.codes_scanned, allowed);
     const auto truth = testing::ExactTopK(w.rows, w.metric, w.query(i), 10, &filter);
     want += truth.size();
     for (const Neighbor& n : got) {
