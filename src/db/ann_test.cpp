@@ -453,8 +453,9 @@ TEST_P(AnnTest, VectorsReadByRangeGiveTheSameAnswersAsResidentOnes) {
 
 // With vectors read by range, memory is what counts: below kMinBinaryDims (these rows'
 // 24) the indexes built then have no boundary replicas (a replica would hold a second SQ8
-// code), where resident ones do; both answer.
-TEST_P(AnnTest, IndexesBuiltForRangedVectorsOfFewDimensionsHaveNoReplicas) {
+// code), where resident ones do; both answer. From kMinBinaryDims a replica shares its
+// row's four-bit code, and ranged indexes keep them.
+TEST_P(AnnTest, IndexesBuiltForRangedVectorsHaveReplicasOnlyWhereTheyShareFineCodes) {
   static_assert(kDims < index::kMinBinaryDims);
   auto decoded = [&](const std::string& key) {
     auto bytes = store_->Get(key);
@@ -485,6 +486,56 @@ TEST_P(AnnTest, IndexesBuiltForRangedVectorsOfFewDimensionsHaveNoReplicas) {
   }
   EXPECT_GT(fresh, 0u);
   EXPECT_GE(Recall(), 0.9);
+
+  // 256-d rows around 30 centres in another namespace of the same (ranged) process.
+  const uint32_t wide = index::kMinBinaryDims;
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> centres(30 * wide);
+  for (float& v : centres) v = g(rng);
+  auto wide_row = [&] {
+    const size_t c = std::uniform_int_distribution<size_t>(0, 29)(rng);
+    std::vector<float> v(wide);
+    for (uint32_t d = 0; d < wide; ++d) v[d] = centres[c * wide + d] + 0.6f * g(rng);
+    return v;
+  };
+  auto ns = db_->OpenNamespace("wide");
+  ASSERT_TRUE(ns.ok());
+  WriteRequest w;
+  w.distance_metric = GetParam();
+  for (uint64_t i = 0; i < 1500; ++i) {
+    Document d;
+    d.id = Id(i);
+    d.Set("vector", Value::Vector(wide_row()));
+    w.upserts.push_back(std::move(d));
+  }
+  ASSERT_TRUE((*ns)->Write(std::move(w)).ok());
+  ASSERT_TRUE((*ns)->IndexNow().ok());
+  auto list = store_->List("ns/wide/segments/");
+  ASSERT_TRUE(list.ok());
+  size_t replicated = 0;
+  for (const ObjectMeta& o : list->objects) {
+    if (o.key.size() < 4 || o.key.substr(o.key.size() - 4) != ".ivf") continue;
+    auto idx = decoded(o.key);
+    ASSERT_NE(idx, nullptr);
+    replicated += idx->postings() > idx->indexed_rows();
+  }
+  EXPECT_EQ(replicated, 1u);
+  size_t hits = 0;
+  for (int i = 0; i < 10; ++i) {
+    QueryRequest r;
+    r.rank_by.kind = RankBy::Kind::kVector;
+    r.rank_by.attr = "vector";
+    r.rank_by.vector = wide_row();
+    r.top_k = 10;
+    auto exact = (*ns)->Query(r);
+    r.rank_by.approximate = true;
+    auto approx = (*ns)->Query(r);
+    ASSERT_TRUE(exact.ok() && approx.ok());
+    for (const ResultRow& a : approx->rows) {
+      for (const ResultRow& e : exact->rows) hits += a.id == e.id;
+    }
+  }
+  EXPECT_GE(hits, 90u);
 }
 
 // Counts the batches of reads (GetMany calls) passed to `base`.
