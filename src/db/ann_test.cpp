@@ -42,6 +42,28 @@ std::vector<float> Sample(std::mt19937_64& rng) {
   return v;
 }
 
+// Vectors of `dims` dimensions near `count` Gaussian centres (each coordinate off by
+// `noise` standard deviations), from the generator it is given.
+class Clusters {
+ public:
+  Clusters(uint32_t dims, size_t count, float noise, std::mt19937_64& rng)
+      : dims_(dims), noise_(noise), centres_(count * dims) {
+    for (float& v : centres_) v = g_(rng);
+  }
+  std::vector<float> Sample(std::mt19937_64& rng) {
+    const size_t c = std::uniform_int_distribution<size_t>(0, centres_.size() / dims_ - 1)(rng);
+    std::vector<float> v(dims_);
+    for (uint32_t d = 0; d < dims_; ++d) v[d] = centres_[c * dims_ + d] + noise_ * g_(rng);
+    return v;
+  }
+
+ private:
+  uint32_t dims_;
+  float noise_;
+  std::normal_distribution<float> g_{0, 1};
+  std::vector<float> centres_;
+};
+
 class AnnTest : public ::testing::TestWithParam<DistanceMetric> {
  protected:
   void SetUp() override {
@@ -488,16 +510,8 @@ TEST_P(AnnTest, IndexesBuiltForRangedVectorsHaveReplicasOnlyWhereTheyShareFineCo
   EXPECT_GE(Recall(), 0.9);
 
   // 256-d rows around 30 centres in another namespace of the same (ranged) process.
-  const uint32_t wide = index::kMinBinaryDims;
-  std::normal_distribution<float> g(0, 1);
-  std::vector<float> centres(30 * wide);
-  for (float& v : centres) v = g(rng);
-  auto wide_row = [&] {
-    const size_t c = std::uniform_int_distribution<size_t>(0, 29)(rng);
-    std::vector<float> v(wide);
-    for (uint32_t d = 0; d < wide; ++d) v[d] = centres[c * wide + d] + 0.6f * g(rng);
-    return v;
-  };
+  Clusters wide(index::kMinBinaryDims, 30, 0.6f, rng);
+  auto wide_row = [&] { return wide.Sample(rng); };
   auto ns = db_->OpenNamespace("wide");
   ASSERT_TRUE(ns.ok());
   WriteRequest w;
@@ -829,15 +843,8 @@ TEST(AnnWideTest, WideIndexesAreServedWithoutTheirSq8Codes) {
   o.background_indexing = false;
   o.ann_min_rows = 1000;
   std::mt19937_64 rng(21);
-  std::normal_distribution<float> g(0, 1);
-  std::vector<float> centres(20 * kWide);
-  for (float& v : centres) v = g(rng);
-  auto sample = [&] {
-    const size_t c = std::uniform_int_distribution<size_t>(0, 19)(rng);
-    std::vector<float> v(kWide);
-    for (uint32_t d = 0; d < kWide; ++d) v[d] = centres[c * kWide + d] + 0.7f * g(rng);
-    return v;
-  };
+  Clusters clusters(kWide, 20, 0.7f, rng);
+  auto sample = [&] { return clusters.Sample(rng); };
   std::unique_ptr<Database> db = std::move(Database::Open(o)).value();
   std::shared_ptr<Namespace> ns = *db->OpenNamespace("wide");
   WriteRequest w;
