@@ -432,7 +432,6 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     }
     q.sorted = end;
   };
-  ensure_sorted(std::min<size_t>(nlist, size_t{nprobe} + 16));
 
   // The SQ8 estimate of the row at position `pos` of a list at qr2 = |q - c|² (stage 2
   // and the direct scan).
@@ -523,6 +522,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     found = scanned = listed.size();
     probed = nlist;
   }
+  if (!by_rows) ensure_sorted(std::min<size_t>(nlist, size_t{nprobe} + 16));
   for (size_t i = 0; i < nlist && !by_rows; ++i) {
     ensure_sorted(std::min(nlist, i + 2));
     const uint32_t list = KeyList(q.order[i]);
@@ -650,8 +650,9 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
       const float var = c.slot_qr2 * sq4_.noise[at] + std::max(est, 0.0f) * sq8_noise_;
       scored.push_back({c.row != UINT32_MAX ? c.row : list_rows_[c.pos], est, std::sqrt(var)});
     }
-    if (postings() != indexed_rows()) {
-      // A replicated row may come from both of its lists: keep its better estimate once.
+    if (postings() != indexed_rows() && !(direct && (by_rows || every_list))) {
+      // A replicated row may come from both of its lists: keep its better estimate once
+      // (a direct scan by rows or of every list shortlisted each row once).
       KeepBestOfEachRow(scored, [](const Query::Scored& c) { return c.estimate; });
     }
     auto by_estimate = [](const Query::Scored& a, const Query::Scored& b) {
