@@ -859,13 +859,14 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     // choice is made as for an exact search.
     const bool scan_every_list = !data.resident() && allowed > 4 * candidates;
     const double row_bytes = static_cast<double>(dims_ * sizeof(float));
-    const double exact_bytes =
+    // What the alternative to the probe reads: the exact search or the every-list scan.
+    const double other_bytes =
         scan_every_list && dims_ >= kMinBinaryDims
             ? static_cast<double>(rows_) / 8 + 3 * static_cast<double>(allowed) * fine_bytes
             : static_cast<double>(allowed) *
                   (data.resident() ? row_bytes : std::max(row_bytes, 8192.0));
     const size_t few = data.resident() ? std::max(4 * candidates, nlist) : 4 * candidates;
-    if (allowed <= few || nprobe >= nlist / 2 || exact_bytes <= 2.0 * probe_bytes) {
+    if (allowed <= few || nprobe >= nlist / 2 || other_bytes <= 2.0 * probe_bytes) {
       if (scan_every_list) {
         return SearchLists(q, data, p.k, static_cast<uint32_t>(nlist), 2 * candidates, 0, p.filter,
                            IvfScan::kDirect, stats);

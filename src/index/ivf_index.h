@@ -297,9 +297,11 @@ class IvfIndex {
   // Bytes held in memory (centroids, codes, row ids), excluding the segment's vectors.
   size_t MemoryBytes() const;
   // The mean squared distance of indexed rows (up to `sample` of them, evenly spread)
-  // from their list's centroid, from their codes; and that of rows of `data` (`ids`, the
-  // same sampling) from their nearest centroid. Distances as the index measures them
-  // (of unit-length vectors for cosine distance). 0 without rows.
+  // from their list's centroid, from their codes (from kMinBinaryDims a replicated row
+  // counts once, from its nearer list, whose four-bit code it keeps; below, every posting
+  // counts); and that of rows of `data` (`ids`, the same sampling) from their nearest
+  // centroid. Distances as the index measures them (of unit-length vectors for cosine
+  // distance). 0 without rows.
   double MeanSquaredResidual(size_t sample) const;
   double MeanSquaredDistanceOf(const VectorRows& data, const std::vector<uint32_t>& ids,
                                size_t sample) const;
