@@ -82,8 +82,8 @@ struct DatabaseOptions {
   // Memory for decoded namespaces (segments, their vector and text indexes, WAL tails),
   // shared by all namespaces: when the current snapshots together hold more, the least
   // recently used namespaces drop theirs and reload them (from the cache tiers) when next
-  // used. 0 means half of the machine's physical memory (or of the container's cgroup
-  // memory limit when that is lower). Namespaces with unindexed
+  // used. 0 means half of the machine's physical memory (or of the lowest cgroup memory
+  // limit of the process's cgroup and its ancestors). Namespaces with unindexed
   // writes or pending compaction stay loaded until background maintenance is done.
   uint64_t memory_budget_bytes = 0;
   // Clock used for created/updated times and GC ages (ms since epoch); tests override.

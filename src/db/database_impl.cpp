@@ -12,33 +12,14 @@
 #include <vector>
 
 #include "common/coding.h"
+#include "common/limits.h"
 #include "db/keys.h"
 
 namespace gannet::db {
 
-namespace {
-
-// Physical memory, or the container's limit when a cgroup (v2, else v1) sets a lower one.
-uint64_t AvailableMemoryBytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  uint64_t bytes = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * page : 16ull << 30;
-  for (const char* path :
-       {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
-    std::ifstream in(path);
-    unsigned long long limit = 0;
-    if (in >> limit && limit > 0) {  // "max" (no limit) does not parse
-      bytes = std::min<uint64_t>(bytes, limit);
-      break;
-    }
-  }
-  return bytes;
-}
-
-}  // namespace
-
 DatabaseImpl::DatabaseImpl(DatabaseOptions options) : options_(std::move(options)) {
   memory_budget_ = options_.memory_budget_bytes;
-  if (memory_budget_ == 0) memory_budget_ = AvailableMemoryBytes() / 2;
+  if (memory_budget_ == 0) memory_budget_ = UsableMemoryBytes() / 2;
   if (options_.background_indexing) background_ = std::thread([this] { BackgroundLoop(); });
 }
 

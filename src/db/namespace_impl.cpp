@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "common/coding.h"
-#include "common/cpus.h"
+#include "common/limits.h"
 #include "db/apply.h"
 #include "db/database_impl.h"
 #include "format/frame.h"

@@ -24,7 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "common/cpus.h"
+#include "common/limits.h"
 #include "gannet/database.h"
 #include "gannet/types.h"
 #include "server/api.h"
