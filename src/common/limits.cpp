@@ -70,11 +70,10 @@ std::optional<unsigned> CoresOfCfsQuota(int64_t quota_us, int64_t period_us) {
 }
 
 std::optional<unsigned> CoresOfCpuMax(std::string_view line) {
-  while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.remove_suffix(1);
   const size_t space = line.find(' ');
   if (space == std::string_view::npos) return std::nullopt;
-  const std::optional<int64_t> quota = ParseInt(line.substr(0, space));  // "max": none
-  const std::optional<int64_t> period = ParseInt(line.substr(space + 1));
+  const std::optional<int64_t> quota = ParseInt(line.substr(0, space));    // "max": none
+  const std::optional<int64_t> period = ParseInt(line.substr(space + 1));  // trims "\n"
   if (!quota || !period) return std::nullopt;
   return CoresOfCfsQuota(*quota, *period);
 }

@@ -487,7 +487,6 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   listed.clear();
   size_t prune_at = 4 * shortlist_cap;
   const bool shared_sq4 = !sq4_slot_.empty();
-  const bool every_list = shared_sq4 && nprobe >= nlist;
   auto keep = [&](uint32_t pos, float lower, float qr2) {
     Query::Listed& c = listed.emplace_back(Query::Listed{pos, lower, qr2, pos, qr2});
     if (shared_sq4) {
@@ -505,18 +504,24 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
   auto is_allowed = [&](uint32_t row) {
     return allowed == nullptr || ((allowed[row >> 6] >> (row & 63)) & 1) != 0;
   };
-  // A filter with every list probed and the fine codes read directly (the small filters
-  // of vectors read by range): the allowed rows' codes are found through row_slot_, not
-  // by walking every posting's row id.
-  const bool by_rows = direct && four_bit && filter != nullptr && nprobe >= nlist;
+  // Every list probed with the fine codes read directly (the small filters of vectors read
+  // by range): each allowed row's code is found through row_slot_, once a row, not by
+  // walking every posting's row id.
+  const bool by_rows = direct && four_bit && nprobe >= nlist;
   if (by_rows) {
-    for (size_t w = 0; w < (filter->rows() + 63) / 64; ++w) {
-      for (uint64_t bits = allowed[w]; bits != 0; bits &= bits - 1) {
-        const uint32_t row = static_cast<uint32_t>(w * 64 + std::countr_zero(bits));
-        if (row >= rows_ || row_slot_[row] == UINT32_MAX) continue;
-        const uint32_t slot = row_slot_[row];
-        const float qr2 = q.list_qr2[sq4_list_[slot]];
-        listed.push_back({0, 0, qr2, slot, qr2, row});
+    auto add = [&](uint32_t row) {
+      if (row >= rows_ || row_slot_[row] == UINT32_MAX) return;
+      const uint32_t slot = row_slot_[row];
+      const float qr2 = q.list_qr2[sq4_list_[slot]];
+      listed.push_back({0, 0, qr2, slot, qr2, row});
+    };
+    if (filter == nullptr) {
+      for (uint32_t row = 0; row < rows_; ++row) add(row);
+    } else {
+      for (size_t w = 0; w < (filter->rows() + 63) / 64; ++w) {
+        for (uint64_t bits = allowed[w]; bits != 0; bits &= bits - 1) {
+          add(static_cast<uint32_t>(w * 64 + std::countr_zero(bits)));
+        }
       }
     }
     found = scanned = listed.size();
@@ -548,12 +553,8 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     if (direct && four_bit) {
       for (size_t r = 0; r < n; ++r) {
         if (!is_allowed(rows[r])) continue;
-        const uint32_t pos = static_cast<uint32_t>(begin + r);
-        // Every list probed: a replicated row is shortlisted once, from the posting that
-        // holds its four-bit code (the other would give the same estimate).
-        if (every_list && sq4_list_[sq4_slot_[pos]] != list) continue;
         ++found;
-        keep(pos, 0, qr2);
+        keep(static_cast<uint32_t>(begin + r), 0, qr2);
       }
       continue;
     }
@@ -650,9 +651,9 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
       const float var = c.slot_qr2 * sq4_.noise[at] + std::max(est, 0.0f) * sq8_noise_;
       scored.push_back({c.row != UINT32_MAX ? c.row : list_rows_[c.pos], est, std::sqrt(var)});
     }
-    if (postings() != indexed_rows() && !(direct && (by_rows || every_list))) {
+    if (postings() != indexed_rows() && !by_rows) {
       // A replicated row may come from both of its lists: keep its better estimate once
-      // (a direct scan by rows or of every list shortlisted each row once).
+      // (a scan by rows shortlisted each row once).
       KeepBestOfEachRow(scored, [](const Query::Scored& c) { return c.estimate; });
     }
     auto by_estimate = [](const Query::Scored& a, const Query::Scored& b) {
