@@ -29,7 +29,8 @@ namespace {
 using json = nlohmann::json;
 
 // Kills its process after a given number of requests: that request and every later one
-// fail without effect (the process is gone).
+// fail without effect (the process is gone). Requests may come from several threads (a
+// batched GetMany runs its reads in parallel).
 class CrashStore final : public ObjectStore {
  public:
   explicit CrashStore(ObjectStorePtr base) : base_(std::move(base)) {}
@@ -65,12 +66,14 @@ class CrashStore final : public ObjectStore {
 
  private:
   Status Gate() {
-    if (budget_ == 0) return Status::Unavailable("process crashed");
-    if (budget_ > 0) --budget_;
-    return Status::OK();
+    int64_t left = budget_.load();
+    for (;;) {
+      if (left == 0) return Status::Unavailable("process crashed");
+      if (left < 0 || budget_.compare_exchange_weak(left, left - 1)) return Status::OK();
+    }
   }
   ObjectStorePtr base_;
-  int64_t budget_ = -1;  // -1: never crash
+  std::atomic<int64_t> budget_{-1};  // -1: never crash
 };
 
 struct Doc {
