@@ -330,7 +330,9 @@ int CmdInspect(Context& ctx, const Args& args) {
       for (const auto& c : (*ix)->calibration()) {
         Json points = Json::array();
         for (const auto& [nprobe, recall] : c.points) points.push_back({nprobe, recall});
-        curves.push_back({{"k", c.k}, {"nprobe_recall", std::move(points)}});
+        Json curve = {{"k", c.k}, {"nprobe_recall", std::move(points)}};
+        if (!c.errors.empty()) curve["standard_errors"] = c.errors;
+        curves.push_back(std::move(curve));
       }
       out["calibration"] = std::move(curves);
       break;

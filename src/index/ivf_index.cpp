@@ -22,9 +22,16 @@ constexpr uint32_t kCalibrationK = 10;
 // The depths (k) of the calibration curves: recall@10, and the share of the true top-100
 // and top-1000 in the probed lists.
 constexpr std::array<size_t, 3> kCalibrationDepths = {10, 100, 1000};
-// Calibrated recall must exceed the target by this much (the ladder is measured on a
-// sample of queries, so it is itself an estimate).
-constexpr double kCalibrationMargin = 0.02;
+// Calibrated recall must exceed the target by this many standard errors of its estimate
+// (the ladder is measured on a sample of queries), and by at least kMinCalibrationMargin
+// (the sampled queries are rows of the index). The deeper curves (the share of the true
+// top-100 or top-1000 in the probed lists, which filtered searches read) are not the
+// recall of a search: what quantization and the re-rank cut lose comes on top, so their
+// margin stays at least kFixedCalibrationMargin, as does every margin of an index
+// without the errors (format version 3 and older).
+constexpr double kCalibrationErrors = 2.0;
+constexpr double kMinCalibrationMargin = 0.005;
+constexpr double kFixedCalibrationMargin = 0.02;
 // Standard deviations of an SQ8 estimate's error within which a candidate is re-ranked
 // (see sq8_noise_). 4 re-ranked 10.7 rows a query instead of 45 on GCIDE × MiniLM and
 // 13.4 instead of 44 on 200k × 128, with the same recall@10 at every nprobe.
@@ -41,6 +48,19 @@ constexpr uint32_t kMaxDims = 1u << 16;
 constexpr size_t kMaxCalibrationEntries = 64;
 // Rows compared when deciding whether a seed index fits a build's rows.
 constexpr size_t kSeedFitSample = 256;
+
+// The standard error of the mean of `values` (their sample standard deviation over the
+// square root of their count); 0 for fewer than two.
+float StandardError(const std::vector<double>& values) {
+  const size_t n = values.size();
+  if (n < 2) return 0.0f;
+  double sum = 0;
+  for (double v : values) sum += v;
+  const double mean = sum / static_cast<double>(n);
+  double squares = 0;
+  for (double v : values) squares += (v - mean) * (v - mean);
+  return static_cast<float>(std::sqrt(squares / static_cast<double>(n - 1) / static_cast<double>(n)));
+}
 
 bool NeighborLess(const Neighbor& a, const Neighbor& b) {
   return a.distance != b.distance ? a.distance < b.distance : a.row < b.row;
@@ -225,34 +245,41 @@ struct IvfIndex::Query {
   std::vector<Listed> listed;
 };
 
+double IvfIndex::NprobeOnCurve(const CalibrationCurve& c, double recall_target, uint32_t nlist) {
+  const double target = std::max(0.0, recall_target);
+  float best = 0;
+  double below_nprobe = 0, below_excess = 0;  // the last point short of the target
+  for (size_t i = 0; i < c.points.size(); ++i) {
+    const auto [nprobe, recall] = c.points[i];
+    const double least = c.k > kCalibrationK ? kFixedCalibrationMargin : kMinCalibrationMargin;
+    const double margin = c.errors.empty() ? kFixedCalibrationMargin
+                                           : std::max(least, kCalibrationErrors * c.errors[i]);
+    const double excess = recall - std::min(1.0, target + margin);
+    if (excess >= 0) {
+      // Between the ladder's points (√2 apart), where the chord from the last point
+      // short of the target reaches it: recall grows concavely with nprobe, so the
+      // chord lies below the curve and does not overstate the recall there.
+      if (below_nprobe == 0 || !(excess > below_excess)) return nprobe;
+      const double t = -below_excess / (excess - below_excess);
+      return below_nprobe + t * (nprobe - below_nprobe);
+    }
+    best = std::max(best, recall);
+    below_nprobe = nprobe;
+    below_excess = excess;
+  }
+  // Out of reach (the re-rank cut bounds recall@10 below 1 even over every list): the
+  // smallest nprobe within kPlateau of the best the curve measured, not every list.
+  for (const auto& [nprobe, recall] : c.points) {
+    if (recall >= best - kPlateau) return nprobe;
+  }
+  return nlist;
+}
+
 uint32_t IvfIndex::NprobeFor(double recall_target, double k) const {
   const uint32_t nlist = static_cast<uint32_t>(lists());
   if (!(recall_target < 1.0)) return nlist;
   if (calibration_.empty()) return std::max<uint32_t>(1, nlist / 8);
-  const double want = std::min(1.0, std::max(0.0, recall_target) + kCalibrationMargin);
-  auto pick = [&](const CalibrationCurve& c) -> double {
-    float best = 0;
-    double below_nprobe = 0, below_recall = 0;  // the last point short of the target
-    for (const auto& [nprobe, recall] : c.points) {
-      if (recall >= want) {
-        // Between the ladder's points (√2 apart), where the chord from the last point
-        // short of the target reaches it: recall grows concavely with nprobe, so the
-        // chord lies below the curve and does not overstate the recall there.
-        if (below_nprobe == 0 || !(recall > below_recall)) return nprobe;
-        const double t = (want - below_recall) / (recall - below_recall);
-        return below_nprobe + t * (nprobe - below_nprobe);
-      }
-      best = std::max(best, recall);
-      below_nprobe = nprobe;
-      below_recall = recall;
-    }
-    // Out of reach (the re-rank cut bounds recall@10 below 1 even over every list): the
-    // smallest nprobe within kPlateau of the best the curve measured, not every list.
-    for (const auto& [nprobe, recall] : c.points) {
-      if (recall >= best - kPlateau) return nprobe;
-    }
-    return nlist;
-  };
+  auto pick = [&](const CalibrationCurve& c) { return NprobeOnCurve(c, recall_target, nlist); };
   // Between two curves, interpolate nprobe geometrically in k; past the deepest,
   // extrapolate proportionally to k.
   const CalibrationCurve* lo = &calibration_.front();
@@ -1414,7 +1441,7 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
   };
 
   // Depth 10: the recall@10 of real searches (quantization and re-ranking included).
-  CalibrationCurve top10{kCalibrationK, {}};
+  CalibrationCurve top10{kCalibrationK, {}, {}};
   for (uint32_t nprobe : ladder) {
     std::vector<size_t> hits(nq, 0);
     ParallelFor(nq, options.threads, [&](size_t b, size_t e) {
@@ -1433,12 +1460,16 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
       }
     });
     size_t total = 0, want = 0;
+    std::vector<double> shares;  // each query's recall
     for (size_t i = 0; i < nq; ++i) {
+      const size_t m = std::min<size_t>(kCalibrationK, truth[i].size());
       total += hits[i];
-      want += std::min<size_t>(kCalibrationK, truth[i].size());
+      want += m;
+      if (m > 0) shares.push_back(static_cast<double>(hits[i]) / static_cast<double>(m));
     }
     const float recall = want == 0 ? 1.0f : static_cast<float>(total) / static_cast<float>(want);
     top10.points.emplace_back(nprobe, recall);
+    top10.errors.push_back(StandardError(shares));
     if (recall >= 1.0f) break;
   }
   calibration_.push_back(std::move(top10));
@@ -1469,16 +1500,21 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
   for (size_t di = 1; di < kCalibrationDepths.size(); ++di) {
     const size_t k = kCalibrationDepths[di];
     if (k > depth) break;
-    CalibrationCurve curve{static_cast<uint32_t>(k), {}};
+    CalibrationCurve curve{static_cast<uint32_t>(k), {}, {}};
     for (uint32_t nprobe : ladder) {
       size_t total = 0, want = 0;
+      std::vector<double> shares;
       for (size_t i = 0; i < nq; ++i) {
         const size_t m = std::min(k, ranks[i].size());
+        size_t found = 0;
+        for (size_t t = 0; t < m; ++t) found += ranks[i][t] < nprobe ? 1 : 0;
         want += m;
-        for (size_t t = 0; t < m; ++t) total += ranks[i][t] < nprobe ? 1 : 0;
+        total += found;
+        if (m > 0) shares.push_back(static_cast<double>(found) / static_cast<double>(m));
       }
       const float recall = want == 0 ? 1.0f : static_cast<float>(total) / static_cast<float>(want);
       curve.points.emplace_back(nprobe, recall);
+      curve.errors.push_back(StandardError(shares));
       if (recall >= 1.0f) break;
     }
     calibration_.push_back(std::move(curve));
@@ -1570,11 +1606,11 @@ size_t IvfIndex::MemoryBytes() const {
 
 // ---- serialisation ----------------------------------------------------------------------
 
-std::string IvfIndex::Encode() const { return EncodeVersion(3); }
+std::string IvfIndex::Encode() const { return EncodeVersion(4); }
 
 std::string IvfIndex::EncodeVersion(uint32_t version) const {
   const bool replicas = postings() != indexed_rows();
-  if (!holds_sq8_codes() || version < 1 || version > 3 || (version == 1 && replicas)) {
+  if (!holds_sq8_codes() || version < 1 || version > 4 || (version == 1 && replicas)) {
     // A broken precondition: the codes were released, or the version cannot hold them.
     std::fputs("gannet: IvfIndex::EncodeVersion: codes released or bad version\n", stderr);
     std::abort();
@@ -1609,13 +1645,20 @@ std::string IvfIndex::EncodeVersion(uint32_t version) const {
   for (const CalibrationCurve& c : calibration_) {
     curves.PutVarint(c.k);
     curves.PutVarint(c.points.size());
-    for (const auto& [nprobe, recall] : c.points) {
-      curves.PutVarint(nprobe);
-      curves.PutFloat(recall);
+    for (size_t i = 0; i < c.points.size(); ++i) {
+      curves.PutVarint(c.points[i].first);
+      curves.PutFloat(c.points[i].second);
+      // Version 4: the point's standard error. An index decoded from an older version has
+      // none: half the fixed margin, which keeps its knob where it was.
+      if (version >= 4) {
+        curves.PutFloat(c.errors.empty() ? static_cast<float>(kFixedCalibrationMargin /
+                                                              kCalibrationErrors)
+                                         : c.errors[i]);
+      }
     }
   }
   Writer payload;
-  if (version == 3) {
+  if (version >= 3) {
     // The head (list checksums and calibration included) first, with its length and
     // checksum: a cold reader fetches a prefix of the object, then lists by range.
     for (uint64_t sum : sums) head.PutFixed64(sum);
@@ -1698,10 +1741,10 @@ Status IvfIndex::ParseHead(Reader& r, uint32_t version, IvfIndex& idx) {
   if (nlist > r.remaining() / 8) return BadIndex("truncated list checksums");
   idx.list_checksums_.resize(nlist);
   for (uint64_t& sum : idx.list_checksums_) (void)r.GetFixed64(&sum);
-  return ParseCalibration(r, idx);
+  return ParseCalibration(r, version, idx);
 }
 
-Status IvfIndex::ParseCalibration(Reader& r, IvfIndex& idx) {
+Status IvfIndex::ParseCalibration(Reader& r, uint32_t version, IvfIndex& idx) {
   uint64_t curves;
   if (!r.GetVarint(&curves) || curves > kCalibrationDepths.size()) {
     return BadIndex("bad calibration table");
@@ -1714,7 +1757,7 @@ Status IvfIndex::ParseCalibration(Reader& r, IvfIndex& idx) {
         (!idx.calibration_.empty() && k <= idx.calibration_.back().k)) {
       return BadIndex("bad calibration curve");
     }
-    CalibrationCurve curve{static_cast<uint32_t>(k), {}};
+    CalibrationCurve curve{static_cast<uint32_t>(k), {}, {}};
     for (uint64_t i = 0; i < entries; ++i) {
       uint64_t nprobe;
       float recall;
@@ -1724,6 +1767,12 @@ Status IvfIndex::ParseCalibration(Reader& r, IvfIndex& idx) {
         return BadIndex("bad calibration entry");
       }
       curve.points.emplace_back(static_cast<uint32_t>(nprobe), recall);
+      if (version >= 4) {
+        float error;
+        if (!r.GetFloat(&error)) return BadIndex("truncated calibration");
+        if (!(error >= 0.0f && error <= 1.0f)) return BadIndex("bad calibration error");
+        curve.errors.push_back(error);
+      }
     }
     idx.calibration_.push_back(std::move(curve));
   }
@@ -1819,7 +1868,7 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::Decode(std::string_view bytes,
       return BadIndex("posting lists do not hold the indexed row count");
     }
   }
-  if (header.version < 3) GANNET_RETURN_IF_ERROR(ParseCalibration(r, *idx));
+  if (header.version < 3) GANNET_RETURN_IF_ERROR(ParseCalibration(r, header.version, *idx));
   if (!r.done()) return BadIndex("trailing bytes");
   // The resident index keeps no list checksums (Encode recomputes them).
   std::vector<uint64_t>().swap(idx->list_checksums_);
@@ -1838,7 +1887,7 @@ Result<uint64_t> IvfIndex::HeadPrefixBytes(std::string_view prefix, uint64_t obj
       format::ParseFrameHeader(format::ObjectKind::kVectorIndex,
                                prefix.substr(0, format::kFrameHeaderBytes), object_size));
   if (header.version < 3) return uint64_t{0};
-  if (header.flags != 0) return BadIndex("a version 3 index must not be compressed");
+  if (header.flags != 0) return BadIndex("an index with a head must not be compressed");
   Reader r(prefix.substr(format::kFrameHeaderBytes));
   uint64_t head_len, head_sum;
   if (!r.GetVarint(&head_len) || !r.GetFixed64(&head_sum)) return BadIndex("truncated head");
@@ -1854,6 +1903,10 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::DecodeHead(std::string_view pr
   if (need == 0) return Status::InvalidArgument("vector index: format version 1 or 2 has no head");
   if (prefix.size() < need) return Status::InvalidArgument("vector index: prefix misses the head");
   if (reader == nullptr) return Status::InvalidArgument("vector index: no reader");
+  GANNET_ASSIGN_OR_RETURN(
+      format::FrameHeader header,
+      format::ParseFrameHeader(format::ObjectKind::kVectorIndex,
+                               prefix.substr(0, format::kFrameHeaderBytes), object_size));
   Reader r(prefix.substr(format::kFrameHeaderBytes));
   uint64_t head_len, head_sum;
   (void)r.GetVarint(&head_len);
@@ -1865,7 +1918,7 @@ Result<std::shared_ptr<const IvfIndex>> IvfIndex::DecodeHead(std::string_view pr
   }
   std::shared_ptr<IvfIndex> idx(new IvfIndex());
   Reader head(head_bytes);
-  GANNET_RETURN_IF_ERROR(ParseHead(head, 3, *idx));
+  GANNET_RETURN_IF_ERROR(ParseHead(head, header.version, *idx));
   if (!head.done()) return BadIndex("trailing bytes in the head");
   // The lists fill the object from the head to the frame's checksum.
   idx->lists_at_ = need;

@@ -34,13 +34,14 @@
 // nprobe values ("calibration"), and how much of the true top-100 and top-1000 the
 // probed lists hold; a search asks for a recall target and gets the nprobe at which the
 // measured recall at its depth (k, or k / selectivity when filtered) reaches the target
-// plus a safety margin (between two measured points, on the chord joining them).
+// plus a safety margin of two standard errors of that measurement (between two measured
+// points, on the chord joining them).
 //
 // The index refers to rows by their position in the segment and never copies the f32
 // vectors: searches take the segment's vectors (VectorRows) to re-rank.
 //
 // Cold queries: an index decoded from the head of its object alone (DecodeHead; format
-// version 3) holds the centroids, list sizes and calibration but no posting lists; each
+// version 3 on) holds the centroids, list sizes and calibration but no posting lists; each
 // search reads the lists it probes by byte range, estimates on their SQ8 codes (no
 // derived codes) and re-ranks as above. The engine serves a namespace's first queries so
 // while it loads the whole index in the background.
@@ -241,16 +242,17 @@ class IvfIndex {
   // `keep_sq8_codes` the decoded index has released them (ReleaseSq8Codes). Decode
   // derives the search codes from the stored ones on `threads` threads (the calling one
   // included; ~3 µs a row at 384 dimensions on one).
-  // Encode REQUIRES holds_sq8_codes(); it writes format version 3 (a head, then the
-  // lists, each with its checksum in the head). EncodeVersion writes an older version for
-  // compatibility tests: 2, or 1 (REQUIRES: no replicas).
+  // Encode REQUIRES holds_sq8_codes(); it writes format version 4 (a head, then the
+  // lists, each with its checksum in the head; version 4 adds the calibration's standard
+  // errors to version 3). EncodeVersion writes an older version for
+  // compatibility tests: 3, 2, or 1 (REQUIRES: no replicas).
   std::string Encode() const;
   std::string EncodeVersion(uint32_t version) const;
   static Result<std::shared_ptr<const IvfIndex>> Decode(std::string_view bytes,
                                                         bool keep_sq8_codes = true,
                                                         int threads = 1);
 
-  // Cold queries (format version 3). An object's head (everything but the posting lists:
+  // Cold queries (format version 3 on). An object's head (everything but the posting lists:
   // centroids, list sizes and checksums, calibration) is a prefix of it. HeadPrefixBytes
   // says how long that prefix is, given at least its first kHeadProbeBytes bytes (fewer
   // only when the object is shorter), or 0 for a version 1 or 2 object, which has no head
@@ -281,15 +283,26 @@ class IvfIndex {
   struct CalibrationCurve {
     uint32_t k = 0;
     std::vector<std::pair<uint32_t, float>> points;  // (nprobe, recall)
+    // The standard error of each point's recall over the sampled queries (format version
+    // 4 on, one a point); empty for an index of an older version.
+    std::vector<float> errors;
     bool operator==(const CalibrationCurve&) const = default;
   };
   const std::vector<CalibrationCurve>& calibration() const { return calibration_; }
   // The nprobe the calibration picks for `recall_target` at depth `k` (a filtered search
-  // asks for k / selectivity): where the measured recall reaches the target plus a margin
+  // asks for k / selectivity): where the measured recall less its margin reaches the target
   // (linearly between the ladder's two points around it; interpolated between curves); a
   // target no measured point reaches gets the smallest nprobe within 0.002 of the curve's
   // best. 1.0 (or more) means every list.
   uint32_t NprobeFor(double recall_target, double k = 10) const;
+  // The same on one curve, unrounded (at most nlist). A point's margin is two standard
+  // errors of its recall (the recall measured exceeds the target by that much with about
+  // 97.5% confidence, for queries like the sampled rows), at least 0.005 on the recall@10
+  // curve and 0.02 on the deeper ones (a share of rows in the probed lists, not a
+  // search's recall); a curve without errors (format version 3 and older) keeps the fixed
+  // margin of 0.02.
+  static double NprobeOnCurve(const CalibrationCurve& curve, double recall_target,
+                              uint32_t nlist);
   // The expected shortlist of the binary scan, in re-rank candidates (what the choice of
   // scan counts it to cost): its estimate's error grows as the code's bits B shrink
   // (~1/√B), so short vectors shortlist more: max(2, 384 / B).
@@ -345,10 +358,10 @@ class IvfIndex {
   // against the head: length, checksum, row ids in range and ascending.
   ByteRange ListRange(size_t list) const;
   Status CheckList(size_t list, std::string_view bytes) const;
-  // Parses the payload fields from the metric to the list sizes (version 3: through the
+  // Parses the payload fields from the metric to the list sizes (version 3 on: through the
   // calibration) into `idx`.
   static Status ParseHead(Reader& r, uint32_t version, IvfIndex& idx);
-  static Status ParseCalibration(Reader& r, IvfIndex& idx);
+  static Status ParseCalibration(Reader& r, uint32_t version, IvfIndex& idx);
   // The rows a build calibrates on and their exact nearest other rows (nearest first,
   // as deep as the deepest curve): the same for every assembly of one clustering.
   struct CalibrationSample {

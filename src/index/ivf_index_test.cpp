@@ -718,7 +718,7 @@ TEST(IvfIndexTest, UnreachableRecallTargetGetsThePlateauNotEveryList) {
   const std::string own = curves(idx.calibration());
   ASSERT_EQ(payload->substr(payload->size() - own.size()), own);
   IvfIndex::CalibrationCurve flat{
-      10, {{1, 0.80f}, {2, 0.90f}, {4, 0.985f}, {8, 0.9951f}, {16, 0.9952f}, {nlist, 0.9952f}}};
+      10, {{1, 0.80f}, {2, 0.90f}, {4, 0.985f}, {8, 0.9951f}, {16, 0.9952f}, {nlist, 0.9952f}}, {}};
   const std::string bytes = format::EncodeFrame(
       format::ObjectKind::kVectorIndex,
       std::string(payload->substr(0, payload->size() - own.size())) + curves({flat}),
@@ -729,6 +729,59 @@ TEST(IvfIndexTest, UnreachableRecallTargetGetsThePlateauNotEveryList) {
   EXPECT_EQ((*back)->NprobeFor(0.90), 3u);    // 0.92: on the chord from 2 to 4, at 2.5
   EXPECT_EQ((*back)->NprobeFor(0.99), 8u);    // 1.0 wanted: never; the plateau starts at 8
   EXPECT_EQ((*back)->NprobeFor(1.0), nlist);  // every list, as documented
+}
+
+// The knob's margin is two standard errors of the calibration's recall, at least 0.005
+// (format version 4 stores them); an index without them keeps the fixed 0.02. On GCIDE
+// the fixed margin asked 0.97 of the calibration for a target of 0.95.
+TEST(IvfIndexTest, KnobMarginIsTwoStandardErrorsOfTheCalibratedRecall) {
+  IvfIndex::CalibrationCurve c{10,
+                               {{1, 0.80f}, {2, 0.90f}, {4, 0.96f}, {8, 0.985f}, {16, 0.995f}},
+                               {0.02f, 0.012f, 0.004f, 0.002f, 0.001f}};
+  // 0.95: at 4, 0.96 less 0.008; on the chord from 2 (0.90 less 0.024) to there.
+  EXPECT_NEAR(IvfIndex::NprobeOnCurve(c, 0.95, 64), 2 + 2 * 0.074 / 0.076, 0.02);
+  // 0.979: at 8 the margin is the least one, 0.005 (two errors are 0.004).
+  EXPECT_NEAR(IvfIndex::NprobeOnCurve(c, 0.979, 64), 4 + 4 * 0.027 / 0.028, 0.02);
+  // Beyond every point's reach: the plateau (within 0.002 of the best, 0.995).
+  EXPECT_EQ(IvfIndex::NprobeOnCurve(c, 0.995, 64), 16.0);
+  c.errors.clear();  // an older index: 0.97 wanted, between 4 and 8
+  EXPECT_NEAR(IvfIndex::NprobeOnCurve(c, 0.95, 64), 4 + 4 * 0.01 / 0.025, 0.02);
+}
+
+// A build measures each calibration point's standard error over its sampled queries: 0
+// where every query found all its neighbours, else positive and at most what a share in
+// [0, 1] with that mean allows; they survive the format, and version 3 drops them.
+TEST(IvfIndexTest, CalibrationCarriesTheStandardErrorOfEachPoint) {
+  auto data = testing::Clustered(6000, 16, 60, 5);
+  IvfBuildOptions opt;
+  opt.calibration_queries = 200;
+  auto built = IvfIndex::Build(testing::View(data, 16), DistanceMetric::kEuclideanSquared, opt);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  const IvfIndex& idx = **built;
+  ASSERT_FALSE(idx.calibration().empty());
+  size_t partial = 0;
+  for (const IvfIndex::CalibrationCurve& c : idx.calibration()) {
+    ASSERT_EQ(c.errors.size(), c.points.size()) << c.k;
+    for (size_t i = 0; i < c.points.size(); ++i) {
+      const double r = c.points[i].second, e = c.errors[i];
+      if (r == 1.0) {
+        EXPECT_EQ(e, 0.0) << c.k << " " << c.points[i].first;
+        continue;
+      }
+      ++partial;
+      EXPECT_GT(e, 0.0) << c.k << " " << c.points[i].first;
+      EXPECT_LE(e, std::sqrt(r * (1 - r) / 199) + 1e-6) << c.k << " " << c.points[i].first;
+    }
+  }
+  EXPECT_GT(partial, 2u);
+  auto back = IvfIndex::Decode(idx.Encode());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ((*back)->calibration(), idx.calibration());
+  EXPECT_EQ((*back)->NprobeFor(0.95), idx.NprobeFor(0.95));
+  auto v3 = IvfIndex::Decode(idx.EncodeVersion(3));
+  ASSERT_TRUE(v3.ok()) << v3.status().ToString();
+  for (const IvfIndex::CalibrationCurve& c : (*v3)->calibration()) EXPECT_TRUE(c.errors.empty());
+  EXPECT_GE((*v3)->NprobeFor(0.95), idx.NprobeFor(0.95));
 }
 
 TEST(IvfIndexTest, CorruptionIsDetected) {
@@ -864,11 +917,11 @@ TEST(IvfIndexTest, ReplicatedRowsAreFoundInEitherListAndReturnedOnce) {
       EXPECT_EQ(got.size(), 50u);
     }
   }
-  // Version 3 on disk; version 2 (the older layout) still reads, round-trips, and is no
+  // Version 4 on disk; version 2 (the older layout) still reads, round-trips, and is no
   // version 1 payload.
-  auto v3 = format::ParseFrameHeader(format::ObjectKind::kVectorIndex, idx.Encode());
-  ASSERT_TRUE(v3.ok());
-  EXPECT_EQ(v3->version, 3u);
+  auto v4 = format::ParseFrameHeader(format::ObjectKind::kVectorIndex, idx.Encode());
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->version, 4u);
   const std::string bytes = idx.EncodeVersion(2);
   auto header = format::ParseFrameHeader(format::ObjectKind::kVectorIndex, bytes);
   ASSERT_TRUE(header.ok());
@@ -876,7 +929,7 @@ TEST(IvfIndexTest, ReplicatedRowsAreFoundInEitherListAndReturnedOnce) {
   auto back = IvfIndex::Decode(bytes);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ((*back)->EncodeVersion(2), bytes);
-  EXPECT_EQ((*back)->Encode(), idx.Encode());
+  EXPECT_EQ((*back)->EncodeVersion(3), idx.EncodeVersion(3));  // no errors before version 4
   EXPECT_EQ((*back)->postings(), idx.postings());
   EXPECT_EQ((*back)->indexed_rows(), idx.indexed_rows());
   std::string storage;
