@@ -59,7 +59,8 @@ float StandardError(const std::vector<double>& values) {
   const double mean = sum / static_cast<double>(n);
   double squares = 0;
   for (double v : values) squares += (v - mean) * (v - mean);
-  return static_cast<float>(std::sqrt(squares / static_cast<double>(n - 1) / static_cast<double>(n)));
+  return static_cast<float>(
+      std::sqrt(squares / static_cast<double>(n - 1) / static_cast<double>(n)));
 }
 
 bool NeighborLess(const Neighbor& a, const Neighbor& b) {
@@ -1651,9 +1652,9 @@ std::string IvfIndex::EncodeVersion(uint32_t version) const {
       // Version 4: the point's standard error. An index decoded from an older version has
       // none: half the fixed margin, which keeps its knob where it was.
       if (version >= 4) {
-        curves.PutFloat(c.errors.empty() ? static_cast<float>(kFixedCalibrationMargin /
-                                                              kCalibrationErrors)
-                                         : c.errors[i]);
+        curves.PutFloat(c.errors.empty()
+                            ? static_cast<float>(kFixedCalibrationMargin / kCalibrationErrors)
+                            : c.errors[i]);
       }
     }
   }

@@ -301,8 +301,7 @@ class IvfIndex {
   // curve and 0.02 on the deeper ones (a share of rows in the probed lists, not a
   // search's recall); a curve without errors (format version 3 and older) keeps the fixed
   // margin of 0.02.
-  static double NprobeOnCurve(const CalibrationCurve& curve, double recall_target,
-                              uint32_t nlist);
+  static double NprobeOnCurve(const CalibrationCurve& curve, double recall_target, uint32_t nlist);
   // The expected shortlist of the binary scan, in re-rank candidates (what the choice of
   // scan counts it to cost): its estimate's error grows as the code's bits B shrink
   // (~1/√B), so short vectors shortlist more: max(2, 384 / B).
