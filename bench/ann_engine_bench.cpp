@@ -7,11 +7,16 @@
 //
 //   ann_engine_bench --dir DIR --n N --dims D --queries Q [--data STORE_DIR]
 //                    [--threads T] [--batch B] [--recall R1,R2,...] [--out FILE]
-//                    [--vectors memory|ranged]
+//                    [--vectors memory|ranged] [--max-segment-rows M] [--knn Q]
 //
 // --vectors ranged: DatabaseOptions::resident_indexed_vectors off (re-rank rows read by
 // byte range from the segments). The output's memory_bytes is the namespace's own
 // accounting (NamespaceInfo::memory_bytes); rss_mb also holds the input vectors.
+// --max-segment-rows: DatabaseOptions::max_segment_rows (default the engine's), so that a
+// data set lands in many segments (one index each) as a namespace that grows does, and
+// compaction is off (compact_max_segments unbounded) so that they stay.
+// --knn Q: also the warm latency of exact kNN (rank_by kNN, every row scanned) over the
+// first Q queries.
 // --recall: the ann_recall values to measure (default: the engine's default only); each
 // gets its own warm latency, recall@10 and rows scanned per query.
 //
@@ -26,8 +31,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/limits.h"
 #include "gannet/database.h"
 #include "gannet/object_store.h"
 #include "gannet/request.h"
@@ -53,7 +60,7 @@ double Seconds(Clock::time_point since) {
 
 int main(int argc, char** argv) {
   std::string dir, out, data_dir;
-  size_t n = 0, dims = 0, nq = 0, batch = 10000;
+  size_t n = 0, dims = 0, nq = 0, batch = 10000, max_segment_rows = 0, knn_queries = 0;
   int threads = 2;
   std::vector<std::optional<double>> targets;
   bool ranged = false;
@@ -79,6 +86,10 @@ int main(int argc, char** argv) {
         threads = std::stoi(v);
       } else if (a == "--batch") {
         batch = std::stoul(v);
+      } else if (a == "--max-segment-rows") {
+        max_segment_rows = std::stoul(v);
+      } else if (a == "--knn") {
+        knn_queries = std::stoul(v);
       } else if (a == "--recall") {
         for (size_t pos = 0; pos <= v.size();) {
           const size_t comma = std::min(v.find(',', pos), v.size());
@@ -101,7 +112,8 @@ int main(int argc, char** argv) {
   if (dir.empty() || n == 0 || dims == 0 || nq == 0 || batch == 0) {
     std::fprintf(stderr,
                  "usage: ann_engine_bench --dir DIR --n N --dims D --queries Q [--data STORE_DIR] "
-                 "[--threads T] [--batch B] [--recall R1,R2,...] [--out FILE]\n");
+                 "[--threads T] [--batch B] [--recall R1,R2,...] [--out FILE] "
+                 "[--vectors memory|ranged] [--max-segment-rows M] [--knn Q]\n");
     return 2;
   }
   const bool temp_store = data_dir.empty();
@@ -119,6 +131,10 @@ int main(int argc, char** argv) {
   o.background_indexing = false;
   o.ann_build_threads = threads;
   o.resident_indexed_vectors = !ranged;
+  if (max_segment_rows > 0) {  // and no compaction merging them back
+    o.max_segment_rows = max_segment_rows;
+    o.compact_max_segments = SIZE_MAX;
+  }
   auto db = gannet::Database::Open(o);
   if (!db.ok()) Fail("open", db.status());
   auto ns = (*db)->OpenNamespace("bench");
@@ -167,22 +183,24 @@ int main(int argc, char** argv) {
   res["vectors"] = ranged ? "ranged" : "memory";
   res["memory_bytes"] = info->memory_bytes;
   res["build_threads"] = threads;
+  auto ask_with = [&](size_t i, gannet::Consistency consistency, std::optional<double> ann_recall,
+                      bool exact = false) {
+    gannet::QueryRequest q;
+    q.rank_by.kind = gannet::RankBy::Kind::kVector;
+    q.rank_by.attr = "vector";
+    q.rank_by.approximate = !exact;
+    q.rank_by.vector.assign(queries.begin() + static_cast<std::ptrdiff_t>(i * dims),
+                            queries.begin() + static_cast<std::ptrdiff_t>((i + 1) * dims));
+    q.top_k = 10;
+    q.consistency = consistency;
+    q.ann_recall = ann_recall;
+    auto r = (*ns)->Query(q);
+    if (!r.ok()) Fail("query", r.status());
+    return std::move(r).value();
+  };
   // One warm pass per setting: p50/p95/mean latency, recall@10, rows scanned per query.
   auto measure = [&](gannet::Consistency consistency, std::optional<double> ann_recall) {
-    auto ask = [&](size_t i) {
-      gannet::QueryRequest q;
-      q.rank_by.kind = gannet::RankBy::Kind::kVector;
-      q.rank_by.attr = "vector";
-      q.rank_by.approximate = true;
-      q.rank_by.vector.assign(queries.begin() + static_cast<std::ptrdiff_t>(i * dims),
-                              queries.begin() + static_cast<std::ptrdiff_t>((i + 1) * dims));
-      q.top_k = 10;
-      q.consistency = consistency;
-      q.ann_recall = ann_recall;
-      auto r = (*ns)->Query(q);
-      if (!r.ok()) Fail("query", r.status());
-      return std::move(r).value();
-    };
+    auto ask = [&](size_t i) { return ask_with(i, consistency, ann_recall); };
     for (size_t i = 0; i < nq; ++i) (void)ask(i);  // warm: everything loaded
     std::vector<double> lat;
     size_t hits = 0;
@@ -219,6 +237,36 @@ int main(int argc, char** argv) {
   };
   res["strong"] = measure(gannet::Consistency::kStrong, std::nullopt);
   res["eventual"] = measure(gannet::Consistency::kEventual, std::nullopt);
+  if (knn_queries > 0) {  // exact kNN, warm
+    const size_t m = std::min(knn_queries, nq);
+    for (size_t i = 0; i < m; ++i) (void)ask_with(i, gannet::Consistency::kEventual, {}, true);
+    std::vector<double> lat;
+    for (size_t i = 0; i < m; ++i) {
+      const auto t0 = Clock::now();
+      (void)ask_with(i, gannet::Consistency::kEventual, {}, true);
+      lat.push_back(Seconds(t0) * 1e3);
+    }
+    std::sort(lat.begin(), lat.end());
+    std::fprintf(stderr, "ann_engine_bench: eventual, exact kNN: p50 %.3f ms p95 %.3f ms\n",
+                 lat[lat.size() / 2], lat[lat.size() * 95 / 100]);
+    res["knn"] = {{"p50_ms", lat[lat.size() / 2]}, {"p95_ms", lat[lat.size() * 95 / 100]}};
+  }
+  {  // Throughput: one client a usable core, each asking every query (eventual, default).
+    const unsigned clients = gannet::UsableCores();
+    const auto t0 = Clock::now();
+    std::vector<std::thread> pool;
+    for (unsigned c = 0; c < clients; ++c) {
+      pool.emplace_back([&, c] {
+        for (size_t i = 0; i < nq; ++i)
+          (void)ask_with((i + c * nq / clients) % nq, gannet::Consistency::kEventual, std::nullopt);
+      });
+    }
+    for (std::thread& t : pool) t.join();
+    const double qps = static_cast<double>(clients * nq) / Seconds(t0);
+    std::fprintf(stderr, "ann_engine_bench: %u clients, eventual, ann_recall default: %.0f QPS\n",
+                 clients, qps);
+    res["all_cores"] = {{"clients", clients}, {"qps", qps}};
+  }
   for (const std::optional<double>& t : targets) {
     res["curve"].push_back(measure(gannet::Consistency::kStrong, t));
   }

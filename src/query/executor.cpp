@@ -7,6 +7,7 @@
 #include <optional>
 #include <queue>
 
+#include "common/task_pool.h"
 #include "query/distance.h"
 #include "query/full_text_match.h"
 #include "query/text_search.h"
@@ -687,17 +688,17 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
     const size_t dims = req.rank_by.vector.size();
     const float qnorm = by_vector ? std::sqrt(SquaredNorm(q, dims)) : 0.0f;
 
-    // Segments: a tight loop per segment.
-    for (const SegmentInput& s : in.segments) {
+    // The segments, one task each, run at once (RunTasks: on the cores idle at the moment),
+    // each into its own top k and merged in segment order (the ranking breaks ties by id,
+    // so the answer does not depend on who ran what). A segment with a vector index that
+    // the query can use is searched through it; the others are scanned row by row.
+    auto through_index = [&](const SegmentInput& s) {
+      return by_vector && req.rank_by.approximate && s.ann != nullptr &&
+             s.ann->metric() == metric && s.segment->dims() == dims &&
+             s.ann->CheckCompatible(s.segment->rows(), s.segment->dims()).ok();
+    };
+    auto scan = [&](const SegmentInput& s, TopK& top, uint64_t& visited) -> Status {
       const format::Segment& seg = *s.segment;
-      if (by_vector && req.rank_by.approximate && s.ann != nullptr && s.ann->metric() == metric &&
-          seg.dims() == dims && s.ann->CheckCompatible(seg.rows(), seg.dims()).ok()) {
-        GANNET_ASSIGN_OR_RETURN(
-            uint64_t examined,
-            SearchIndexedSegment(req, s, in.tail, metric, q, qnorm, top, &indexed_exhaustive));
-        indexed_visited += examined;
-        continue;
-      }
       const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
       const format::Segment::Column* order_col = by_attr ? seg.column(req.rank_by.attr) : nullptr;
       SegmentRowAccessor acc(seg, s.full_text);
@@ -756,6 +757,39 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
         top.Push(std::move(c));
       }
       if (!batch.empty()) GANNET_RETURN_IF_ERROR(flush());
+      return Status::OK();
+    };
+    struct SegmentAnswer {
+      Status status;
+      uint64_t visited = 0;                   // rows scanned row by row
+      uint64_t examined = 0, exhaustive = 0;  // through the index
+      std::vector<Candidate> best;
+    };
+    std::vector<SegmentAnswer> answers(in.segments.size());
+    RunTasks(in.segments.size(), [&](size_t i) {
+      const SegmentInput& s = in.segments[i];
+      SegmentAnswer& a = answers[i];
+      TopK own(req.top_k, ranker);
+      if (through_index(s)) {
+        Result<uint64_t> examined =
+            SearchIndexedSegment(req, s, in.tail, metric, q, qnorm, own, &a.exhaustive);
+        if (!examined.ok()) {
+          a.status = examined.status();
+          return;
+        }
+        a.examined = *examined;
+      } else {
+        a.status = scan(s, own, a.visited);
+        if (!a.status.ok()) return;
+      }
+      a.best = own.TakeSorted();
+    });
+    for (SegmentAnswer& a : answers) {
+      GANNET_RETURN_IF_ERROR(a.status);
+      for (Candidate& c : a.best) top.Push(std::move(c));
+      visited += a.visited;
+      indexed_visited += a.examined;
+      indexed_exhaustive += a.exhaustive;
     }
     // The unindexed tail.
     if (in.tail != nullptr) {
