@@ -169,15 +169,17 @@ TEST_P(IvfRecallTest, FilteredRecallAtLeast95) {
       EXPECT_LT(stats.codes_scanned, f.index->postings() / 10);
     }
   }
-  // A filter correlated with the vectors (one coordinate above a threshold, ~20% of
-  // rows): the matching neighbours of most queries lie in other clusters. The probe
-  // widens as it sees few matching rows, but recall is below that of an independent
-  // filter (about 0.91-0.93 here; see docs/ann.md).
+  // Regression: a filter correlated with the vectors (one coordinate above a threshold,
+  // ~20% of rows): the nearest matching rows lie on one side of a query's cluster, behind
+  // rows that do not match. The probe widened only by the share of matching rows it saw
+  // (about what the filter's selectivity says here) and recalled 0.905 / 0.904; it now
+  // also counts the rows of any kind estimated nearer than the k-th matching one, and
+  // probes as deep as that many rows need (0.949 / 0.962).
   RowFilter band(kRows);
   for (size_t r = 0; r < kRows; ++r) {
     if (f.data[r * kDims] > 1.2f) band.Allow(r);
   }
-  EXPECT_GE(MeanRecall(f, metric, {}, &band), 0.88);
+  EXPECT_GE(MeanRecall(f, metric, {}, &band), 0.94);
   RowFilter none(kRows);
   EXPECT_TRUE(f.index->Search(f.queries.data(), f.rows, {.filter = &none}).empty());
 }
