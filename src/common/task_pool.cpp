@@ -1,5 +1,7 @@
 #include "common/task_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -85,14 +87,24 @@ class Pool {
   std::deque<std::shared_ptr<Job>> offers_;  // guarded by mu_
 };
 
+// Set in a child process forked after the pool started: its threads did not come along
+// (a fork copies only the forking thread), so the child runs every task itself.
+std::atomic<bool> forked{false};
+
 Pool& ThePool() {
-  static Pool* const pool = new Pool(UsableCores() - 1);
+  static Pool* const pool = [] {
+    pthread_atfork(nullptr, nullptr, [] { forked.store(true, std::memory_order_relaxed); });
+    return new Pool(UsableCores() - 1);
+  }();
   return *pool;
 }
 
 }  // namespace
 
-unsigned TaskPoolThreads() { return ThePool().threads(); }
+unsigned TaskPoolThreads() {
+  const unsigned threads = ThePool().threads();
+  return forked.load(std::memory_order_relaxed) ? 0 : threads;
+}
 
 void RunTasks(size_t n, const std::function<void(size_t)>& fn) {
   if (n == 0) return;
@@ -105,7 +117,7 @@ void RunTasks(size_t n, const std::function<void(size_t)>& fn) {
     unsigned now = callers.fetch_add(1, std::memory_order_relaxed) + 1;
     ~Count() { callers.fetch_sub(1, std::memory_order_relaxed); }
   } count;
-  if (n == 1 || pool.threads() == 0 || count.now > pool.threads()) {
+  if (n == 1 || TaskPoolThreads() == 0 || count.now > pool.threads()) {
     for (size_t i = 0; i < n; ++i) fn(i);
     return;
   }

@@ -11,6 +11,10 @@
 // them (throughput under load stays that of running each request on one thread). Tasks
 // are claimed in index order.
 //
+// A child process forked after the pool started has none of its threads (a fork copies
+// only the forking one): there RunTasks runs every task on the caller, and
+// TaskPoolThreads() is 0.
+//
 // REQUIRES: fn does not throw and does not call RunTasks (a task waits for nothing).
 // Thread safety: RunTasks may be called from any number of threads at once; fn runs on
 // several threads at once, each call with its own index.

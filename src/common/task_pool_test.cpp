@@ -1,6 +1,8 @@
 #include "common/task_pool.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -61,6 +63,25 @@ TEST(TaskPoolTest, IdleHelpersTakeTasksWhileTheCallerWorks) {
   });
   EXPECT_TRUE(ran_elsewhere.load());
   EXPECT_TRUE(other_started.load());
+}
+
+// A child forked after the pool started has none of its threads (a fork copies only the
+// forking one): it runs every task itself, where it used to queue an offer a query for
+// helpers that do not exist.
+TEST(TaskPoolTest, ForkedChildRunsItsTasksItself) {
+  RunTasks(4, [](size_t) {});  // the pool has started
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<int> runs(100, 0);
+    RunTasks(100, [&](size_t i) { ++runs[i]; });
+    bool ok = TaskPoolThreads() == 0;
+    for (int r : runs) ok = ok && r == 1;
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace
