@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -23,14 +24,22 @@ struct Job {
   std::atomic<size_t> next{0};
   std::mutex mu;
   std::condition_variable cv;
-  size_t done = 0;  // guarded by mu
+  size_t done = 0;            // guarded by mu
+  std::exception_ptr thrown;  // the first task's exception; guarded by mu
 };
 
-// Claims and runs the job's tasks until none is left.
+// Claims and runs the job's tasks until none is left. A task's exception is kept for the
+// caller (on a pool thread it would end the process; on the caller it would unwind the
+// stack the other tasks still use).
 void Work(Job& job) {
   size_t ran = 0;
   for (size_t i; (i = job.next.fetch_add(1, std::memory_order_relaxed)) < job.n; ++ran) {
-    job.fn(i);
+    try {
+      job.fn(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(job.mu);
+      if (!job.thrown) job.thrown = std::current_exception();
+    }
   }
   if (ran == 0) return;
   std::lock_guard<std::mutex> lock(job.mu);
@@ -126,6 +135,7 @@ void RunTasks(size_t n, const std::function<void(size_t)>& fn) {
   Work(*job);
   std::unique_lock<std::mutex> lock(job->mu);
   job->cv.wait(lock, [&] { return job->done == job->n; });
+  if (job->thrown) std::rethrow_exception(job->thrown);
 }
 
 }  // namespace gannet

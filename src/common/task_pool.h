@@ -15,7 +15,11 @@
 // only the forking one): there RunTasks runs every task on the caller, and
 // TaskPoolThreads() is 0.
 //
-// REQUIRES: fn does not throw and does not call RunTasks (a task waits for nothing).
+// An exception a task throws (std::bad_alloc: the server answers 503) is rethrown by
+// RunTasks once every task has finished (the first, if several threw); the other tasks
+// still run.
+//
+// REQUIRES: fn does not call RunTasks (a task waits for nothing).
 // Thread safety: RunTasks may be called from any number of threads at once; fn runs on
 // several threads at once, each call with its own index.
 #pragma once

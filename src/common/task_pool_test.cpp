@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -63,6 +64,22 @@ TEST(TaskPoolTest, IdleHelpersTakeTasksWhileTheCallerWorks) {
   });
   EXPECT_TRUE(ran_elsewhere.load());
   EXPECT_TRUE(other_started.load());
+}
+
+// Regression: a task's exception (a std::bad_alloc, which the server turns into a 503)
+// ended the process when a pool thread ran the task, and unwound the stack the others
+// still used when the caller did. It now comes out of RunTasks after every task ran.
+TEST(TaskPoolTest, AnExceptionComesOutOnceEveryTaskHasRun) {
+  for (int round = 0; round < 50; ++round) {
+    std::vector<std::atomic<int>> runs(16);
+    EXPECT_THROW(RunTasks(16,
+                          [&](size_t i) {
+                            runs[i].fetch_add(1);
+                            if (i % 5 == 1) throw std::bad_alloc();
+                          }),
+                 std::bad_alloc);
+    for (size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i].load(), 1) << i;
+  }
 }
 
 // A child forked after the pool started has none of its threads (a fork copies only the
