@@ -688,16 +688,17 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
     const size_t dims = req.rank_by.vector.size();
     const float qnorm = by_vector ? std::sqrt(SquaredNorm(q, dims)) : 0.0f;
 
-    // The segments, one task each, run at once (RunTasks: on the cores idle at the moment),
-    // each into its own top k and merged in segment order (the ranking breaks ties by id,
-    // so the answer does not depend on who ran what). A segment with a vector index that
-    // the query can use is searched through it; the others are scanned row by row.
+    // The segments, in tasks run at once (RunTasks: on the cores idle at the moment), each
+    // into its own top k and merged in task order (the ranking breaks ties by id, so the
+    // answer does not depend on who ran what). A segment with a vector index that the
+    // query can use is searched through it; the others are scanned row by row.
     auto through_index = [&](const SegmentInput& s) {
       return by_vector && req.rank_by.approximate && s.ann != nullptr &&
              s.ann->metric() == metric && s.segment->dims() == dims &&
              s.ann->CheckCompatible(s.segment->rows(), s.segment->dims()).ok();
     };
-    auto scan = [&](const SegmentInput& s, TopK& top, uint64_t& visited) -> Status {
+    auto scan = [&](const SegmentInput& s, size_t first, size_t last, TopK& top,
+                    uint64_t& visited) -> Status {
       const format::Segment& seg = *s.segment;
       const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
       const format::Segment::Column* order_col = by_attr ? seg.column(req.rank_by.attr) : nullptr;
@@ -727,7 +728,7 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
         batch.clear();
         return Status::OK();
       };
-      for (size_t row = 0; row < seg.rows(); ++row) {
+      for (size_t row = first; row < last; ++row) {
         if (has_deletes && (*s.deleted)[row]) continue;
         if (in.tail != nullptr && !in.tail->empty() && in.tail->count(seg.id(row)) != 0) continue;
         ++visited;
@@ -765,12 +766,31 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
       uint64_t examined = 0, exhaustive = 0;  // through the index
       std::vector<Candidate> best;
     };
-    std::vector<SegmentAnswer> answers(in.segments.size());
-    RunTasks(in.segments.size(), [&](size_t i) {
+    // A task: a segment searched through its index, or rows [first, last) of one scanned
+    // row by row (a large segment in chunks, so that its scan spreads over the cores too;
+    // not under a full-text filter, whose posting cursors only move forward).
+    struct Task {
+      size_t segment, first, last;
+      bool indexed;
+    };
+    constexpr size_t kScanChunk = 1 << 16;
+    std::vector<Task> tasks;
+    for (size_t i = 0; i < in.segments.size(); ++i) {
       const SegmentInput& s = in.segments[i];
-      SegmentAnswer& a = answers[i];
+      const size_t rows = s.segment->rows();
+      const bool indexed = through_index(s);
+      const size_t step =
+          indexed || s.full_text != nullptr ? std::max<size_t>(rows, 1) : kScanChunk;
+      for (size_t b = 0; b < rows || b == 0; b += step) {
+        tasks.push_back({i, b, std::min(rows, b + step), indexed});
+      }
+    }
+    std::vector<SegmentAnswer> answers(tasks.size());
+    RunTasks(tasks.size(), [&](size_t t) {
+      const SegmentInput& s = in.segments[tasks[t].segment];
+      SegmentAnswer& a = answers[t];
       TopK own(req.top_k, ranker);
-      if (through_index(s)) {
+      if (tasks[t].indexed) {
         Result<uint64_t> examined =
             SearchIndexedSegment(req, s, in.tail, metric, q, qnorm, own, &a.exhaustive);
         if (!examined.ok()) {
@@ -779,7 +799,7 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
         }
         a.examined = *examined;
       } else {
-        a.status = scan(s, own, a.visited);
+        a.status = scan(s, tasks[t].first, tasks[t].last, own, a.visited);
         if (!a.status.ok()) return;
       }
       a.best = own.TakeSorted();

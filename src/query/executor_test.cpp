@@ -111,5 +111,46 @@ TEST(ExecuteTest, SegmentAndTailRowsRankTogetherAndTailShadowsSegment) {
   EXPECT_EQ(orr->rows[1].id, Id(uint64_t{9}));
 }
 
+// A segment of more rows than one scan task takes is scanned in chunks on several
+// threads: every row is seen once, ties across a chunk's boundary break by id, and the
+// last, partial chunk counts.
+TEST(ExecuteTest, LargeSegmentsScanInChunksAsOne) {
+  Schema schema = VectorSchema(2);
+  schema.distance_metric = DistanceMetric::kEuclideanSquared;
+  constexpr uint64_t kRows = 150'000;  // three chunks of 65,536 rows, the last partial
+  std::vector<Document> docs;
+  docs.reserve(kRows);
+  for (uint64_t i = 0; i < kRows; ++i) {
+    Document d{Id(i), {}};
+    d.Set("n", Value::Int(static_cast<int64_t>(i)));
+    d.Set("vector", Value::Vector({static_cast<float>(i), 0}));
+    docs.push_back(std::move(d));
+  }
+  auto seg = format::Segment::Decode(format::EncodeSegment(docs, schema));
+  ASSERT_TRUE(seg.ok()) << seg.status().ToString();
+  const std::vector<float> norms = VectorNorms(**seg);
+  ExecInput in{{{seg->get(), nullptr, &norms}}, nullptr, &schema};
+  auto run = [&](const char* body) {
+    auto q = ParseQueryRequest(body);
+    EXPECT_TRUE(q.ok());
+    EXPECT_TRUE(BindQuery(*q, schema).ok());
+    auto r = Execute(*q, in);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<uint64_t> ids;
+    for (const auto& row : r->rows) ids.push_back(row.id.as_uint());
+    EXPECT_EQ(r->stats.rows_scanned, kRows) << body;
+    return ids;
+  };
+  // Rows 65,535 and 65,537 sit on either side of the first boundary, as far from the query.
+  EXPECT_EQ(run(R"({"rank_by": ["vector", "kNN", [65536, 0]], "top_k": 3})"),
+            (std::vector<uint64_t>{65536, 65535, 65537}));
+  EXPECT_EQ(run(R"({"rank_by": ["n", "asc"], "top_k": 2, "filters": ["n", "Gte", 149998]})"),
+            (std::vector<uint64_t>{149998, 149999}));
+  EXPECT_EQ(run(R"({"rank_by": ["id", "desc"], "top_k": 2})"),
+            (std::vector<uint64_t>{149999, 149998}));
+  EXPECT_EQ(run(R"({"rank_by": ["vector", "kNN", [-1, 0]], "top_k": 2})"),
+            (std::vector<uint64_t>{0, 1}));
+}
+
 }  // namespace
 }  // namespace gannet::query
