@@ -688,10 +688,10 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
     const size_t dims = req.rank_by.vector.size();
     const float qnorm = by_vector ? std::sqrt(SquaredNorm(q, dims)) : 0.0f;
 
-    // The segments, in tasks run at once (RunTasks: on the cores idle at the moment), each
-    // into its own top k and merged in task order (the ranking breaks ties by id, so the
-    // answer does not depend on who ran what). A segment with a vector index that the
-    // query can use is searched through it; the others are scanned row by row.
+    // The segments and the tail, in tasks run at once (RunTasks: on the cores idle at the
+    // moment), each into its own top k and merged in task order (the ranking breaks ties by id, so
+    // the answer does not depend on who ran what). A segment with a vector index that the query can
+    // use is searched through it; the others are scanned row by row.
     auto through_index = [&](const SegmentInput& s) {
       return by_vector && req.rank_by.approximate && s.ann != nullptr &&
              s.ann->metric() == metric && s.segment->dims() == dims &&
@@ -760,59 +760,8 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
       if (!batch.empty()) GANNET_RETURN_IF_ERROR(flush());
       return Status::OK();
     };
-    struct SegmentAnswer {
-      Status status;
-      uint64_t visited = 0;                   // rows scanned row by row
-      uint64_t examined = 0, exhaustive = 0;  // through the index
-      std::vector<Candidate> best;
-    };
-    // A task: a segment searched through its index, or rows [first, last) of one scanned
-    // row by row (a large segment in chunks, so that its scan spreads over the cores too;
-    // not under a full-text filter, whose posting cursors only move forward).
-    struct Task {
-      size_t segment, first, last;
-      bool indexed;
-    };
-    constexpr size_t kScanChunk = 1 << 16;
-    std::vector<Task> tasks;
-    for (size_t i = 0; i < in.segments.size(); ++i) {
-      const SegmentInput& s = in.segments[i];
-      const size_t rows = s.segment->rows();
-      const bool indexed = through_index(s);
-      const size_t step =
-          indexed || s.full_text != nullptr ? std::max<size_t>(rows, 1) : kScanChunk;
-      for (size_t b = 0; b < rows || b == 0; b += step) {
-        tasks.push_back({i, b, std::min(rows, b + step), indexed});
-      }
-    }
-    std::vector<SegmentAnswer> answers(tasks.size());
-    RunTasks(tasks.size(), [&](size_t t) {
-      const SegmentInput& s = in.segments[tasks[t].segment];
-      SegmentAnswer& a = answers[t];
-      TopK own(req.top_k, ranker);
-      if (tasks[t].indexed) {
-        Result<uint64_t> examined =
-            SearchIndexedSegment(req, s, in.tail, metric, q, qnorm, own, &a.exhaustive);
-        if (!examined.ok()) {
-          a.status = examined.status();
-          return;
-        }
-        a.examined = *examined;
-      } else {
-        a.status = scan(s, tasks[t].first, tasks[t].last, own, a.visited);
-        if (!a.status.ok()) return;
-      }
-      a.best = own.TakeSorted();
-    });
-    for (SegmentAnswer& a : answers) {
-      GANNET_RETURN_IF_ERROR(a.status);
-      for (Candidate& c : a.best) top.Push(std::move(c));
-      visited += a.visited;
-      indexed_visited += a.examined;
-      indexed_exhaustive += a.exhaustive;
-    }
-    // The unindexed tail.
-    if (in.tail != nullptr) {
+    // The unindexed tail (a task of its own, after the segments').
+    auto scan_tail = [&](TopK& top, uint64_t& visited) {
       for (const auto& [id, doc] : *in.tail) {
         if (doc == nullptr) continue;
         ++visited;
@@ -834,8 +783,67 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
         c.doc = doc;
         top.Push(std::move(c));
       }
-      resp.stats.tail_rows = in.tail->size();
+    };
+    struct SegmentAnswer {
+      Status status;
+      uint64_t visited = 0;                   // rows scanned row by row
+      uint64_t examined = 0, exhaustive = 0;  // through the index
+      std::vector<Candidate> best;
+    };
+    // A task: a segment searched through its index, or rows [first, last) of one scanned
+    // row by row (a large segment in chunks, so that its scan spreads over the cores too;
+    // not under a full-text filter, whose posting cursors only move forward), or the tail
+    // (segment kTailTask).
+    struct Task {
+      size_t segment, first, last;
+      bool indexed;
+    };
+    constexpr size_t kTailTask = SIZE_MAX;
+    constexpr size_t kScanChunk = 1 << 16;
+    std::vector<Task> tasks;
+    for (size_t i = 0; i < in.segments.size(); ++i) {
+      const SegmentInput& s = in.segments[i];
+      const size_t rows = s.segment->rows();
+      const bool indexed = through_index(s);
+      const size_t step =
+          indexed || s.full_text != nullptr ? std::max<size_t>(rows, 1) : kScanChunk;
+      for (size_t b = 0; b < rows || b == 0; b += step) {
+        tasks.push_back({i, b, std::min(rows, b + step), indexed});
+      }
     }
+    if (in.tail != nullptr && !in.tail->empty()) tasks.push_back({kTailTask, 0, 0, false});
+    std::vector<SegmentAnswer> answers(tasks.size());
+    RunTasks(tasks.size(), [&](size_t t) {
+      SegmentAnswer& a = answers[t];
+      TopK own(req.top_k, ranker);
+      if (tasks[t].segment == kTailTask) {
+        scan_tail(own, a.visited);
+        a.best = own.TakeSorted();
+        return;
+      }
+      const SegmentInput& s = in.segments[tasks[t].segment];
+      if (tasks[t].indexed) {
+        Result<uint64_t> examined =
+            SearchIndexedSegment(req, s, in.tail, metric, q, qnorm, own, &a.exhaustive);
+        if (!examined.ok()) {
+          a.status = examined.status();
+          return;
+        }
+        a.examined = *examined;
+      } else {
+        a.status = scan(s, tasks[t].first, tasks[t].last, own, a.visited);
+        if (!a.status.ok()) return;
+      }
+      a.best = own.TakeSorted();
+    });
+    for (SegmentAnswer& a : answers) {
+      GANNET_RETURN_IF_ERROR(a.status);
+      for (Candidate& c : a.best) top.Push(std::move(c));
+      visited += a.visited;
+      indexed_visited += a.examined;
+      indexed_exhaustive += a.exhaustive;
+    }
+    if (in.tail != nullptr) resp.stats.tail_rows = in.tail->size();
     std::vector<Candidate> best = top.TakeSorted();
     GANNET_RETURN_IF_ERROR(MaterializeAll(req, best, &resp));
     resp.stats.rows_scanned = visited + indexed_visited;
