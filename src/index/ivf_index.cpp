@@ -70,10 +70,10 @@ constexpr size_t kDepthLists = 8;
 
 // Whether a filter's rows lie unevenly across the lists probed, beyond what chance allows
 // rows kept independently of their vectors: the sum of squared deviations of each list's
-// matching rows from the pooled share is above 3 times its binomial variance (about 1
-// time for an independent filter). On 20k × 48 clustered rows (ivf_index_test), decided
-// where the calibrated probe ends: every query under a filter on one coordinate's band,
-// none under independent 10% and 50% filters.
+// matching rows from the pooled share is above 3 times its binomial variance (an
+// independent filter's sum is about that variance). On 20k × 48 clustered rows
+// (ivf_index_test), decided where the calibrated probe ends: every query under a filter
+// on one coordinate's band, none under independent 10% and 50% filters.
 bool FilterFollowsLists(const std::vector<std::pair<uint32_t, uint32_t>>& spread) {
   double rows = 0, matching = 0;
   for (const auto& [n, m] : spread) {
