@@ -69,6 +69,11 @@ struct DatabaseOptions {
   uint64_t cold_load_min_bytes = 64ull << 20;
   // Compaction merges segments when a namespace has more than this many.
   size_t compact_max_segments = 8;
+  // One compaction merges at most this many encoded segment bytes (it holds them in
+  // memory while it rewrites them). Segments that cannot be merged within it stay as they
+  // are: a namespace larger than about compact_max_segments times this keeps more
+  // segments than compact_max_segments, none grown past this by compaction.
+  uint64_t compact_max_bytes = 256ull << 20;
   // Background maintenance also merges all of an idle namespace's segments into one when
   // they add up to at most this many bytes and those other than the largest add up to at
   // least a quarter of it (each query pays every segment's term lookups and centroid

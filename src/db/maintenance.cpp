@@ -22,8 +22,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kPutAttempts = 6;
 constexpr int kMaintenanceAttempts = 5;
-// A compaction merges at most this many encoded bytes at once (it holds them in memory).
-constexpr uint64_t kMaxCompactionBytes = 256ull << 20;
 
 // Creates a key that only this caller can have chosen (random ids), so AlreadyExists
 // after a timed-out attempt means the earlier attempt landed.
@@ -336,34 +334,39 @@ bool SmallEnoughToMerge(const Snapshot& snap, uint64_t limit) {
 
 }  // namespace
 
+std::vector<size_t> CompactionInputs(const Snapshot& snap, const DatabaseOptions& opts,
+                                     bool merge_all) {
+  const size_t n = snap.segments.size();
+  const size_t limit = std::max<size_t>(opts.compact_max_segments, 1);
+  if (n < 2 || (!merge_all && n <= limit)) return {};
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return snap.segments[a]->ref.bytes < snap.segments[b]->ref.bytes;
+  });
+  const size_t want = merge_all ? n : std::max<size_t>(2, n - std::max<size_t>(limit / 2, 1) + 1);
+  uint64_t bytes = 0;
+  size_t take = 0;
+  for (; take < want; ++take) {
+    const uint64_t next = snap.segments[order[take]]->ref.bytes;
+    if (bytes + next > opts.compact_max_bytes) break;
+    bytes += next;
+  }
+  if (take < 2) return {};
+  order.resize(take);
+  return order;
+}
+
 Status NamespaceImpl::CompactOnce(bool* lost_race, bool merge_small) {
   *lost_race = false;
   const DatabaseOptions& opts = db_.options();
   GANNET_ASSIGN_OR_RETURN(SnapshotPtr snap, Refresh(nullptr));
   const size_t n = snap->segments.size();
   const bool merge_all = merge_small && SmallEnoughToMerge(*snap, opts.compact_small_bytes);
-  if (!merge_all && n <= std::max<size_t>(opts.compact_max_segments, 1)) return Status::OK();
 
-  // Merge the smallest segments until the count falls to half the limit (tiered
-  // merging keeps write amplification logarithmic), within the memory cap.
-  std::vector<size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return snap->segments[a]->ref.bytes < snap->segments[b]->ref.bytes;
-  });
-  const size_t want =
-      merge_all ? n
-                : std::max<size_t>(2, n - std::max<size_t>(opts.compact_max_segments / 2, 1) + 1);
-  std::set<size_t> chosen;
-  uint64_t bytes_in = 0;
-  for (size_t i : order) {
-    if (chosen.size() >= want) break;
-    if (chosen.size() >= 2 && bytes_in + snap->segments[i]->ref.bytes > kMaxCompactionBytes) break;
-    chosen.insert(i);
-    bytes_in += snap->segments[i]->ref.bytes;
-  }
-  if (chosen.size() < 2) return Status::OK();
-
+  const std::vector<size_t> picked = CompactionInputs(*snap, opts, merge_all);
+  if (picked.empty()) return Status::OK();
+  const std::set<size_t> chosen(picked.begin(), picked.end());
   format::Manifest next = *snap->manifest;
   next.version += 1;
   next.updated_ms = db_.NowMs();
@@ -565,7 +568,7 @@ void NamespaceImpl::MaybeMaintain() {
     IndexNow().IgnoreError();  // retried on the next round; queries stay correct meanwhile
   }
   snap = current();  // null when the memory budget dropped it meanwhile
-  if (snap != nullptr && snap->segments.size() > opts.compact_max_segments) {
+  if (snap != nullptr && !CompactionInputs(*snap, opts, false).empty()) {
     Compact().IgnoreError();
   }
   snap = current();

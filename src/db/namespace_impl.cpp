@@ -137,14 +137,14 @@ NamespaceImpl::Footprint NamespaceImpl::footprint() const {
   f.bytes = current_bytes_;
   f.last_use = last_use_.load(std::memory_order_relaxed);
   f.evictable = current_ != nullptr && current_->tail.empty() &&
-                current_->segments.size() <= db_.options().compact_max_segments;
+                CompactionInputs(*current_, db_.options(), false).empty();
   return f;
 }
 
 bool NamespaceImpl::DropSnapshot(SnapshotPtr* dropped) {
   std::lock_guard<std::mutex> l(mu_);
   if (current_ == nullptr) return true;
-  if (!current_->tail.empty() || current_->segments.size() > db_.options().compact_max_segments) {
+  if (!current_->tail.empty() || !CompactionInputs(*current_, db_.options(), false).empty()) {
     return false;
   }
   *dropped = std::move(current_);

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "db/keys.h"
 #include "db/snapshot.h"
@@ -49,6 +50,15 @@ struct FetchStats {
   uint64_t cache_hits = 0;
   uint64_t round_trips = 0;  // sequential waves of requests
 };
+
+// The segments (positions in snap.segments) one compaction of `snap` merges: the smallest
+// first, until the count would fall to half of compact_max_segments (tiered merging keeps
+// write amplification logarithmic) or the next one would take the merge past
+// compact_max_bytes; with `merge_all`, all of them within that cap. Empty when there is
+// nothing to do: at most compact_max_segments segments (unless `merge_all`), or fewer than
+// two that fit together.
+std::vector<size_t> CompactionInputs(const Snapshot& snap, const DatabaseOptions& opts,
+                                     bool merge_all);
 
 class NamespaceImpl final : public Namespace {
  public:

@@ -334,6 +334,63 @@ TEST(SmallNamespaceTest, IdleMaintenanceMergesSmallNamespacesIntoOneSegment) {
   EXPECT_EQ(run({600, 300, 100}, 1000), 3u) << "larger than compact_small_bytes";
 }
 
+// Regression: compaction always merged the two smallest segments, even when together they
+// held more than its memory cap (256 MiB), so a namespace past compact_max_segments times
+// the cap (10M rows of 128-d vectors) kept merging its largest segments into ever larger
+// ones, each merge holding all of them in memory. Segments that cannot be merged within
+// compact_max_bytes stay as they are, and a namespace left with more of them than
+// compact_max_segments may still be dropped by the memory budget (no compaction is due).
+TEST(CompactionTest, NeverMergesPastCompactMaxBytes) {
+  ObjectStorePtr store = NewMemoryStore();
+  auto open = [&](uint64_t max_bytes) {
+    DatabaseOptions o;
+    o.store = store;
+    o.background_indexing = false;
+    o.compact_max_segments = 2;
+    o.compact_max_bytes = max_bytes;
+    auto db = Database::Open(o);
+    EXPECT_TRUE(db.ok());
+    return std::move(db).value();
+  };
+  uint64_t largest = 0;
+  {
+    auto db = open(UINT64_MAX);
+    auto ns = *db->OpenNamespace("big");
+    for (int s = 0; s < 3; ++s) {  // three segments of the same shape
+      std::string rows;
+      for (int i = 100 * (s + 1); i < 100 * (s + 2); ++i) {
+        rows += (rows.empty() ? "" : ",") + std::string(R"({"id": )") + std::to_string(i) +
+                R"(, "vector": [)" + std::to_string(i) + ", 1]}";
+      }
+      ASSERT_TRUE(ns->Write(*ParseWriteRequest(R"({"upsert_rows": [)" + rows + "]}")).ok());
+      ASSERT_TRUE(ns->IndexNow().ok());
+    }
+    auto listed = store->List("ns/big/segments/");
+    ASSERT_TRUE(listed.ok());
+    for (const ObjectMeta& m : listed->objects) largest = std::max(largest, m.size);
+    ASSERT_GT(largest, 0u);
+  }
+  auto segments = [](Namespace& ns) { return ns.Info()->segment_count; };
+  {
+    auto db = open(largest * 3 / 2);  // no two fit
+    auto ns = *db->OpenNamespace("big");
+    ASSERT_EQ(segments(*ns), 3u);
+    ASSERT_TRUE(ns->Compact().ok());
+    EXPECT_EQ(segments(*ns), 3u) << "merged past compact_max_bytes";
+    EXPECT_TRUE(static_cast<db::NamespaceImpl*>(ns.get())->footprint().evictable)
+        << "kept loaded for a compaction that cannot run";
+  }
+  {
+    auto db = open(largest * 5 / 2);  // two fit, three do not
+    auto ns = *db->OpenNamespace("big");
+    ASSERT_TRUE(ns->Compact().ok());
+    EXPECT_EQ(segments(*ns), 2u);
+    auto count = ns->Query(*ParseQueryRequest(R"({"aggregate_by": {"n": ["Count"]}})"));
+    ASSERT_TRUE(count.ok());
+    EXPECT_EQ(count->aggregations.at("n").as_uint(), 300u);
+  }
+}
+
 // Regression: the 10-minute server soak failed strong reads with "WAL gap: expected N,
 // found N+1" when a listing of a long WAL backlog missed an entry being created.
 TEST(CatchUpTest, ListingThatMissesAnEntryIsNotAGap) {
