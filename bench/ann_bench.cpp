@@ -518,21 +518,31 @@ int main(int argc, char** argv) {
     for (const auto& [name, ix_next] :
          {std::pair<const char*, const IvfIndex*>{"scratch", scratch->get()},
           std::pair<const char*, const IvfIndex*>{"seeded", from_seed->get()}}) {
-      for (uint32_t nprobe : {1u, 2u, 4u, 8u, 16u, 0u}) {
+      std::fprintf(stderr, "gannet next %s lists=%zu\n", name, ix_next->lists());
+      for (uint32_t nprobe : {1u, 2u, 4u, 8u, 16u, 32u, 64u, 0u}) {
         gannet::index::IvfSearchParams p;
         p.nprobe = nprobe;  // 0: the default knob
         size_t hits = 0;
+        gannet::index::IvfSearchStats st;
+        const auto t0 = std::chrono::steady_clock::now();
         for (size_t i = 0; i < nq_next; ++i) {
-          for (const auto& nb : ix_next->Search(queries.data() + i * dims, newer, p)) {
+          for (const auto& nb : ix_next->Search(queries.data() + i * dims, newer, p, &st)) {
             hits += std::count(truth[i].begin(), truth[i].end(), nb.row);
           }
         }
+        const double qps =
+            static_cast<double>(nq_next) /
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         size_t want = 0;
         for (const auto& t : truth) want += t.size();
         const double recall =
             static_cast<double>(hits) / static_cast<double>(std::max<size_t>(1, want));
-        curves[name].push_back({{"nprobe", nprobe}, {"recall", recall}});
-        std::fprintf(stderr, "gannet next %s nprobe=%u recall=%.4f\n", name, nprobe, recall);
+        const double codes = static_cast<double>(st.codes_scanned) /
+                             static_cast<double>(std::max<size_t>(1, nq_next));
+        curves[name].push_back(
+            {{"nprobe", nprobe}, {"recall", recall}, {"qps", qps}, {"codes", codes}});
+        std::fprintf(stderr, "gannet next %s nprobe=%u recall=%.4f qps=%.0f codes=%.0f\n", name,
+                     nprobe, recall, qps, codes);
       }
     }
     res["next"] = {{"older_rows", older.rows},   {"older_build_s", old_s},

@@ -8,6 +8,7 @@
 //   ann_engine_bench --dir DIR --n N --dims D --queries Q [--data STORE_DIR]
 //                    [--threads T] [--batch B] [--recall R1,R2,...] [--out FILE]
 //                    [--vectors memory|ranged] [--max-segment-rows M] [--knn Q]
+//                    [--grow-step S]
 //
 // --vectors ranged: DatabaseOptions::resident_indexed_vectors off (re-rank rows read by
 // byte range from the segments). The output's memory_bytes is the namespace's own
@@ -17,6 +18,13 @@
 // compaction is off (compact_max_segments unbounded) so that they stay.
 // --knn Q: also the warm latency of exact kNN (rank_by kNN, every row scanned) over the
 // first Q queries.
+// --grow-step S: the namespace grows as background maintenance would grow it: after every
+// S rows written, fold the WAL tail into segments (IndexNow) and merge segments as
+// compaction would (Compact, the engine's default policy), then collect the garbage; each
+// step's maintenance time and segment count are printed and kept in the output ("steps").
+// What this shows is that growth never rebuilds: each step indexes only the new rows (new
+// segments seeded from existing clusters) and compaction maintains its largest input's
+// lists. Not with --max-segment-rows (which turns compaction off).
 // --recall: the ann_recall values to measure (default: the engine's default only); each
 // gets its own warm latency, recall@10 and rows scanned per query.
 //
@@ -60,7 +68,8 @@ double Seconds(Clock::time_point since) {
 
 int main(int argc, char** argv) {
   std::string dir, out, data_dir;
-  size_t n = 0, dims = 0, nq = 0, batch = 10000, max_segment_rows = 0, knn_queries = 0;
+  size_t n = 0, dims = 0, nq = 0, batch = 10000, max_segment_rows = 0, knn_queries = 0,
+         grow_step = 0;
   int threads = 2;
   std::vector<std::optional<double>> targets;
   bool ranged = false;
@@ -88,6 +97,8 @@ int main(int argc, char** argv) {
         batch = std::stoul(v);
       } else if (a == "--max-segment-rows") {
         max_segment_rows = std::stoul(v);
+      } else if (a == "--grow-step") {
+        grow_step = std::stoul(v);
       } else if (a == "--knn") {
         knn_queries = std::stoul(v);
       } else if (a == "--recall") {
@@ -109,11 +120,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ann_engine_bench: %s needs a number, got '%s'\n", argv[i], argv[i + 1]);
     return 2;
   }
-  if (dir.empty() || n == 0 || dims == 0 || nq == 0 || batch == 0) {
+  if (dir.empty() || n == 0 || dims == 0 || nq == 0 || batch == 0 ||
+      (grow_step > 0 && max_segment_rows > 0)) {
     std::fprintf(stderr,
                  "usage: ann_engine_bench --dir DIR --n N --dims D --queries Q [--data STORE_DIR] "
                  "[--threads T] [--batch B] [--recall R1,R2,...] [--out FILE] "
-                 "[--vectors memory|ranged] [--max-segment-rows M] [--knn Q]\n");
+                 "[--vectors memory|ranged] [--max-segment-rows M | --grow-step S] [--knn Q]\n");
     return 2;
   }
   const bool temp_store = data_dir.empty();
@@ -135,17 +147,31 @@ int main(int argc, char** argv) {
     o.max_segment_rows = max_segment_rows;
     o.compact_max_segments = SIZE_MAX;
   }
+  if (grow_step > 0) o.gc_grace = std::chrono::milliseconds(0);  // keep the disk bounded
   auto db = gannet::Database::Open(o);
   if (!db.ok()) Fail("open", db.status());
   auto ns = (*db)->OpenNamespace("bench");
   if (!ns.ok()) Fail("namespace", ns.status());
 
   // Ingest in batches, then fold everything into indexed segments (a --data store that
-  // already holds the rows is reused as it is).
+  // already holds the rows is reused as it is). With --grow-step, maintenance runs after
+  // every step instead, and its time is counted as indexing.
   auto before = (*ns)->Info();
   const bool reuse = before.ok() && before->approx_row_count >= n;
-  const auto t_ingest = Clock::now();
+  double ingest_s = 0, index_s = 0;
+  nlohmann::json steps = nlohmann::json::array();
+  auto index_all = [&] {
+    for (;;) {
+      auto info = (*ns)->Info();
+      if (!info.ok()) Fail("info", info.status());
+      if (info->unindexed_rows == 0) return;
+      gannet::Status st = (*ns)->IndexNow();
+      if (!st.ok()) Fail("index", st);
+    }
+  };
+  size_t next_step = grow_step;
   for (size_t start = 0; start < n && !reuse; start += batch) {
+    const auto t_write = Clock::now();
     gannet::WriteRequest w;
     if (start == 0) w.distance_metric = gannet::DistanceMetric::kEuclideanSquared;
     for (size_t r = start; r < std::min(n, start + batch); ++r) {
@@ -158,17 +184,39 @@ int main(int argc, char** argv) {
     }
     auto done = (*ns)->Write(std::move(w));
     if (!done.ok()) Fail("write", done.status());
-  }
-  const double ingest_s = Seconds(t_ingest);
-  const auto t_index = Clock::now();
-  for (;;) {
+    ingest_s += Seconds(t_write);
+    const size_t written = std::min(n, start + batch);
+    if (grow_step == 0 || (written < next_step && written < n)) continue;
+    next_step = written + grow_step;
+    const auto t_step = Clock::now();
+    index_all();
+    const double indexed_s = Seconds(t_step);
+    // Compact as background maintenance would: again while each pass merges something.
     auto info = (*ns)->Info();
+    for (uint64_t segments = 0; info.ok() && info->segment_count != segments;) {
+      segments = info->segment_count;
+      if (gannet::Status st = (*ns)->Compact(); !st.ok()) Fail("compact", st);
+      info = (*ns)->Info();
+    }
     if (!info.ok()) Fail("info", info.status());
-    if (info->unindexed_rows == 0) break;
-    gannet::Status st = (*ns)->IndexNow();
-    if (!st.ok()) Fail("index", st);
+    const double compacted_s = Seconds(t_step) - indexed_s;
+    if (gannet::Status st = (*ns)->CollectGarbage(); !st.ok()) Fail("gc", st);
+    index_s += Seconds(t_step);
+    std::fprintf(stderr,
+                 "ann_engine_bench: %zu rows: index %.1fs, compact %.1fs, %llu segments, "
+                 "%.0f MB held\n",
+                 written, indexed_s, compacted_s,
+                 static_cast<unsigned long long>(info->segment_count),
+                 static_cast<double>(info->memory_bytes) / 1e6);
+    steps.push_back({{"rows", written},
+                     {"index_s", indexed_s},
+                     {"compact_s", compacted_s},
+                     {"segments", info->segment_count},
+                     {"memory_bytes", info->memory_bytes}});
   }
-  const double index_s = Seconds(t_index);
+  const auto t_index = Clock::now();
+  index_all();
+  index_s += Seconds(t_index);
   auto info = (*ns)->Info();
   if (!info.ok()) Fail("info", info.status());
   std::fprintf(stderr, "ann_engine_bench: ingest %.1fs, index %.1fs, %llu segments\n", ingest_s,
@@ -183,6 +231,7 @@ int main(int argc, char** argv) {
   res["vectors"] = ranged ? "ranged" : "memory";
   res["memory_bytes"] = info->memory_bytes;
   res["build_threads"] = threads;
+  if (grow_step > 0) res["steps"] = steps;
   auto ask_with = [&](size_t i, gannet::Consistency consistency, std::optional<double> ann_recall,
                       bool exact = false) {
     gannet::QueryRequest q;

@@ -1112,11 +1112,14 @@ Result<std::shared_ptr<IvfIndex>> IvfIndex::Build(const VectorRows& data, Distan
   const double want = std::round(options.lists_per_sqrt_rows * std::sqrt(static_cast<double>(n)));
   km.clusters =
       std::clamp<size_t>(static_cast<size_t>(std::max(want, 1.0)), 1, std::max<size_t>(1, n / 8));
-  // A seed that covers at most half the rows would leave most centroids to k-means++ with
-  // only the seeded run's few iterations: build from scratch then.
+  // A seed that covers at most half the rows, with fewer lists than the build wants, would
+  // leave the rest of the centroids to k-means++ with only the seeded run's few
+  // iterations: build from scratch then. (One with lists enough is a full starting point,
+  // however many rows it covers: five segments that adopted one index's lists, merged.)
   const IvfIndex* seed = options.seed;
   const bool seed_fits = seed != nullptr && seed->lists_resident() && seed->dims() == dims &&
-                         seed->metric() == metric && 2 * seed->indexed_rows() > n &&
+                         seed->metric() == metric &&
+                         (2 * seed->indexed_rows() > n || seed->lists() >= km.clusters) &&
                          seed->MeanSquaredDistanceOf(data, ids, kSeedFitSample) <=
                              options.seed_fit_factor * seed->MeanSquaredResidual(kSeedFitSample);
   Clustering cl;
@@ -1138,6 +1141,13 @@ Result<std::shared_ptr<IvfIndex>> IvfIndex::Build(const VectorRows& data, Distan
     if (seed_fits) {
       km.initial_centroids = &seed->centroids();
       rep.clustering = IvfBuildReport::Clustering::kSeeded;
+      const size_t seed_lists = seed->lists();
+      if (seed_lists > km.clusters &&
+          seed_lists * std::max<size_t>(options.adopt_min_list_rows, 1) <= n) {
+        km.clusters = seed_lists;
+        km.seeded_iterations = options.adopted_iterations;
+        rep.clustering = IvfBuildReport::Clustering::kAdopted;
+      }
     }
     GANNET_ASSIGN_OR_RETURN(cl, BalancedKMeans(data, ids, normalize, km));
   }

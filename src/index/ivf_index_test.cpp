@@ -236,6 +236,37 @@ TEST(IvfIndexTest, CappedLloydKeepsHubsOutOfHighDimensionalLists) {
 // started far from the rows and its few seeded iterations did not bring it back. Such a
 // seed is now ignored (the build equals one from scratch); a seed over rows like these
 // is still used.
+// Indexing a new segment seeded by a larger segment's index: the new segment keeps all the
+// seed's lists (more than its own rows would get: the lists follow the data's clusters,
+// and every segment is probed), with the default knob's recall; below
+// adopt_min_list_rows rows a list it takes a random subset of them, as before.
+TEST_P(IvfRecallTest, SmallSegmentAdoptsTheLargerSeedsLists) {
+  const DistanceMetric metric = GetParam();
+  const Fixture& f = Get(metric);   // 20k rows: 566 lists
+  constexpr size_t kFresh = 10000;  // its own: 400 lists
+  const auto more = testing::Clustered(kRows + kQueries + kFresh, kDims, 200, 11, 1.0f);
+  Fixture fresh;
+  fresh.data.assign(more.end() - kFresh * kDims, more.end());
+  fresh.queries = f.queries;
+  fresh.rows = testing::View(fresh.data, kDims);
+  IvfBuildOptions opt;
+  opt.threads = 2;
+  opt.seed = f.index.get();
+  IvfBuildReport report;
+  auto adopted = IvfIndex::Build(fresh.rows, metric, opt, &report);
+  ASSERT_TRUE(adopted.ok()) << adopted.status().ToString();
+  EXPECT_EQ(report.clustering, IvfBuildReport::Clustering::kAdopted);
+  EXPECT_EQ((*adopted)->lists(), f.index->lists());
+  fresh.index = *adopted;
+  EXPECT_GE(MeanRecall(fresh, metric, {}), 0.95);
+
+  opt.adopt_min_list_rows = kFresh;  // too few rows for that many lists
+  auto subset = IvfIndex::Build(fresh.rows, metric, opt, &report);
+  ASSERT_TRUE(subset.ok()) << subset.status().ToString();
+  EXPECT_EQ(report.clustering, IvfBuildReport::Clustering::kSeeded);
+  EXPECT_EQ((*subset)->lists(), 400u);
+}
+
 TEST(IvfIndexTest, SeedFittedToOtherDataIsIgnored) {
   const uint32_t dims = 32;
   const std::vector<float> a = testing::Clustered(4000, dims, 40, 1);
