@@ -120,8 +120,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ann_engine_bench: %s needs a number, got '%s'\n", argv[i], argv[i + 1]);
     return 2;
   }
-  if (dir.empty() || n == 0 || dims == 0 || nq == 0 || batch == 0 ||
-      (grow_step > 0 && max_segment_rows > 0)) {
+  if (grow_step > 0 && max_segment_rows > 0) {
+    std::fprintf(stderr,
+                 "ann_engine_bench: --grow-step runs compaction, which --max-segment-rows turns "
+                 "off: give one of them\n");
+    return 2;
+  }
+  if (dir.empty() || n == 0 || dims == 0 || nq == 0 || batch == 0) {
     std::fprintf(stderr,
                  "usage: ann_engine_bench --dir DIR --n N --dims D --queries Q [--data STORE_DIR] "
                  "[--threads T] [--batch B] [--recall R1,R2,...] [--out FILE] "

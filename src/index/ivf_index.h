@@ -109,13 +109,12 @@ struct IvfBuildOptions {
   // input of a compaction, or the namespace's largest index when new rows are indexed).
   // The clustering starts from them (kmeans.h) instead of from scratch when the seed has
   // the same dimensions and metric, indexes more than half as many rows as the build (or
-  // has at least as many lists as the build wants), and
-  // fits these rows (and holds its lists: not DecodeHead's): a sample of them sits, on
-  // average, at most seed_fit_factor times as far (squared) from its nearest seed centroid
-  // as the seed's own rows sit from their lists' (a seed fitted to other data, say rows
-  // re-embedded by another model of the same dimensions, would start far from them, and
-  // the few seeded iterations would not bring it back). Otherwise it is ignored. Not
-  // owned; must outlive Build.
+  // has at least as many lists as the build wants), and fits these rows (and holds its
+  // lists: not DecodeHead's): a sample of them sits, on average, at most seed_fit_factor
+  // times as far (squared) from its nearest seed centroid as the seed's own rows sit from
+  // their lists' (a seed fitted to other data, say rows re-embedded by another model of
+  // the same dimensions, would start far from them, and the few seeded iterations would
+  // not bring it back). Otherwise it is ignored. Not owned; must outlive Build.
   const IvfIndex* seed = nullptr;
   double seed_fit_factor = 1.5;
   // A fitting seed with more lists than this build would make (a larger segment's index,

@@ -231,11 +231,6 @@ TEST(IvfIndexTest, CappedLloydKeepsHubsOutOfHighDimensionalLists) {
   EXPECT_GE(balanced.recall, plain.recall - 0.02) << plain.recall << " vs " << balanced.recall;
 }
 
-// Regression (review of stop 13): a seed index fitted to other data of the same
-// dimensions (say, rows re-embedded by another model) was used anyway, so the clustering
-// started far from the rows and its few seeded iterations did not bring it back. Such a
-// seed is now ignored (the build equals one from scratch); a seed over rows like these
-// is still used.
 // Indexing a new segment seeded by a larger segment's index: the new segment keeps all the
 // seed's lists (more than its own rows would get: the lists follow the data's clusters,
 // and every segment is probed), with the default knob's recall; below
@@ -267,6 +262,11 @@ TEST_P(IvfRecallTest, SmallSegmentAdoptsTheLargerSeedsLists) {
   EXPECT_EQ((*subset)->lists(), 400u);
 }
 
+// Regression (review of stop 13): a seed index fitted to other data of the same
+// dimensions (say, rows re-embedded by another model) was used anyway, so the clustering
+// started far from the rows and its few seeded iterations did not bring it back. Such a
+// seed is now ignored (the build equals one from scratch); a seed over rows like these
+// is still used.
 TEST(IvfIndexTest, SeedFittedToOtherDataIsIgnored) {
   const uint32_t dims = 32;
   const std::vector<float> a = testing::Clustered(4000, dims, 40, 1);
