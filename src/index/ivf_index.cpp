@@ -257,7 +257,8 @@ struct IvfIndex::Query {
   std::vector<uint32_t> binary_dots;  // BinaryDots of one list
   std::vector<float> estimates;       // and the distance estimates
   std::vector<float> list_qr2;        // estimated |q - c|² of every list, in list order
-  std::vector<float> nearer;          // a filtered probe's estimates below its k-th match
+  std::vector<std::pair<uint32_t, uint32_t>> positions;  // allowed rows (SQ8 scan by rows)
+  std::vector<float> nearer;  // a filtered probe's estimates below its k-th match
   // The shortlist: a posting's position, its lower bound and its list's |q - c|²; from
   // kMinBinaryDims dimensions also its row's four-bit code (slot) and the |q - c|² of
   // the list that code's residual is from (a replicated row keeps one code: sq4_slot_).
@@ -616,10 +617,47 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
     for (size_t r = 0; r < n; ++r) note(est[r], is_allowed(rows[r]));
   };
   // Every list probed with the fine codes read directly (the small filters of vectors read
-  // by range): each allowed row's code is found through row_slot_, once a row, not by
+  // by range): each allowed row's code is found through row_slot_ (four-bit) or
+  // row_posting_ (SQ8, when the allowed rows are few: SparseRowsPay), once a row, not by
   // walking every posting's row id.
-  const bool by_rows = direct && four_bit && nprobe >= nlist;
-  if (by_rows) {
+  const bool by_rows = direct && nprobe >= nlist &&
+                       (four_bit || (filter != nullptr && SparseRowsPay(filter->count())));
+  if (by_rows && !four_bit) {
+    std::call_once(row_posting_once_, [this] { AssignRowPostings(); });
+    std::vector<std::pair<uint32_t, uint32_t>>& at = q.positions;  // (row, posting)
+    at.clear();
+    for (size_t w = 0; w < (filter->rows() + 63) / 64; ++w) {
+      for (uint64_t bits = allowed[w]; bits != 0; bits &= bits - 1) {
+        const size_t row = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+        if (row < rows_ && row_posting_[row] != UINT32_MAX) {
+          at.emplace_back(static_cast<uint32_t>(row), row_posting_[row]);
+        }
+      }
+    }
+    // The codes lie scattered over the lists: fetched a few ahead.
+    constexpr size_t kAhead = 6;
+    auto prefetch_code = [&](size_t i) {
+      if (i >= at.size()) return;
+      const uint32_t pos = at[i].second;
+      const auto* code = reinterpret_cast<const char*>(codes_.data() + size_t{pos} * dims_);
+      for (size_t b = 0; b < dims_; b += 64) __builtin_prefetch(code + b);
+      __builtin_prefetch(sq8_terms_.data() + pos);
+    };
+    for (size_t i = 0; i < kAhead; ++i) prefetch_code(i);
+    for (size_t i = 0; i < at.size(); ++i) {
+      prefetch_code(i + kAhead);
+      const auto [row, pos] = at[i];
+      // The list holding posting pos: the last whose first posting is at most pos, a few
+      // steps on from the one holding the first posting of pos's block.
+      uint32_t list = block_list_[pos / kPostingBlock];
+      while (list_offsets_[list + 1] <= pos) ++list;
+      int32_t dot = 0;
+      DotSq8(codes_.data() + size_t{pos} * dims_, 1, dims_, q.w.data(), &dot);
+      best.Push(row, sq8_estimate(q.list_qr2[list], pos, dot));
+    }
+    found = scanned = at.size();
+    probed = nlist;
+  } else if (by_rows) {
     auto add = [&](uint32_t row) {
       if (row >= rows_ || row_slot_[row] == UINT32_MAX) return;
       const uint32_t slot = row_slot_[row];
@@ -994,20 +1032,24 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     // 128-d, 1% of 200k rows, 1.2k QPS exact). Past a few rows, the allowed rows' fine
     // codes are estimated instead (every list's, as a probe of every list: recall 0.9999
     // on GCIDE), and only the candidates their estimate cannot rule out are read to
-    // re-rank. From kMinBinaryDims the allowed rows' four-bit codes are found through
-    // row_slot_ (no walk over the postings), so that is counted as what it reads: the
-    // filter's bitmap and the codes, scattered (three times a streamed byte, as
-    // BinaryScanPays counts them). GCIDE at 1% then takes it with or without boundary
-    // replicas (which make the depth-1000 probe shorter), at 10% the probe. Below, the
-    // choice is made as for an exact search.
+    // re-rank. The allowed rows' codes are found through row_slot_ or row_posting_ (no
+    // walk over the postings; SQ8 codes only while SparseRowsPay), so that is counted as
+    // what it reads: the filter's bitmap and the codes, scattered (three times a streamed
+    // byte, as BinaryScanPays counts them); otherwise every posting's row id and the
+    // allowed rows' codes. GCIDE at 1% then takes it with or without boundary replicas
+    // (which make the depth-1000 probe shorter), at 10% the probe.
     const bool scan_every_list = !data.resident() && allowed > 4 * candidates;
     const double row_bytes = static_cast<double>(dims_ * sizeof(float));
     // What the alternative to the probe reads: the exact search or the every-list scan.
-    const double other_bytes =
-        scan_every_list && dims_ >= kMinBinaryDims
-            ? static_cast<double>(rows_) / 8 + 3 * static_cast<double>(allowed) * fine_bytes
-            : static_cast<double>(allowed) *
-                  (data.resident() ? row_bytes : std::max(row_bytes, 8192.0));
+    double other_bytes =
+        static_cast<double>(allowed) * (data.resident() ? row_bytes : std::max(row_bytes, 8192.0));
+    if (scan_every_list) {
+      other_bytes =
+          dims_ >= kMinBinaryDims || SparseRowsPay(allowed)
+              ? static_cast<double>(rows_) / 8 + 3 * static_cast<double>(allowed) * fine_bytes
+              : static_cast<double>(postings()) * sizeof(uint32_t) +
+                    static_cast<double>(allowed) * fine_bytes;
+    }
     const size_t few = data.resident() ? std::max(4 * candidates, nlist) : 4 * candidates;
     if (allowed <= few || nprobe >= nlist / 2 || other_bytes <= 2.0 * probe_bytes) {
       if (scan_every_list) {
@@ -1411,6 +1453,27 @@ void IvfIndex::DeriveBinaryCodes(int threads) const {
       std::memory_order_release);
 }
 
+bool IvfIndex::SparseRowsPay(size_t allowed) const {
+  // A code read scattered costs about three streamed (as BinaryScanPays counts them).
+  return 3 * allowed < postings();
+}
+
+void IvfIndex::AssignRowPostings() const {
+  row_posting_.assign(rows_, UINT32_MAX);
+  for (size_t pos = list_rows_.size(); pos-- > 0;) {
+    row_posting_[list_rows_[pos]] = static_cast<uint32_t>(pos);
+  }
+  block_list_.assign((list_rows_.size() + kPostingBlock - 1) / kPostingBlock, 0);
+  for (uint32_t j = 0; j < lists(); ++j) {
+    for (size_t b = (list_offsets_[j] + kPostingBlock - 1) / kPostingBlock;
+         b * kPostingBlock < list_offsets_[j + 1]; ++b) {
+      block_list_[b] = j;
+    }
+  }
+  row_posting_bytes_.store((row_posting_.size() + block_list_.size()) * sizeof(uint32_t),
+                           std::memory_order_release);
+}
+
 void IvfIndex::AssignSq4Slots(int threads) const {
   sq4_slot_.clear();
   sq4_list_.clear();
@@ -1722,7 +1785,8 @@ size_t IvfIndex::MemoryBytes() const {
          centroid_norms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) +
          list_offsets_.size() * sizeof(uint32_t) + list_rows_.size() * sizeof(uint32_t) +
          codes_.size() + binary_bytes_.load(std::memory_order_acquire) +
-         sq8_terms_.size() * sizeof(float) + 3 * dims_ * sizeof(float) + centroid_codes_.size() +
+         row_posting_bytes_.load(std::memory_order_acquire) + sq8_terms_.size() * sizeof(float) +
+         3 * dims_ * sizeof(float) + centroid_codes_.size() +
          centroid_code_norms_.size() * sizeof(float) +
          calibration_.size() * sizeof(CalibrationCurve) +
          kMaxCalibrationEntries * sizeof(std::pair<uint32_t, float>) * calibration_.size() +

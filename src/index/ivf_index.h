@@ -461,6 +461,20 @@ class IvfIndex {
   void AssignSq4Slots(int threads) const;
   // Their bytes, set once they are derived (MemoryBytes may run beside the derivation).
   mutable std::atomic<size_t> binary_bytes_{0};
+  // Below kMinBinaryDims: each segment row's posting (the first of a replicated row's
+  // two; UINT32_MAX without a vector), so that a small filter's rows are estimated on
+  // their SQ8 codes without walking every posting. Filled under row_posting_once_ by the
+  // first search that scans every list under such a filter (as those of vectors read by
+  // range do), so an index searched otherwise never holds it.
+  mutable std::once_flag row_posting_once_;
+  mutable HugeVector<uint32_t> row_posting_;
+  // The list holding the first posting of each block of kPostingBlock.
+  static constexpr size_t kPostingBlock = 64;
+  mutable std::vector<uint32_t> block_list_;
+  mutable std::atomic<size_t> row_posting_bytes_{0};
+  void AssignRowPostings() const;
+  // Whether reading `allowed` rows' codes scattered costs less than streaming every list.
+  bool SparseRowsPay(size_t allowed) const;
   // |r|² + 2·<c, r> of each row's decoded residual r and its list's centroid c (the SQ8
   // estimate's per-row term; derived on load below kMinBinaryDims), parallel to
   // list_rows_.
