@@ -257,8 +257,9 @@ struct IvfIndex::Query {
   std::vector<uint32_t> binary_dots;  // BinaryDots of one list
   std::vector<float> estimates;       // and the distance estimates
   std::vector<float> list_qr2;        // estimated |q - c|² of every list, in list order
-  std::vector<std::pair<uint32_t, uint32_t>> positions;  // allowed rows (SQ8 scan by rows)
-  std::vector<float> nearer;  // a filtered probe's estimates below its k-th match
+  std::vector<float> nearer;          // a filtered probe's estimates below its k-th match
+  // The allowed rows and their postings (the SQ8 scan by rows).
+  std::vector<std::pair<uint32_t, uint32_t>> positions;
   // The shortlist: a posting's position, its lower bound and its list's |q - c|²; from
   // kMinBinaryDims dimensions also its row's four-bit code (slot) and the |q - c|² of
   // the list that code's residual is from (a replicated row keeps one code: sq4_slot_).
