@@ -44,7 +44,7 @@ std::string_view FrameMagic(ObjectKind kind) {
 }
 
 uint32_t NewestFrameVersion(ObjectKind kind) {
-  if (kind == ObjectKind::kVectorIndex) return 4;
+  if (kind == ObjectKind::kVectorIndex) return 5;
   if (kind == ObjectKind::kManifest) return 3;
   if (kind == ObjectKind::kSegment) return 2;
   return kFrameVersion;

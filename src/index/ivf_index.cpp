@@ -20,9 +20,13 @@ namespace gannet::index {
 namespace {
 
 constexpr uint32_t kCalibrationK = 10;
-// The depths (k) of the calibration curves: recall@10, and the share of the true top-100
-// and top-1000 in the probed lists.
+// The depths (k) of the calibration curves past the first: recall@10, and the share of
+// the true top-100 and top-1000 in the probed lists. Format version 5 puts a depth-1 curve
+// before them (the share of searches for 10 that return the true nearest row), for a
+// segment asked for only its share of a merged top k (IvfSearchParams::depth).
 constexpr std::array<size_t, 3> kCalibrationDepths = {10, 100, 1000};
+constexpr uint32_t kNearestK = 1;
+constexpr size_t kMaxCalibrationCurves = kCalibrationDepths.size() + 1;
 // Calibrated recall must exceed the target by this many standard errors of its estimate
 // (the ladder is measured on a sample of queries), and by at least kMinCalibrationMargin
 // (the sampled queries are rows of the index). The deeper curves (the share of the true
@@ -260,6 +264,7 @@ struct IvfIndex::Query {
   std::vector<float> nearer;          // a filtered probe's estimates below its k-th match
   // The allowed rows and their postings (the SQ8 scan by rows).
   std::vector<std::pair<uint32_t, uint32_t>> positions;
+  double depth = 10;  // the depth of the answer nprobe is chosen for (IvfSearchParams::depth)
   // The shortlist: a posting's position, its lower bound and its list's |q - c|²; from
   // kMinBinaryDims dimensions also its row's four-bit code (slot) and the |q - c|² of
   // the list that code's residual is from (a replicated row keeps one code: sq4_slot_).
@@ -323,12 +328,21 @@ uint32_t IvfIndex::NprobeFor(double recall_target, double k) const {
       lo = &c;
     }
     const double a = pick(*lo);
-    if (hi == nullptr) {
+    if (hi != nullptr && hi->k == k) {
+      result = pick(*hi);  // on a curve: exactly its nprobe
+    } else if (hi == nullptr) {
       result = a * k / lo->k;
     } else {
       const double b = pick(*hi);
       const double t = std::log(k / lo->k) / std::log(static_cast<double>(hi->k) / lo->k);
       result = std::exp(std::log(a) + t * (std::log(b) - std::log(a)));
+    }
+  }
+  // Below depth 10, never more than depth 10 asks for (the depth-1 curve counts one hit a
+  // query where recall@10 counts ten: it is the noisier).
+  if (k < kCalibrationK) {
+    for (const CalibrationCurve& c : calibration_) {
+      if (c.k == kCalibrationK) result = std::min(result, pick(c));
     }
   }
   return static_cast<uint32_t>(std::clamp<double>(std::ceil(result), 1.0, nlist));
@@ -696,7 +710,7 @@ std::vector<Neighbor> IvfIndex::SearchLists(Query& q, const VectorRows& data, ui
       // rows are: a filter correlated with the vectors may need many more lists.
       const double seen = static_cast<double>(std::max<size_t>(found, 1)) /
                           static_cast<double>(std::max<size_t>(scanned, 1));
-      nprobe = std::max(nprobe, NprobeFor(adapt_target, k / seen));
+      nprobe = std::max(nprobe, NprobeFor(adapt_target, q.depth / seen));
       if (by_depth && kbest.size() == k && i >= nprobe && scanned >= counted_at) {
         // Rows of any kind estimated nearer than the k-th matching row: as deep as the
         // k nearest matching rows lie (at least; only the probed lists are counted).
@@ -989,10 +1003,11 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
   q.raw_norm = std::sqrt(Dot(query, query, dims_));
   q.unit.resize(dims_);
   CopyMaybeNormalized(query, dims_, metric_ == DistanceMetric::kCosineDistance, q.unit.data());
+  q.depth = p.depth >= 1 ? std::min<double>(p.depth, p.k) : static_cast<double>(p.k);
 
   const size_t nlist = lists();
   uint32_t nprobe = p.nprobe != 0 ? std::min<uint32_t>(p.nprobe, static_cast<uint32_t>(nlist))
-                                  : NprobeFor(p.recall_target, p.k);
+                                  : NprobeFor(p.recall_target, q.depth);
   nprobe = std::max<uint32_t>(nprobe, 1);
   const size_t candidates = size_t{p.k} * std::max<uint32_t>(p.rerank_factor, 1);
   if (!lists_resident()) {
@@ -1004,7 +1019,7 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     const size_t allowed = p.filter->count();
     if (allowed == 0) return {};
     const double sel = static_cast<double>(allowed) / static_cast<double>(indexed_rows());
-    if (p.nprobe == 0) nprobe = NprobeFor(p.recall_target, p.k / sel);
+    if (p.nprobe == 0) nprobe = NprobeFor(p.recall_target, q.depth / sel);
     if (allowed <= 4 * candidates) return SearchExact(q, data, p.k, *p.filter, stats);
     return SearchCold(q, data, p.k, nprobe, 2 * candidates, p.filter, p.error, stats);
   }
@@ -1015,7 +1030,7 @@ std::vector<Neighbor> IvfIndex::Search(const float* query, const VectorRows& dat
     // the calibration curve of that depth says, and deeper while the lists probed hold
     // fewer matching rows than that (a filter correlated with the vectors).
     const double sel = static_cast<double>(allowed) / static_cast<double>(indexed_rows());
-    if (p.nprobe == 0) nprobe = NprobeFor(p.recall_target, p.k / sel);
+    if (p.nprobe == 0) nprobe = NprobeFor(p.recall_target, q.depth / sel);
     // Exact search over the allowed rows when that is about as cheap as probing: it reads
     // 4 bytes per dimension of each allowed row; the probe reads the binary code, factors
     // and row id (or the fine code, its terms and row id) of each row in nprobe lists (and
@@ -1629,10 +1644,12 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
     return q;
   };
 
-  // Depth 10: the recall@10 of real searches (quantization and re-ranking included).
-  CalibrationCurve top10{kCalibrationK, {}, {}};
+  // Depth 10: the recall@10 of real searches (quantization and re-ranking included); depth
+  // 1, from the same searches: the share of them that return the true nearest row.
+  CalibrationCurve top1{kNearestK, {}, {}}, top10{kCalibrationK, {}, {}};
   for (uint32_t nprobe : ladder) {
     std::vector<size_t> hits(nq, 0);
+    std::vector<uint8_t> nearest(nq, 0);
     ParallelFor(nq, options.threads, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) {
         Query q = new_query(i);
@@ -1645,22 +1662,32 @@ void IvfIndex::Calibrate(const VectorRows& data, const IvfBuildOptions& options,
               truth[i].begin() + want) {
             ++hits[i];
           }
+          if (want > 0 && nb.row == truth[i][0]) nearest[i] = 1;
         }
       }
     });
-    size_t total = 0, want = 0;
-    std::vector<double> shares;  // each query's recall
+    size_t total = 0, want = 0, found = 0, asked = 0;
+    std::vector<double> shares, found_nearest;  // each query's recall; 0 or 1
     for (size_t i = 0; i < nq; ++i) {
       const size_t m = std::min<size_t>(kCalibrationK, truth[i].size());
       total += hits[i];
       want += m;
-      if (m > 0) shares.push_back(static_cast<double>(hits[i]) / static_cast<double>(m));
+      if (m > 0) {
+        shares.push_back(static_cast<double>(hits[i]) / static_cast<double>(m));
+        found_nearest.push_back(nearest[i]);
+        found += nearest[i];
+        ++asked;
+      }
     }
     const float recall = want == 0 ? 1.0f : static_cast<float>(total) / static_cast<float>(want);
     top10.points.emplace_back(nprobe, recall);
     top10.errors.push_back(StandardError(shares));
+    top1.points.emplace_back(
+        nprobe, asked == 0 ? 1.0f : static_cast<float>(found) / static_cast<float>(asked));
+    top1.errors.push_back(StandardError(found_nearest));
     if (recall >= 1.0f) break;
   }
+  calibration_.push_back(std::move(top1));
   calibration_.push_back(std::move(top10));
 
   // Deeper curves (for filtered and large-k searches): the share of the true top-K that
@@ -1796,11 +1823,11 @@ size_t IvfIndex::MemoryBytes() const {
 
 // ---- serialisation ----------------------------------------------------------------------
 
-std::string IvfIndex::Encode() const { return EncodeVersion(4); }
+std::string IvfIndex::Encode() const { return EncodeVersion(5); }
 
 std::string IvfIndex::EncodeVersion(uint32_t version) const {
   const bool replicas = postings() != indexed_rows();
-  if (!holds_sq8_codes() || version < 1 || version > 4 || (version == 1 && replicas)) {
+  if (!holds_sq8_codes() || version < 1 || version > 5 || (version == 1 && replicas)) {
     // A broken precondition: the codes were released, or the version cannot hold them.
     std::fputs("gannet: IvfIndex::EncodeVersion: codes released or bad version\n", stderr);
     std::abort();
@@ -1831,8 +1858,13 @@ std::string IvfIndex::EncodeVersion(uint32_t version) const {
     sums[j] = Checksum64(std::string_view(lists_w.buffer()).substr(at));
   }
   Writer curves;
-  curves.PutVarint(calibration_.size());
+  // Before version 5 the curves start at depth 10.
+  auto written = [version](const CalibrationCurve& c) {
+    return version >= 5 || c.k >= kCalibrationK;
+  };
+  curves.PutVarint(std::count_if(calibration_.begin(), calibration_.end(), written));
   for (const CalibrationCurve& c : calibration_) {
+    if (!written(c)) continue;
     curves.PutVarint(c.k);
     curves.PutVarint(c.points.size());
     for (size_t i = 0; i < c.points.size(); ++i) {
@@ -1936,14 +1968,15 @@ Status IvfIndex::ParseHead(Reader& r, uint32_t version, IvfIndex& idx) {
 
 Status IvfIndex::ParseCalibration(Reader& r, uint32_t version, IvfIndex& idx) {
   uint64_t curves;
-  if (!r.GetVarint(&curves) || curves > kCalibrationDepths.size()) {
+  if (!r.GetVarint(&curves) ||
+      curves > (version >= 5 ? kMaxCalibrationCurves : kCalibrationDepths.size())) {
     return BadIndex("bad calibration table");
   }
   for (uint64_t ci = 0; ci < curves; ++ci) {
     uint64_t k, entries;
     if (!r.GetVarint(&k) || !r.GetVarint(&entries)) return BadIndex("truncated calibration");
-    if (k == 0 || k > kCalibrationDepths.back() || entries == 0 ||
-        entries > kMaxCalibrationEntries ||
+    if (k == 0 || k > kCalibrationDepths.back() || (version < 5 && k < kCalibrationK) ||
+        entries == 0 || entries > kMaxCalibrationEntries ||
         (!idx.calibration_.empty() && k <= idx.calibration_.back().k)) {
       return BadIndex("bad calibration curve");
     }

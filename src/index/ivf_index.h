@@ -195,6 +195,11 @@ struct IvfSearchParams {
   // codes' estimate cannot rule out.
   uint32_t rerank_factor = 4;
   const RowFilter* filter = nullptr;  // null: every indexed row is eligible
+  // How deep in its top k the caller needs recall_target, in [1, k]; 0 (or more than k)
+  // is k. A segment among several needs only its share of the merged top k (a tenth of
+  // the rows holds about one of the top 10): nprobe is chosen for that depth (the
+  // calibration's depth-1 curve to its depth-10 one), and k rows still come back.
+  double depth = 0;
   IvfScan scan = IvfScan::kAuto;
   // Where a search of an index without resident lists (DecodeHead) records a failed or
   // corrupt read of a posting list; the result is then empty. Null: not recorded.
@@ -253,10 +258,10 @@ class IvfIndex {
   // `keep_sq8_codes` the decoded index has released them (ReleaseSq8Codes). Decode
   // derives the search codes from the stored ones on `threads` threads (the calling one
   // included; ~3 µs a row at 384 dimensions on one).
-  // Encode REQUIRES holds_sq8_codes(); it writes format version 4 (a head, then the
+  // Encode REQUIRES holds_sq8_codes(); it writes format version 5 (a head, then the
   // lists, each with its checksum in the head; version 4 adds the calibration's standard
-  // errors to version 3). EncodeVersion writes an older version for
-  // compatibility tests: 3, 2, or 1 (REQUIRES: no replicas).
+  // errors to version 3, version 5 its depth-1 curve). EncodeVersion writes an older
+  // version for compatibility tests: 4, 3, 2, or 1 (REQUIRES: no replicas).
   std::string Encode() const;
   std::string EncodeVersion(uint32_t version) const;
   static Result<std::shared_ptr<const IvfIndex>> Decode(std::string_view bytes,
@@ -289,8 +294,9 @@ class IvfIndex {
   size_t lists() const { return list_offsets_.size() - 1; }
   size_t list_size(size_t list) const { return list_offsets_[list + 1] - list_offsets_[list]; }
   // Calibration curves, by depth k ascending: k = 10 holds the measured recall@10 of
-  // searches per nprobe; deeper ones (100, 1000; up to the rows there are) the share of
-  // the true top-k found in the nprobe nearest lists. nprobe ascending in each.
+  // searches per nprobe, and k = 1 (format version 5 on) the share of those searches that
+  // return the true nearest row; deeper ones (100, 1000; up to the rows there are) the
+  // share of the true top-k found in the nprobe nearest lists. nprobe ascending in each.
   struct CalibrationCurve {
     uint32_t k = 0;
     std::vector<std::pair<uint32_t, float>> points;  // (nprobe, recall)

@@ -771,7 +771,10 @@ TEST(IvfIndexTest, UnreachableRecallTargetGetsThePlateauNotEveryList) {
   const std::string encoded = idx.EncodeVersion(1);  // the payload view points into it
   auto payload = format::DecodeFrame(format::ObjectKind::kVectorIndex, encoded, &storage);
   ASSERT_TRUE(payload.ok());
-  const std::string own = curves(idx.calibration());
+  std::vector<IvfIndex::CalibrationCurve> stored = idx.calibration();
+  ASSERT_EQ(stored.front().k, 1u);  // the depth-1 curve: version 5 only
+  stored.erase(stored.begin());
+  const std::string own = curves(stored);
   ASSERT_EQ(payload->substr(payload->size() - own.size()), own);
   IvfIndex::CalibrationCurve flat{
       10, {{1, 0.80f}, {2, 0.90f}, {4, 0.985f}, {8, 0.9951f}, {16, 0.9952f}, {nlist, 0.9952f}}, {}};
@@ -838,6 +841,62 @@ TEST(IvfIndexTest, CalibrationCarriesTheStandardErrorOfEachPoint) {
   ASSERT_TRUE(v3.ok()) << v3.status().ToString();
   for (const IvfIndex::CalibrationCurve& c : (*v3)->calibration()) EXPECT_TRUE(c.errors.empty());
   EXPECT_GE((*v3)->NprobeFor(0.95), idx.NprobeFor(0.95));
+}
+
+// A segment among several is asked for the recall target only at its share of the
+// merged top k (IvfSearchParams::depth): the calibration's depth-1 curve (format version
+// 5) lets it probe fewer lists there, while the share of its true top `depth` rows it
+// returns still meets the target; a version 4 index (no such curve) probes as for k.
+TEST(IvfIndexTest, ShallowDepthProbesFewerListsAndKeepsRecallAtThatDepth) {
+  constexpr uint32_t kDepthDims = 32;
+  // Overlapping clusters (each over about 11 lists), where a row's 10 nearest spread over
+  // more lists than its nearest.
+  const std::vector<float> data = testing::Clustered(kRows, kDepthDims, 50, 7, 1.0f);
+  const std::vector<float> more = testing::Clustered(kRows + kQueries, kDepthDims, 50, 7, 1.0f);
+  const std::vector<float> queries(more.end() - kQueries * kDepthDims, more.end());
+  const VectorRows rows = testing::View(data, kDepthDims);
+  for (DistanceMetric metric :
+       {DistanceMetric::kEuclideanSquared, DistanceMetric::kCosineDistance}) {
+    IvfBuildOptions opt;
+    opt.threads = 2;
+    auto built = IvfIndex::Build(rows, metric, opt);
+    ASSERT_TRUE(built.ok()) << built.status().ToString();
+    const IvfIndex& idx = **built;
+    ASSERT_EQ(idx.calibration().front().k, 1u);
+    ASSERT_EQ(idx.calibration()[1].k, 10u);
+    EXPECT_LE(idx.NprobeFor(0.95, 1), idx.NprobeFor(0.95, 3));
+    EXPECT_LE(idx.NprobeFor(0.95, 3), idx.NprobeFor(0.95, 10));
+    for (double depth : {1.0, 3.0}) {
+      IvfSearchParams p;
+      p.depth = depth;
+      size_t hits = 0, want = 0;
+      IvfSearchStats shallow, full;
+      for (size_t i = 0; i < kQueries; ++i) {
+        const float* q = queries.data() + i * kDepthDims;
+        auto truth = testing::ExactTopK(rows, metric, q, 10);
+        auto got = idx.Search(q, rows, p, &shallow);
+        ASSERT_EQ(got.size(), 10u);  // k rows still come back
+        idx.Search(q, rows, {}, &full);
+        for (size_t t = 0; t < static_cast<size_t>(depth); ++t, ++want) {
+          for (const Neighbor& n : got) hits += n.row == truth[t] ? 1 : 0;
+        }
+      }
+      EXPECT_GE(static_cast<double>(hits) / static_cast<double>(want), 0.95) << depth;
+      EXPECT_LT(shallow.lists_probed, full.lists_probed) << depth;
+    }
+    auto v4 = IvfIndex::Decode(idx.EncodeVersion(4));
+    ASSERT_TRUE(v4.ok()) << v4.status().ToString();
+    EXPECT_EQ((*v4)->calibration().front().k, 10u);
+    EXPECT_EQ((*v4)->NprobeFor(0.95, 1), idx.NprobeFor(0.95, 10));
+    // A version 4 object claiming a depth-1 curve is corrupt.
+    std::string storage;
+    const std::string v5 = idx.Encode();
+    auto payload = format::DecodeFrame(format::ObjectKind::kVectorIndex, v5, &storage);
+    ASSERT_TRUE(payload.ok());
+    const std::string as_v4 = format::EncodeFrame(format::ObjectKind::kVectorIndex, *payload,
+                                                  format::Compression::kNone, 4);
+    EXPECT_TRUE(IvfIndex::Decode(as_v4).status().IsCorruption());
+  }
 }
 
 TEST(IvfIndexTest, CorruptionIsDetected) {
@@ -973,11 +1032,11 @@ TEST(IvfIndexTest, ReplicatedRowsAreFoundInEitherListAndReturnedOnce) {
       EXPECT_EQ(got.size(), 50u);
     }
   }
-  // Version 4 on disk; version 2 (the older layout) still reads, round-trips, and is no
+  // Version 5 on disk; version 2 (the older layout) still reads, round-trips, and is no
   // version 1 payload.
-  auto v4 = format::ParseFrameHeader(format::ObjectKind::kVectorIndex, idx.Encode());
-  ASSERT_TRUE(v4.ok());
-  EXPECT_EQ(v4->version, 4u);
+  auto v5 = format::ParseFrameHeader(format::ObjectKind::kVectorIndex, idx.Encode());
+  ASSERT_TRUE(v5.ok());
+  EXPECT_EQ(v5->version, 5u);
   const std::string bytes = idx.EncodeVersion(2);
   auto header = format::ParseFrameHeader(format::ObjectKind::kVectorIndex, bytes);
   ASSERT_TRUE(header.ok());
