@@ -247,9 +247,11 @@ Result<QueryResponse> ExecuteAggregate(const QueryRequest& req, const ExecInput&
 // index's neighbours enter `top` with the same distance the exhaustive path computes.
 // Returns the rows examined; adds those scanned exhaustively (the index's small-filter
 // fallback) to *exhaustive. Fails only when vectors that are not resident cannot be read.
+// `depth`: how deep in its own top k this segment needs the recall target
+// (IvfSearchParams::depth; 0: k).
 Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s,
                                       const TailMap* tail, DistanceMetric metric, const float* q,
-                                      float qnorm, TopK& top, uint64_t* exhaustive) {
+                                      float qnorm, double depth, TopK& top, uint64_t* exhaustive) {
   const format::Segment& seg = *s.segment;
   const size_t rows = seg.rows();
   const size_t dims = seg.dims();
@@ -288,6 +290,7 @@ Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInpu
   params.k = req.top_k;
   params.recall_target = req.ann_recall.value_or(index::kDefaultRecallTarget);
   params.filter = allowed ? &*allowed : nullptr;
+  params.depth = depth;
   index::IvfSearchStats st;
   Status fetch_error, list_error;  // a vector read; an index's posting list read (cold)
   params.error = &list_error;
@@ -797,10 +800,24 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
     struct Task {
       size_t segment, first, last;
       bool indexed;
+      double depth = 0;  // an indexed segment's share_depth; k once asked again
     };
     constexpr size_t kTailTask = SIZE_MAX;
     constexpr size_t kScanChunk = 1 << 16;
     std::vector<Task> tasks;
+    // A segment searched through its index is asked for the recall target only as deep as
+    // its share of the rows puts it in the merged top k (its expected count plus three
+    // standard deviations: with 20 equal segments 3 of the top 10, not 10), and asked again
+    // for all k if the merged top k holds that many of its rows (neighbours crowded into
+    // it). The rest of its k rows are still returned and merged.
+    double all_rows = in.tail != nullptr ? static_cast<double>(in.tail->size()) : 0.0;
+    for (const SegmentInput& s : in.segments) all_rows += static_cast<double>(s.segment->rows());
+    auto share_depth = [&](const SegmentInput& s) {
+      const double k = static_cast<double>(req.top_k);
+      const double share = static_cast<double>(s.segment->rows()) / std::max(all_rows, 1.0);
+      if (!(share < 1.0) || k <= 1) return k;
+      return std::clamp(std::ceil(k * share + 3.0 * std::sqrt(k * share * (1.0 - share))), 1.0, k);
+    };
     for (size_t i = 0; i < in.segments.size(); ++i) {
       const SegmentInput& s = in.segments[i];
       const size_t rows = s.segment->rows();
@@ -808,12 +825,12 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
       const size_t step =
           indexed || s.full_text != nullptr ? std::max<size_t>(rows, 1) : kScanChunk;
       for (size_t b = 0; b < rows || b == 0; b += step) {
-        tasks.push_back({i, b, std::min(rows, b + step), indexed});
+        tasks.push_back({i, b, std::min(rows, b + step), indexed, indexed ? share_depth(s) : 0.0});
       }
     }
     if (in.tail != nullptr && !in.tail->empty()) tasks.push_back({kTailTask, 0, 0, false});
     std::vector<SegmentAnswer> answers(tasks.size());
-    RunTasks(tasks.size(), [&](size_t t) {
+    auto run_task = [&](size_t t) {
       SegmentAnswer& a = answers[t];
       TopK own(req.top_k, ranker);
       if (tasks[t].segment == kTailTask) {
@@ -823,19 +840,51 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
       }
       const SegmentInput& s = in.segments[tasks[t].segment];
       if (tasks[t].indexed) {
-        Result<uint64_t> examined =
-            SearchIndexedSegment(req, s, in.tail, metric, q, qnorm, own, &a.exhaustive);
+        Result<uint64_t> examined = SearchIndexedSegment(req, s, in.tail, metric, q, qnorm,
+                                                         tasks[t].depth, own, &a.exhaustive);
         if (!examined.ok()) {
           a.status = examined.status();
           return;
         }
-        a.examined = *examined;
+        a.examined += *examined;
       } else {
         a.status = scan(s, tasks[t].first, tasks[t].last, own, a.visited);
         if (!a.status.ok()) return;
       }
       a.best = own.TakeSorted();
-    });
+    };
+    RunTasks(tasks.size(), run_task);
+    // Segments asked for less than k whose rows fill that depth of the merged top k: asked
+    // again for all of it (their first answers are replaced, their work counted). One
+    // answered by an exact scan (a small filter's fallback) is exact to k already.
+    std::vector<size_t> again;
+    auto shallow = [&](size_t t) {
+      return tasks[t].indexed && tasks[t].depth < static_cast<double>(req.top_k) &&
+             answers[t].status.ok() && answers[t].exhaustive == 0;
+    };
+    bool any_shallow = false;
+    for (size_t t = 0; t < tasks.size(); ++t) any_shallow = any_shallow || shallow(t);
+    if (any_shallow) {
+      TopK merged(req.top_k, ranker);
+      for (size_t t = 0; t < tasks.size(); ++t) {
+        for (const Candidate& c : answers[t].best) {
+          Candidate light;  // what the vector ranking reads, and the task (as its row)
+          light.key = c.key;
+          light.id = c.id;
+          light.row = t;
+          merged.Push(std::move(light));
+        }
+      }
+      std::vector<size_t> in_top(tasks.size(), 0);
+      for (const Candidate& c : merged.TakeSorted()) ++in_top[c.row];
+      for (size_t t = 0; t < tasks.size(); ++t) {
+        if (shallow(t) && static_cast<double>(in_top[t]) >= tasks[t].depth) {
+          tasks[t].depth = 0;
+          again.push_back(t);
+        }
+      }
+    }
+    RunTasks(again.size(), [&](size_t i) { run_task(again[i]); });
     for (SegmentAnswer& a : answers) {
       GANNET_RETURN_IF_ERROR(a.status);
       for (Candidate& c : a.best) top.Push(std::move(c));
