@@ -242,30 +242,23 @@ Result<QueryResponse> ExecuteAggregate(const QueryRequest& req, const ExecInput&
   return resp;
 }
 
-// rank_by ANN over one segment through its vector index: the rows allowed (live, not
-// shadowed by the tail, matching the filters) become the index's row filter, and the
-// index's neighbours enter `top` with the same distance the exhaustive path computes.
-// Returns the rows examined; adds those scanned exhaustively (the index's small-filter
-// fallback) to *exhaustive. Fails only when vectors that are not resident cannot be read.
-// `depth`: how deep in its own top k this segment needs the recall target
-// (IvfSearchParams::depth; 0: k).
-Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s,
-                                      const TailMap* tail, DistanceMetric metric, const float* q,
-                                      float qnorm, double depth, TopK& top, uint64_t* exhaustive) {
+// The rows of a segment searched through its vector index that a query may return (live,
+// not shadowed by the tail, matching the filters), as the index's row filter: none when
+// every row may be returned. Adds the rows the filters were evaluated on to *examined.
+std::optional<index::RowFilter> EligibleRows(const QueryRequest& req, const SegmentInput& s,
+                                             const TailMap* tail, uint64_t* examined) {
   const format::Segment& seg = *s.segment;
   const size_t rows = seg.rows();
-  const size_t dims = seg.dims();
   const bool has_deletes = s.deleted != nullptr && !s.deleted->empty();
   const bool shadowing = tail != nullptr && !tail->empty();
   std::optional<index::RowFilter> allowed;
-  uint64_t examined = 0;
   if (req.filters) {
     allowed.emplace(rows);
     SegmentRowAccessor acc(seg, s.full_text);
     for (size_t row = 0; row < rows; ++row) {
       if (has_deletes && (*s.deleted)[row]) continue;
       if (shadowing && tail->count(seg.id(row)) != 0) continue;
-      ++examined;
+      ++*examined;
       acc.set_row(row);
       if (MatchFilter(*req.filters, acc)) allowed->Allow(row);
     }
@@ -286,10 +279,25 @@ Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInpu
       }
     }
   }
+  return allowed;
+}
+
+// rank_by ANN over one segment through its vector index, on the rows `allowed`
+// (EligibleRows; null: all): the index's neighbours enter `top` with the same distance the
+// exhaustive path computes. `depth`: how deep in its own top k the segment needs the
+// recall target (IvfSearchParams::depth; 0: k). Returns the index entries and rows it
+// examined; adds those scanned exhaustively (the index's small-filter fallback) to
+// *exhaustive. Fails only when vectors that are not resident cannot be read.
+Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInput& s,
+                                      const index::RowFilter* allowed, DistanceMetric metric,
+                                      const float* q, float qnorm, double depth, TopK& top,
+                                      uint64_t* exhaustive) {
+  const format::Segment& seg = *s.segment;
+  const size_t dims = seg.dims();
   index::IvfSearchParams params;
   params.k = req.top_k;
   params.recall_target = req.ann_recall.value_or(index::kDefaultRecallTarget);
-  params.filter = allowed ? &*allowed : nullptr;
+  params.filter = allowed;
   params.depth = depth;
   index::IvfSearchStats st;
   Status fetch_error, list_error;  // a vector read; an index's posting list read (cold)
@@ -346,7 +354,7 @@ Result<uint64_t> SearchIndexedSegment(const QueryRequest& req, const SegmentInpu
     top.Push(std::move(c));
   }
   *exhaustive += st.exact_rows;
-  return examined + st.codes_scanned + st.exact_rows;
+  return st.codes_scanned + st.exact_rows;
 }
 
 void CollectFullTextLeaves(const Filter& f, std::vector<const Filter*>* out) {
@@ -800,24 +808,11 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
     struct Task {
       size_t segment, first, last;
       bool indexed;
-      double depth = 0;  // an indexed segment's share_depth; k once asked again
+      double depth = 0;  // an indexed segment's: of its share; 0 (k) once asked again
     };
     constexpr size_t kTailTask = SIZE_MAX;
     constexpr size_t kScanChunk = 1 << 16;
     std::vector<Task> tasks;
-    // A segment searched through its index is asked for the recall target only as deep as
-    // its share of the rows puts it in the merged top k (its expected count plus three
-    // standard deviations: with 20 equal segments 3 of the top 10, not 10), and asked again
-    // for all k if the merged top k holds that many of its rows (neighbours crowded into
-    // it). The rest of its k rows are still returned and merged.
-    double all_rows = in.tail != nullptr ? static_cast<double>(in.tail->size()) : 0.0;
-    for (const SegmentInput& s : in.segments) all_rows += static_cast<double>(s.segment->rows());
-    auto share_depth = [&](const SegmentInput& s) {
-      const double k = static_cast<double>(req.top_k);
-      const double share = static_cast<double>(s.segment->rows()) / std::max(all_rows, 1.0);
-      if (!(share < 1.0) || k <= 1) return k;
-      return std::clamp(std::ceil(k * share + 3.0 * std::sqrt(k * share * (1.0 - share))), 1.0, k);
-    };
     for (size_t i = 0; i < in.segments.size(); ++i) {
       const SegmentInput& s = in.segments[i];
       const size_t rows = s.segment->rows();
@@ -825,11 +820,52 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
       const size_t step =
           indexed || s.full_text != nullptr ? std::max<size_t>(rows, 1) : kScanChunk;
       for (size_t b = 0; b < rows || b == 0; b += step) {
-        tasks.push_back({i, b, std::min(rows, b + step), indexed, indexed ? share_depth(s) : 0.0});
+        tasks.push_back({i, b, std::min(rows, b + step), indexed});
       }
     }
     if (in.tail != nullptr && !in.tail->empty()) tasks.push_back({kTailTask, 0, 0, false});
     std::vector<SegmentAnswer> answers(tasks.size());
+    // The rows each indexed segment may return, first (at once, as the searches run), when
+    // some may not: a filter, deletions or the tail's newer versions.
+    std::vector<std::optional<index::RowFilter>> eligible(tasks.size());
+    const bool shadowing = in.tail != nullptr && !in.tail->empty();
+    auto narrowed = [&](size_t t) {
+      if (!tasks[t].indexed) return false;
+      const SegmentInput& s = in.segments[tasks[t].segment];
+      return req.filters || shadowing || (s.deleted != nullptr && !s.deleted->empty());
+    };
+    std::vector<size_t> to_narrow;
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      if (narrowed(t)) to_narrow.push_back(t);
+    }
+    RunTasks(to_narrow.size(), [&](size_t i) {
+      const size_t t = to_narrow[i];
+      eligible[t] = EligibleRows(req, in.segments[tasks[t].segment], in.tail, &answers[t].examined);
+    });
+    // A segment searched through its index is asked for the recall target only as deep as
+    // its share of the eligible rows puts it in the merged top k (its expected count plus
+    // three standard deviations: with 20 equal segments 3 of the top 10, not 10), and asked
+    // again for all k if the merged top k holds that many of its rows (neighbours crowded
+    // into it). The rest of its k rows are still returned and merged. Rows scanned without
+    // an index count whole (their filter is evaluated as they are scanned).
+    auto eligible_rows = [&](size_t t) {
+      return eligible[t] ? static_cast<double>(eligible[t]->count())
+                         : static_cast<double>(tasks[t].last - tasks[t].first);
+    };
+    double all_rows = shadowing ? static_cast<double>(in.tail->size()) : 0.0;
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      if (tasks[t].segment != kTailTask) all_rows += eligible_rows(t);
+    }
+    const double k = static_cast<double>(req.top_k);
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      if (!tasks[t].indexed) continue;
+      const double share = eligible_rows(t) / std::max(all_rows, 1.0);
+      tasks[t].depth =
+          !(share < 1.0) || k <= 1
+              ? k
+              : std::clamp(std::ceil(k * share + 3.0 * std::sqrt(k * share * (1.0 - share))), 1.0,
+                           k);
+    }
     auto run_task = [&](size_t t) {
       SegmentAnswer& a = answers[t];
       TopK own(req.top_k, ranker);
@@ -840,7 +876,8 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
       }
       const SegmentInput& s = in.segments[tasks[t].segment];
       if (tasks[t].indexed) {
-        Result<uint64_t> examined = SearchIndexedSegment(req, s, in.tail, metric, q, qnorm,
+        const index::RowFilter* allowed = eligible[t] ? &*eligible[t] : nullptr;
+        Result<uint64_t> examined = SearchIndexedSegment(req, s, allowed, metric, q, qnorm,
                                                          tasks[t].depth, own, &a.exhaustive);
         if (!examined.ok()) {
           a.status = examined.status();

@@ -123,6 +123,7 @@ TEST(ExecuteTest, IndexedSegmentsAreAskedForTheirShareOfTheTopK) {
   constexpr uint32_t kDims = 32;
   constexpr size_t kSegments = 8, kPerSegment = 2000, kTopK = 10;
   Schema schema = VectorSchema(kDims);
+  schema.attributes["segment"] = AttributeSchema{AttrType::Scalar(ScalarType::kInt), true, ""};
   schema.distance_metric = DistanceMetric::kEuclideanSquared;
   std::mt19937_64 rng(5);
   std::normal_distribution<float> g(0, 1);
@@ -145,6 +146,7 @@ TEST(ExecuteTest, IndexedSegmentsAreAskedForTheirShareOfTheTopK) {
     for (size_t r = 0; r < kPerSegment; ++r) {
       Document d{Id(uint64_t{s * kPerSegment + r}), {}};
       d.Set("n", Value::Int(static_cast<int64_t>(r % 10)));
+      d.Set("segment", Value::Int(static_cast<int64_t>(s)));
       d.Set("vector", Value::Vector(s == 0 && r < 100 ? near(apart.data(), 0.5f) : anywhere()));
       docs.push_back(std::move(d));
     }
@@ -232,6 +234,22 @@ TEST(ExecuteTest, IndexedSegmentsAreAskedForTheirShareOfTheTopK) {
       filtered += static_cast<double>(hits) / kTopK;
     }
     EXPECT_GE(filtered / static_cast<double>(crowded), 0.95) << value;
+  }
+  // A filter only one segment's rows match: that segment holds all the eligible rows, so
+  // it is asked for all k at once (not for its share of the rows, then again).
+  Filter only;
+  only.op = Filter::Op::kEq;
+  only.attr = "segment";
+  only.value = Value::Int(2);
+  const index::RowFilter all_of_it(kPerSegment, /*allow_all=*/true);
+  for (size_t i = 0; i < 5; ++i) {
+    index::IvfSearchParams p;
+    p.filter = &all_of_it;
+    index::IvfSearchStats st;
+    indexes[2]->Search(queries[i].data(), index::VectorRows::Of(*segs[2]), p, &st);
+    const QueryResponse r = run(queries[i], true, only);
+    ASSERT_EQ(r.rows.size(), kTopK);
+    EXPECT_EQ(r.stats.rows_scanned, kSegments * kPerSegment + st.codes_scanned + st.exact_rows);
   }
 }
 
