@@ -825,8 +825,8 @@ Result<QueryResponse> Execute(const QueryRequest& req, const ExecInput& input) {
     }
     if (in.tail != nullptr && !in.tail->empty()) tasks.push_back({kTailTask, 0, 0, false});
     std::vector<SegmentAnswer> answers(tasks.size());
-    // The rows each indexed segment may return, first (at once, as the searches run), when
-    // some may not: a filter, deletions or the tail's newer versions.
+    // The rows each indexed segment may return, when some may not (a filter, deletions or
+    // the tail's newer versions): all segments at once, before any search.
     std::vector<std::optional<index::RowFilter>> eligible(tasks.size());
     const bool shadowing = in.tail != nullptr && !in.tail->empty();
     auto narrowed = [&](size_t t) {
