@@ -31,9 +31,10 @@
 //
 // The recall knob: the build measures recall@10 against exact search on sampled rows
 // (outside the k-means training sample when there are enough of them) for a ladder of
-// nprobe values ("calibration"), and how much of the true top-100 and top-1000 the
-// probed lists hold; a search asks for a recall target and gets the nprobe at which the
-// measured recall at its depth (k, or k / selectivity when filtered) reaches the target
+// nprobe values ("calibration"), how often those searches return the true nearest row,
+// and how much of the true top-100 and top-1000 the probed lists hold; a search asks for
+// a recall target and gets the nprobe at which the measured recall at its depth (k, or
+// IvfSearchParams::depth; over the selectivity when filtered) reaches the target
 // plus a safety margin of two standard errors of that measurement (between two measured
 // points, on the chord joining them).
 //
@@ -342,7 +343,7 @@ class IvfIndex {
   struct Query;  // a prepared query (search-local scratch)
   // Probes at least `nprobe` lists, and more until `candidates` eligible rows were seen;
   // re-ranks the best `candidates`. adapt_target > 0: widen while the share of eligible
-  // rows seen implies the k nearest are deeper (NprobeFor(adapt_target, k / share)).
+  // rows seen implies the nearest are deeper (NprobeFor(adapt_target, q.depth / share)).
   std::vector<Neighbor> SearchLists(Query& q, const VectorRows& data, uint32_t k, uint32_t nprobe,
                                     size_t candidates, double adapt_target, const RowFilter* filter,
                                     IvfScan scan, IvfSearchStats* stats) const;
